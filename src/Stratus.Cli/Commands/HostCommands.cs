@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Spectre.Console;
+using Stratus.Server.Hosting;
+
+namespace Stratus.Cli.Commands;
+
+/// <summary><c>stratus up</c> and <c>stratus server</c>: host the whole platform in this process.</summary>
+internal static class HostCommands
+{
+    public static Command Up()
+    {
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (default: STRATUS_HOME or ~/.stratus)" };
+        var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 5080 };
+        var host = new Option<string>("--host") { Description = "Address to bind; anything but loopback also needs --allowed-hosts", DefaultValueFactory = _ => "127.0.0.1" };
+        var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "Host names to answer to, ';'-separated (default: localhost;127.0.0.1;[::1])" };
+        var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts };
+        command.SetAction((result, ct) => RunAsync([], o =>
+        {
+            if (result.GetValue(dataDir) is { } d) o.DataDir = d;
+            var h = result.GetValue(host)!;
+            o.Urls = $"http://{(h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : h)}:{result.GetValue(port)}";
+            if (result.GetValue(allowedHosts) is { } a) o.AllowedHosts = a;
+        }, ct));
+        return command;
+    }
+
+    public static Command Server()
+    {
+        var settings = new Argument<string[]>("settings")
+        {
+            Description = "Configuration overrides such as --Stratus:DataDir=/srv/stratus (also from appsettings.json and STRATUS_* variables)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("server", "Run the platform from configuration (appsettings.json, STRATUS_* environment variables, --data-dir, --urls)") { settings };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction((result, ct) => RunAsync([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens], null, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] args, Action<StratusOptions>? configure, CancellationToken ct)
+    {
+        WebApplication app;
+        try
+        {
+            app = StratusServer.Create(args, configure);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
+        {
+            return GlobalOptions.Fail(ex.Message);
+        }
+        await using (app)
+        {
+            IReadOnlyList<string> urls;
+            try
+            {
+                urls = await app.StartStratusAsync(ct);
+            }
+            catch (IOException ex)
+            {
+                return GlobalOptions.Fail($"cannot start: {ex.Message}");
+            }
+            var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
+            AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.DataDir)})");
+            AnsiConsole.MarkupLine($"API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs   Stop with Ctrl-C.");
+            await app.WaitForShutdownAsync(CancellationToken.None);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Spectre.Console;
+using Stratus.Client;
+
+namespace Stratus.Cli;
+
+/// <summary>Options every command takes, and how a command reaches the server.</summary>
+internal static class GlobalOptions
+{
+    public static readonly Option<string?> Url = new("--url") { Description = "Server URL (default: STRATUS_URL, the login, or the local server)", Recursive = true };
+    public static readonly Option<string?> Token = new("--token") { Description = "API token (default: STRATUS_TOKEN, the login, or the local admin token)", Recursive = true };
+    public static readonly Option<string> Output = new("--output", "-o") { Description = "table or json", DefaultValueFactory = _ => "table", Recursive = true };
+
+    static GlobalOptions() => Output.AcceptOnlyFromAmong("table", "json");
+
+    public static void AddTo(RootCommand root)
+    {
+        root.Options.Add(Url);
+        root.Options.Add(Token);
+        root.Options.Add(Output);
+    }
+
+    public static bool Json(ParseResult result) => result.GetValue(Output) == "json";
+
+    /// <summary>Runs a command against the server, turning API and connection errors into one clear line on stderr.</summary>
+    public static Func<ParseResult, CancellationToken, Task<int>> Remote(Func<ParseResult, StratusClient, CancellationToken, Task> action) =>
+        async (result, ct) =>
+        {
+            Connection connection;
+            try
+            {
+                connection = Connection.Resolve(result.GetValue(Url), result.GetValue(Token));
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Fail(ex.Message);
+            }
+            try
+            {
+                await action(result, connection.CreateClient(), ct);
+                return 0;
+            }
+            catch (StratusApiException ex)
+            {
+                return Fail(ex.Detail.Length > 0 ? $"{ex.Detail} ({(int)ex.Status} {ex.Title})" : $"{(int)ex.Status} {ex.Title}");
+            }
+            catch (HttpRequestException ex)
+            {
+                return Fail($"cannot reach Stratus at {connection.Url}: {ex.Message} (is `stratus up` running?)");
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
+            {
+                return Fail(ex.Message);
+            }
+        };
+
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        return 1;
+    }
+
+    /// <summary>Writes one JSON document (for scripts) or a human rendering.</summary>
+    public static void Print<T>(ParseResult result, T value, JsonTypeInfo<T> type, Action<T> human)
+    {
+        if (Json(result)) Console.WriteLine(JsonSerializer.Serialize(value, type));
+        else human(value);
+    }
+
+    public static Table NewTable(params string[] columns)
+    {
+        var table = new Table().Border(TableBorder.Rounded);
+        foreach (var c in columns) table.AddColumn(new TableColumn(c));
+        return table;
+    }
+
+    public static string Esc(object? value) => Markup.Escape(value?.ToString() ?? "");
+
+    public static string When(DateTimeOffset? time) => time?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "";
+
+    public static string Dict(IReadOnlyDictionary<string, string> values) => string.Join(", ", values.Select(kv => $"{kv.Key}={kv.Value}"));
+
+    public static void PageHint(string? nextPageToken)
+    {
+        if (nextPageToken is not null) AnsiConsole.MarkupLine($"[grey]more: --page-token {nextPageToken}[/]");
+    }
+}

@@ -1,0 +1,18 @@
+using System.CommandLine;
+using Stratus.Cli;
+using Stratus.Cli.Commands;
+
+var root = new RootCommand("Stratus: a self-hosted machine-learning platform.");
+GlobalOptions.AddTo(root);
+root.Subcommands.Add(HostCommands.Up());
+root.Subcommands.Add(HostCommands.Server());
+root.Subcommands.Add(LoginCommand.Create());
+root.Subcommands.Add(DatasetCommands.Create());
+root.Subcommands.Add(TrackingCommands.Experiments());
+root.Subcommands.Add(TrackingCommands.Runs());
+root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(SecurityCommands.Tokens());
+root.Subcommands.Add(SecurityCommands.Audit());
+
+// The hosted server handles Ctrl-C and SIGTERM itself, with a clean shutdown.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

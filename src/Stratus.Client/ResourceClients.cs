@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+
+namespace Stratus.Client;
+
+/// <summary>Dataset operations.</summary>
+public sealed class DatasetsClient(StratusClient client)
+{
+    /// <summary>Uploads a CSV or Parquet file (by extension, unless <paramref name="format"/> says) as a new version of <paramref name="name"/>, streaming it.</summary>
+    /// <param name="progress">Receives the number of bytes sent so far.</param>
+    public async Task<DatasetVersionInfo> UploadAsync(string name, string file, string? format = null, char delimiter = ',', IProgress<long>? progress = null, CancellationToken ct = default)
+    {
+        format ??= file.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? "parquet" : "csv";
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return await UploadAsync(name, stream, format, delimiter, progress, ct);
+    }
+
+    /// <summary>Uploads a stream as a new version of <paramref name="name"/>.</summary>
+    public Task<DatasetVersionInfo> UploadAsync(string name, Stream content, string format = "csv", char delimiter = ',', IProgress<long>? progress = null, CancellationToken ct = default)
+    {
+        var body = new StreamContent(progress is null ? content : new ProgressStream(content, progress), 1 << 16);
+        body.Headers.ContentType = new MediaTypeHeaderValue(format == "parquet" ? "application/vnd.apache.parquet" : "text/csv");
+        var path = StratusClient.Query($"api/v1/datasets/{StratusClient.Segment(name)}/versions", ("format", format), ("delimiter", delimiter == ',' ? null : delimiter == '\t' ? "tab" : delimiter.ToString()));
+        return client.SendAsync(HttpMethod.Post, path, body, StratusJsonContext.Default.DatasetVersionInfo, ct);
+    }
+
+    /// <summary>Lists datasets.</summary>
+    public Task<Page<DatasetInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/datasets", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageDatasetInfo, ct);
+
+    /// <summary>Lists a dataset's versions, newest first.</summary>
+    public Task<Page<DatasetVersionInfo>> ListVersionsAsync(string name, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/datasets/{StratusClient.Segment(name)}/versions", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageDatasetVersionInfo, ct);
+
+    /// <summary>Shows a version: <c>NAME</c> (latest) or <c>NAME:VERSION</c>.</summary>
+    public Task<DatasetVersionInfo> GetAsync(string reference, CancellationToken ct = default) =>
+        client.GetAsync(VersionPath(reference), StratusJsonContext.Default.DatasetVersionInfo, ct);
+
+    /// <summary>The column profile of a version.</summary>
+    public Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(string reference, CancellationToken ct = default) =>
+        client.GetAsync(VersionPath(reference) + "/profile", StratusJsonContext.Default.IReadOnlyListColumnProfile, ct);
+
+    /// <summary>Downloads a version as Parquet or CSV to <paramref name="destination"/>; returns the SHA-256 of the bytes written.</summary>
+    public Task<string?> DownloadAsync(string reference, string destination, string format = "parquet", IProgress<long>? progress = null, CancellationToken ct = default) =>
+        client.DownloadAsync(StratusClient.Query(VersionPath(reference) + "/content", ("format", format)), destination, progress, ct);
+
+    /// <summary>Soft-deletes a version (<c>NAME:VERSION</c>), or the whole dataset (<c>NAME</c>).</summary>
+    public Task DeleteAsync(string reference, CancellationToken ct = default)
+    {
+        var r = Parse(reference);
+        var path = r.Version is null ? $"api/v1/datasets/{StratusClient.Segment(r.Name)}" : VersionPath(reference);
+        return client.SendAsync(HttpMethod.Delete, path, null, ct);
+    }
+
+    private static string VersionPath(string reference)
+    {
+        var r = Parse(reference);
+        return $"api/v1/datasets/{StratusClient.Segment(r.Name)}/versions/{(r.Version?.ToString(CultureInfo.InvariantCulture) ?? "latest")}";
+    }
+
+    private static DatasetRef Parse(string reference) =>
+        DatasetRef.TryParse(reference, out var r, out var error) ? r : throw new ArgumentException(error, nameof(reference));
+
+    private sealed class ProgressStream(Stream inner, IProgress<long> progress) : Stream
+    {
+        private long _sent;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => _sent; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Report(inner.Read(buffer, offset, count));
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Report(await inner.ReadAsync(buffer, cancellationToken));
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Report(int read)
+        {
+            _sent += read;
+            progress.Report(_sent);
+            return read;
+        }
+    }
+}
+
+/// <summary>Experiment operations.</summary>
+public sealed class ExperimentsClient(StratusClient client)
+{
+    /// <summary>Creates an experiment.</summary>
+    public Task<ExperimentInfo> CreateAsync(CreateExperimentRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/experiments", StratusClient.Json(request, StratusJsonContext.Default.CreateExperimentRequest), StratusJsonContext.Default.ExperimentInfo, ct);
+
+    /// <summary>Lists experiments.</summary>
+    public Task<Page<ExperimentInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/experiments", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageExperimentInfo, ct);
+
+    /// <summary>Shows an experiment by id or name.</summary>
+    public Task<ExperimentInfo> GetAsync(string idOrName, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/experiments/{StratusClient.Segment(idOrName)}", StratusJsonContext.Default.ExperimentInfo, ct);
+}
+
+/// <summary>Run operations.</summary>
+public sealed class RunsClient(StratusClient client)
+{
+    /// <summary>Starts a run.</summary>
+    public Task<RunInfo> CreateAsync(CreateRunRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/runs", StratusClient.Json(request, StratusJsonContext.Default.CreateRunRequest), StratusJsonContext.Default.RunInfo, ct);
+
+    /// <summary>Shows a run.</summary>
+    public Task<RunInfo> GetAsync(string id, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/runs/{StratusClient.Segment(id)}", StratusJsonContext.Default.RunInfo, ct);
+
+    /// <summary>Lists runs, newest first.</summary>
+    public Task<Page<RunInfo>> ListAsync(string? experiment = null, string? status = null, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/runs", ("experiment", experiment), ("status", status), ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageRunInfo, ct);
+
+    /// <summary>Ends a run.</summary>
+    public Task<RunInfo> EndAsync(string id, string status = RunStatus.Finished, string? failureReason = null, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Patch, $"api/v1/runs/{StratusClient.Segment(id)}", StratusClient.Json(new UpdateRunRequest(status, failureReason), StratusJsonContext.Default.UpdateRunRequest), StratusJsonContext.Default.RunInfo, ct);
+
+    /// <summary>Sends a heartbeat.</summary>
+    public Task HeartbeatAsync(string id, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/runs/{StratusClient.Segment(id)}/heartbeat", null, ct);
+
+    /// <summary>Logs params (write-once) and tags.</summary>
+    public Task<RunInfo> LogParamsAsync(string id, IReadOnlyDictionary<string, string>? @params = null, IReadOnlyDictionary<string, string>? tags = null, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/runs/{StratusClient.Segment(id)}/params", StratusClient.Json(new LogParamsRequest(@params, tags), StratusJsonContext.Default.LogParamsRequest), StratusJsonContext.Default.RunInfo, ct);
+
+    /// <summary>Logs a batch of metric points.</summary>
+    public Task LogMetricsAsync(string id, IReadOnlyList<MetricPoint> points, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/runs/{StratusClient.Segment(id)}/metrics", StratusClient.Json(new LogMetricsRequest(points), StratusJsonContext.Default.LogMetricsRequest), ct);
+
+    /// <summary>Reads metric history.</summary>
+    public Task<IReadOnlyList<MetricPoint>> GetMetricsAsync(string id, string? key = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/runs/{StratusClient.Segment(id)}/metrics", ("key", key)), StratusJsonContext.Default.IReadOnlyListMetricPoint, ct);
+
+    /// <summary>Records dataset versions the run read.</summary>
+    public Task<RunInfo> LogInputsAsync(string id, IReadOnlyList<string> datasets, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/runs/{StratusClient.Segment(id)}/inputs", StratusClient.Json(new LogInputsRequest(datasets), StratusJsonContext.Default.LogInputsRequest), StratusJsonContext.Default.RunInfo, ct);
+
+    /// <summary>Uploads an artifact.</summary>
+    public Task<ArtifactInfo> LogArtifactAsync(string id, string path, Stream content, CancellationToken ct = default)
+    {
+        var body = new StreamContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return client.SendAsync(HttpMethod.Put, $"api/v1/runs/{StratusClient.Segment(id)}/artifacts/{EscapePath(path)}", body, StratusJsonContext.Default.ArtifactInfo, ct);
+    }
+
+    /// <summary>Lists artifacts.</summary>
+    public Task<IReadOnlyList<ArtifactInfo>> ListArtifactsAsync(string id, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/runs/{StratusClient.Segment(id)}/artifacts", StratusJsonContext.Default.IReadOnlyListArtifactInfo, ct);
+
+    /// <summary>Downloads an artifact, verifying its hash.</summary>
+    public Task<string?> DownloadArtifactAsync(string id, string path, string destination, CancellationToken ct = default) =>
+        client.DownloadAsync($"api/v1/runs/{StratusClient.Segment(id)}/artifacts/{EscapePath(path)}", destination, null, ct);
+
+    private static string EscapePath(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+}
+
+/// <summary>Model registry operations.</summary>
+public sealed class ModelsClient(StratusClient client)
+{
+    /// <summary>Registers a model name.</summary>
+    public Task<RegisteredModelInfo> CreateAsync(CreateModelRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/models", StratusClient.Json(request, StratusJsonContext.Default.CreateModelRequest), StratusJsonContext.Default.RegisteredModelInfo, ct);
+
+    /// <summary>Lists registered models.</summary>
+    public Task<Page<RegisteredModelInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/models", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageRegisteredModelInfo, ct);
+
+    /// <summary>Shows a registered model.</summary>
+    public Task<RegisteredModelInfo> GetAsync(string name, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/models/{StratusClient.Segment(name)}", StratusJsonContext.Default.RegisteredModelInfo, ct);
+
+    /// <summary>Changes description or tags.</summary>
+    public Task<RegisteredModelInfo> UpdateAsync(string name, UpdateModelRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Patch, $"api/v1/models/{StratusClient.Segment(name)}", StratusClient.Json(request, StratusJsonContext.Default.UpdateModelRequest), StratusJsonContext.Default.RegisteredModelInfo, ct);
+
+    /// <summary>Creates a version from a run's artifact.</summary>
+    public Task<ModelVersionInfo> CreateVersionAsync(string name, CreateModelVersionRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/models/{StratusClient.Segment(name)}/versions", StratusClient.Json(request, StratusJsonContext.Default.CreateModelVersionRequest), StratusJsonContext.Default.ModelVersionInfo, ct);
+
+    /// <summary>Lists versions, newest first.</summary>
+    public Task<Page<ModelVersionInfo>> ListVersionsAsync(string name, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/models/{StratusClient.Segment(name)}/versions", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageModelVersionInfo, ct);
+
+    /// <summary>Resolves <c>NAME</c>, <c>NAME:VERSION</c> or <c>NAME@ALIAS</c>.</summary>
+    public Task<ModelVersionInfo> ResolveAsync(string reference, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/models/resolve", ("ref", reference)), StratusJsonContext.Default.ModelVersionInfo, ct);
+
+    /// <summary>Points an alias at a version.</summary>
+    public Task<ModelVersionInfo> SetAliasAsync(string name, string alias, int version, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/models/{StratusClient.Segment(name)}/aliases/{StratusClient.Segment(alias)}", StratusClient.Json(new SetAliasRequest(version), StratusJsonContext.Default.SetAliasRequest), StratusJsonContext.Default.ModelVersionInfo, ct);
+
+    /// <summary>Removes an alias.</summary>
+    public Task DeleteAliasAsync(string name, string alias, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Delete, $"api/v1/models/{StratusClient.Segment(name)}/aliases/{StratusClient.Segment(alias)}", null, ct);
+
+    /// <summary>Downloads a version's artifact, verifying its hash.</summary>
+    public async Task<string?> DownloadAsync(string reference, string destination, CancellationToken ct = default)
+    {
+        var version = await ResolveAsync(reference, ct);
+        return await client.DownloadAsync($"api/v1/models/{StratusClient.Segment(version.Name)}/versions/{version.Version}/content", destination, null, ct);
+    }
+}
+
+/// <summary>Token operations (admin role).</summary>
+public sealed class TokensClient(StratusClient client)
+{
+    /// <summary>Creates a token; the secret is in the answer only.</summary>
+    public Task<CreatedToken> CreateAsync(string name, string role, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/tokens", StratusClient.Json(new CreateTokenRequest(name, role), StratusJsonContext.Default.CreateTokenRequest), StratusJsonContext.Default.CreatedToken, ct);
+
+    /// <summary>Lists tokens.</summary>
+    public Task<Page<TokenInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/tokens", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageTokenInfo, ct);
+
+    /// <summary>Revokes a token.</summary>
+    public Task<TokenInfo> RevokeAsync(long id, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Delete, $"api/v1/tokens/{id}", null, StratusJsonContext.Default.TokenInfo, ct);
+}

@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Stratus.Client;
+
+/// <summary>An error answer from the Stratus API, carrying its ProblemDetails.</summary>
+public sealed class StratusApiException(HttpStatusCode status, string title, string detail, string? field)
+    : Exception($"{(int)status} {title}: {detail}")
+{
+    /// <summary>The HTTP status.</summary>
+    public HttpStatusCode Status { get; } = status;
+
+    /// <summary>The problem's title.</summary>
+    public string Title { get; } = title;
+
+    /// <summary>What went wrong, naming the field or value.</summary>
+    public string Detail { get; } = detail;
+
+    /// <summary>The request field at fault, when the server named one.</summary>
+    public string? Field { get; } = field;
+}
+
+/// <summary>
+/// The Stratus SDK. Give it an <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/> is the server and
+/// whose default headers carry the token, or use <see cref="Create"/>.
+/// </summary>
+public sealed class StratusClient
+{
+    private readonly HttpClient _http;
+
+    /// <summary>Wraps a configured <see cref="HttpClient"/>.</summary>
+    public StratusClient(HttpClient http)
+    {
+        _http = http;
+        Datasets = new DatasetsClient(this);
+        Experiments = new ExperimentsClient(this);
+        Runs = new RunsClient(this);
+        Models = new ModelsClient(this);
+        Tokens = new TokensClient(this);
+    }
+
+    /// <summary>Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>.</summary>
+    public static StratusClient Create(string baseUrl, string token, TimeSpan? timeout = null)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromMinutes(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return new StratusClient(http);
+    }
+
+    /// <summary>Datasets: upload, versions, profiles, download, delete.</summary>
+    public DatasetsClient Datasets { get; }
+
+    /// <summary>Experiments.</summary>
+    public ExperimentsClient Experiments { get; }
+
+    /// <summary>Runs: params, metrics, inputs, artifacts, heartbeats.</summary>
+    public RunsClient Runs { get; }
+
+    /// <summary>The model registry.</summary>
+    public ModelsClient Models { get; }
+
+    /// <summary>Tokens (admin).</summary>
+    public TokensClient Tokens { get; }
+
+    /// <summary>The identity behind the token.</summary>
+    public Task<WhoAmI> WhoAmIAsync(CancellationToken ct = default) => GetAsync("api/v1/whoami", StratusJsonContext.Default.WhoAmI, ct);
+
+    /// <summary>Reads the audit log, newest first.</summary>
+    public Task<Page<AuditEntry>> AuditAsync(string? actor = null, string? outcome = null, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        GetAsync(Query("api/v1/audit", ("actor", actor), ("outcome", outcome), ("page_size", pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("page_token", pageToken)),
+            StratusJsonContext.Default.PageAuditEntry, ct);
+
+    /// <summary>Deletes unreferenced blobs now (admin).</summary>
+    public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/admin/gc", null, StratusJsonContext.Default.GcResult, ct);
+
+    internal async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync(path, ct);
+        return await ReadAsync(response, type, ct);
+    }
+
+    internal async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        return await ReadAsync(response, type, ct);
+    }
+
+    internal async Task SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        using var response = await _http.SendAsync(request, ct);
+        await EnsureSuccessAsync(response, ct);
+    }
+
+    internal static JsonContent Json<T>(T value, JsonTypeInfo<T> type) => JsonContent.Create(value, type);
+
+    /// <summary>Downloads to <paramref name="destination"/> through a temporary file, checking the server's SHA-256 when it sends one; a failed download leaves no file.</summary>
+    internal async Task<string?> DownloadAsync(string path, string destination, IProgress<long>? progress, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
+        await EnsureSuccessAsync(response, ct);
+        var expected = response.Headers.TryGetValues("X-Content-SHA256", out var values) ? values.FirstOrDefault() : null;
+        var full = Path.GetFullPath(destination);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.part");
+        try
+        {
+            string actual;
+            await using (var source = await response.Content.ReadAsStreamAsync(ct))
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                var buffer = new byte[1 << 16];
+                long total = 0;
+                int read;
+                while ((read = await source.ReadAsync(buffer, ct)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    total += read;
+                    progress?.Report(total);
+                }
+                file.Flush(flushToDisk: true);
+                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (expected is not null && !string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
+                throw new InvalidDataException($"the download's SHA-256 is {actual}, but the server announced {expected}");
+            File.Move(temp, full, overwrite: true);
+            return actual;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    internal static string Query(string path, params (string Key, string? Value)[] args)
+    {
+        var parts = args.Where(a => a.Value is not null).Select(a => $"{a.Key}={Uri.EscapeDataString(a.Value!)}").ToList();
+        return parts.Count == 0 ? path : $"{path}?{string.Join('&', parts)}";
+    }
+
+    internal static string Segment(string value) => Uri.EscapeDataString(value);
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        await EnsureSuccessAsync(response, ct);
+        return await response.Content.ReadFromJsonAsync(type, ct) ?? throw new InvalidDataException("the server answered with an empty body");
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode) return;
+        string title = response.ReasonPhrase ?? "Error", detail = "", body = "";
+        string? field = null;
+        try
+        {
+            body = await response.Content.ReadAsStringAsync(ct);
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("title", out var t)) title = t.GetString() ?? title;
+            if (root.TryGetProperty("detail", out var d)) detail = d.GetString() ?? "";
+            if (root.TryGetProperty("field", out var f)) field = f.GetString();
+        }
+        catch (JsonException)
+        {
+            detail = body.Length > 500 ? body[..500] : body;
+        }
+        throw new StratusApiException(response.StatusCode, title, detail, field);
+    }
+}

@@ -1,0 +1,252 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Stratus;
+
+/// <summary>One page of a list; pass <see cref="NextPageToken"/> back as <c>page_token</c> for the next page.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextPageToken);
+
+/// <summary>A column of a dataset version as DuckDB inferred it.</summary>
+/// <param name="Name">Column name as in the file header.</param>
+/// <param name="Type">DuckDB logical type, e.g. <c>BIGINT</c>, <c>DOUBLE</c>, <c>VARCHAR</c>, <c>DATE</c>.</param>
+/// <param name="Nullable">True when at least one value is missing.</param>
+public sealed record ColumnSchema(string Name, string Type, bool Nullable);
+
+/// <summary>A bucket of a numeric histogram: values in [<see cref="Lower"/>, <see cref="Upper"/>).</summary>
+public sealed record HistogramBin(double Lower, double Upper, long Count);
+
+/// <summary>A frequent value of a categorical column.</summary>
+public sealed record ValueCount(string Value, long Count);
+
+/// <summary>
+/// Statistics of one column of a dataset version; drift detection compares live traffic against these.
+/// Numeric fields are set for numeric columns, <see cref="TopValues"/> for the others.
+/// </summary>
+public sealed record ColumnProfile(
+    string Name,
+    string Type,
+    long Count,
+    long Missing,
+    long Distinct,
+    double? Min,
+    double? Max,
+    double? Mean,
+    double? Std,
+    IReadOnlyDictionary<string, double>? Quantiles,
+    IReadOnlyList<HistogramBin>? Histogram,
+    IReadOnlyList<ValueCount>? TopValues);
+
+/// <summary>A named dataset and a summary of its versions.</summary>
+public sealed record DatasetInfo(string Name, string? Description, int LatestVersion, int VersionCount, DateTimeOffset CreatedAt);
+
+/// <summary>An immutable version of a dataset, stored as Parquet.</summary>
+/// <param name="Name">Dataset name.</param>
+/// <param name="Version">Version number, starting at 1.</param>
+/// <param name="Rows">Number of data rows.</param>
+/// <param name="Sha256">SHA-256 of the bytes that were uploaded; the same bytes always map to the same version.</param>
+/// <param name="ParquetSha256">SHA-256 of the stored Parquet file.</param>
+/// <param name="SizeBytes">Size of the stored Parquet file.</param>
+/// <param name="SourceFormat"><c>csv</c> or <c>parquet</c>.</param>
+/// <param name="Columns">The inferred schema.</param>
+/// <param name="CreatedAt">When the version was created.</param>
+/// <param name="CreatedBy">Name of the token that created it.</param>
+/// <param name="Created">False when the upload matched an existing version and nothing new was stored.</param>
+public sealed record DatasetVersionInfo(
+    string Name,
+    int Version,
+    long Rows,
+    string Sha256,
+    string ParquetSha256,
+    long SizeBytes,
+    string SourceFormat,
+    IReadOnlyList<ColumnSchema> Columns,
+    DateTimeOffset CreatedAt,
+    string? CreatedBy,
+    bool Created = false);
+
+/// <summary>An experiment groups the runs of one modelling question.</summary>
+public sealed record ExperimentInfo(long Id, string Name, string? Description, IReadOnlyDictionary<string, string> Tags, DateTimeOffset CreatedAt);
+
+/// <summary>Creates an experiment.</summary>
+public sealed record CreateExperimentRequest(string Name, string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>A dataset version a run read.</summary>
+public sealed record RunInput(string Dataset, int Version, string Sha256);
+
+/// <summary>A tracked run: parameters, tags, metrics, inputs and artifacts of one training attempt.</summary>
+public sealed record RunInfo(
+    string Id,
+    long ExperimentId,
+    string ExperimentName,
+    string? Name,
+    string Status,
+    DateTimeOffset StartTime,
+    DateTimeOffset? EndTime,
+    DateTimeOffset HeartbeatAt,
+    int HeartbeatTimeoutSeconds,
+    string? FailureReason,
+    IReadOnlyDictionary<string, string> Params,
+    IReadOnlyDictionary<string, string> Tags,
+    IReadOnlyList<RunInput> Inputs,
+    IReadOnlyDictionary<string, double> LatestMetrics);
+
+/// <summary>Starts a run in an experiment, given by id or by name (created when missing).</summary>
+/// <param name="Experiment">Experiment name; created if it does not exist.</param>
+/// <param name="Name">Optional run name.</param>
+/// <param name="Params">Initial parameters.</param>
+/// <param name="Tags">Initial tags.</param>
+/// <param name="HeartbeatTimeoutSeconds">How long the run may go without a heartbeat before it is marked FAILED (default 300).</param>
+public sealed record CreateRunRequest(
+    string Experiment,
+    string? Name = null,
+    IReadOnlyDictionary<string, string>? Params = null,
+    IReadOnlyDictionary<string, string>? Tags = null,
+    int? HeartbeatTimeoutSeconds = null);
+
+/// <summary>Ends a run, or changes its tags.</summary>
+/// <param name="Status">FINISHED, FAILED or KILLED to end the run.</param>
+/// <param name="FailureReason">Why the run failed, when it did.</param>
+public sealed record UpdateRunRequest(string? Status = null, string? FailureReason = null);
+
+/// <summary>Adds parameters and tags to a run. Parameters are write-once: a different value for a logged key is refused.</summary>
+public sealed record LogParamsRequest(IReadOnlyDictionary<string, string>? Params = null, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>One metric observation.</summary>
+/// <param name="Key">Metric name.</param>
+/// <param name="Value">Observed value.</param>
+/// <param name="Step">Iteration or epoch (default 0).</param>
+/// <param name="Timestamp">Unix time in milliseconds (default: when the server received it).</param>
+public sealed record MetricPoint(string Key, double Value, long Step = 0, long? Timestamp = null);
+
+/// <summary>Many metric points in one request.</summary>
+public sealed record LogMetricsRequest(IReadOnlyList<MetricPoint> Metrics);
+
+/// <summary>Records which dataset versions a run read (references <c>NAME</c> or <c>NAME:VERSION</c>).</summary>
+public sealed record LogInputsRequest(IReadOnlyList<string> Datasets);
+
+/// <summary>A file logged by a run, stored by content.</summary>
+public sealed record ArtifactInfo(string Path, string Sha256, long SizeBytes, DateTimeOffset CreatedAt);
+
+/// <summary>A named model in the registry.</summary>
+public sealed record RegisteredModelInfo(
+    string Name,
+    string? Description,
+    IReadOnlyDictionary<string, string> Tags,
+    IReadOnlyDictionary<string, int> Aliases,
+    int LatestVersion,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Registers a model name.</summary>
+public sealed record CreateModelRequest(string Name, string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>Changes a model's or model version's description and tags; null fields are left as they are.</summary>
+public sealed record UpdateModelRequest(string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>Where a model version came from: the run that produced it and the dataset versions that run read.</summary>
+public sealed record ModelLineage(string RunId, long ExperimentId, string ExperimentName, IReadOnlyList<RunInput> Datasets);
+
+/// <summary>An immutable version of a registered model, pointing at a run's artifact.</summary>
+public sealed record ModelVersionInfo(
+    string Name,
+    int Version,
+    string RunId,
+    string ArtifactPath,
+    string Sha256,
+    long SizeBytes,
+    string? Description,
+    IReadOnlyDictionary<string, string> Tags,
+    IReadOnlyList<string> Aliases,
+    ModelLineage Lineage,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Creates a model version from an artifact a run logged.</summary>
+/// <param name="RunId">The run that logged the artifact.</param>
+/// <param name="ArtifactPath">The artifact's path within the run (a file, or a folder prefix such as <c>model</c>).</param>
+public sealed record CreateModelVersionRequest(string RunId, string ArtifactPath, string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
+
+/// <summary>Points an alias such as <c>champion</c> at a version.</summary>
+public sealed record SetAliasRequest(int Version);
+
+/// <summary>An API token (the secret itself is shown only once, at creation).</summary>
+public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt);
+
+/// <summary>Creates a token with a role: viewer, editor or admin.</summary>
+public sealed record CreateTokenRequest(string Name, string Role);
+
+/// <summary>A newly created token and its secret, shown this once.</summary>
+public sealed record CreatedToken(TokenInfo Info, string Token);
+
+/// <summary>One entry of the append-only audit log.</summary>
+/// <param name="Id">Sequence number.</param>
+/// <param name="Time">When the request was answered.</param>
+/// <param name="Actor">Token name, or <c>anonymous</c>.</param>
+/// <param name="Role">The actor's role, when authenticated.</param>
+/// <param name="Method">HTTP method.</param>
+/// <param name="Path">Request path.</param>
+/// <param name="Status">HTTP status of the answer.</param>
+/// <param name="Outcome"><c>ok</c>, <c>refused</c> (401/403) or <c>error</c>.</param>
+/// <param name="RemoteAddress">Client address.</param>
+public sealed record AuditEntry(long Id, DateTimeOffset Time, string Actor, string? Role, string Method, string Path, int Status, string Outcome, string? RemoteAddress);
+
+/// <summary>What a storage garbage collection removed.</summary>
+public sealed record GcResult(int BlobsDeleted, long BytesFreed);
+
+/// <summary>The identity behind the presented token.</summary>
+public sealed record WhoAmI(string Name, string Role);
+
+/// <summary>The JSON settings every Stratus component uses: snake_case names, nulls omitted.</summary>
+public static class StratusJson
+{
+    /// <summary>Options for reflection-free serialization of the wire contract.</summary>
+    public static JsonSerializerOptions Options { get; } = CreateOptions();
+
+    private static JsonSerializerOptions CreateOptions()
+    {
+        var options = new JsonSerializerOptions(StratusJsonContext.Default.Options);
+        options.MakeReadOnly();
+        return options;
+    }
+}
+
+/// <summary>Source-generated serializers for the wire contract.</summary>
+[JsonSourceGenerationOptions(
+    JsonSerializerDefaults.Web,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(Page<DatasetInfo>))]
+[JsonSerializable(typeof(Page<DatasetVersionInfo>))]
+[JsonSerializable(typeof(DatasetVersionInfo))]
+[JsonSerializable(typeof(IReadOnlyList<ColumnProfile>))]
+[JsonSerializable(typeof(Page<ExperimentInfo>))]
+[JsonSerializable(typeof(CreateExperimentRequest))]
+[JsonSerializable(typeof(Page<RunInfo>))]
+[JsonSerializable(typeof(CreateRunRequest))]
+[JsonSerializable(typeof(UpdateRunRequest))]
+[JsonSerializable(typeof(LogParamsRequest))]
+[JsonSerializable(typeof(LogMetricsRequest))]
+[JsonSerializable(typeof(LogInputsRequest))]
+[JsonSerializable(typeof(IReadOnlyList<MetricPoint>))]
+[JsonSerializable(typeof(IReadOnlyList<ArtifactInfo>))]
+[JsonSerializable(typeof(Page<RegisteredModelInfo>))]
+[JsonSerializable(typeof(CreateModelRequest))]
+[JsonSerializable(typeof(UpdateModelRequest))]
+[JsonSerializable(typeof(Page<ModelVersionInfo>))]
+[JsonSerializable(typeof(ModelVersionInfo))]
+[JsonSerializable(typeof(CreateModelVersionRequest))]
+[JsonSerializable(typeof(SetAliasRequest))]
+[JsonSerializable(typeof(Page<TokenInfo>))]
+[JsonSerializable(typeof(CreateTokenRequest))]
+[JsonSerializable(typeof(CreatedToken))]
+[JsonSerializable(typeof(Page<AuditEntry>))]
+[JsonSerializable(typeof(GcResult))]
+[JsonSerializable(typeof(RegisteredModelInfo))]
+[JsonSerializable(typeof(ExperimentInfo))]
+[JsonSerializable(typeof(RunInfo))]
+[JsonSerializable(typeof(ArtifactInfo))]
+[JsonSerializable(typeof(TokenInfo))]
+[JsonSerializable(typeof(DatasetInfo))]
+[JsonSerializable(typeof(WhoAmI))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(JsonElement))]
+public sealed partial class StratusJsonContext : JsonSerializerContext;

@@ -1,0 +1,36 @@
+using DuckDB.NET.Data;
+
+namespace Stratus.Ml.Data;
+
+/// <summary>Opens in-process DuckDB connections with the settings Stratus runs them under.</summary>
+public static class DuckDb
+{
+    /// <summary>Opens an in-memory database that spills to <paramref name="tempDirectory"/>, so files larger than memory work.</summary>
+    public static DuckDBConnection Open(string tempDirectory, int? threads = null)
+    {
+        var connection = new DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SET temp_directory = {Literal(tempDirectory)};
+            SET threads = {threads ?? Environment.ProcessorCount};
+            SET preserve_insertion_order = true;
+            SET enable_progress_bar = false;
+            SET autoinstall_known_extensions = false;
+            SET autoload_known_extensions = false;
+            """;
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>A SQL string literal.</summary>
+    public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    /// <summary>A quoted SQL identifier.</summary>
+    public static string Identifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    internal static bool IsNumeric(string type) =>
+        type is "TINYINT" or "SMALLINT" or "INTEGER" or "BIGINT" or "HUGEINT" or "UTINYINT" or "USMALLINT"
+            or "UINTEGER" or "UBIGINT" or "UHUGEINT" or "FLOAT" or "DOUBLE"
+        || type.StartsWith("DECIMAL", StringComparison.Ordinal);
+}

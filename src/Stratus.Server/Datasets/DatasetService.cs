@@ -1,0 +1,231 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.Data;
+using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Datasets;
+
+/// <summary>Uploads, versions, profiles and deletes datasets.</summary>
+public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeProvider clock, ILogger<DatasetService> logger)
+{
+    /// <summary>
+    /// Stores an upload as a new version, or returns the existing version with the same bytes. The body is streamed
+    /// to a scratch file while it is hashed and (for CSV) checked; nothing becomes visible until the version row commits.
+    /// </summary>
+    public async Task<DatasetVersionInfo> UploadAsync(string name, SourceFormat format, char delimiter, Stream body, string? actor, CancellationToken ct)
+    {
+        ProblemException.CheckName("name", name);
+        var source = blobs.NewTempPath(format == SourceFormat.Csv ? ".csv" : ".parquet");
+        var parquet = blobs.NewTempPath(".parquet");
+        try
+        {
+            var sourceSha = await ReceiveAsync(body, source, format == SourceFormat.Csv ? new CsvValidator(delimiter) : null, ct);
+
+            var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name, ct);
+            if (dataset is not null)
+            {
+                var existing = await db.DatasetVersions.AsNoTracking()
+                    .Where(v => v.DatasetId == dataset.Id && v.SourceSha256 == sourceSha && v.DeletedAt == null)
+                    .FirstOrDefaultAsync(ct);
+                if (existing is not null && dataset.DeletedAt is null) return ToInfo(name, existing, created: false);
+            }
+
+            var started = clock.GetTimestamp();
+            var tempDir = Path.GetDirectoryName(parquet)!;
+            var (ingest, profile) = await Task.Run(() =>
+            {
+                var result = DatasetIngestor.ToParquet(source, format, parquet, tempDir, delimiter);
+                using var connection = DuckDb.Open(tempDir);
+                return (result, DatasetProfiler.Profile(connection, parquet, result.Columns));
+            }, ct);
+            if (ingest.Rows == 0) throw new DataFormatException("the file has no data rows");
+            var blob = await blobs.ImportAsync(parquet, ct);
+            var elapsed = clock.GetElapsedTime(started);
+            LogIngested(logger, name, ingest.Rows, elapsed.TotalMilliseconds);
+
+            return await CommitVersionAsync(name, sourceSha, format, blob, ingest, profile, actor, ct);
+        }
+        finally
+        {
+            File.Delete(source);
+            File.Delete(parquet);
+        }
+    }
+
+    private async Task<DatasetVersionInfo> CommitVersionAsync(
+        string name, string sourceSha, SourceFormat format, BlobRef blob, IngestResult ingest,
+        IReadOnlyList<ColumnProfile> profile, string? actor, CancellationToken ct)
+    {
+        // Two uploads to one name can race for the next version number; the unique index decides and the loser retries.
+        for (var attempt = 0; ; attempt++)
+        {
+            db.ChangeTracker.Clear();
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var now = clock.GetUtcNow();
+            var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name, ct);
+            if (dataset is null)
+            {
+                dataset = new DatasetRow { Name = name, CreatedAt = now };
+                db.Datasets.Add(dataset);
+            }
+            dataset.DeletedAt = null;
+            if (!await db.Blobs.AnyAsync(b => b.Sha256 == blob.Sha256, ct))
+                db.Blobs.Add(new BlobRow { Sha256 = blob.Sha256, Size = blob.Size, CreatedAt = now });
+            var latest = dataset.Id == 0 ? 0 : await db.DatasetVersions.Where(v => v.DatasetId == dataset.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
+            var row = new DatasetVersionRow
+            {
+                Dataset = dataset,
+                Version = latest + 1,
+                SourceSha256 = sourceSha,
+                ParquetSha256 = blob.Sha256,
+                SizeBytes = blob.Size,
+                Rows = ingest.Rows,
+                SourceFormat = format == SourceFormat.Csv ? "csv" : "parquet",
+                ColumnsJson = JsonSerializer.Serialize(ingest.Columns, ServerJson.Default.IReadOnlyListColumnSchema),
+                ProfileJson = JsonSerializer.Serialize(profile, StratusJsonContext.Default.IReadOnlyListColumnProfile),
+                CreatedAt = now,
+                CreatedBy = actor,
+            };
+            db.DatasetVersions.Add(row);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return ToInfo(name, row, created: true);
+            }
+            catch (DbUpdateException) when (attempt < 5)
+            {
+                await tx.RollbackAsync(ct);
+            }
+        }
+    }
+
+    private static async Task<string> ReceiveAsync(Stream body, string path, CsvValidator? validator, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                var chunk = buffer.AsMemory(0, read);
+                validator?.Append(chunk.Span);
+                hash.AppendData(chunk.Span);
+                await file.WriteAsync(chunk, ct);
+            }
+            validator?.Complete();
+            if (file.Length == 0) throw new DataFormatException("the file is empty");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    public async Task<Page<DatasetInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        var rows = await db.Datasets.AsNoTracking().Where(d => d.DeletedAt == null).OrderBy(d => d.Name).Skip(offset).Take(size + 1)
+            .Select(d => new
+            {
+                d.Name,
+                d.Description,
+                d.CreatedAt,
+                Latest = d.Versions.Where(v => v.DeletedAt == null).Max(v => (int?)v.Version) ?? 0,
+                Count = d.Versions.Count(v => v.DeletedAt == null),
+            })
+            .ToListAsync(ct);
+        return Paging.Build(rows.ConvertAll(r => new DatasetInfo(r.Name, r.Description, r.Latest, r.Count, r.CreatedAt)), offset, size);
+    }
+
+    public async Task<DatasetInfo> GetAsync(string name, CancellationToken ct)
+    {
+        var page = await db.Datasets.AsNoTracking().Where(d => d.Name == name && d.DeletedAt == null)
+            .Select(d => new DatasetInfo(d.Name, d.Description,
+                d.Versions.Where(v => v.DeletedAt == null).Max(v => (int?)v.Version) ?? 0,
+                d.Versions.Count(v => v.DeletedAt == null), d.CreatedAt))
+            .FirstOrDefaultAsync(ct);
+        return page ?? throw ProblemException.NotFound($"dataset '{name}'");
+    }
+
+    public async Task<Page<DatasetVersionInfo>> ListVersionsAsync(string name, int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        await GetAsync(name, ct);
+        var rows = await db.DatasetVersions.AsNoTracking()
+            .Where(v => v.Dataset.Name == name && v.DeletedAt == null)
+            .OrderByDescending(v => v.Version).Skip(offset).Take(size + 1).ToListAsync(ct);
+        return Paging.Build(rows.ConvertAll(r => ToInfo(name, r, false)), offset, size);
+    }
+
+    /// <summary>Resolves <c>NAME</c> (latest) or <c>NAME:VERSION</c> to a live version row.</summary>
+    public async Task<DatasetVersionRow> ResolveAsync(DatasetRef reference, CancellationToken ct)
+    {
+        var query = db.DatasetVersions.AsNoTracking().Include(v => v.Dataset)
+            .Where(v => v.Dataset.Name == reference.Name && v.DeletedAt == null && v.Dataset.DeletedAt == null);
+        var row = reference.Version is { } version
+            ? await query.FirstOrDefaultAsync(v => v.Version == version, ct)
+            : await query.OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
+        return row ?? throw ProblemException.NotFound($"dataset version '{reference}'");
+    }
+
+    public async Task<DatasetVersionInfo> GetVersionAsync(DatasetRef reference, CancellationToken ct) =>
+        ToInfo(reference.Name, await ResolveAsync(reference, ct), false);
+
+    public async Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(DatasetRef reference, CancellationToken ct)
+    {
+        var row = await ResolveAsync(reference, ct);
+        return JsonSerializer.Deserialize(row.ProfileJson, StratusJsonContext.Default.IReadOnlyListColumnProfile) ?? [];
+    }
+
+    /// <summary>Soft-deletes one version; its blob is collected once nothing else references it.</summary>
+    public async Task DeleteVersionAsync(DatasetRef reference, CancellationToken ct)
+    {
+        var row = await ResolveAsync(reference, ct);
+        await db.DatasetVersions.Where(v => v.Id == row.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.DeletedAt, clock.GetUtcNow()), ct);
+    }
+
+    /// <summary>Soft-deletes a dataset and all its versions. Version numbers are never reused.</summary>
+    public async Task DeleteAsync(string name, CancellationToken ct)
+    {
+        var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name && d.DeletedAt == null, ct)
+            ?? throw ProblemException.NotFound($"dataset '{name}'");
+        var now = clock.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await db.DatasetVersions.Where(v => v.DatasetId == dataset.Id && v.DeletedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.DeletedAt, now), ct);
+        dataset.DeletedAt = now;
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>Writes a version as CSV to a scratch file (the caller deletes it), or returns the stored Parquet blob's hash.</summary>
+    public async Task<string> ExportCsvAsync(DatasetVersionRow row, CancellationToken ct)
+    {
+        var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
+        var csv = blobs.NewTempPath(".csv");
+        await Task.Run(() =>
+        {
+            using var connection = DuckDb.Open(Path.GetDirectoryName(csv)!);
+            using var command = connection.CreateCommand();
+            command.CommandText = $"COPY (SELECT * FROM read_parquet({DuckDb.Literal(parquet)})) TO {DuckDb.Literal(csv)} (HEADER, DELIMITER ',')";
+            command.ExecuteNonQuery();
+        }, ct);
+        return csv;
+    }
+
+    internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
+        name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat,
+        JsonSerializer.Deserialize(r.ColumnsJson, ServerJson.Default.IReadOnlyListColumnSchema) ?? [],
+        r.CreatedAt, r.CreatedBy, created);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Ingested dataset {Name}: {Rows} rows in {Milliseconds:F0} ms")]
+    private static partial void LogIngested(ILogger logger, string name, long rows, double milliseconds);
+}

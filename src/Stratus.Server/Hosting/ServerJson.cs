@@ -1,0 +1,8 @@
+using System.Text.Json.Serialization;
+
+namespace Stratus.Server.Hosting;
+
+/// <summary>Serializers for what the server stores as JSON columns.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(IReadOnlyList<ColumnSchema>))]
+internal sealed partial class ServerJson : JsonSerializerContext;

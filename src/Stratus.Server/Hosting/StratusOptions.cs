@@ -1,0 +1,53 @@
+namespace Stratus.Server.Hosting;
+
+/// <summary>Settings of a Stratus server, bound from the <c>Stratus</c> configuration section (<c>STRATUS_</c>-prefixed environment variables, appsettings.json, the command line).</summary>
+public sealed class StratusOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string Section = "Stratus";
+
+    /// <summary>Where the database, artifacts, datasets and admin token live. Default: <c>$STRATUS_HOME</c>, else <c>~/.stratus</c>.</summary>
+    public string DataDir { get; set; } = DefaultDataDir();
+
+    /// <summary>The URLs to listen on. Default: <c>http://127.0.0.1:5080</c> (loopback only).</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Host names the server answers to (host filtering). Default: <c>localhost;127.0.0.1;[::1]</c>; set the server's public name when binding beyond loopback.</summary>
+    public string AllowedHosts { get; set; } = "localhost;127.0.0.1;[::1]";
+
+    /// <summary>Metadata database provider. Default: <c>sqlite</c> (a file in <see cref="DataDir"/>).</summary>
+    public string Database { get; set; } = "sqlite";
+
+    /// <summary>Connection string for <see cref="Database"/>. Default: none, meaning <c>Data Source=&lt;DataDir&gt;/stratus.db</c> for SQLite.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Largest JSON request body, in bytes. Default: 16 MiB.</summary>
+    public long MaxJsonBodyBytes { get; set; } = 16L << 20;
+
+    /// <summary>Largest dataset or artifact upload, in bytes. Default: 64 GiB.</summary>
+    public long MaxUploadBytes { get; set; } = 64L << 30;
+
+    /// <summary>Orleans silo-to-silo port. Default: 0, meaning a free port chosen at start (embedded mode).</summary>
+    public int SiloPort { get; set; }
+
+    /// <summary>Orleans gateway port. Default: 0, meaning a free port chosen at start (embedded mode).</summary>
+    public int GatewayPort { get; set; }
+
+    /// <summary>How often runs are checked for missed heartbeats. Default: 30 seconds.</summary>
+    public TimeSpan RunReaperInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often unreferenced blobs are collected. Default: 1 hour.</summary>
+    public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How old an unreferenced blob must be before collection, so that uploads in flight are never collected. Default: 10 minutes.</summary>
+    public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Whether to print the admin token the first start creates. Default: true.</summary>
+    public bool PrintAdminToken { get; set; } = true;
+
+    /// <summary>The default data directory: <c>$STRATUS_HOME</c>, else <c>~/.stratus</c>.</summary>
+    public static string DefaultDataDir() =>
+        Environment.GetEnvironmentVariable("STRATUS_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".stratus");
+}

@@ -1,0 +1,215 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+using Stratus.Server.Datasets;
+using Stratus.Server.Registry;
+using Stratus.Server.Security;
+using Stratus.Server.Storage;
+using Stratus.Server.Tracking;
+
+namespace Stratus.Server.Hosting;
+
+/// <summary>Builds and runs a Stratus server: the table of contents of the process.</summary>
+public static partial class StratusServer
+{
+    /// <summary>
+    /// Creates the application from command-line arguments and configuration (appsettings.json, <c>STRATUS_*</c>
+    /// environment variables, <c>--data-dir</c>, <c>--urls</c>), then applies <paramref name="configure"/> on top.
+    /// </summary>
+    public static WebApplication Create(string[] args, Action<StratusOptions>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(StratusEnvironment());
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        {
+            ["--data-dir"] = "Stratus:DataDir",
+            ["--urls"] = "Stratus:Urls",
+            ["--allowed-hosts"] = "Stratus:AllowedHosts",
+            ["--database"] = "Stratus:Database",
+            ["--connection-string"] = "Stratus:ConnectionString",
+        });
+        builder.AddStratusServer(configure);
+        var app = builder.Build();
+        app.MapStratusApis();
+        return app;
+    }
+
+    /// <summary>Registers every Stratus service: storage, metadata, security, the Orleans silo and the APIs' dependencies.</summary>
+    public static void AddStratusServer(this WebApplicationBuilder builder, Action<StratusOptions>? configure = null)
+    {
+        var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
+        configure?.Invoke(options);
+        options.DataDir = Path.GetFullPath(options.DataDir);
+        Directory.CreateDirectory(options.DataDir);
+        builder.Services.AddSingleton(Options.Create(options));
+        // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error); // the ServerGC advice does not apply to an embedded silo
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+
+        builder.WebHost.UseUrls(options.Urls);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxJsonBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.Services.AddHostFiltering(h => h.AllowedHosts = options.AllowedHosts.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddMemoryCache();
+        builder.Services.ConfigureHttpJsonOptions(j => ConfigureJson(j.SerializerOptions));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer<BearerSecurityTransformer>());
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+
+        // Metadata and storage.
+        builder.Services.AddDbContext<StratusDb>(db => ConfigureDatabase(db, options));
+        builder.Services.AddSingleton<IBlobStore>(_ => new LocalBlobStore(Path.Combine(options.DataDir, "blobs"), Path.Combine(options.DataDir, "tmp")));
+        builder.Services.AddScoped<BlobCollector>();
+        builder.Services.AddHostedService<BlobCollectorService>();
+
+        // Security.
+        builder.Services.AddScoped<TokenService>();
+        builder.Services.AddAuthentication(BearerTokenHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        builder.Services.AddAuthorization(Policies.Add);
+
+        // Capabilities.
+        builder.Services.AddScoped<DatasetService>();
+        builder.Services.AddScoped<TrackingService>();
+        builder.Services.AddScoped<RegistryService>();
+
+        // One Orleans silo in the process; cluster membership comes with the cluster mode.
+        var siloPort = options.SiloPort == 0 ? FreePort() : options.SiloPort;
+        var gatewayPort = options.GatewayPort == 0 ? FreePort() : options.GatewayPort;
+        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "stratus", clusterId: "stratus-embedded"));
+        builder.Services.AddHostedService<RunReaperStarter>();
+    }
+
+    /// <summary>Maps every route; <c>Program.cs</c> of any host reads as <c>AddStratusServer(); MapStratusApis();</c>.</summary>
+    public static void MapStratusApis(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
+        app.UseHostFiltering();
+        app.UseMiddleware<AuditMiddleware>();
+        app.UseExceptionHandler();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseMiddleware<BodyGuardMiddleware>();
+
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapOpenApi();
+        app.MapScalarApiReference("/docs", s => s.WithTitle("Stratus API"));
+
+        app.MapDatasetsApi(options.MaxUploadBytes);
+        app.MapTrackingApi(options.MaxUploadBytes);
+        app.MapRegistryApi();
+        app.MapSecurityApi();
+    }
+
+    /// <summary>
+    /// Prepares the data directory (removes scratch files of a crashed process, applies migrations, creates the admin
+    /// token on first start), starts the server, and writes <c>server.json</c> so that a local CLI finds it.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> StartStratusAsync(this WebApplication app, CancellationToken ct = default)
+    {
+        var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus");
+        var cleaned = ((LocalBlobStore)app.Services.GetRequiredService<IBlobStore>()).CleanTemp();
+        if (cleaned > 0) LogCleaned(logger, cleaned);
+
+        string? adminToken;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+            await db.Database.MigrateAsync(ct);
+            if (db.Database.IsSqlite())
+            {
+                // WAL survives a killed process without losing committed transactions, and lets readers run beside the writer.
+                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", ct);
+            }
+            adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(options.DataDir, ct);
+        }
+
+        await app.StartAsync(ct);
+        var urls = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+        var info = new Dictionary<string, string> { ["url"] = urls.FirstOrDefault() ?? options.Urls };
+        SecretFile.Write(Path.Combine(options.DataDir, "server.json"), JsonSerializer.Serialize(info, StratusJsonContext.Default.DictionaryStringString));
+        if (adminToken is not null && options.PrintAdminToken)
+        {
+            Console.WriteLine($"Created the admin token (shown once; also in {Path.Combine(options.DataDir, "admin.token")}):");
+            Console.WriteLine($"  {adminToken}");
+        }
+        return urls;
+    }
+
+    internal static void ConfigureJson(JsonSerializerOptions json)
+    {
+        json.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        json.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        json.RespectNullableAnnotations = true;
+        json.TypeInfoResolverChain.Insert(0, StratusJsonContext.Default);
+    }
+
+    private static void ConfigureDatabase(DbContextOptionsBuilder db, StratusOptions options)
+    {
+        switch (options.Database.ToLowerInvariant())
+        {
+            case "sqlite":
+                db.UseSqlite(options.ConnectionString ?? $"Data Source={Path.Combine(options.DataDir, "stratus.db")};Pooling=True");
+                break;
+            default:
+                throw new InvalidOperationException($"Stratus:Database '{options.Database}' is not supported; use 'sqlite'.");
+        }
+    }
+
+    private static Dictionary<string, string?> StratusEnvironment()
+    {
+        // STRATUS_DATADIR=/x becomes Stratus:DataDir (keys are case-insensitive); STRATUS_HOME is read by StratusOptions itself.
+        var values = new Dictionary<string, string?>();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is string key && key.StartsWith("STRATUS_", StringComparison.Ordinal) && key != "STRATUS_HOME")
+                values["Stratus:" + key["STRATUS_".Length..].Replace("__", ":", StringComparison.Ordinal)] = e.Value as string;
+        }
+        return values;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} scratch files left by an earlier process")]
+    private static partial void LogCleaned(ILogger logger, int count);
+}
+
+/// <summary>Activates the run reaper once the silo is up.</summary>
+internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+internal sealed class DatabaseHealthCheck(StratusDb db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await db.Database.CanConnectAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the metadata database is unreachable");
+}

@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Stratus.Server.Hosting;
+using Stratus.Server.Security;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Registry;
+
+/// <summary>Routes of <c>/api/v1/models</c>.</summary>
+public static class RegistryApi
+{
+    public static void MapRegistryApi(this IEndpointRouteBuilder routes)
+    {
+        var api = routes.MapGroup("/api/v1/models").WithTags("Models");
+        api.MapPost("/", CreateModel).WithName("CreateModel").WithSummary("Register a model name").RequireAuthorization(Policies.Editor);
+        api.MapGet("/", ListModels).WithName("ListModels").WithSummary("List registered models");
+        api.MapGet("/resolve", Resolve).WithName("ResolveModel").WithSummary("Resolve a reference NAME, NAME:VERSION or NAME@ALIAS to a version");
+        api.MapGet("/{name}", GetModel).WithName("GetModel").WithSummary("Show a registered model");
+        api.MapPatch("/{name}", UpdateModel).WithName("UpdateModel").WithSummary("Change description or tags (an empty tag value removes it)").RequireAuthorization(Policies.Editor);
+        api.MapPost("/{name}/versions", CreateVersion).WithName("CreateModelVersion").WithSummary("Create a version from a run's artifact").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/versions", ListVersions).WithName("ListModelVersions").WithSummary("List versions, newest first");
+        api.MapGet("/{name}/versions/{version:int}", GetVersion).WithName("GetModelVersion").WithSummary("Show a version with its lineage");
+        api.MapPatch("/{name}/versions/{version:int}", UpdateVersion).WithName("UpdateModelVersion").WithSummary("Change a version's description or tags").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/versions/{version:int}/content", Download).WithName("DownloadModelVersion").WithSummary("Download the version's artifact");
+        api.MapPut("/{name}/aliases/{alias}", SetAlias).WithName("SetModelAlias").WithSummary("Point an alias such as 'champion' at a version").RequireAuthorization(Policies.Editor);
+        api.MapDelete("/{name}/aliases/{alias}", DeleteAlias).WithName("DeleteModelAlias").WithSummary("Remove an alias").RequireAuthorization(Policies.Editor);
+    }
+
+    private static async Task<Created<RegisteredModelInfo>> CreateModel(CreateModelRequest request, RegistryService registry, CancellationToken ct)
+    {
+        var model = await registry.CreateModelAsync(request, ct);
+        return TypedResults.Created($"/api/v1/models/{model.Name}", model);
+    }
+
+    private static Task<Page<RegisteredModelInfo>> ListModels(RegistryService registry, int? page_size, string? page_token, CancellationToken ct) =>
+        registry.ListModelsAsync(page_size, page_token, ct);
+
+    private static async Task<Ok<ModelVersionInfo>> Resolve(string? @ref, RegistryService registry, CancellationToken ct) =>
+        ModelRef.TryParse(@ref, out var reference, out var error)
+            ? TypedResults.Ok(await registry.GetVersionAsync(reference, ct))
+            : throw ProblemException.Invalid("ref", error!);
+
+    private static async Task<Ok<RegisteredModelInfo>> GetModel(string name, RegistryService registry, CancellationToken ct) =>
+        TypedResults.Ok(await registry.GetModelAsync(name, ct));
+
+    private static async Task<Ok<RegisteredModelInfo>> UpdateModel(string name, UpdateModelRequest request, RegistryService registry, CancellationToken ct) =>
+        TypedResults.Ok(await registry.UpdateModelAsync(name, request, ct));
+
+    private static async Task<Created<ModelVersionInfo>> CreateVersion(string name, CreateModelVersionRequest request, HttpContext context, RegistryService registry, CancellationToken ct)
+    {
+        var version = await registry.CreateVersionAsync(name, request, context.User.Actor(), ct);
+        return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
+    }
+
+    private static Task<Page<ModelVersionInfo>> ListVersions(string name, RegistryService registry, int? page_size, string? page_token, CancellationToken ct) =>
+        registry.ListVersionsAsync(name, page_size, page_token, ct);
+
+    private static async Task<Ok<ModelVersionInfo>> GetVersion(string name, int version, RegistryService registry, CancellationToken ct) =>
+        TypedResults.Ok(await registry.GetVersionAsync(new ModelRef(name, version, null), ct));
+
+    private static async Task<Ok<ModelVersionInfo>> UpdateVersion(string name, int version, UpdateModelRequest request, RegistryService registry, CancellationToken ct) =>
+        TypedResults.Ok(await registry.UpdateVersionAsync(new ModelRef(name, version, null), request, ct));
+
+    private static async Task<FileStreamHttpResult> Download(string name, int version, HttpContext context, RegistryService registry, IBlobStore blobs, CancellationToken ct)
+    {
+        var info = await registry.GetVersionAsync(new ModelRef(name, version, null), ct);
+        context.Response.Headers["X-Content-SHA256"] = info.Sha256;
+        return TypedResults.Stream(blobs.OpenRead(info.Sha256), "application/octet-stream", info.ArtifactPath.Split('/')[^1]);
+    }
+
+    private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, CancellationToken ct) =>
+        TypedResults.Ok(await registry.SetAliasAsync(name, alias, request.Version, ct));
+
+    private static async Task<NoContent> DeleteAlias(string name, string alias, RegistryService registry, CancellationToken ct)
+    {
+        await registry.DeleteAliasAsync(name, alias, ct);
+        return TypedResults.NoContent();
+    }
+}

@@ -1,0 +1,181 @@
+using Microsoft.EntityFrameworkCore;
+using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
+using Stratus.Server.Tracking;
+
+namespace Stratus.Server.Registry;
+
+/// <summary>Registered models, their immutable versions, aliases, tags and lineage.</summary>
+public sealed class RegistryService(StratusDb db, TrackingService tracking, TimeProvider clock)
+{
+    public async Task<RegisteredModelInfo> CreateModelAsync(CreateModelRequest request, CancellationToken ct)
+    {
+        ProblemException.CheckName("name", request.Name);
+        if (await db.Models.AnyAsync(m => m.Name == request.Name, ct)) throw ProblemException.Conflict($"model '{request.Name}' already exists");
+        var row = new ModelRow { Name = request.Name, Description = request.Description, TagsJson = JsonColumns.Write(request.Tags), CreatedAt = clock.GetUtcNow() };
+        db.Models.Add(row);
+        await db.SaveChangesAsync(ct);
+        return await GetModelAsync(row.Name, ct);
+    }
+
+    public async Task<Page<RegisteredModelInfo>> ListModelsAsync(int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        var rows = await db.Models.AsNoTracking().OrderBy(m => m.Name).Skip(offset).Take(size + 1).ToListAsync(ct);
+        var infos = new List<RegisteredModelInfo>(rows.Count);
+        foreach (var row in rows) infos.Add(await ToInfoAsync(row, ct));
+        return Paging.Build(infos, offset, size);
+    }
+
+    public async Task<RegisteredModelInfo> GetModelAsync(string name, CancellationToken ct) => await ToInfoAsync(await FindModelAsync(name, ct), ct);
+
+    public async Task<RegisteredModelInfo> UpdateModelAsync(string name, UpdateModelRequest request, CancellationToken ct)
+    {
+        var row = await FindModelAsync(name, ct, tracked: true);
+        if (request.Description is not null) row.Description = request.Description;
+        if (request.Tags is not null) row.TagsJson = JsonColumns.Write(Merge(JsonColumns.ReadTags(row.TagsJson), request.Tags));
+        await db.SaveChangesAsync(ct);
+        return await ToInfoAsync(row, ct);
+    }
+
+    /// <summary>Creates the next version from a run's artifact; the model name is registered on first use.</summary>
+    public async Task<ModelVersionInfo> CreateVersionAsync(string name, CreateModelVersionRequest request, string? actor, CancellationToken ct)
+    {
+        ProblemException.CheckName("name", name);
+        if (string.IsNullOrEmpty(request.RunId)) throw ProblemException.Invalid("run_id", "is required");
+        var artifact = await tracking.GetArtifactAsync(request.RunId, request.ArtifactPath, ct);
+        for (var attempt = 0; ; attempt++)
+        {
+            db.ChangeTracker.Clear();
+            var model = await db.Models.FirstOrDefaultAsync(m => m.Name == name, ct);
+            if (model is null)
+            {
+                model = new ModelRow { Name = name, CreatedAt = clock.GetUtcNow() };
+                db.Models.Add(model);
+                await db.SaveChangesAsync(ct);
+            }
+            var latest = await db.ModelVersions.Where(v => v.ModelId == model.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
+            var row = new ModelVersionRow
+            {
+                ModelId = model.Id,
+                Version = latest + 1,
+                RunId = request.RunId,
+                ArtifactPath = request.ArtifactPath,
+                Sha256 = artifact.Sha256,
+                Size = artifact.SizeBytes,
+                Description = request.Description,
+                TagsJson = JsonColumns.Write(request.Tags),
+                CreatedAt = clock.GetUtcNow(),
+                CreatedBy = actor,
+            };
+            db.ModelVersions.Add(row);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return await GetVersionAsync(new ModelRef(name, row.Version, null), ct);
+            }
+            catch (DbUpdateException) when (attempt < 5)
+            {
+                // A concurrent registration took this number; take the next.
+            }
+        }
+    }
+
+    public async Task<Page<ModelVersionInfo>> ListVersionsAsync(string name, int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        var model = await FindModelAsync(name, ct);
+        var rows = await db.ModelVersions.AsNoTracking().Where(v => v.ModelId == model.Id)
+            .OrderByDescending(v => v.Version).Skip(offset).Take(size + 1).ToListAsync(ct);
+        var infos = new List<ModelVersionInfo>(rows.Count);
+        foreach (var row in rows) infos.Add(await ToInfoAsync(model, row, ct));
+        return Paging.Build(infos, offset, size);
+    }
+
+    /// <summary>Resolves <c>NAME:VERSION</c>, <c>NAME@ALIAS</c> or <c>NAME</c> (latest).</summary>
+    public async Task<ModelVersionInfo> GetVersionAsync(ModelRef reference, CancellationToken ct)
+    {
+        var model = await FindModelAsync(reference.Name, ct);
+        var version = reference.Version;
+        if (reference.Alias is { } alias)
+        {
+            version = (await db.ModelAliases.AsNoTracking().FirstOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct))?.Version
+                ?? throw ProblemException.NotFound($"alias '{alias}' of model '{reference.Name}'");
+        }
+        var query = db.ModelVersions.AsNoTracking().Where(v => v.ModelId == model.Id);
+        var row = version is { } v
+            ? await query.FirstOrDefaultAsync(x => x.Version == v, ct)
+            : await query.OrderByDescending(x => x.Version).FirstOrDefaultAsync(ct);
+        return row is null
+            ? throw ProblemException.NotFound($"model version '{reference}'")
+            : await ToInfoAsync(model, row, ct);
+    }
+
+    public async Task<ModelVersionInfo> UpdateVersionAsync(ModelRef reference, UpdateModelRequest request, CancellationToken ct)
+    {
+        var info = await GetVersionAsync(reference, ct);
+        var model = await FindModelAsync(info.Name, ct);
+        var row = await db.ModelVersions.FirstAsync(v => v.ModelId == model.Id && v.Version == info.Version, ct);
+        if (request.Description is not null) row.Description = request.Description;
+        if (request.Tags is not null) row.TagsJson = JsonColumns.Write(Merge(JsonColumns.ReadTags(row.TagsJson), request.Tags));
+        await db.SaveChangesAsync(ct);
+        return await GetVersionAsync(new ModelRef(info.Name, info.Version, null), ct);
+    }
+
+    public async Task<ModelVersionInfo> SetAliasAsync(string name, string alias, int version, CancellationToken ct)
+    {
+        ProblemException.CheckName("alias", alias);
+        if (int.TryParse(alias, out _)) throw ProblemException.Invalid("alias", "must not be a number (it would read as a version)");
+        var model = await FindModelAsync(name, ct);
+        if (!await db.ModelVersions.AnyAsync(v => v.ModelId == model.Id && v.Version == version, ct))
+            throw ProblemException.Invalid("version", $"model '{name}' has no version {version}");
+        var row = await db.ModelAliases.FirstOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct);
+        if (row is null) db.ModelAliases.Add(new ModelAliasRow { ModelId = model.Id, Alias = alias, Version = version });
+        else row.Version = version;
+        await db.SaveChangesAsync(ct);
+        return await GetVersionAsync(new ModelRef(name, version, null), ct);
+    }
+
+    public async Task DeleteAliasAsync(string name, string alias, CancellationToken ct)
+    {
+        var model = await FindModelAsync(name, ct);
+        var deleted = await db.ModelAliases.Where(a => a.ModelId == model.Id && a.Alias == alias).ExecuteDeleteAsync(ct);
+        if (deleted == 0) throw ProblemException.NotFound($"alias '{alias}' of model '{name}'");
+    }
+
+    private async Task<ModelRow> FindModelAsync(string name, CancellationToken ct, bool tracked = false)
+    {
+        ProblemException.CheckName("name", name);
+        var query = tracked ? db.Models : db.Models.AsNoTracking();
+        return await query.FirstOrDefaultAsync(m => m.Name == name, ct) ?? throw ProblemException.NotFound($"model '{name}'");
+    }
+
+    private async Task<RegisteredModelInfo> ToInfoAsync(ModelRow row, CancellationToken ct)
+    {
+        var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.ModelId == row.Id).ToDictionaryAsync(a => a.Alias, a => a.Version, ct);
+        var latest = await db.ModelVersions.Where(v => v.ModelId == row.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
+        return new RegisteredModelInfo(row.Name, row.Description, JsonColumns.ReadTags(row.TagsJson), aliases, latest, row.CreatedAt);
+    }
+
+    private async Task<ModelVersionInfo> ToInfoAsync(ModelRow model, ModelVersionRow row, CancellationToken ct)
+    {
+        var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.ModelId == model.Id && a.Version == row.Version)
+            .OrderBy(a => a.Alias).Select(a => a.Alias).ToListAsync(ct);
+        var run = await tracking.GetRunAsync(row.RunId, ct);
+        var lineage = new ModelLineage(run.Id, run.ExperimentId, run.ExperimentName, run.Inputs);
+        return new ModelVersionInfo(model.Name, row.Version, row.RunId, row.ArtifactPath, row.Sha256, row.Size, row.Description,
+            JsonColumns.ReadTags(row.TagsJson), aliases, lineage, row.CreatedAt);
+    }
+
+    private static Dictionary<string, string> Merge(Dictionary<string, string> current, IReadOnlyDictionary<string, string> changes)
+    {
+        foreach (var (k, v) in changes)
+        {
+            if (Names.Validate(k) is { } error) throw ProblemException.Invalid($"tags.{k}", $"key {error}");
+            // An empty value removes the tag.
+            if (string.IsNullOrEmpty(v)) current.Remove(k);
+            else current[k] = v;
+        }
+        return current;
+    }
+}

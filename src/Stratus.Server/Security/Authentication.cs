@@ -1,0 +1,93 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Stratus.Server.Security;
+
+/// <summary>Authenticates <c>Authorization: Bearer stratus_…</c> against the token table and answers 401/403 as ProblemDetails.</summary>
+internal sealed class BearerTokenHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    TokenService tokens,
+    IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Bearer";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("not a bearer token");
+        var principal = await tokens.AuthenticateAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
+        if (principal is null) return AuthenticateResult.Fail("unknown or revoked token");
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.Name, principal.Name),
+                new Claim(ClaimTypes.Role, principal.Role),
+                new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ],
+            SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = 401;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        var detail = Request.Headers.Authorization.Count == 0
+            ? "this endpoint needs a bearer token (Authorization: Bearer <token>); the first start writes one to <data-dir>/admin.token"
+            : "the bearer token is unknown or revoked";
+        return Write(401, "Unauthorized", detail);
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = 403;
+        var role = Context.User.FindFirst(ClaimTypes.Role)?.Value ?? "none";
+        return Write(403, "Forbidden", $"this action needs a stronger role than '{role}'");
+    }
+
+    private async Task Write(int status, string title, string detail) =>
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
+}
+
+/// <summary>Requires a role of at least the given rank: admin includes editor, editor includes viewer.</summary>
+internal sealed class MinimumRoleRequirement(string role) : AuthorizationHandler<MinimumRoleRequirement>, IAuthorizationRequirement
+{
+    public string Role { get; } = role;
+
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, MinimumRoleRequirement requirement)
+    {
+        if (Roles.Rank(context.User.FindFirst(ClaimTypes.Role)?.Value) >= Roles.Rank(requirement.Role)) context.Succeed(requirement);
+        return Task.CompletedTask;
+    }
+}
+
+internal static class Policies
+{
+    public const string Viewer = Roles.Viewer;
+    public const string Editor = Roles.Editor;
+    public const string Admin = Roles.Admin;
+
+    public static void Add(AuthorizationOptions options)
+    {
+        foreach (var role in Roles.All)
+        {
+            options.AddPolicy(role, p => p.RequireAuthenticatedUser().AddRequirements(new MinimumRoleRequirement(role)));
+        }
+        // Anything not marked otherwise needs at least a viewer token.
+        options.FallbackPolicy = options.GetPolicy(Roles.Viewer);
+        options.DefaultPolicy = options.GetPolicy(Roles.Viewer)!;
+    }
+
+    public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
+}

@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Security;
+
+/// <summary>Marks an endpoint that takes a raw file body (an upload) rather than JSON.</summary>
+internal sealed class RawBodyMetadata(long maxBytes)
+{
+    public long MaxBytes { get; } = maxBytes;
+}
+
+/// <summary>
+/// Request gates before any handler runs: JSON bodies only (so a cross-site <c>text/plain</c> form post cannot
+/// mutate state), and body size limits (uploads get their own, larger limit).
+/// </summary>
+internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsService problems)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var raw = context.GetEndpoint()?.Metadata.GetMetadata<RawBodyMetadata>();
+        if (raw is not null && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = raw.MaxBytes;
+        var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
+        if (hasBody && raw is null && !context.Request.HasJsonContentType())
+        {
+            context.Response.StatusCode = 415;
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails = new ProblemDetails
+                {
+                    Status = 415,
+                    Title = "Unsupported media type",
+                    Detail = $"request bodies must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'",
+                },
+            });
+            return;
+        }
+        await next(context);
+    }
+}
+
+/// <summary>Appends an audit entry for every mutation and every refused request: who, what, when, from where, and the outcome.</summary>
+internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory scopes, TimeProvider clock)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var status = context.Response.StatusCode;
+            var method = context.Request.Method;
+            var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method);
+            var refused = status is 401 or 403;
+            if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health"))
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+                db.Audit.Add(new AuditRow
+                {
+                    Time = clock.GetUtcNow(),
+                    Actor = context.User.Actor(),
+                    Role = context.User.FindFirst(ClaimTypes.Role)?.Value,
+                    Method = method,
+                    Path = Truncate(context.Request.Path.Value ?? "", 1024),
+                    Status = status,
+                    Outcome = refused ? "refused" : status >= 400 ? "error" : "ok",
+                    RemoteAddress = context.Connection.RemoteIpAddress?.ToString(),
+                });
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+        }
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+}

@@ -1,0 +1,55 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Security;
+
+/// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
+public static class SecurityApi
+{
+    public static void MapSecurityApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/api/v1/whoami", WhoAmI).WithTags("Security").WithName("WhoAmI").WithSummary("The identity and role of the presented token");
+
+        var tokens = routes.MapGroup("/api/v1/tokens").WithTags("Security").RequireAuthorization(Policies.Admin);
+        tokens.MapPost("/", CreateToken).WithName("CreateToken").WithSummary("Create a token with a role; the secret is shown once");
+        tokens.MapGet("/", ListTokens).WithName("ListTokens").WithSummary("List tokens (never their secrets)");
+        tokens.MapDelete("/{id:long}", RevokeToken).WithName("RevokeToken").WithSummary("Revoke a token");
+
+        routes.MapGet("/api/v1/audit", ListAudit).WithTags("Security").WithName("ListAudit")
+            .WithSummary("The append-only audit log, newest first").RequireAuthorization(Policies.Admin);
+        routes.MapPost("/api/v1/admin/gc", CollectGarbage).WithTags("Security").WithName("CollectGarbage")
+            .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
+    }
+
+    private static Ok<WhoAmI> WhoAmI(ClaimsPrincipal user) => TypedResults.Ok(new WhoAmI(user.Actor(), user.FindFirst(ClaimTypes.Role)?.Value ?? ""));
+
+    private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, CancellationToken ct)
+    {
+        var created = await tokens.CreateAsync(request.Name, request.Role, ct);
+        return TypedResults.Created($"/api/v1/tokens/{created.Info.Id}", created);
+    }
+
+    private static Task<Page<TokenInfo>> ListTokens(TokenService tokens, int? page_size, string? page_token, CancellationToken ct) =>
+        tokens.ListAsync(page_size, page_token, ct);
+
+    private static async Task<Ok<TokenInfo>> RevokeToken(long id, TokenService tokens, CancellationToken ct) =>
+        TypedResults.Ok(await tokens.RevokeAsync(id, ct));
+
+    private static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, int? page_size, string? page_token, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(page_size, page_token);
+        var query = db.Audit.AsNoTracking();
+        if (actor is not null) query = query.Where(a => a.Actor == actor);
+        if (outcome is not null) query = query.Where(a => a.Outcome == outcome);
+        var rows = await query.OrderByDescending(a => a.Id).Skip(offset).Take(size + 1)
+            .Select(a => new AuditEntry(a.Id, a.Time, a.Actor, a.Role, a.Method, a.Path, a.Status, a.Outcome, a.RemoteAddress))
+            .ToListAsync(ct);
+        return Paging.Build(rows, offset, size);
+    }
+
+    private static async Task<Ok<GcResult>> CollectGarbage(BlobCollector collector, CancellationToken ct) =>
+        TypedResults.Ok(await collector.CollectAsync(ct));
+}

@@ -1,0 +1,44 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Stratus.Server.Security;
+
+public sealed class TokenRow
+{
+    public long Id { get; set; }
+    public required string Name { get; set; }
+    public required string Role { get; set; }
+    public required string Hash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+    public DateTimeOffset? LastUsedAt { get; set; }
+}
+
+public sealed class AuditRow
+{
+    public long Id { get; set; }
+    public DateTimeOffset Time { get; set; }
+    public required string Actor { get; set; }
+    public string? Role { get; set; }
+    public required string Method { get; set; }
+    public required string Path { get; set; }
+    public int Status { get; set; }
+    public required string Outcome { get; set; }
+    public string? RemoteAddress { get; set; }
+}
+
+internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenRow>, IEntityTypeConfiguration<AuditRow>
+{
+    public void Configure(EntityTypeBuilder<TokenRow> b)
+    {
+        b.ToTable("tokens");
+        b.HasIndex(x => x.Hash).IsUnique();
+        b.HasIndex(x => x.Name).IsUnique();
+    }
+
+    public void Configure(EntityTypeBuilder<AuditRow> b)
+    {
+        b.ToTable("audit_log");
+        b.HasIndex(x => x.Time);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Security;
+
+/// <summary>The identity a valid token stands for.</summary>
+public sealed record Principal(long TokenId, string Name, string Role);
+
+/// <summary>Creates, checks and revokes API tokens. Only SHA-256 hashes of tokens are stored.</summary>
+public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock)
+{
+    private const string Prefix = "stratus_";
+
+    /// <summary>Creates a token; the secret is returned this once and never stored.</summary>
+    public async Task<CreatedToken> CreateAsync(string name, string role, CancellationToken ct)
+    {
+        ProblemException.CheckName("name", name);
+        if (Roles.Rank(role) == 0) throw ProblemException.Invalid("role", $"'{role}' is not a role; use one of {string.Join(", ", Roles.All)}");
+        if (await db.Tokens.AnyAsync(t => t.Name == name, ct)) throw ProblemException.Conflict($"a token named '{name}' already exists");
+        var secret = Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var row = new TokenRow { Name = name, Role = role, Hash = Hash(secret), CreatedAt = clock.GetUtcNow() };
+        db.Tokens.Add(row);
+        await db.SaveChangesAsync(ct);
+        return new CreatedToken(ToInfo(row), secret);
+    }
+
+    /// <summary>Finds the live token a request presented; cached briefly so that authentication costs no query per request.</summary>
+    public async Task<Principal?> AuthenticateAsync(string secret, CancellationToken ct)
+    {
+        if (!secret.StartsWith(Prefix, StringComparison.Ordinal) || secret.Length > 128) return null;
+        var hash = Hash(secret);
+        if (cache.TryGetValue(hash, out Principal? cached)) return cached;
+        var row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Hash == hash && t.RevokedAt == null, ct);
+        if (row is null) return null;
+        await db.Tokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, clock.GetUtcNow()), ct);
+        var principal = new Principal(row.Id, row.Name, row.Role);
+        cache.Set(hash, principal, TimeSpan.FromSeconds(5));
+        return principal;
+    }
+
+    public async Task<Page<TokenInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        var rows = await db.Tokens.AsNoTracking().OrderBy(t => t.Id).Skip(offset).Take(size + 1).ToListAsync(ct);
+        return Paging.Build(rows.ConvertAll(ToInfo), offset, size);
+    }
+
+    /// <summary>Revokes a token; it stops working within the cache lifetime (5 seconds) everywhere, at once on this node.</summary>
+    public async Task<TokenInfo> RevokeAsync(long id, CancellationToken ct)
+    {
+        var row = await db.Tokens.FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
+        row.RevokedAt ??= clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        cache.Remove(row.Hash);
+        return ToInfo(row);
+    }
+
+    /// <summary>On first start (no tokens at all) creates the admin token and writes it to <c>admin.token</c> with mode 0600.</summary>
+    public async Task<string?> BootstrapAdminAsync(string dataDir, CancellationToken ct)
+    {
+        if (await db.Tokens.AnyAsync(ct)) return null;
+        var created = await CreateAsync("admin", Roles.Admin, ct);
+        var path = Path.Combine(dataDir, "admin.token");
+        SecretFile.Write(path, created.Token + "\n");
+        return created.Token;
+    }
+
+    internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    private static TokenInfo ToInfo(TokenRow r) => new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt);
+}
+
+/// <summary>Writes small secret files readable by their owner only, atomically.</summary>
+public static class SecretFile
+{
+    public static void Write(string path, string content)
+    {
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var file = new FileStream(temp, options))
+        {
+            file.Write(Encoding.UTF8.GetBytes(content));
+            file.Flush(flushToDisk: true);
+        }
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,63 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Stratus.Server.Hosting;
+
+namespace Stratus.Server.Storage;
+
+/// <summary>Deletes blobs that no live dataset version, artifact or model version references.</summary>
+/// <remarks>
+/// A blob younger than <see cref="StratusOptions.GcGracePeriod"/> is kept even when unreferenced: it may belong to an
+/// upload whose row is about to commit. A blob written again refreshes its write time for the same reason.
+/// </remarks>
+public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptions<StratusOptions> options, TimeProvider clock, ILogger<BlobCollector> logger)
+{
+    public async Task<GcResult> CollectAsync(CancellationToken ct)
+    {
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        referenced.UnionWith(await db.DatasetVersions.Where(v => v.DeletedAt == null).Select(v => v.ParquetSha256).ToListAsync(ct));
+        referenced.UnionWith(await db.Artifacts.Select(a => a.Sha256).ToListAsync(ct));
+        referenced.UnionWith(await db.ModelVersions.Select(v => v.Sha256).ToListAsync(ct));
+
+        var cutoff = clock.GetUtcNow() - options.Value.GcGracePeriod;
+        var deleted = 0;
+        long freed = 0;
+        foreach (var (sha, writtenAt, size) in blobs.List().ToList())
+        {
+            if (referenced.Contains(sha) || writtenAt > cutoff) continue;
+            blobs.Delete(sha);
+            await db.Blobs.Where(b => b.Sha256 == sha).ExecuteDeleteAsync(ct);
+            deleted++;
+            freed += size;
+        }
+        if (deleted > 0) LogCollected(logger, deleted, freed);
+        return new GcResult(deleted, freed);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Collected {Count} unreferenced blobs, {Bytes} bytes")]
+    private static partial void LogCollected(ILogger logger, int count, long bytes);
+}
+
+/// <summary>Runs <see cref="BlobCollector"/> every <see cref="StratusOptions.GcInterval"/>.</summary>
+internal sealed partial class BlobCollectorService(IServiceScopeFactory scopes, IOptions<StratusOptions> options, TimeProvider clock, ILogger<BlobCollectorService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.GcInterval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<BlobCollector>().CollectAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(logger, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Blob collection failed; it will be tried again")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}

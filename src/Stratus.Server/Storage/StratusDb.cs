@@ -1,0 +1,60 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Stratus.Server.Datasets;
+using Stratus.Server.Registry;
+using Stratus.Server.Security;
+using Stratus.Server.Tracking;
+
+namespace Stratus.Server.Storage;
+
+/// <summary>The metadata database, the system of record. Rows here are not wire entities: each API maps them.</summary>
+public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(options)
+{
+    public DbSet<BlobRow> Blobs => Set<BlobRow>();
+    public DbSet<DatasetRow> Datasets => Set<DatasetRow>();
+    public DbSet<DatasetVersionRow> DatasetVersions => Set<DatasetVersionRow>();
+    public DbSet<ExperimentRow> Experiments => Set<ExperimentRow>();
+    public DbSet<RunRow> Runs => Set<RunRow>();
+    public DbSet<RunParamRow> RunParams => Set<RunParamRow>();
+    public DbSet<RunTagRow> RunTags => Set<RunTagRow>();
+    public DbSet<MetricRow> Metrics => Set<MetricRow>();
+    public DbSet<RunInputRow> RunInputs => Set<RunInputRow>();
+    public DbSet<ArtifactRow> Artifacts => Set<ArtifactRow>();
+    public DbSet<ModelRow> Models => Set<ModelRow>();
+    public DbSet<ModelVersionRow> ModelVersions => Set<ModelVersionRow>();
+    public DbSet<ModelAliasRow> ModelAliases => Set<ModelAliasRow>();
+    public DbSet<TokenRow> Tokens => Set<TokenRow>();
+    public DbSet<AuditRow> Audit => Set<AuditRow>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite cannot order or compare DateTimeOffset; all times are UTC, stored as Unix milliseconds.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UnixMillisecondsConverter>();
+        configurationBuilder.Properties<DateTimeOffset?>().HaveConversion<UnixMillisecondsConverter>();
+    }
+
+    private sealed class UnixMillisecondsConverter() : ValueConverter<DateTimeOffset, long>(
+        v => v.ToUnixTimeMilliseconds(),
+        v => DateTimeOffset.FromUnixTimeMilliseconds(v));
+}
+
+/// <summary>A blob in the content-addressed store. Referenced by dataset versions, artifacts and model versions.</summary>
+public sealed class BlobRow
+{
+    public required string Sha256 { get; set; }
+    public long Size { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+internal sealed class BlobRowConfiguration : IEntityTypeConfiguration<BlobRow>
+{
+    public void Configure(Microsoft.EntityFrameworkCore.Metadata.Builders.EntityTypeBuilder<BlobRow> b)
+    {
+        b.ToTable("blobs");
+        b.HasKey(x => x.Sha256);
+        b.Property(x => x.Sha256).HasMaxLength(64);
+    }
+}
