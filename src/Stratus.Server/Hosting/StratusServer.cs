@@ -70,6 +70,8 @@ public static partial class StratusServer
         builder.Services.AddMemoryCache();
         builder.Services.ConfigureHttpJsonOptions(j => ConfigureJson(j.SerializerOptions));
         builder.Services.AddProblemDetails();
+        // Binding failures (malformed JSON, a string where a number belongs) reach the exception handler, which names the field.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer<BearerSecurityTransformer>());
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

@@ -19,26 +19,38 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var raw = context.GetEndpoint()?.Metadata.GetMetadata<RawBodyMetadata>();
-        if (raw is not null && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = raw.MaxBytes;
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null)
+        {
+            await next(context); // no route: let it answer 404
+            return;
+        }
+        var raw = endpoint.Metadata.GetMetadata<RawBodyMetadata>();
+        var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (raw is not null && limit is { IsReadOnly: false }) limit.MaxRequestBodySize = raw.MaxBytes;
+        if (context.Request.ContentLength > limit?.MaxRequestBodySize)
+        {
+            // Refuse before reading: a client that sent Expect: 100-continue never uploads the body.
+            await Refuse(context, 413, "Request too large", $"the body has {context.Request.ContentLength} bytes; this endpoint takes at most {limit.MaxRequestBodySize}");
+            return;
+        }
         var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
         if (hasBody && raw is null && !context.Request.HasJsonContentType())
         {
-            context.Response.StatusCode = 415;
-            await problems.WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails = new ProblemDetails
-                {
-                    Status = 415,
-                    Title = "Unsupported media type",
-                    Detail = $"request bodies must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'",
-                },
-            });
+            await Refuse(context, 415, "Unsupported media type", $"request bodies must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'");
             return;
         }
         await next(context);
+    }
+
+    private async Task Refuse(HttpContext context, int status, string title, string detail)
+    {
+        context.Response.StatusCode = status;
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
     }
 }
 

@@ -1,0 +1,84 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Stratus.Client;
+using Stratus.Server.Hosting;
+
+namespace Stratus.Testing;
+
+/// <summary>A real Stratus server in this process, on a free loopback port, with its own data directory.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly bool _ownsDataDir;
+
+    private TestServer(WebApplication app, string dataDir, string url, bool ownsDataDir)
+    {
+        _app = app;
+        DataDir = dataDir;
+        Url = url;
+        _ownsDataDir = ownsDataDir;
+        AdminToken = File.ReadAllText(Path.Combine(dataDir, "admin.token")).Trim();
+    }
+
+    public string DataDir { get; }
+
+    public string Url { get; }
+
+    public string AdminToken { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<TestServer> StartAsync(Action<StratusOptions>? configure = null, string? dataDir = null)
+    {
+        var owns = dataDir is null;
+        dataDir ??= Directory.CreateTempSubdirectory("stratus-test-").FullName;
+        var app = StratusServer.Create([], o =>
+        {
+            o.DataDir = dataDir;
+            o.Urls = "http://127.0.0.1:0";
+            o.PrintAdminToken = false;
+            o.GcGracePeriod = TimeSpan.Zero;
+            configure?.Invoke(o);
+        });
+        var urls = await app.StartStratusAsync();
+        return new TestServer(app, dataDir, urls[0], owns);
+    }
+
+    public StratusClient Client(string? token = null) => new(Http(token ?? AdminToken));
+
+    public HttpClient Http(string? token = null)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(Url + "/") };
+        if (token is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownsDataDir) TryDelete(DataDir);
+    }
+
+    public static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a temp directory left behind does no harm.
+        }
+    }
+}
+
+/// <summary>One server shared by the tests of a class that do not need isolation.</summary>
+public sealed class SharedServer : IAsyncLifetime
+{
+    public TestServer Server { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() => Server = await TestServer.StartAsync(o => o.RunReaperInterval = TimeSpan.FromMilliseconds(500));
+
+    public ValueTask DisposeAsync() => Server.DisposeAsync();
+}

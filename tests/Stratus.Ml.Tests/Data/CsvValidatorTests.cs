@@ -1,0 +1,96 @@
+using System.Text;
+using Stratus.Ml.Data;
+
+namespace Stratus.Ml.Tests.Data;
+
+public sealed class CsvValidatorTests
+{
+    private static CsvValidator Validate(string text, int chunk = 4096) => Validate(Encoding.UTF8.GetBytes(text), chunk);
+
+    private static CsvValidator Validate(byte[] bytes, int chunk = 4096)
+    {
+        var validator = new CsvValidator();
+        for (var i = 0; i < bytes.Length; i += chunk) validator.Append(bytes.AsSpan(i, Math.Min(chunk, bytes.Length - i)));
+        validator.Complete();
+        return validator;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4096)]
+    public void Should_accept_quoted_fields_with_delimiters_quotes_newlines_and_crlf_at_any_chunk_size(int chunk)
+    {
+        var csv = "id,text,\"a \"\"b\"\"\"\r\n1,\"x, y\",\"multi\nline\"\r\n2,\"\u00e9t\u00e9 \u2603\",3\r\n\r\n3,,\"\"\n";
+        var v = Validate(csv, chunk);
+        Assert.Equal(3, v.DataRows);
+        Assert.Equal(["id", "text", "a \"b\""], v.Header);
+    }
+
+    [Fact]
+    public void Should_name_line_and_column_of_a_ragged_row()
+    {
+        var ex = Assert.Throws<DataFormatException>(() => Validate("a,b,c\n1,2,3\n4,5\n6,7,8\n"));
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("line 3", ex.Message);
+        Assert.Contains("expected 3 fields", ex.Message);
+        Assert.Contains("found 2", ex.Message);
+    }
+
+    [Fact]
+    public void Should_name_the_column_where_a_row_has_too_many_fields()
+    {
+        var ex = Assert.Throws<DataFormatException>(() => Validate("a,b\n1,2,3\n"));
+        Assert.Equal(2, ex.Line);
+        Assert.Equal(3, ex.Column);
+    }
+
+    [Fact]
+    public void Should_reject_an_unterminated_quote_with_the_line_it_starts_on()
+    {
+        var ex = Assert.Throws<DataFormatException>(() => Validate("a,b\n1,x\n2,\"never closed\n3,y\n"));
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("never closed", ex.Message);
+    }
+
+    [Fact]
+    public void Should_reject_text_after_a_closing_quote() =>
+        Assert.Contains("after a closing quote", Assert.Throws<DataFormatException>(() => Validate("a,b\n\"x\"y,2\n")).Message);
+
+    [Fact]
+    public void Should_reject_a_quote_inside_an_unquoted_field() =>
+        Assert.Equal(2, Assert.Throws<DataFormatException>(() => Validate("a,b\nab\"c,2\n")).Line);
+
+    [Fact]
+    public void Should_reject_an_empty_file() =>
+        Assert.Contains("empty", Assert.Throws<DataFormatException>(() => Validate("")).Message);
+
+    [Fact]
+    public void Should_reject_a_header_without_rows() =>
+        Assert.Contains("no data rows", Assert.Throws<DataFormatException>(() => Validate("a,b,c\n")).Message);
+
+    [Fact]
+    public void Should_reject_binary_garbage()
+    {
+        var bytes = new byte[512];
+        new Random(7).NextBytes(bytes);
+        bytes[10] = 0;
+        var ex = Assert.Throws<DataFormatException>(() => Validate(bytes));
+        Assert.True(ex.Message.Contains("binary", StringComparison.Ordinal) || ex.Message.Contains("UTF-8", StringComparison.Ordinal), ex.Message);
+    }
+
+    [Fact]
+    public void Should_reject_latin1_text_as_not_utf8() =>
+        Assert.Contains("UTF-8", Assert.Throws<DataFormatException>(() => Validate([.. "a,b\n1,"u8, 0xE9, (byte)'\n'])).Message);
+
+    [Fact]
+    public void Should_reject_duplicate_and_empty_header_names()
+    {
+        Assert.Contains("repeats", Assert.Throws<DataFormatException>(() => Validate("a,A\n1,2\n")).Message);
+        Assert.Contains("no name", Assert.Throws<DataFormatException>(() => Validate("a,,c\n1,2,3\n")).Message);
+    }
+
+    [Fact]
+    public void Should_accept_a_last_row_without_a_newline() => Assert.Equal(2, Validate("a,b\n1,2\n3,4").DataRows);
+}

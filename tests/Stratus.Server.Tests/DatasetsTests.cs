@@ -1,0 +1,171 @@
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Stratus.Client;
+using Stratus.Server.Storage;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class DatasetsTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+    private StratusClient _client = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await TestServer.StartAsync();
+        _client = _server.Client();
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private static MemoryStream Csv(string text) => new(Encoding.UTF8.GetBytes(text));
+
+    private const string Transactions = "amount,merchant,fraud\n12.5,grocery,0\n830,electronics,1\n7.25,grocery,0\n45,fuel,0\n";
+
+    [Fact]
+    public async Task Should_version_profile_list_download_and_soft_delete_a_dataset()
+    {
+        var v1 = await _client.Datasets.UploadAsync("tx", Csv(Transactions));
+        Assert.True(v1.Created);
+        Assert.Equal(1, v1.Version);
+        Assert.Equal(4, v1.Rows);
+        Assert.Equal(["DOUBLE", "VARCHAR", "BIGINT"], v1.Columns.Select(c => c.Type));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Transactions))), v1.Sha256);
+
+        var v2 = await _client.Datasets.UploadAsync("tx", Csv(Transactions + "3,grocery,0\n"));
+        Assert.Equal(2, v2.Version);
+
+        var latest = await _client.Datasets.GetAsync("tx");
+        Assert.Equal(2, latest.Version);
+        Assert.Equal(1, (await _client.Datasets.GetAsync("tx:1")).Version);
+        var listed = await _client.Datasets.ListAsync();
+        Assert.Equal(2, Assert.Single(listed.Items, d => d.Name == "tx").VersionCount);
+
+        var profile = await _client.Datasets.GetProfileAsync("tx:1");
+        Assert.Equal(830, profile[0].Max);
+        Assert.Equal("grocery", profile[1].TopValues![0].Value);
+        Assert.Equal(2, profile[1].TopValues![0].Count);
+
+        var parquet = Path.Combine(_server.DataDir, "..", $"{Guid.NewGuid():N}.parquet");
+        var csv = Path.ChangeExtension(parquet, ".csv");
+        try
+        {
+            Assert.Equal(v1.ParquetSha256, await _client.Datasets.DownloadAsync("tx:1", parquet));
+            await _client.Datasets.DownloadAsync("tx:1", csv, "csv");
+            var lines = await File.ReadAllLinesAsync(csv);
+            Assert.Equal(["amount,merchant,fraud", "12.5,grocery,0", "830.0,electronics,1", "7.25,grocery,0", "45.0,fuel,0"], lines);
+        }
+        finally
+        {
+            File.Delete(parquet);
+            File.Delete(csv);
+        }
+
+        await _client.Datasets.DeleteAsync("tx:2");
+        Assert.Equal(1, (await _client.Datasets.GetAsync("tx")).Version);
+        var gone = await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.GetAsync("tx:2"));
+        Assert.Equal(HttpStatusCode.NotFound, gone.Status);
+
+        await _client.Datasets.DeleteAsync("tx");
+        Assert.DoesNotContain(await _client.Datasets.ListAsync() is { } p ? p.Items : [], d => d.Name == "tx");
+    }
+
+    [Fact]
+    public async Task Should_return_the_existing_version_when_the_same_bytes_are_uploaded_again()
+    {
+        var first = await _client.Datasets.UploadAsync("same", Csv(Transactions));
+        var again = await _client.Datasets.UploadAsync("same", Csv(Transactions));
+        Assert.False(again.Created);
+        Assert.Equal(first.Version, again.Version);
+        Assert.Equal(first.Sha256, again.Sha256);
+        Assert.Single((await _client.Datasets.ListVersionsAsync("same")).Items);
+    }
+
+    [Fact]
+    public async Task Should_store_a_parquet_upload_with_its_schema()
+    {
+        var v = await _client.Datasets.UploadAsync("pq-src", Csv(Transactions));
+        var file = Path.Combine(_server.DataDir, "..", $"{Guid.NewGuid():N}.parquet");
+        try
+        {
+            await _client.Datasets.DownloadAsync("pq-src", file);
+            await using var stream = File.OpenRead(file);
+            var copy = await _client.Datasets.UploadAsync("pq", stream, "parquet");
+            Assert.Equal(v.Rows, copy.Rows);
+            Assert.Equal("parquet", copy.SourceFormat);
+            Assert.Equal(v.Columns, copy.Columns);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("a,b,c\n1,2,3\n4,5\n", "line 3")]
+    [InlineData("a,b\n1,\"open\n2,3\n", "never closed")]
+    [InlineData("", "empty")]
+    [InlineData("a,b,c\n", "no data rows")]
+    [InlineData("a,b\n\"x\"y,2\n", "line 2")]
+    public async Task Should_refuse_malformed_csv_with_where_and_store_nothing(string csv, string expected)
+    {
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.UploadAsync("bad", Csv(csv)));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Contains(expected, ex.Detail);
+        Assert.DoesNotContain("   at ", ex.Detail); // no stack trace
+        await AssertNothingStored("bad");
+    }
+
+    [Fact]
+    public async Task Should_refuse_binary_garbage_and_store_nothing()
+    {
+        var bytes = new byte[4096];
+        new Random(42).NextBytes(bytes);
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.UploadAsync("garbage", new MemoryStream(bytes)));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Matches("binary|UTF-8", ex.Detail);
+        await AssertNothingStored("garbage");
+    }
+
+    [Fact]
+    public async Task Should_give_concurrent_uploads_to_one_name_distinct_versions()
+    {
+        var uploads = Enumerable.Range(0, 4).Select(i => _client.Datasets.UploadAsync("race", Csv($"x,y\n{i},{i}\n")));
+        var versions = await Task.WhenAll(uploads);
+        Assert.Equal([1, 2, 3, 4], versions.Select(v => v.Version).Order());
+    }
+
+    [Fact]
+    public async Task Should_collect_blobs_of_deleted_versions_only()
+    {
+        var keep = await _client.Datasets.UploadAsync("gc-keep", Csv(Transactions));
+        var drop = await _client.Datasets.UploadAsync("gc-drop", Csv("q\n1\n2\n"));
+        await _client.Datasets.DeleteAsync("gc-drop");
+
+        var result = await _client.CollectGarbageAsync();
+
+        Assert.True(result.BlobsDeleted >= 1);
+        var blobs = _server.Services.GetRequiredService<IBlobStore>().List().Select(b => b.Sha256).ToList();
+        Assert.Contains(keep.ParquetSha256, blobs);
+        Assert.DoesNotContain(drop.ParquetSha256, blobs);
+        Assert.Equal(4, (await _client.Datasets.GetAsync("gc-keep")).Rows);
+    }
+
+    [Fact]
+    public async Task Should_name_the_field_of_a_bad_reference()
+    {
+        using var http = _server.Http(_server.AdminToken);
+        var response = await http.GetAsync("api/v1/datasets/tx/versions/zero");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"field\":\"version\"", await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task AssertNothingStored(string name)
+    {
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.GetAsync(name));
+        Assert.Equal(HttpStatusCode.NotFound, ex.Status);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_server.DataDir, "tmp")));
+    }
+}

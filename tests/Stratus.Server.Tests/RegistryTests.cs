@@ -1,0 +1,86 @@
+using System.Net;
+using Stratus.Client;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class RegistryTests(SharedServer shared) : IClassFixture<SharedServer>
+{
+    private readonly StratusClient _client = shared.Server.Client();
+
+    private async Task<RunInfo> TrainedRun(string dataset, string content)
+    {
+        await _client.Datasets.UploadAsync(dataset, new MemoryStream(System.Text.Encoding.UTF8.GetBytes("f,t\n1,0\n2,1\n")));
+        var run = await _client.Runs.CreateAsync(new CreateRunRequest("registry"));
+        await _client.Runs.LogInputsAsync(run.Id, [dataset]);
+        await _client.Runs.LogArtifactAsync(run.Id, "model.zip", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(content)));
+        return await _client.Runs.EndAsync(run.Id);
+    }
+
+    [Fact]
+    public async Task Should_register_versions_with_lineage_and_resolve_every_reference_form()
+    {
+        var run1 = await TrainedRun("reg-data", "model-1");
+        var run2 = await TrainedRun("reg-data", "model-2");
+
+        var v1 = await _client.Models.CreateVersionAsync("fraud", new CreateModelVersionRequest(run1.Id, "model.zip", "baseline"));
+        var v2 = await _client.Models.CreateVersionAsync("fraud", new CreateModelVersionRequest(run2.Id, "model.zip"));
+        Assert.Equal((1, 2), (v1.Version, v2.Version));
+        Assert.Equal(run1.Id, v1.Lineage.RunId);
+        Assert.Equal("reg-data", Assert.Single(v1.Lineage.Datasets).Dataset);
+
+        await _client.Models.SetAliasAsync("fraud", "champion", 1);
+        Assert.Equal(1, (await _client.Models.ResolveAsync("fraud@champion")).Version);
+        Assert.Equal(2, (await _client.Models.ResolveAsync("fraud")).Version);
+        Assert.Equal(2, (await _client.Models.ResolveAsync("fraud:2")).Version);
+        Assert.Equal(["champion"], (await _client.Models.ResolveAsync("fraud:1")).Aliases);
+
+        await _client.Models.SetAliasAsync("fraud", "champion", 2);
+        var model = await _client.Models.GetAsync("fraud");
+        Assert.Equal(2, model.Aliases["champion"]);
+        Assert.Equal(2, model.LatestVersion);
+
+        var updated = await _client.Models.UpdateAsync("fraud", new UpdateModelRequest("card fraud", new Dictionary<string, string> { ["owner"] = "risk" }));
+        Assert.Equal("risk", updated.Tags["owner"]);
+
+        var file = Path.GetTempFileName();
+        try
+        {
+            Assert.Equal(v1.Sha256, await _client.Models.DownloadAsync("fraud:1", file));
+            Assert.Equal("model-1", await File.ReadAllTextAsync(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        await _client.Models.DeleteAliasAsync("fraud", "champion");
+        var gone = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.ResolveAsync("fraud@champion"));
+        Assert.Equal(HttpStatusCode.NotFound, gone.Status);
+    }
+
+    [Theory]
+    [InlineData("fraud:0", "version")]
+    [InlineData("fraud:x", "version")]
+    [InlineData("../fraud", "model name")]
+    [InlineData("fraud@", "alias")]
+    public async Task Should_refuse_malformed_references(string reference, string expected)
+    {
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.ResolveAsync(reference));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Contains(expected, ex.Detail);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_version_from_a_missing_artifact_or_an_alias_to_a_missing_version()
+    {
+        var run = await TrainedRun("reg-data2", "m");
+        var missing = await Assert.ThrowsAsync<StratusApiException>(() =>
+            _client.Models.CreateVersionAsync("other", new CreateModelVersionRequest(run.Id, "nope.zip")));
+        Assert.Equal(HttpStatusCode.NotFound, missing.Status);
+
+        await _client.Models.CreateVersionAsync("other", new CreateModelVersionRequest(run.Id, "model.zip"));
+        var alias = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.SetAliasAsync("other", "prod", 9));
+        Assert.Equal("version", alias.Field);
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Stratus.Client;
+using Stratus.Server.Storage;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class SecurityTests(SharedServer shared) : IClassFixture<SharedServer>
+{
+    private TestServer Server => shared.Server;
+
+    [Theory]
+    [InlineData("GET", "api/v1/datasets")]
+    [InlineData("GET", "api/v1/runs")]
+    [InlineData("GET", "api/v1/models")]
+    [InlineData("GET", "api/v1/audit")]
+    [InlineData("GET", "openapi/v1.json")]
+    [InlineData("POST", "api/v1/experiments")]
+    public async Task Should_answer_401_without_a_token(string method, string path)
+    {
+        using var http = Server.Http();
+        var response = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Should_answer_health_without_a_token()
+    {
+        using var http = Server.Http();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_revoked_or_made_up_token()
+    {
+        var admin = Server.Client();
+        var created = await admin.Tokens.CreateAsync("short-lived", Roles.Viewer);
+        Assert.Equal("short-lived", (await Server.Client(created.Token).WhoAmIAsync()).Name);
+
+        await admin.Tokens.RevokeAsync(created.Info.Id);
+        var revoked = await Assert.ThrowsAsync<StratusApiException>(() => Server.Client(created.Token).WhoAmIAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, revoked.Status);
+        var madeUp = await Assert.ThrowsAsync<StratusApiException>(() => Server.Client("stratus_not-a-real-token").WhoAmIAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, madeUp.Status);
+    }
+
+    [Fact]
+    public async Task Should_enforce_roles_and_audit_every_mutation_and_refusal()
+    {
+        var admin = Server.Client();
+        var viewer = Server.Client((await admin.Tokens.CreateAsync("ann-viewer", Roles.Viewer)).Token);
+        var editor = Server.Client((await admin.Tokens.CreateAsync("ed-editor", Roles.Editor)).Token);
+
+        Assert.NotNull(await viewer.Datasets.ListAsync());
+        var denied = await Assert.ThrowsAsync<StratusApiException>(() => viewer.Experiments.CreateAsync(new CreateExperimentRequest("nope")));
+        Assert.Equal(HttpStatusCode.Forbidden, denied.Status);
+
+        await editor.Experiments.CreateAsync(new CreateExperimentRequest("roles-ok"));
+        var notAdmin = await Assert.ThrowsAsync<StratusApiException>(() => editor.Tokens.CreateAsync("sneaky", Roles.Admin));
+        Assert.Equal(HttpStatusCode.Forbidden, notAdmin.Status);
+        var noAudit = await Assert.ThrowsAsync<StratusApiException>(() => editor.AuditAsync());
+        Assert.Equal(HttpStatusCode.Forbidden, noAudit.Status);
+
+        var refused = (await admin.AuditAsync(actor: "ann-viewer", outcome: "refused")).Items;
+        var entry = Assert.Single(refused);
+        Assert.Equal(("POST", "/api/v1/experiments", 403), (entry.Method, entry.Path, entry.Status));
+        Assert.Equal("127.0.0.1", entry.RemoteAddress);
+        Assert.Contains((await admin.AuditAsync(actor: "ed-editor", outcome: "ok")).Items, e => e.Path == "/api/v1/experiments" && e.Method == "POST");
+        Assert.Contains((await admin.AuditAsync(actor: "ed-editor", outcome: "refused")).Items, e => e.Path == "/api/v1/tokens");
+        Assert.DoesNotContain((await admin.AuditAsync(actor: "ann-viewer")).Items, e => e.Method == "GET");
+    }
+
+    [Fact]
+    public async Task Should_audit_an_anonymous_refusal_with_its_address()
+    {
+        using var http = Server.Http();
+        await http.DeleteAsync("api/v1/datasets/anon-probe");
+        var entries = (await Server.Client().AuditAsync(actor: "anonymous", outcome: "refused")).Items;
+        Assert.Contains(entries, e => e.Path == "/api/v1/datasets/anon-probe" && e.Status == 401 && e.RemoteAddress == "127.0.0.1");
+    }
+
+    [Fact]
+    public async Task Should_keep_the_audit_log_append_only_in_the_database()
+    {
+        await Server.Client().Experiments.CreateAsync(new CreateExperimentRequest($"audited-{Guid.NewGuid():N}"));
+        await using var scope = Server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+        await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlRawAsync("UPDATE audit_log SET \"Actor\" = 'someone-else'"));
+        await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_log"));
+        Assert.True(await db.Audit.AnyAsync());
+    }
+
+    [Fact]
+    public async Task Should_store_only_token_hashes_and_write_the_admin_token_owner_only()
+    {
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(Server.DataDir, "admin.token")));
+        await using var scope = Server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+        Assert.DoesNotContain(await db.Tokens.Select(t => t.Hash).ToListAsync(TestContext.Current.CancellationToken), h => h == Server.AdminToken || h.StartsWith("stratus_", StringComparison.Ordinal));
+        var bytes = await File.ReadAllBytesAsync(Path.Combine(Server.DataDir, "stratus.db"), TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(Server.AdminToken, Encoding.ASCII.GetString(bytes));
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_text_plain_post()
+    {
+        using var http = Server.Http(Server.AdminToken);
+        var response = await http.PostAsync("api/v1/experiments", new StringContent("{\"name\":\"x\"}", Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Contains("application/json", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Should_refuse_an_oversized_json_body()
+    {
+        using var http = Server.Http(Server.AdminToken);
+        var huge = "{\"name\":\"" + new string('a', 17 << 20) + "\"}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/experiments") { Content = new StringContent(huge, Encoding.UTF8, "application/json") };
+        request.Headers.ExpectContinue = true;
+        var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_request_for_an_unknown_host()
+    {
+        using var http = Server.Http(Server.AdminToken);
+        var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/datasets");
+        request.Headers.Host = "evil.example";
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(request)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("..%2F..%2Fetc")]
+    [InlineData("..%252F..%252Fetc")]
+    [InlineData("a%5Cb")]
+    [InlineData("%2Fetc%2Fpasswd")]
+    [InlineData("a%00b")]
+    [InlineData("..")]
+    public async Task Should_refuse_traversal_in_a_dataset_name(string name)
+    {
+        using var http = Server.Http(Server.AdminToken);
+        var content = new StringContent("a\n1\n", Encoding.UTF8, "text/csv");
+        var upload = await http.PostAsync($"api/v1/datasets/{name}/versions", content);
+        Assert.True((int)upload.StatusCode is >= 400 and < 500, $"{name}: {upload.StatusCode}");
+        var read = await http.GetAsync($"api/v1/datasets/{name}/versions/latest/content");
+        Assert.True(read.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{name}: {read.StatusCode}");
+        Assert.DoesNotContain((await Server.Client().Datasets.ListAsync()).Items, d => d.Name.Contains("etc", StringComparison.Ordinal) || d.Name.Contains('.', StringComparison.Ordinal));
+    }
+}
