@@ -1,0 +1,113 @@
+using System.Text;
+using System.Text.Json;
+using Stratus.Client;
+
+namespace Stratus.Cli.Tests;
+
+public sealed class CliFlowTests : IAsyncLifetime
+{
+    private readonly string _home = Directory.CreateTempSubdirectory("stratus-cli-").FullName;
+    private ServerProcess _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await ServerProcess.StartAsync(_home);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_home, recursive: true);
+    }
+
+    private Task<Stratus.Result> Cli(params string[] args) => Stratus.RunAsync(_home, args);
+
+    private async Task<JsonElement> Json(params string[] args)
+    {
+        var result = await Cli([.. args, "--output", "json"]);
+        Assert.True(result.ExitCode == 0, $"stratus {string.Join(' ', args)} failed: {result.Err}");
+        return JsonDocument.Parse(result.Out).RootElement.Clone();
+    }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Should_drive_datasets_registry_tokens_and_audit_from_the_command_line()
+    {
+        // The CLI finds the local server and its admin token by itself (STRATUS_HOME holds server.json and admin.token).
+        var csv = Path.Combine(_home, "cards.csv");
+        await File.WriteAllTextAsync(csv, "amount,merchant,fraud\n12.5,grocery,0\n830,electronics,1\n7.25,grocery,0\n");
+
+        var uploaded = await Json("datasets", "upload", csv, "--name", "cards");
+        Assert.Equal("cards", uploaded.GetProperty("name").GetString());
+        Assert.Equal(1, uploaded.GetProperty("version").GetInt32());
+        Assert.Equal(3, uploaded.GetProperty("rows").GetInt64());
+        Assert.Equal(64, uploaded.GetProperty("sha256").GetString()!.Length);
+        Assert.Equal(["amount:DOUBLE", "merchant:VARCHAR", "fraud:BIGINT"],
+            uploaded.GetProperty("columns").EnumerateArray().Select(c => $"{c.GetProperty("name").GetString()}:{c.GetProperty("type").GetString()}"));
+
+        var again = await Json("datasets", "upload", csv, "--name", "cards");
+        Assert.Equal(1, again.GetProperty("version").GetInt32());
+        Assert.False(again.GetProperty("created").GetBoolean());
+
+        var table = await Cli("datasets", "list");
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("cards", table.Out);
+        var profile = await Json("datasets", "show", "cards:1", "--profile");
+        Assert.Equal(830, profile[0].GetProperty("max").GetDouble());
+        Assert.Equal("grocery", profile[1].GetProperty("top_values")[0].GetProperty("value").GetString());
+
+        var download = Path.Combine(_home, "copy.csv");
+        await Json("datasets", "download", "cards", "--out", download, "--format", "csv");
+        Assert.Equal(4, (await File.ReadAllLinesAsync(download)).Length);
+
+        // A run made through the SDK, registered and aliased through the CLI.
+        var client = StratusClient.Create(_server.Url, (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim());
+        var run = await client.Runs.CreateAsync(new CreateRunRequest("cli-flow"));
+        await client.Runs.LogInputsAsync(run.Id, ["cards:1"]);
+        await client.Runs.LogArtifactAsync(run.Id, "model.zip", new MemoryStream("m"u8.ToArray()));
+        await client.Runs.EndAsync(run.Id);
+
+        var registered = await Json("models", "register", "fraud", "--run", run.Id, "--artifact", "model.zip");
+        Assert.Equal(1, registered.GetProperty("version").GetInt32());
+        await Json("models", "alias", "fraud", "champion", "1");
+        var champion = await Json("models", "show", "fraud@champion");
+        Assert.Equal("cards", champion.GetProperty("lineage").GetProperty("datasets")[0].GetProperty("dataset").GetString());
+        Assert.Contains("cli-flow", (await Cli("runs", "list")).Out);
+
+        // A viewer token, used through `stratus login`, can read but not write.
+        var viewer = await Json("tokens", "create", "dana", "--role", "viewer");
+        var secret = viewer.GetProperty("token").GetString()!;
+        var login = await Cli("login", "--url", _server.Url, "--token", secret);
+        Assert.Equal(0, login.ExitCode);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_home, "credentials.json")));
+        Assert.Equal(0, (await Cli("datasets", "list")).ExitCode);
+        var refused = await Cli("experiments", "create", "not-allowed");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("role", refused.Err);
+
+        var audit = await Cli("audit", "--output", "json", "--token", (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim(), "--url", _server.Url);
+        Assert.Equal(0, audit.ExitCode);
+        Assert.Contains("\"actor\":\"dana\"", audit.Out);
+        Assert.Contains("\"outcome\":\"refused\"", audit.Out);
+    }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Should_explain_bad_input_in_one_line_without_a_stack_trace()
+    {
+        var ragged = Path.Combine(_home, "ragged.csv");
+        await File.WriteAllTextAsync(ragged, "a,b,c\n1,2,3\n4,5\n");
+        var bad = await Cli("datasets", "upload", ragged, "--name", "ragged");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("line 3", bad.Err);
+        Assert.DoesNotContain("   at ", bad.Err);
+
+        var missing = await Cli("datasets", "upload", Path.Combine(_home, "nope.csv"), "--name", "x");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("does not exist", missing.Err);
+
+        var badName = await Cli("datasets", "upload", ragged, "--name", "../etc");
+        Assert.Equal(1, badName.ExitCode);
+        Assert.Contains("name", badName.Err);
+
+        var usage = await Cli("datasets", "upload", ragged);
+        Assert.NotEqual(0, usage.ExitCode);
+        Assert.Contains("--name", usage.Err + usage.Out);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Text;
+
+namespace Stratus.Cli.Tests;
+
+/// <summary>Runs the real <c>stratus</c> command as a child process with its own STRATUS_HOME.</summary>
+public static class Stratus
+{
+    public static string Dll { get; } = Path.GetFullPath(typeof(Stratus).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "StratusCli").Value!);
+
+    public sealed record Result(int ExitCode, string Out, string Err);
+
+    public static ProcessStartInfo StartInfo(string home, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment["STRATUS_HOME"] = home;
+        info.Environment.Remove("STRATUS_URL");
+        info.Environment.Remove("STRATUS_TOKEN");
+        info.Environment["NO_COLOR"] = "1";
+        info.Environment["COLUMNS"] = "200";
+        return info;
+    }
+
+    public static async Task<Result> RunAsync(string home, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(home, args))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>A <c>stratus up</c> process on a free port.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, string home, int port)
+    {
+        _process = process;
+        Home = home;
+        Port = port;
+        process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Home { get; }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(string home, int? port = null)
+    {
+        var p = port ?? Stratus.FreePort();
+        var server = new ServerProcess(Process.Start(Stratus.StartInfo(home, "up", "--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture)))!, home, p);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (server._process.HasExited) throw new InvalidOperationException($"stratus up exited with {server._process.ExitCode}:\n{server.Output}");
+            try
+            {
+                if ((await http.GetAsync($"{server.Url}/health/ready")).IsSuccessStatusCode) return server;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        await server.DisposeAsync();
+        throw new TimeoutException($"stratus up did not become ready:\n{server.Output}");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer strikes.</summary>
+    public async Task KillHardAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as a service manager stops a service; returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
