@@ -77,10 +77,14 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string home, int? port = null)
+    public static async Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up")
     {
         var p = port ?? Stratus.FreePort();
-        var server = new ServerProcess(Process.Start(Stratus.StartInfo(home, "up", "--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture)))!, home, p);
+        var portText = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] args = command == "up"
+            ? ["up", "--port", portText]
+            : ["server", "--data-dir", home, "--urls", $"http://127.0.0.1:{portText}"];
+        var server = new ServerProcess(Process.Start(Stratus.StartInfo(home, args))!, home, p);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
