@@ -218,6 +218,7 @@ public static class StratusJson
 [JsonSerializable(typeof(Page<DatasetVersionInfo>))]
 [JsonSerializable(typeof(DatasetVersionInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ColumnProfile>))]
+[JsonSerializable(typeof(ColumnProfile))]
 [JsonSerializable(typeof(Page<ExperimentInfo>))]
 [JsonSerializable(typeof(CreateExperimentRequest))]
 [JsonSerializable(typeof(Page<RunInfo>))]

@@ -19,6 +19,7 @@ public static class Stratus
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["STRATUS_HOME"] = home;
+        info.WorkingDirectory = home;
         info.Environment.Remove("STRATUS_URL");
         info.Environment.Remove("STRATUS_TOKEN");
         info.Environment["NO_COLOR"] = "1";
@@ -83,7 +84,12 @@ public sealed class ServerProcess : IAsyncDisposable
         var portText = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string[] args = command == "up"
             ? ["up", "--port", portText]
-            : ["server", "--data-dir", home, "--urls", $"http://127.0.0.1:{portText}"];
+            : ["server", "--data-dir", home];
+        if (command != "up")
+        {
+            // `stratus server` takes its address from the appsettings.json of its working directory.
+            await File.WriteAllTextAsync(Path.Combine(home, "appsettings.json"), $$"""{ "Stratus": { "Urls": "http://127.0.0.1:{{portText}}" } }""");
+        }
         var server = new ServerProcess(Process.Start(Stratus.StartInfo(home, args))!, home, p);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(90);

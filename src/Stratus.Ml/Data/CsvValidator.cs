@@ -5,9 +5,14 @@ using System.Text.Unicode;
 namespace Stratus.Ml.Data;
 
 /// <summary>A problem found in an uploaded file, with where it is (1-based line and column; 0 when not known).</summary>
-public sealed class DataFormatException(string message, long line = 0, int column = 0, string? columnName = null)
-    : Exception(message)
+public sealed class DataFormatException(string message, long line = 0, int column = 0, string? columnName = null, Exception? inner = null)
+    : Exception(message, inner)
 {
+    /// <summary>Wraps an engine error whose message is already cleaned for people.</summary>
+    public DataFormatException(string message, Exception inner) : this(message, 0, 0, null, inner)
+    {
+    }
+
     /// <summary>The 1-based line of the problem, or 0.</summary>
     public long Line { get; } = line;
 

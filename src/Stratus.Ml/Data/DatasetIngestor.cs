@@ -18,73 +18,68 @@ public sealed record IngestResult(long Rows, IReadOnlyList<ColumnSchema> Columns
 /// <summary>Converts an uploaded file into the Parquet form Stratus stores, inferring its schema with DuckDB.</summary>
 public static class DatasetIngestor
 {
-    /// <summary>Reads <paramref name="source"/> and writes it as zstd-compressed Parquet to <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Reads <paramref name="source"/>, writes it as zstd-compressed Parquet to <paramref name="destination"/> and
+    /// profiles it. The file is parsed once into a DuckDB table (spilling to <paramref name="tempDirectory"/> when
+    /// larger than memory) that both the Parquet writer and the profiler read.
+    /// </summary>
     /// <exception cref="DataFormatException">The file cannot be read as the given format; the message says why and where.</exception>
-    public static IngestResult ToParquet(string source, SourceFormat format, string destination, string tempDirectory, char delimiter = ',')
+    public static (IngestResult Result, IReadOnlyList<ColumnProfile> Profile) Ingest(string source, SourceFormat format, string destination, string tempDirectory, char delimiter = ',')
     {
         using var connection = DuckDb.Open(tempDirectory);
         if (format == SourceFormat.Csv)
         {
             try
             {
-                Copy(connection, CsvScan(source, delimiter, fullSample: false), destination);
+                Stage(connection, CsvScan(source, delimiter, fullSample: false));
             }
-            catch (DuckDBException ex) when (IsConversionError(ex))
+            catch (DataFormatException ex) when (ex.InnerException is DuckDBException inner && IsConversionError(inner))
             {
                 // The type sniffed from the first rows does not hold further down: sniff the whole file instead.
-                try
-                {
-                    Copy(connection, CsvScan(source, delimiter, fullSample: true), destination);
-                }
-                catch (DuckDBException again)
-                {
-                    throw new DataFormatException(FirstLine(again.Message));
-                }
+                Stage(connection, CsvScan(source, delimiter, fullSample: true));
             }
         }
         else
         {
-            Copy(connection, $"read_parquet({DuckDb.Literal(source)})", destination);
+            Stage(connection, $"read_parquet({DuckDb.Literal(source)})");
         }
-        return Describe(connection, destination);
-    }
 
-    /// <summary>Reads the row count and schema of a stored Parquet file.</summary>
-    public static IngestResult Describe(DuckDBConnection connection, string parquet)
-    {
         using var command = connection.CreateCommand();
-        var scan = $"read_parquet({DuckDb.Literal(parquet)})";
-        var names = new List<(string Name, string Type)>();
-        command.CommandText = $"DESCRIBE SELECT * FROM {scan}";
+        command.CommandText = $"COPY staged TO {DuckDb.Literal(destination)} (FORMAT parquet, COMPRESSION zstd)";
+        command.ExecuteNonQuery();
+        var names = new List<ColumnSchema>();
+        command.CommandText = "DESCRIBE staged";
         using (var reader = command.ExecuteReader())
         {
-            while (reader.Read()) names.Add((reader.GetString(0), reader.GetString(1)));
+            while (reader.Read()) names.Add(new ColumnSchema(reader.GetString(0), reader.GetString(1), Nullable: true));
         }
         if (names.Count == 0) throw new DataFormatException("the file has no columns");
-        var counts = string.Join(", ", names.Select(c => $"count({DuckDb.Identifier(c.Name)})"));
-        command.CommandText = $"SELECT count(*), {counts} FROM {scan}";
-        using var stats = command.ExecuteReader();
-        stats.Read();
-        var rows = Convert.ToInt64(stats.GetValue(0));
-        var columns = names.Select((c, i) => new ColumnSchema(c.Name, c.Type, Convert.ToInt64(stats.GetValue(i + 1)) < rows)).ToList();
-        return new IngestResult(rows, columns);
+        var profile = DatasetProfiler.Profile(connection, "staged", names);
+        var rows = profile.Count > 0 ? profile[0].Count + profile[0].Missing : 0;
+        var columns = names.ConvertAll(c => c with { Nullable = profile.First(p => p.Name == c.Name).Missing > 0 });
+        return (new IngestResult(rows, columns), profile);
     }
+
+    /// <summary>Reads <paramref name="source"/> and writes it as zstd-compressed Parquet to <paramref name="destination"/>, without a profile.</summary>
+    /// <exception cref="DataFormatException">The file cannot be read as the given format.</exception>
+    public static IngestResult ToParquet(string source, SourceFormat format, string destination, string tempDirectory, char delimiter = ',') =>
+        Ingest(source, format, destination, tempDirectory, delimiter).Result;
 
     private static string CsvScan(string source, char delimiter, bool fullSample) =>
         $"read_csv({DuckDb.Literal(source)}, header = true, delim = {DuckDb.Literal(delimiter.ToString())}, " +
         $"quote = '\"', escape = '\"', strict_mode = false{(fullSample ? ", sample_size = -1" : "")})";
 
-    private static void Copy(DuckDBConnection connection, string scan, string destination)
+    private static void Stage(DuckDBConnection connection, string scan)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"COPY (SELECT * FROM {scan}) TO {DuckDb.Literal(destination)} (FORMAT parquet, COMPRESSION zstd)";
+        command.CommandText = $"CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM {scan}";
         try
         {
             command.ExecuteNonQuery();
         }
-        catch (DuckDBException ex) when (!IsConversionError(ex))
+        catch (DuckDBException ex)
         {
-            throw new DataFormatException(FirstLine(ex.Message));
+            throw new DataFormatException(FirstLine(ex.Message), ex);
         }
     }
 

@@ -15,15 +15,36 @@ public static class DatasetProfiler
     /// <summary>How many frequent values are kept for categorical columns.</summary>
     public const int TopValueCount = 10;
 
-    /// <summary>Profiles every column of <paramref name="parquet"/>.</summary>
-    public static IReadOnlyList<ColumnProfile> Profile(DuckDBConnection connection, string parquet, IReadOnlyList<ColumnSchema> columns)
+    /// <summary>Quantiles of tables larger than this are estimated from a sample of about this many rows.</summary>
+    public const long QuantileSampleRows = 500_000;
+
+    /// <summary>Profiles every column of a stored Parquet file.</summary>
+    public static IReadOnlyList<ColumnProfile> ProfileParquet(DuckDBConnection connection, string parquet, IReadOnlyList<ColumnSchema> columns)
     {
-        var scan = $"read_parquet({DuckDb.Literal(parquet)})";
         using var command = connection.CreateCommand();
-        command.CommandText = $"CREATE OR REPLACE TEMP VIEW profiled AS SELECT * FROM {scan}";
+        command.CommandText = $"CREATE OR REPLACE TEMP VIEW profiled_parquet AS SELECT * FROM read_parquet({DuckDb.Literal(parquet)})";
+        command.ExecuteNonQuery();
+        var profile = Profile(connection, "profiled_parquet", columns);
+        command.CommandText = "DROP VIEW profiled_parquet";
+        command.ExecuteNonQuery();
+        return profile;
+    }
+
+    /// <summary>
+    /// Profiles every column of <paramref name="relation"/> (a table or view) in two scans, a sampled pass for
+    /// quantiles, and one grouping per categorical column.
+    /// </summary>
+    /// <remarks>
+    /// Counts, missing, min, max, mean, std, histograms and top values are exact. Distinct counts (HyperLogLog) and
+    /// quantiles (t-digest, over a sample of about <see cref="QuantileSampleRows"/> rows for larger tables) are approximate.
+    /// </remarks>
+    public static IReadOnlyList<ColumnProfile> Profile(DuckDBConnection connection, string relation, IReadOnlyList<ColumnSchema> columns)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"CREATE OR REPLACE TEMP VIEW profiled AS SELECT * FROM {DuckDb.Identifier(relation)}";
         command.ExecuteNonQuery();
 
-        // One scan for the per-column aggregates of every column.
+        // Scan 1: the per-column aggregates of every column.
         var selects = new List<string> { "count(*)" };
         foreach (var c in columns)
         {
@@ -33,76 +54,102 @@ public static class DatasetProfiler
             if (DuckDb.IsNumeric(c.Type))
             {
                 var x = $"{id}::DOUBLE";
-                var levels = string.Join(", ", QuantileLevels.Select(q => q.ToString(CultureInfo.InvariantCulture)));
                 selects.Add($"min({x})");
                 selects.Add($"max({x})");
                 selects.Add($"avg({x})");
                 selects.Add($"stddev_samp({x})");
-                selects.Add($"quantile_cont({x}, [{levels}])");
             }
         }
-        command.CommandText = $"SELECT {string.Join(", ", selects)} FROM profiled";
-        var aggregates = new object?[selects.Count];
-        using (var reader = command.ExecuteReader())
-        {
-            reader.Read();
-            for (var i = 0; i < aggregates.Length; i++) aggregates[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-        }
+        var aggregates = ReadRow(command, $"SELECT {string.Join(", ", selects)} FROM profiled");
 
         var total = Convert.ToInt64(aggregates[0], CultureInfo.InvariantCulture);
-        var profiles = new List<ColumnProfile>(columns.Count);
+        var quantileRow = Quantiles(command, columns, total);
+        var q = 0;
+        var stats = new List<(ColumnSchema Column, long Count, long Distinct, double? Min, double? Max, double? Mean, double? Std, Dictionary<string, double>? Quantiles)>();
         var at = 1;
         foreach (var c in columns)
         {
             var count = Convert.ToInt64(aggregates[at++], CultureInfo.InvariantCulture);
             var distinct = Convert.ToInt64(aggregates[at++], CultureInfo.InvariantCulture);
-            if (DuckDb.IsNumeric(c.Type))
+            if (!DuckDb.IsNumeric(c.Type))
             {
-                var min = AsDouble(aggregates[at++]);
-                var max = AsDouble(aggregates[at++]);
-                var mean = AsDouble(aggregates[at++]);
-                var std = AsDouble(aggregates[at++]);
-                var quantiles = aggregates[at++] is System.Collections.IList list
-                    ? QuantileLevels.Select((q, i) => (Key: "p" + (q * 100).ToString(CultureInfo.InvariantCulture), Value: AsDouble(list[i])))
-                        .Where(p => p.Value is not null)
-                        .ToDictionary(p => p.Key, p => p.Value!.Value)
-                    : null;
-                var histogram = min is { } lo && max is { } hi ? Histogram(command, c.Name, lo, hi) : null;
-                profiles.Add(new ColumnProfile(c.Name, c.Type, count, total - count, distinct, min, max, mean, std, quantiles, histogram, null));
+                stats.Add((c, count, distinct, null, null, null, null, null));
+                continue;
             }
-            else
-            {
-                profiles.Add(new ColumnProfile(c.Name, c.Type, count, total - count, distinct, null, null, null, null, null, null, TopValues(command, c.Name)));
-            }
+            var (min, max, mean, std) = (AsDouble(aggregates[at++]), AsDouble(aggregates[at++]), AsDouble(aggregates[at++]), AsDouble(aggregates[at++]));
+            var quantiles = quantileRow[q++] is System.Collections.IList list
+                ? QuantileLevels.Select((q, i) => (Key: "p" + (q * 100).ToString(CultureInfo.InvariantCulture), Value: AsDouble(list[i])))
+                    .Where(p => p.Value is not null)
+                    .ToDictionary(p => p.Key, p => p.Value!.Value)
+                : null;
+            stats.Add((c, count, distinct, min, max, mean, std, quantiles));
         }
+
+        // Scan 2: the histograms of all numeric columns at once, over the bins that scan 1's min and max give.
+        var binned = stats.Where(s => s.Min is not null && s.Max is not null).ToList();
+        var histograms = new Dictionary<string, List<HistogramBin>>();
+        if (binned.Count > 0)
+        {
+            var parts = binned.Select(s =>
+            {
+                var id = DuckDb.Identifier(s.Column.Name);
+                var width = (s.Max!.Value - s.Min!.Value) / HistogramBins;
+                var bin = width > 0 && double.IsFinite(width)
+                    ? $"least(floor(({id}::DOUBLE - {Sql(s.Min.Value)}) / {Sql(width)})::BIGINT, {HistogramBins - 1})"
+                    : "0";
+                return $"to_json(histogram({bin}) FILTER (WHERE {id} IS NOT NULL AND isfinite({id}::DOUBLE)))::VARCHAR";
+            });
+            var row = ReadRow(command, $"SELECT {string.Join(", ", parts)} FROM profiled");
+            for (var i = 0; i < binned.Count; i++) histograms[binned[i].Column.Name] = Bins(binned[i].Min!.Value, binned[i].Max!.Value, row[i] as string);
+        }
+
+        var profiles = stats.ConvertAll(s => DuckDb.IsNumeric(s.Column.Type)
+            ? new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, s.Distinct, s.Min, s.Max, s.Mean, s.Std, s.Quantiles,
+                histograms.GetValueOrDefault(s.Column.Name), null)
+            : new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, s.Distinct, null, null, null, null, null, null,
+                TopValues(command, s.Column.Name)));
         command.CommandText = "DROP VIEW profiled";
         command.ExecuteNonQuery();
         return profiles;
     }
 
-    private static List<HistogramBin> Histogram(DuckDBCommand command, string column, double min, double max)
+    private static object?[] Quantiles(DuckDBCommand command, IReadOnlyList<ColumnSchema> columns, long rows)
     {
-        var id = DuckDb.Identifier(column);
-        var width = (max - min) / HistogramBins;
+        var levels = string.Join(", ", QuantileLevels.Select(q => q.ToString(CultureInfo.InvariantCulture)));
+        var parts = columns.Where(c => DuckDb.IsNumeric(c.Type)).Select(c => $"approx_quantile({DuckDb.Identifier(c.Name)}::DOUBLE, [{levels}])").ToList();
+        if (parts.Count == 0) return [];
+        // System sampling skips whole vectors, so it costs a fraction of a scan; the t-digest is approximate anyway.
+        var sample = rows > 2 * QuantileSampleRows
+            ? $" USING SAMPLE {Math.Max(1.0, 100.0 * QuantileSampleRows / rows).ToString("F2", CultureInfo.InvariantCulture)} PERCENT (system)"
+            : "";
+        return ReadRow(command, $"SELECT {string.Join(", ", parts)} FROM profiled{sample}");
+    }
+
+    private static object?[] ReadRow(DuckDBCommand command, string sql)
+    {
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var values = new object?[reader.FieldCount];
+        for (var i = 0; i < values.Length; i++) values[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+        return values;
+    }
+
+    private static List<HistogramBin> Bins(double min, double max, string? json)
+    {
         var counts = new long[HistogramBins];
-        if (width <= 0 || !double.IsFinite(width))
+        if (json is not null)
         {
-            command.CommandText = $"SELECT count({id}) FROM profiled";
-            counts[0] = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-            return [new HistogramBin(min, max, counts[0])];
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            foreach (var bin in doc.RootElement.EnumerateObject())
+                counts[Math.Clamp(int.Parse(bin.Name, CultureInfo.InvariantCulture), 0, HistogramBins - 1)] += bin.Value.GetInt64();
         }
-        var w = width.ToString("R", CultureInfo.InvariantCulture);
-        var lo = min.ToString("R", CultureInfo.InvariantCulture);
-        command.CommandText = $"""
-            SELECT least(floor(({id}::DOUBLE - {lo}) / {w})::BIGINT, {HistogramBins - 1}) AS bin, count(*)
-            FROM profiled WHERE {id} IS NOT NULL AND isfinite({id}::DOUBLE) GROUP BY bin
-            """;
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read()) counts[Math.Clamp(reader.GetInt64(0), 0, HistogramBins - 1)] += reader.GetInt64(1);
-        }
+        var width = (max - min) / HistogramBins;
+        if (width <= 0 || !double.IsFinite(width)) return [new HistogramBin(min, max, counts.Sum())];
         return [.. counts.Select((n, i) => new HistogramBin(min + (i * width), i == HistogramBins - 1 ? max : min + ((i + 1) * width), n))];
     }
+
+    private static string Sql(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static List<ValueCount> TopValues(DuckDBCommand command, string column)
     {

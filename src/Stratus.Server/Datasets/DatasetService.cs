@@ -35,12 +35,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
 
             var started = clock.GetTimestamp();
             var tempDir = Path.GetDirectoryName(parquet)!;
-            var (ingest, profile) = await Task.Run(() =>
-            {
-                var result = DatasetIngestor.ToParquet(source, format, parquet, tempDir, delimiter);
-                using var connection = DuckDb.Open(tempDir);
-                return (result, DatasetProfiler.Profile(connection, parquet, result.Columns));
-            }, ct);
+            var (ingest, profile) = await Task.Run(() => DatasetIngestor.Ingest(source, format, parquet, tempDir, delimiter), ct);
             if (ingest.Rows == 0) throw new DataFormatException("the file has no data rows");
             var blob = await blobs.ImportAsync(parquet, ct);
             var elapsed = clock.GetElapsedTime(started);

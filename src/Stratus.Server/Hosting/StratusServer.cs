@@ -27,6 +27,15 @@ public static partial class StratusServer
     public static WebApplication Create(string[] args, Action<StratusOptions>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        // An appsettings.json in the working directory overrides the one shipped beside the binary; environment and command line override both.
+        var lastJson = builder.Configuration.Sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource);
+        var local = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = "appsettings.json",
+            Optional = true,
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Environment.CurrentDirectory),
+        };
+        builder.Configuration.Sources.Insert(lastJson + 1, local);
         builder.Configuration.AddInMemoryCollection(StratusEnvironment());
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Stratus;
+using Stratus.Client;
+using Stratus.Ml.Data;
+using Stratus.Server.Hosting;
+
+// Side-by-side benchmarks, each printing a ratio against a reference run on the same machine, same data, same moment.
+//   dotnet run -c Release --project bench/Stratus.Bench -- upload [rows]    CSV upload to ready version vs DuckDB's own CSV->Parquet copy
+//   dotnet run -c Release --project bench/Stratus.Bench -- metrics [points] metric points per second through the batch endpoint (SQLite)
+var which = args.Length > 0 ? args[0] : "all";
+var work = Directory.CreateTempSubdirectory("stratus-bench-").FullName;
+try
+{
+    var app = StratusServer.Create([], o =>
+    {
+        o.DataDir = Path.Combine(work, "data");
+        o.Urls = "http://127.0.0.1:0";
+        o.PrintAdminToken = false;
+    });
+    var urls = await app.StartStratusAsync();
+    var token = (await File.ReadAllTextAsync(Path.Combine(work, "data", "admin.token"))).Trim();
+    var client = StratusClient.Create(urls[0], token);
+
+    if (which is "all" or "upload") await UploadBenchmark(client, work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000);
+    if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
+    await app.StopAsync();
+}
+finally
+{
+    Directory.Delete(work, recursive: true);
+}
+
+static async Task UploadBenchmark(StratusClient client, string work, int rows)
+{
+    var csv = Path.Combine(work, "transactions.csv");
+    WriteTransactions(csv, rows);
+    var size = new FileInfo(csv).Length;
+    Console.WriteLine($"upload: {rows:N0} rows, {size / 1e6:F1} MB of CSV, best of 3");
+
+    var reference = BestOf(3, i =>
+    {
+        using var connection = DuckDb.Open(work);
+        using var command = connection.CreateCommand();
+        command.CommandText = $"COPY (SELECT * FROM read_csv({DuckDb.Literal(csv)}, header = true)) TO {DuckDb.Literal(Path.Combine(work, $"ref{i}.parquet"))} (FORMAT parquet, COMPRESSION zstd)";
+        command.ExecuteNonQuery();
+        return Task.CompletedTask;
+    });
+    // A new dataset name each time: the same bytes under one name would return the existing version at once.
+    var stratus = BestOf(3, i => client.Datasets.UploadAsync($"bench-{i}", csv));
+    // The same ingestion called in-process: what HTTP, hashing, validation and bookkeeping add on top.
+    var engine = BestOf(3, i =>
+    {
+        DatasetIngestor.Ingest(csv, SourceFormat.Csv, Path.Combine(work, $"engine{i}.parquet"), work);
+        return Task.CompletedTask;
+    });
+    Console.WriteLine($"  DuckDB COPY csv->parquet      {reference.TotalSeconds,8:F2} s  {size / 1e6 / reference.TotalSeconds,8:F1} MB/s");
+    Console.WriteLine($"  Stratus engine (parse+parquet+profile, in-process) {engine.TotalSeconds,8:F2} s");
+    Console.WriteLine($"  Stratus upload to version     {stratus.TotalSeconds,8:F2} s  {size / 1e6 / stratus.TotalSeconds,8:F1} MB/s");
+    Console.WriteLine($"  throughput ratio (Stratus / DuckDB): {reference / stratus:F2}  (aim: >= 0.80)");
+}
+
+static async Task MetricsBenchmark(StratusClient client, int points)
+{
+    const int batch = 1000, concurrency = 4;
+    var run = await client.Runs.CreateAsync(new CreateRunRequest("bench-metrics"));
+    var batches = Enumerable.Range(0, points / batch)
+        .Select(b => (IReadOnlyList<MetricPoint>)[.. Enumerable.Range(0, batch).Select(i => new MetricPoint($"m{i % 10}", i * 0.5, (b * batch) + i))])
+        .ToList();
+    await client.Runs.LogMetricsAsync(run.Id, batches[0]); // warm-up
+    var stopwatch = Stopwatch.StartNew();
+    await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (b, ct) => await client.Runs.LogMetricsAsync(run.Id, b, ct));
+    stopwatch.Stop();
+    var rate = batches.Count * batch / stopwatch.Elapsed.TotalSeconds;
+    Console.WriteLine($"metrics: {batches.Count * batch:N0} points in batches of {batch}, {concurrency} concurrent clients, SQLite");
+    Console.WriteLine($"  {rate:N0} points/s in {stopwatch.Elapsed.TotalSeconds:F2} s; ratio to the 50,000 points/s aim: {rate / 50_000:F2}");
+}
+
+static TimeSpan BestOf(int times, Func<int, Task> action)
+{
+    var best = TimeSpan.MaxValue;
+    for (var i = 0; i < times; i++)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        action(i).GetAwaiter().GetResult();
+        best = TimeSpan.FromTicks(Math.Min(best.Ticks, stopwatch.Elapsed.Ticks));
+    }
+    return best;
+}
+
+static void WriteTransactions(string path, int rows)
+{
+    // Card transactions with real structure: log-normal amounts, categories, hours, distances, rare fraud.
+    var random = new Random(42);
+    string[] categories = ["grocery", "fuel", "restaurant", "electronics", "travel", "online", "pharmacy", "clothing"];
+    using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
+    writer.WriteLine("id,amount,merchant_category,hour,distance_km,card_present,customer_age,fraud");
+    for (var i = 0; i < rows; i++)
+    {
+        var fraud = random.NextDouble() < 0.02;
+        var amount = Math.Round(Math.Exp(3.2 + (random.NextDouble() * 2) - 1) * (fraud ? 4 : 1), 2);
+        var distance = Math.Round(-Math.Log(1 - random.NextDouble()) * (fraud ? 300 : 8), 1);
+        writer.Write(i);
+        writer.Write(',');
+        writer.Write(amount.ToString(CultureInfo.InvariantCulture));
+        writer.Write(',');
+        writer.Write(categories[random.Next(categories.Length)]);
+        writer.Write(',');
+        writer.Write(random.Next(24));
+        writer.Write(',');
+        writer.Write(distance.ToString(CultureInfo.InvariantCulture));
+        writer.Write(',');
+        writer.Write(fraud && random.NextDouble() < 0.7 ? 0 : 1);
+        writer.Write(',');
+        writer.Write(18 + random.Next(70));
+        writer.Write(',');
+        writer.WriteLine(fraud ? 1 : 0);
+    }
+}
