@@ -95,7 +95,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
         {
-            if (server._process.HasExited) throw new InvalidOperationException($"stratus up exited with {server._process.ExitCode}:\n{server.Output}");
+            if (server._process.HasExited) throw new InvalidOperationException($"stratus {command} exited with {server._process.ExitCode}:\n{server.Output}");
             try
             {
                 if ((await http.GetAsync($"{server.Url}/health/ready")).IsSuccessStatusCode) return server;
@@ -109,7 +109,7 @@ public sealed class ServerProcess : IAsyncDisposable
             await Task.Delay(200);
         }
         await server.DisposeAsync();
-        throw new TimeoutException($"stratus up did not become ready:\n{server.Output}");
+        throw new TimeoutException($"stratus {command} did not become ready:\n{server.Output}");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer strikes.</summary>

@@ -27,10 +27,10 @@ public sealed class StratusOptions
     /// <summary>Largest dataset or artifact upload, in bytes. Default: 64 GiB.</summary>
     public long MaxUploadBytes { get; set; } = 64L << 30;
 
-    /// <summary>Orleans silo-to-silo port. Default: 0, meaning a free port chosen at start (embedded mode).</summary>
+    /// <summary>Orleans silo-to-silo port. Default: 0, meaning the first free port from 11111 on (embedded mode).</summary>
     public int SiloPort { get; set; }
 
-    /// <summary>Orleans gateway port. Default: 0, meaning a free port chosen at start (embedded mode).</summary>
+    /// <summary>Orleans gateway port. Default: 0, meaning the first free port from 30000 on (embedded mode).</summary>
     public int GatewayPort { get; set; }
 
     /// <summary>How often runs are checked for missed heartbeats. Default: 30 seconds.</summary>

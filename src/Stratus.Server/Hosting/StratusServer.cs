@@ -66,6 +66,7 @@ public static partial class StratusServer
         builder.Logging.AddFilter("Microsoft.Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error); // the ServerGC advice does not apply to an embedded silo
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical); // start failures are reported by the caller in one line
 
         builder.WebHost.UseUrls(options.Urls);
         builder.WebHost.ConfigureKestrel(k =>
@@ -103,8 +104,8 @@ public static partial class StratusServer
         builder.Services.AddScoped<RegistryService>();
 
         // One Orleans silo in the process; cluster membership comes with the cluster mode.
-        var siloPort = options.SiloPort == 0 ? FreePort() : options.SiloPort;
-        var gatewayPort = options.GatewayPort == 0 ? FreePort() : options.GatewayPort;
+        var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;
+        var gatewayPort = options.GatewayPort == 0 ? FreePort(30000) : options.GatewayPort;
         builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "stratus", clusterId: "stratus-embedded"));
         builder.Services.AddHostedService<RunReaperStarter>();
     }
@@ -200,11 +201,26 @@ public static partial class StratusServer
         return values;
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// The first free port from <paramref name="preferred"/> on (Orleans' usual ports), below the ephemeral range, so
+    /// that two local servers can run side by side and the silo never takes a port the OS may hand out for --port 0.
+    /// </summary>
+    private static int FreePort(int preferred)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var port = preferred; port < preferred + 1000; port++)
+        {
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken; try the next
+            }
+        }
+        throw new InvalidOperationException($"no free port for the Orleans silo between {preferred} and {preferred + 999}; set Stratus:SiloPort and Stratus:GatewayPort");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} scratch files left by an earlier process")]
