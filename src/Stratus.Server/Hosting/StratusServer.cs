@@ -141,6 +141,7 @@ public static partial class StratusServer
     {
         var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus");
+        EnsurePortsFree(options.Urls);
         var cleaned = ((LocalBlobStore)app.Services.GetRequiredService<IBlobStore>()).CleanTemp();
         if (cleaned > 0) LogCleaned(logger, cleaned);
 
@@ -199,6 +200,26 @@ public static partial class StratusServer
                 values["Stratus:" + key["STRATUS_".Length..].Replace("__", ":", StringComparison.Ordinal)] = e.Value as string;
         }
         return values;
+    }
+
+    /// <summary>Fails fast, in one sentence, when the HTTP port is taken, before the silo and the database start.</summary>
+    private static void EnsurePortsFree(string urls)
+    {
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri) || uri.Port == 0) continue;
+            var address = uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var a) ? a : null;
+            if (address is null) continue;
+            try
+            {
+                using var listener = new TcpListener(address, uri.Port);
+                listener.Start();
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                throw new IOException($"{url} is already in use (is another Stratus running?); pick another port");
+            }
+        }
     }
 
     /// <summary>

@@ -44,7 +44,7 @@ internal sealed partial class BlobCollectorService(IServiceScopeFactory scopes, 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.GcInterval, clock);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        while (await NextTick(timer, stoppingToken))
         {
             try
             {
@@ -55,6 +55,18 @@ internal sealed partial class BlobCollectorService(IServiceScopeFactory scopes, 
             {
                 LogFailed(logger, ex);
             }
+        }
+    }
+
+    private static async Task<bool> NextTick(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false; // shutting down
         }
     }
 
