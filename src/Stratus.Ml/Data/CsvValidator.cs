@@ -35,6 +35,7 @@ public sealed class CsvValidator
     private readonly byte _delimiter;
     private readonly SearchValues<byte> _unquotedStops;
     private static readonly SearchValues<byte> QuotedStops = SearchValues.Create("\"\n\0"u8);
+    private static readonly SearchValues<byte> RowStops = SearchValues.Create("\"\n\r\0"u8);
 
     private State _state = State.FieldStart;
     private long _line = 1;
@@ -116,6 +117,47 @@ public sealed class CsvValidator
                 _state = State.Unquoted; // the separator is handled below
             }
 
+            if (_expectedFields >= 0)
+            {
+                // Data rows: jump from quote or line end to the next, counting delimiters in between (vectorized).
+                var rest = chunk[i..];
+                var stop = rest.IndexOfAny(RowStops);
+                var span = stop < 0 ? rest : rest[..stop];
+                if (span.Length > 0)
+                {
+                    _lineHasContent = true;
+                    var delimiters = span.Count(_delimiter);
+                    if (delimiters > 0)
+                    {
+                        _field += delimiters;
+                        if (_field >= _expectedFields)
+                            throw Error($"expected {_expectedFields} fields as in the header, found more", _recordStartLine, _expectedFields + 1);
+                    }
+                    _state = span[^1] == _delimiter ? State.FieldStart : State.Unquoted;
+                }
+                if (stop < 0) return;
+                i += stop;
+                var c = chunk[i++];
+                if (c == 0) ThrowBinary();
+                if (c == '"')
+                {
+                    if (_state != State.FieldStart)
+                        throw Error("a quote inside an unquoted field; quote the whole field and double any quotes inside it", _line, _field + 1);
+                    _state = State.Quoted;
+                    _quoteStartLine = _line;
+                    _lineHasContent = true;
+                    continue;
+                }
+                if (c == '\r')
+                {
+                    if (i == chunk.Length) _afterCr = true;
+                    else if (chunk[i] == '\n') i++;
+                }
+                EndRecord();
+                continue;
+            }
+
+            // The header line: field by field, collecting the names.
             var unquoted = chunk[i..];
             var at = unquoted.IndexOfAny(_unquotedStops);
             var run = at < 0 ? unquoted : unquoted[..at];

@@ -22,6 +22,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         var parquet = blobs.NewTempPath(".parquet");
         try
         {
+            var started = clock.GetTimestamp();
             var sourceSha = await ReceiveAsync(body, source, format == SourceFormat.Csv ? new CsvValidator(delimiter) : null, ct);
 
             var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name, ct);
@@ -33,15 +34,16 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
                 if (existing is not null && dataset.DeletedAt is null) return ToInfo(name, existing, created: false);
             }
 
-            var started = clock.GetTimestamp();
+            var received = clock.GetElapsedTime(started);
             var tempDir = Path.GetDirectoryName(parquet)!;
             var (ingest, profile) = await Task.Run(() => DatasetIngestor.Ingest(source, format, parquet, tempDir, delimiter), ct);
             if (ingest.Rows == 0) throw new DataFormatException("the file has no data rows");
+            var converted = clock.GetElapsedTime(started);
             var blob = await blobs.ImportAsync(parquet, ct);
-            var elapsed = clock.GetElapsedTime(started);
-            LogIngested(logger, name, ingest.Rows, elapsed.TotalMilliseconds);
-
-            return await CommitVersionAsync(name, sourceSha, format, blob, ingest, profile, actor, ct);
+            var version = await CommitVersionAsync(name, sourceSha, format, blob, ingest, profile, actor, ct);
+            var total = clock.GetElapsedTime(started);
+            LogIngested(logger, name, version.Version, ingest.Rows, received.TotalMilliseconds, (converted - received).TotalMilliseconds, (total - converted).TotalMilliseconds);
+            return version;
         }
         finally
         {
@@ -221,6 +223,6 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         JsonSerializer.Deserialize(r.ColumnsJson, ServerJson.Default.IReadOnlyListColumnSchema) ?? [],
         r.CreatedAt, r.CreatedBy, created);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Ingested dataset {Name}: {Rows} rows in {Milliseconds:F0} ms")]
-    private static partial void LogIngested(ILogger logger, string name, long rows, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stored {Name}:{Version}, {Rows} rows: received in {ReceiveMs:F0} ms, converted and profiled in {ConvertMs:F0} ms, stored in {StoreMs:F0} ms")]
+    private static partial void LogIngested(ILogger logger, string name, int version, long rows, double receiveMs, double convertMs, double storeMs);
 }
