@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using Stratus.Client;
 
+using Stratus.Testing;
+
 namespace Stratus.Cli.Tests;
 
 public sealed class CliFlowTests : IAsyncLifetime
@@ -46,7 +48,7 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.False(again.GetProperty("created").GetBoolean());
 
         // The README's walk-through starts from the bundled sample.
-        var sample = await Json("datasets", "upload", Path.Combine(RepoRoot(), "samples", "transactions.csv"), "--name", "transactions");
+        var sample = await Json("datasets", "upload", Path.Combine(Repo.Root, "samples", "transactions.csv"), "--name", "transactions");
         Assert.Equal(500, sample.GetProperty("rows").GetInt64());
         Assert.Equal(6, sample.GetProperty("columns").GetArrayLength());
 
@@ -93,12 +95,6 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Contains("\"outcome\":\"refused\"", audit.Out);
     }
 
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Stratus.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root");
-    }
 
     [Fact]
     public async Task Should_explain_bad_input_in_one_line_without_a_stack_trace()

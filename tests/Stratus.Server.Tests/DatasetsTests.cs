@@ -138,6 +138,15 @@ public sealed class DatasetsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Should_store_the_same_bytes_once_when_uploaded_concurrently()
+    {
+        var versions = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => _client.Datasets.UploadAsync("twins", Csv(Transactions))));
+        Assert.All(versions, v => Assert.Equal(1, v.Version));
+        Assert.Single(versions, v => v.Created);
+        Assert.Single((await _client.Datasets.ListVersionsAsync("twins")).Items);
+    }
+
+    [Fact]
     public async Task Should_collect_blobs_of_deleted_versions_only()
     {
         var keep = await _client.Datasets.UploadAsync("gc-keep", Csv(Transactions));

@@ -83,4 +83,13 @@ public sealed class RegistryTests(SharedServer shared) : IClassFixture<SharedSer
         var alias = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.SetAliasAsync("other", "prod", 9));
         Assert.Equal("version", alias.Field);
     }
+
+    [Fact]
+    public async Task Should_number_concurrent_registrations_of_a_new_model_without_gaps()
+    {
+        var run = await TrainedRun("reg-data3", "concurrent");
+        var versions = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
+            _client.Models.CreateVersionAsync("concurrent", new CreateModelVersionRequest(run.Id, "model.zip"))));
+        Assert.Equal([1, 2, 3, 4], versions.Select(v => v.Version).Order());
+    }
 }

@@ -164,7 +164,7 @@ public sealed class CsvValidator
             if (run.Length > 0)
             {
                 _lineHasContent = true;
-                if (_expectedFields < 0) _headerField.AddRange(run);
+                _headerField.AddRange(run);
                 _state = State.Unquoted;
             }
             if (at < 0) return;
@@ -174,7 +174,9 @@ public sealed class CsvValidator
             if (b == _delimiter)
             {
                 _lineHasContent = true;
-                EndField();
+                AddHeaderName();
+                _field++;
+                _state = State.FieldStart;
             }
             else if (b == '"')
             {
@@ -207,15 +209,6 @@ public sealed class CsvValidator
         if (_bytes == 0 || _expectedFields < 0) throw new DataFormatException("the file is empty: expected a header line and at least one data row");
         if (DataRows == 0) throw new DataFormatException("the file has a header but no data rows", 2);
         return _header;
-    }
-
-    private void EndField()
-    {
-        if (_expectedFields < 0) AddHeaderName();
-        _field++;
-        if (_expectedFields >= 0 && _field >= _expectedFields)
-            throw Error($"expected {_expectedFields} fields as in the header, found more", _recordStartLine, _field + 1);
-        _state = State.FieldStart;
     }
 
     private void EndRecord()

@@ -68,6 +68,13 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
                 dataset = new DatasetRow { Name = name, CreatedAt = now };
                 db.Datasets.Add(dataset);
             }
+            else if (dataset.DeletedAt is null)
+            {
+                // The same bytes may have been stored by a concurrent upload since the check before ingestion.
+                var same = await db.DatasetVersions.AsNoTracking()
+                    .FirstOrDefaultAsync(v => v.DatasetId == dataset.Id && v.SourceSha256 == sourceSha && v.DeletedAt == null, ct);
+                if (same is not null) return ToInfo(name, same, created: false);
+            }
             dataset.DeletedAt = null;
             if (!await db.Blobs.AnyAsync(b => b.Sha256 == blob.Sha256, ct))
                 db.Blobs.Add(new BlobRow { Sha256 = blob.Sha256, Size = blob.Size, CreatedAt = now });

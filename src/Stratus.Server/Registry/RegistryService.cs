@@ -47,36 +47,36 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, Time
         for (var attempt = 0; ; attempt++)
         {
             db.ChangeTracker.Clear();
-            var model = await db.Models.FirstOrDefaultAsync(m => m.Name == name, ct);
-            if (model is null)
-            {
-                model = new ModelRow { Name = name, CreatedAt = clock.GetUtcNow() };
-                db.Models.Add(model);
-                await db.SaveChangesAsync(ct);
-            }
-            var latest = await db.ModelVersions.Where(v => v.ModelId == model.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
-            var row = new ModelVersionRow
-            {
-                ModelId = model.Id,
-                Version = latest + 1,
-                RunId = request.RunId,
-                ArtifactPath = request.ArtifactPath,
-                Sha256 = artifact.Sha256,
-                Size = artifact.SizeBytes,
-                Description = request.Description,
-                TagsJson = JsonColumns.Write(request.Tags),
-                CreatedAt = clock.GetUtcNow(),
-                CreatedBy = actor,
-            };
-            db.ModelVersions.Add(row);
             try
             {
+                var model = await db.Models.FirstOrDefaultAsync(m => m.Name == name, ct);
+                if (model is null)
+                {
+                    model = new ModelRow { Name = name, CreatedAt = clock.GetUtcNow() };
+                    db.Models.Add(model);
+                    await db.SaveChangesAsync(ct);
+                }
+                var latest = await db.ModelVersions.Where(v => v.ModelId == model.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
+                var row = new ModelVersionRow
+                {
+                    ModelId = model.Id,
+                    Version = latest + 1,
+                    RunId = request.RunId,
+                    ArtifactPath = request.ArtifactPath,
+                    Sha256 = artifact.Sha256,
+                    Size = artifact.SizeBytes,
+                    Description = request.Description,
+                    TagsJson = JsonColumns.Write(request.Tags),
+                    CreatedAt = clock.GetUtcNow(),
+                    CreatedBy = actor,
+                };
+                db.ModelVersions.Add(row);
                 await db.SaveChangesAsync(ct);
                 return await GetVersionAsync(new ModelRef(name, row.Version, null), ct);
             }
             catch (DbUpdateException) when (attempt < 5)
             {
-                // A concurrent registration took this number; take the next.
+                // A concurrent registration took this name or version number: read again and take the next.
             }
         }
     }
