@@ -58,8 +58,9 @@ internal static class HostCommands
             {
                 urls = await app.StartStratusAsync(ct);
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // A port in use, an unreadable data directory, a database that cannot be migrated: one line, not a trace.
                 return GlobalOptions.Fail($"cannot start: {ex.Message}");
             }
             var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;

@@ -25,14 +25,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
             var started = clock.GetTimestamp();
             var sourceSha = await ReceiveAsync(body, source, format == SourceFormat.Csv ? new CsvValidator(delimiter) : null, ct);
 
-            var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name, ct);
-            if (dataset is not null)
-            {
-                var existing = await db.DatasetVersions.AsNoTracking()
-                    .Where(v => v.DatasetId == dataset.Id && v.SourceSha256 == sourceSha && v.DeletedAt == null)
-                    .FirstOrDefaultAsync(ct);
-                if (existing is not null && dataset.DeletedAt is null) return ToInfo(name, existing, created: false);
-            }
+            if (await FindSameBytesAsync(name, sourceSha, ct) is { } existing) return ToInfo(name, existing, created: false);
 
             var received = clock.GetElapsedTime(started);
             var tempDir = Path.GetDirectoryName(parquet)!;
@@ -68,12 +61,9 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
                 dataset = new DatasetRow { Name = name, CreatedAt = now };
                 db.Datasets.Add(dataset);
             }
-            else if (dataset.DeletedAt is null)
+            else if (await FindSameBytesAsync(name, sourceSha, ct) is { } same)
             {
-                // The same bytes may have been stored by a concurrent upload since the check before ingestion.
-                var same = await db.DatasetVersions.AsNoTracking()
-                    .FirstOrDefaultAsync(v => v.DatasetId == dataset.Id && v.SourceSha256 == sourceSha && v.DeletedAt == null, ct);
-                if (same is not null) return ToInfo(name, same, created: false);
+                return ToInfo(name, same, created: false); // a concurrent upload stored the same bytes meanwhile
             }
             dataset.DeletedAt = null;
             if (!await db.Blobs.AnyAsync(b => b.Sha256 == blob.Sha256, ct))
@@ -107,6 +97,10 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         }
     }
 
+    private Task<DatasetVersionRow?> FindSameBytesAsync(string name, string sourceSha, CancellationToken ct) =>
+        db.DatasetVersions.AsNoTracking().FirstOrDefaultAsync(
+            v => v.Dataset.Name == name && v.Dataset.DeletedAt == null && v.SourceSha256 == sourceSha && v.DeletedAt == null, ct);
+
     private static async Task<string> ReceiveAsync(Stream body, string path, CsvValidator? validator, CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -135,28 +129,21 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     public async Task<Page<DatasetInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {
         var (offset, size) = Paging.Parse(pageSize, pageToken);
-        var rows = await db.Datasets.AsNoTracking().Where(d => d.DeletedAt == null).OrderBy(d => d.Name).Skip(offset).Take(size + 1)
-            .Select(d => new
-            {
-                d.Name,
-                d.Description,
-                d.CreatedAt,
-                Latest = d.Versions.Where(v => v.DeletedAt == null).Max(v => (int?)v.Version) ?? 0,
-                Count = d.Versions.Count(v => v.DeletedAt == null),
-            })
-            .ToListAsync(ct);
-        return Paging.Build(rows.ConvertAll(r => new DatasetInfo(r.Name, r.Description, r.Latest, r.Count, r.CreatedAt)), offset, size);
+        var rows = await ToInfos(db.Datasets.AsNoTracking().Where(d => d.DeletedAt == null).OrderBy(d => d.Name).Skip(offset).Take(size + 1)).ToListAsync(ct);
+        return Paging.Build(rows, offset, size);
     }
 
-    public async Task<DatasetInfo> GetAsync(string name, CancellationToken ct)
-    {
-        var page = await db.Datasets.AsNoTracking().Where(d => d.Name == name && d.DeletedAt == null)
-            .Select(d => new DatasetInfo(d.Name, d.Description,
-                d.Versions.Where(v => v.DeletedAt == null).Max(v => (int?)v.Version) ?? 0,
-                d.Versions.Count(v => v.DeletedAt == null), d.CreatedAt))
-            .FirstOrDefaultAsync(ct);
-        return page ?? throw ProblemException.NotFound($"dataset '{name}'");
-    }
+    public async Task<DatasetInfo> GetAsync(string name, CancellationToken ct) =>
+        await ToInfos(db.Datasets.AsNoTracking().Where(d => d.Name == name && d.DeletedAt == null)).FirstOrDefaultAsync(ct)
+            ?? throw ProblemException.NotFound($"dataset '{name}'");
+
+    private static IQueryable<DatasetInfo> ToInfos(IQueryable<DatasetRow> datasets) =>
+        datasets.Select(d => new DatasetInfo(
+            d.Name,
+            d.Description,
+            d.Versions.Where(v => v.DeletedAt == null).Max(v => (int?)v.Version) ?? 0,
+            d.Versions.Count(v => v.DeletedAt == null),
+            d.CreatedAt));
 
     public async Task<Page<DatasetVersionInfo>> ListVersionsAsync(string name, int? pageSize, string? pageToken, CancellationToken ct)
     {
@@ -210,7 +197,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         await tx.CommitAsync(ct);
     }
 
-    /// <summary>Writes a version as CSV to a scratch file (the caller deletes it), or returns the stored Parquet blob's hash.</summary>
+    /// <summary>Writes a version as CSV to a scratch file and returns its path; the caller deletes it.</summary>
     public async Task<string> ExportCsvAsync(DatasetVersionRow row, CancellationToken ct)
     {
         var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
