@@ -1,0 +1,141 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Stratus.Ml.Data;
+
+namespace Stratus.Ml.Training;
+
+/// <summary>How a source column enters the model.</summary>
+public enum FeatureKind
+{
+    /// <summary>A number; missing values are replaced by the mean and flagged.</summary>
+    Numeric,
+
+    /// <summary>A category with few values: one-hot encoded.</summary>
+    Categorical,
+
+    /// <summary>A category with many values: hashed one-hot encoded.</summary>
+    HighCardinality,
+
+    /// <summary>Free text: word and character n-grams.</summary>
+    Text,
+}
+
+/// <summary>A model input column and how it is featurized.</summary>
+public sealed record FeatureColumn(string Name, string SourceColumn, string SourceType, FeatureKind Kind);
+
+/// <summary>
+/// Turns a Parquet dataset into an ML.NET <see cref="IDataView"/>: DuckDB derives the columns the model reads
+/// (dates split into parts, booleans as numbers, the label encoded for the task) and writes them to a CSV file
+/// that ML.NET's text loader streams, so datasets larger than memory train too.
+/// </summary>
+public static class TrainingData
+{
+    /// <summary>The column the label is written to.</summary>
+    public const string LabelColumn = "Label";
+
+    /// <summary>Categories with at most this many values are one-hot encoded; more are hashed.</summary>
+    public const int OneHotLimit = 64;
+
+    /// <summary>Chooses features from the dataset's profile: every column but the target (and those named in <paramref name="exclude"/>).</summary>
+    /// <exception cref="DataFormatException">The target is missing or no usable feature remains.</exception>
+    public static IReadOnlyList<FeatureColumn> PlanFeatures(IReadOnlyList<ColumnProfile> profile, string target, IReadOnlyCollection<string>? exclude = null)
+    {
+        if (!profile.Any(c => c.Name == target))
+            throw new DataFormatException($"target column '{target}' does not exist; the columns are {string.Join(", ", profile.Select(c => c.Name))}");
+        var features = new List<FeatureColumn>();
+        foreach (var c in profile)
+        {
+            if (c.Name == target || exclude?.Contains(c.Name) == true) continue;
+            if (c.Count == 0 || c.Distinct < 2) continue; // empty or constant: carries no signal
+            if (DuckDb.IsNumeric(c.Type) || c.Type == "BOOLEAN")
+            {
+                features.Add(new FeatureColumn(c.Name, c.Name, c.Type, FeatureKind.Numeric));
+            }
+            else if (c.Type is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
+            {
+                foreach (var part in DateParts(c.Type)) features.Add(new FeatureColumn($"{c.Name}_{part}", c.Name, c.Type, FeatureKind.Numeric));
+            }
+            else if (c.Type == "VARCHAR")
+            {
+                var kind = LooksLikeText(c) ? FeatureKind.Text : c.Distinct <= OneHotLimit ? FeatureKind.Categorical : FeatureKind.HighCardinality;
+                features.Add(new FeatureColumn(c.Name, c.Name, c.Type, kind));
+            }
+        }
+        if (features.Count == 0) throw new DataFormatException($"no usable feature: every column but '{target}' is constant, empty or of an unsupported type");
+        return features;
+    }
+
+    /// <summary>Writes the model's input columns and the encoded label to a CSV file and returns a loader over it.</summary>
+    public static IDataView Load(MLContext ml, string parquet, IReadOnlyList<FeatureColumn> features, ColumnProfile target, MlTask task, string csvPath, string tempDirectory)
+    {
+        var selects = features.Select(f => $"{Expression(f)} AS {DuckDb.Identifier(f.Name)}").ToList();
+        var t = DuckDb.Identifier(target.Name);
+        selects.Add(task switch
+        {
+            MlTask.BinaryClassification => $"{BinaryLabel(target)} AS {LabelColumn}",
+            MlTask.MulticlassClassification => $"{t}::VARCHAR AS {LabelColumn}",
+            _ => $"{t}::DOUBLE AS {LabelColumn}",
+        });
+        using (var connection = DuckDb.Open(tempDirectory))
+        using (var command = connection.CreateCommand())
+        {
+            // Rows without a label teach nothing and cannot be scored.
+            command.CommandText = $"COPY (SELECT {string.Join(", ", selects)} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {t} IS NOT NULL) TO {DuckDb.Literal(csvPath)} (HEADER, DELIMITER ',')";
+            command.ExecuteNonQuery();
+        }
+        var columns = features.Select((f, i) => new TextLoader.Column(f.Name, f.Kind == FeatureKind.Numeric ? DataKind.Single : DataKind.String, i)).ToList();
+        columns.Add(new TextLoader.Column(LabelColumn, task switch
+        {
+            MlTask.BinaryClassification => DataKind.Boolean,
+            MlTask.MulticlassClassification => DataKind.String,
+            _ => DataKind.Single,
+        }, features.Count));
+        var loader = ml.Data.CreateTextLoader(new TextLoader.Options
+        {
+            Columns = [.. columns],
+            HasHeader = true,
+            Separators = [','],
+            AllowQuoting = true,
+            ReadMultilines = true,
+            MissingRealsAsNaNs = true,
+        });
+        return loader.Load(csvPath);
+    }
+
+    /// <summary>The DuckDB expression that computes a model input column from the source row.</summary>
+    internal static string Expression(FeatureColumn f)
+    {
+        var source = DuckDb.Identifier(f.SourceColumn);
+        if (f.SourceType is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
+        {
+            var part = f.Name[(f.SourceColumn.Length + 1)..];
+            return $"date_part({DuckDb.Literal(part)}, {source})::DOUBLE";
+        }
+        return f.Kind == FeatureKind.Numeric ? $"{source}::DOUBLE" : $"coalesce({source}::VARCHAR, '')";
+    }
+
+    /// <summary>The positive class of a binary target: true, 1, or else the rarer of the two values.</summary>
+    public static string PositiveClass(ColumnProfile target)
+    {
+        if (target.Type == "BOOLEAN") return "true";
+        if (DuckDb.IsNumeric(target.Type)) return (target.Max ?? 1).ToString(CultureInfo.InvariantCulture);
+        var values = target.TopValues ?? [];
+        return values.Count >= 2 ? values.OrderBy(v => v.Count).ThenByDescending(v => v.Value, StringComparer.Ordinal).First().Value : "true";
+    }
+
+    private static string BinaryLabel(ColumnProfile target)
+    {
+        var t = DuckDb.Identifier(target.Name);
+        if (target.Type == "BOOLEAN") return t;
+        return DuckDb.IsNumeric(target.Type)
+            ? $"({t}::DOUBLE = {(target.Max ?? 1).ToString("R", CultureInfo.InvariantCulture)})"
+            : $"({t}::VARCHAR = {DuckDb.Literal(PositiveClass(target))})";
+    }
+
+    private static IEnumerable<string> DateParts(string type) =>
+        type == "DATE" ? ["year", "month", "day", "dayofweek"] : ["year", "month", "day", "dayofweek", "hour"];
+
+    private static bool LooksLikeText(ColumnProfile c) =>
+        c.Distinct > OneHotLimit && (c.TopValues ?? []).Any(v => v.Value.Contains(' ', StringComparison.Ordinal) && v.Value.Length > 20);
+}
