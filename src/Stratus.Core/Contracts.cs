@@ -194,6 +194,42 @@ public sealed record GcResult(int BlobsDeleted, long BytesFreed);
 /// <summary>The identity behind the presented token.</summary>
 public sealed record WhoAmI(string Name, string Role);
 
+/// <summary>An input column a model needs, with the type it was trained on (DuckDB logical type).</summary>
+public sealed record ModelInput(string Name, string Type);
+
+/// <summary>
+/// What a model package says about itself: the signature clients must send, what it predicts, how well it did and
+/// where it came from. Stored as <c>manifest.json</c> beside the ML.NET model in the package.
+/// </summary>
+/// <param name="Format">Package format version, <c>stratus-model/1</c>.</param>
+/// <param name="Task"><c>binary</c>, <c>multiclass</c> or <c>regression</c>.</param>
+/// <param name="Target">The column the model predicts.</param>
+/// <param name="Trainer">The trainer that produced it.</param>
+/// <param name="Inputs">The columns a prediction request must carry.</param>
+/// <param name="Classes">Class labels (negative then positive for binary); empty for regression.</param>
+/// <param name="Metrics">Validation metrics.</param>
+/// <param name="Validation">How the metrics were measured, e.g. <c>5-fold cross-validation</c>.</param>
+/// <param name="Parameters">Training parameters (seed, iterations, ...).</param>
+/// <param name="Libraries">Versions of the libraries that trained it.</param>
+/// <param name="Dataset">The dataset version it was trained on, <c>NAME:VERSION</c>, when known.</param>
+/// <param name="DatasetSha256">SHA-256 of that dataset version.</param>
+public sealed record ModelManifest(
+    string Format,
+    string Task,
+    string Target,
+    string Trainer,
+    IReadOnlyList<ModelInput> Inputs,
+    IReadOnlyList<string> Classes,
+    IReadOnlyDictionary<string, double> Metrics,
+    string Validation,
+    IReadOnlyDictionary<string, string> Parameters,
+    IReadOnlyDictionary<string, string> Libraries,
+    string? Dataset = null,
+    string? DatasetSha256 = null);
+
+/// <summary>One prediction: a label with class probabilities for classification, a value for regression.</summary>
+public sealed record Prediction(string? Label = null, IReadOnlyDictionary<string, double>? Probabilities = null, double? Value = null);
+
 /// <summary>The JSON settings every Stratus component uses: snake_case names, nulls omitted.</summary>
 public static class StratusJson
 {
@@ -248,6 +284,8 @@ public static class StratusJson
 [JsonSerializable(typeof(TokenInfo))]
 [JsonSerializable(typeof(DatasetInfo))]
 [JsonSerializable(typeof(WhoAmI))]
+[JsonSerializable(typeof(ModelManifest))]
+[JsonSerializable(typeof(IReadOnlyList<Prediction>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class StratusJsonContext : JsonSerializerContext;

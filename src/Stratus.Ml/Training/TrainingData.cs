@@ -48,22 +48,31 @@ public static class TrainingData
         {
             if (c.Name == target || exclude?.Contains(c.Name) == true) continue;
             if (c.Count == 0 || c.Distinct < 2) continue; // empty or constant: carries no signal
-            if (DuckDb.IsNumeric(c.Type) || c.Type == "BOOLEAN")
-            {
-                features.Add(new FeatureColumn(c.Name, c.Name, c.Type, FeatureKind.Numeric));
-            }
-            else if (c.Type is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
-            {
-                foreach (var part in DateParts(c.Type)) features.Add(new FeatureColumn($"{c.Name}_{part}", c.Name, c.Type, FeatureKind.Numeric));
-            }
-            else if (c.Type == "VARCHAR")
+            if (c.Type == "VARCHAR")
             {
                 var kind = LooksLikeText(c) ? FeatureKind.Text : c.Distinct <= OneHotLimit ? FeatureKind.Categorical : FeatureKind.HighCardinality;
                 features.Add(new FeatureColumn(c.Name, c.Name, c.Type, kind));
             }
+            else
+            {
+                features.AddRange(FeaturesFor(c.Name, c.Type));
+            }
         }
         if (features.Count == 0) throw new DataFormatException($"no usable feature: every column but '{target}' is constant, empty or of an unsupported type");
         return features;
+    }
+
+    /// <summary>
+    /// The numeric model columns a source column becomes: itself for numbers and booleans, its parts for dates, none
+    /// for unsupported types. Text columns map to one text column (its encoding is part of the trained pipeline).
+    /// </summary>
+    public static IEnumerable<FeatureColumn> FeaturesFor(string name, string type)
+    {
+        if (DuckDb.IsNumeric(type) || type == "BOOLEAN") return [new FeatureColumn(name, name, type, FeatureKind.Numeric)];
+        if (type is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
+            return DateParts(type).Select(part => new FeatureColumn($"{name}_{part}", name, type, FeatureKind.Numeric));
+        if (type == "VARCHAR") return [new FeatureColumn(name, name, type, FeatureKind.Categorical)];
+        return [];
     }
 
     /// <summary>Writes the model's input columns and the encoded label to a CSV file and returns a loader over it.</summary>

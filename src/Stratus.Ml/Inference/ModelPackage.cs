@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Stratus.Ml.Training;
+
+namespace Stratus.Ml.Inference;
+
+/// <summary>A request value that does not fit the model's signature; <see cref="Field"/> names it (<c>instances[3].amount</c>).</summary>
+public sealed class PredictionInputException(string field, string message) : Exception($"{field}: {message}")
+{
+    /// <summary>The offending field.</summary>
+    public string Field { get; } = field;
+}
+
+/// <summary>
+/// A trained model as Stratus stores it: one zip holding <c>manifest.json</c> (signature, task, classes, metrics,
+/// lineage) and <c>model.zip</c> (the ML.NET pipeline, featurization included).
+/// </summary>
+public sealed class ModelPackage
+{
+    /// <summary>The package format this version writes and reads.</summary>
+    public const string Format = "stratus-model/1";
+
+    private readonly MLContext _ml;
+    private readonly ITransformer _model;
+    private readonly DataViewSchema _inputSchema;
+    private readonly IReadOnlyList<FeatureColumn> _features;
+
+    private ModelPackage(MLContext ml, ITransformer model, DataViewSchema inputSchema, ModelManifest manifest)
+    {
+        _ml = ml;
+        _model = model;
+        _inputSchema = inputSchema;
+        Manifest = manifest;
+        _features = FeaturesOf(manifest.Inputs);
+    }
+
+    /// <summary>What the package says about itself.</summary>
+    public ModelManifest Manifest { get; }
+
+    /// <summary>Writes a trained model and its manifest as a package.</summary>
+    public static void Save(TrainResult result, IReadOnlyList<ColumnProfile> profile, string target, Stream destination, IReadOnlyDictionary<string, string> parameters, string? dataset = null, string? datasetSha256 = null)
+    {
+        var inputs = result.Features.Select(f => f.SourceColumn).Distinct()
+            .Select(name => new ModelInput(name, profile.First(c => c.Name == name).Type)).ToList();
+        var manifest = new ModelManifest(Format, result.Task.Name(), target, result.Trainer, inputs, result.Classes, result.Metrics, result.Validation,
+            parameters, new Dictionary<string, string> { ["Microsoft.ML"] = typeof(MLContext).Assembly.GetName().Version?.ToString() ?? "" }, dataset, datasetSha256);
+        using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
+        using (var entry = zip.CreateEntry("manifest.json").Open())
+        {
+            JsonSerializer.Serialize(entry, manifest, StratusJsonContext.Default.ModelManifest);
+        }
+        using (var entry = zip.CreateEntry("model.zip", CompressionLevel.NoCompression).Open())
+        {
+            new MLContext().Model.Save(result.Model, result.InputSchema, entry);
+        }
+    }
+
+    /// <summary>Reads a package.</summary>
+    /// <exception cref="InvalidDataException">The stream is not a Stratus model package of a known format.</exception>
+    public static ModelPackage Load(Stream source)
+    {
+        using var zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
+        var manifestEntry = zip.GetEntry("manifest.json") ?? throw new InvalidDataException("not a Stratus model package: manifest.json is missing");
+        ModelManifest manifest;
+        using (var stream = manifestEntry.Open())
+        {
+            manifest = JsonSerializer.Deserialize(stream, StratusJsonContext.Default.ModelManifest) ?? throw new InvalidDataException("manifest.json is empty");
+        }
+        if (manifest.Format != Format) throw new InvalidDataException($"model package format '{manifest.Format}' is not supported; this server reads {Format}");
+        var ml = new MLContext();
+        using var model = new MemoryStream();
+        using (var stream = (zip.GetEntry("model.zip") ?? throw new InvalidDataException("not a Stratus model package: model.zip is missing")).Open())
+        {
+            stream.CopyTo(model);
+        }
+        model.Position = 0;
+        var transformer = ml.Model.Load(model, out var inputSchema);
+        return new ModelPackage(ml, transformer, inputSchema, manifest);
+    }
+
+    /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>
+    /// <exception cref="PredictionInputException">A row lacks an input column or carries a value of the wrong type.</exception>
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows)
+    {
+        var columns = new Array[_inputSchema.Count];
+        for (var c = 0; c < _inputSchema.Count; c++)
+        {
+            var column = _inputSchema[c];
+            columns[c] = column.Type switch
+            {
+                BooleanDataViewType => new bool[rows.Count],
+                TextDataViewType => Enumerable.Repeat("", rows.Count).ToArray(),
+                _ => new float[rows.Count],
+            };
+        }
+        for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns);
+
+        var scored = _model.Transform(new RowsDataView(_inputSchema, columns, rows.Count));
+        var classes = Manifest.Classes;
+        switch (Manifest.Task)
+        {
+            case "binary":
+            {
+                var probabilities = scored.GetColumn<float>("Probability").ToList();
+                return probabilities.ConvertAll(p => new Prediction(
+                    p >= 0.5f ? classes[1] : classes[0],
+                    new Dictionary<string, double> { [classes[0]] = 1 - p, [classes[1]] = p }));
+            }
+            case "multiclass":
+            {
+                var labels = scored.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(l => l.ToString()).ToList();
+                var scores = scored.GetColumn<float[]>("Score").ToList();
+                return [.. labels.Select((label, i) => new Prediction(label, classes.Select((name, k) => (name, k)).ToDictionary(x => x.name, x => (double)scores[i][x.k])))];
+            }
+            default:
+                return [.. scored.GetColumn<float>("Score").Select(v => new Prediction(Value: v))];
+        }
+    }
+
+    private void Fill(IReadOnlyDictionary<string, JsonElement> row, int r, Array[] columns)
+    {
+        foreach (var input in Manifest.Inputs)
+        {
+            var field = $"instances[{r}].{input.Name}";
+            if (!row.TryGetValue(input.Name, out var value)) throw new PredictionInputException(field, $"is missing; the model needs {string.Join(", ", Manifest.Inputs.Select(i => i.Name))}");
+            foreach (var feature in _features.Where(f => f.SourceColumn == input.Name))
+            {
+                var index = _inputSchema.GetColumnOrNull(feature.Name)?.Index ?? throw new InvalidDataException($"the model has no input column '{feature.Name}'");
+                switch (columns[index])
+                {
+                    case float[] floats:
+                        floats[r] = Number(feature, value, field);
+                        break;
+                    case string[] strings:
+                        strings[r] = value.ValueKind switch
+                        {
+                            JsonValueKind.String => value.GetString()!,
+                            JsonValueKind.Null => "",
+                            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+                            _ => throw new PredictionInputException(field, "expected text"),
+                        };
+                        break;
+                }
+            }
+        }
+    }
+
+    private static float Number(FeatureColumn feature, JsonElement value, string field)
+    {
+        if (value.ValueKind == JsonValueKind.Null) return float.NaN; // missing: the model imputes it
+        if (feature.SourceType is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
+        {
+            if (value.ValueKind != JsonValueKind.String || !DateTime.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time))
+                throw new PredictionInputException(field, "expected a date such as \"2024-03-31\"");
+            return feature.Name[(feature.SourceColumn.Length + 1)..] switch
+            {
+                "year" => time.Year,
+                "month" => time.Month,
+                "day" => time.Day,
+                "dayofweek" => (int)time.DayOfWeek, // Sunday = 0, as DuckDB counts
+                _ => time.Hour,
+            };
+        }
+        return value.ValueKind switch
+        {
+            JsonValueKind.Number => (float)value.GetDouble(),
+            JsonValueKind.True when feature.SourceType == "BOOLEAN" => 1,
+            JsonValueKind.False when feature.SourceType == "BOOLEAN" => 0,
+            _ => throw new PredictionInputException(field, $"expected a number, got {Describe(value.ValueKind)}"),
+        };
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The model's derived input columns, recomputed from the signature the way training derived them.</summary>
+    private static List<FeatureColumn> FeaturesOf(IReadOnlyList<ModelInput> inputs) =>
+        [.. inputs.SelectMany(i => TrainingData.FeaturesFor(i.Name, i.Type))];
+}

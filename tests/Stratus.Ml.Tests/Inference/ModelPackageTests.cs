@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Stratus.Ml.Data;
+using Stratus.Ml.Inference;
+using Stratus.Ml.Training;
+
+namespace Stratus.Ml.Tests.Inference;
+
+public sealed class ModelPackageTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("stratus-package-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private ModelPackage TrainAndReload(string csv, string target, out TrainResult result)
+    {
+        var source = Path.Combine(_dir, $"{Guid.NewGuid():N}.csv");
+        File.WriteAllText(source, csv);
+        var parquet = Path.ChangeExtension(source, ".parquet");
+        var (_, profile) = DatasetIngestor.Ingest(source, SourceFormat.Csv, parquet, _dir);
+        result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = target, Iterations = 30, Folds = 2 }, _dir);
+        using var package = new MemoryStream();
+        ModelPackage.Save(result, profile, target, package, new Dictionary<string, string> { ["seed"] = "42" }, "data:1", new string('a', 64));
+        package.Position = 0;
+        return ModelPackage.Load(package);
+    }
+
+    private static IReadOnlyDictionary<string, JsonElement> Row(string json) =>
+        JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+
+    private static string Binary()
+    {
+        var random = new Random(9);
+        var csv = new StringBuilder("amount,category,day,fraud\n");
+        for (var i = 0; i < 600; i++)
+        {
+            var fraud = random.NextDouble() < 0.3;
+            csv.Append(CultureInfo.InvariantCulture, $"{(fraud ? 500 : 20) + random.NextDouble() * 50:F2},{(fraud ? "online" : "grocery")},2024-05-{10 + random.Next(9)},{(fraud ? "fraud" : "legit")}\n");
+        }
+        return csv.ToString();
+    }
+
+    [Fact]
+    public void Should_round_trip_a_binary_model_with_its_manifest_and_predict_class_probabilities()
+    {
+        var package = TrainAndReload(Binary(), "fraud", out _);
+
+        var manifest = package.Manifest;
+        Assert.Equal(("binary", "fraud", "lightgbm"), (manifest.Task, manifest.Target, manifest.Trainer));
+        Assert.Equal(["amount:DOUBLE", "category:VARCHAR", "day:DATE"], manifest.Inputs.Select(i => $"{i.Name}:{i.Type}"));
+        Assert.Equal(["legit", "fraud"], manifest.Classes); // negative, then the rarer class as positive
+        Assert.Equal("data:1", manifest.Dataset);
+        Assert.True(manifest.Metrics["auc"] > 0.95);
+
+        var predictions = package.Predict([
+            Row("""{"amount": 530.5, "category": "online", "day": "2024-05-12"}"""),
+            Row("""{"amount": 25, "category": "grocery", "day": "2024-05-13", "extra": 1}"""),
+            Row("""{"amount": null, "category": null, "day": null}"""),
+        ]);
+        Assert.Equal("fraud", predictions[0].Label);
+        Assert.Equal("legit", predictions[1].Label);
+        Assert.True(predictions[0].Probabilities!["fraud"] > 0.9);
+        Assert.Equal(1.0, predictions[1].Probabilities!.Values.Sum(), 6);
+        Assert.NotNull(predictions[2].Label); // missing values are imputed, as in training
+    }
+
+    [Theory]
+    [InlineData("""{"category": "online", "day": "2024-05-12"}""", "instances[0].amount", "missing")]
+    [InlineData("""{"amount": "high", "category": "online", "day": "2024-05-12"}""", "instances[0].amount", "expected a number, got a string")]
+    [InlineData("""{"amount": 3, "category": "online", "day": "someday"}""", "instances[0].day", "date")]
+    public void Should_name_the_field_of_a_request_that_does_not_fit_the_signature(string json, string field, string expected)
+    {
+        var package = TrainAndReload(Binary(), "fraud", out _);
+        var ex = Assert.Throws<PredictionInputException>(() => package.Predict([Row(json)]));
+        Assert.Equal(field, ex.Field);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Should_predict_multiclass_labels_and_regression_values_after_a_round_trip()
+    {
+        var random = new Random(4);
+        var csv = new StringBuilder("x,kind,y\n");
+        for (var i = 0; i < 600; i++)
+        {
+            var k = random.Next(3);
+            csv.Append(CultureInfo.InvariantCulture, $"{k * 10 + random.NextDouble():F3},{new[] { "a", "b", "c" }[k]},{k * 100 + random.NextDouble():F3}\n");
+        }
+        var multiclass = TrainAndReload(csv.ToString(), "kind", out _);
+        var labels = multiclass.Predict([Row("""{"x": 0.5, "y": 0}"""), Row("""{"x": 20.5, "y": 200}""")]);
+        Assert.Equal(["a", "c"], labels.Select(p => p.Label));
+        Assert.Equal(["a", "b", "c"], labels[0].Probabilities!.Keys.Order());
+
+        var regression = TrainAndReload(csv.ToString(), "y", out _);
+        var values = regression.Predict([Row("""{"x": 10.5, "kind": "b"}""")]);
+        Assert.InRange(values[0].Value!.Value, 90, 110);
+    }
+
+    [Fact]
+    public void Should_refuse_a_stream_that_is_not_a_package()
+    {
+        using var junk = new MemoryStream(Encoding.UTF8.GetBytes("not a zip"));
+        Assert.ThrowsAny<InvalidDataException>(() => ModelPackage.Load(junk));
+    }
+}
