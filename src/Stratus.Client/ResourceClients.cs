@@ -224,3 +224,48 @@ public sealed class TokensClient(StratusClient client)
     public Task<TokenInfo> RevokeAsync(long id, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Delete, $"api/v1/tokens/{id}", null, StratusJsonContext.Default.TokenInfo, ct);
 }
+
+/// <summary>Training and other jobs.</summary>
+public sealed class JobsClient(StratusClient client)
+{
+    /// <summary>Queues a training job; a request that does not fit the dataset is refused at once.</summary>
+    public Task<JobInfo> TrainAsync(TrainRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/train", StratusClient.Json(request, StratusJsonContext.Default.TrainRequest), StratusJsonContext.Default.JobInfo, ct);
+
+    /// <summary>Shows a job.</summary>
+    public Task<JobInfo> GetAsync(string id, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/jobs/{StratusClient.Segment(id)}", StratusJsonContext.Default.JobInfo, ct);
+
+    /// <summary>Lists jobs, newest first.</summary>
+    public Task<Page<JobInfo>> ListAsync(string? status = null, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/jobs", ("status", status), ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageJobInfo, ct);
+
+    /// <summary>Log lines after sequence number <paramref name="after"/>.</summary>
+    public Task<IReadOnlyList<JobLogLine>> LogAsync(string id, long after = 0, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/jobs/{StratusClient.Segment(id)}/log?after={after}", StratusJsonContext.Default.IReadOnlyListJobLogLine, ct);
+
+    /// <summary>Cancels a job.</summary>
+    public Task<JobInfo> CancelAsync(string id, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/jobs/{StratusClient.Segment(id)}/cancel", null, StratusJsonContext.Default.JobInfo, ct);
+
+    /// <summary>Follows a job until it ends, passing each new log line to <paramref name="onLog"/>.</summary>
+    public async Task<JobInfo> WaitAsync(string id, Action<JobLogLine>? onLog = null, TimeSpan? poll = null, CancellationToken ct = default)
+    {
+        long seen = 0;
+        while (true)
+        {
+            foreach (var line in await LogAsync(id, seen, ct))
+            {
+                onLog?.Invoke(line);
+                seen = line.Seq;
+            }
+            var job = await GetAsync(id, ct);
+            if (JobStatus.IsTerminal(job.Status))
+            {
+                foreach (var line in await LogAsync(id, seen, ct)) onLog?.Invoke(line);
+                return job;
+            }
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(250), ct);
+        }
+    }
+}

@@ -41,6 +41,7 @@ public sealed class StratusClient
         Runs = new RunsClient(this);
         Models = new ModelsClient(this);
         Tokens = new TokensClient(this);
+        Jobs = new JobsClient(this);
     }
 
     /// <summary>Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>.</summary>
@@ -65,6 +66,9 @@ public sealed class StratusClient
 
     /// <summary>Tokens (admin).</summary>
     public TokensClient Tokens { get; }
+
+    /// <summary>Training jobs.</summary>
+    public JobsClient Jobs { get; }
 
     /// <summary>The identity behind the token.</summary>
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct = default) => GetAsync("api/v1/whoami", StratusJsonContext.Default.WhoAmI, ct);

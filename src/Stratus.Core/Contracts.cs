@@ -230,6 +230,75 @@ public sealed record ModelManifest(
 /// <summary>One prediction: a label with class probabilities for classification, a value for regression.</summary>
 public sealed record Prediction(string? Label = null, IReadOnlyDictionary<string, double>? Probabilities = null, double? Value = null);
 
+/// <summary>Job lifecycle states.</summary>
+public static class JobStatus
+{
+    /// <summary>Waiting for a worker slot.</summary>
+    public const string Queued = "QUEUED";
+
+    /// <summary>On a worker slot.</summary>
+    public const string Running = "RUNNING";
+
+    /// <summary>Done; the result is set.</summary>
+    public const string Succeeded = "SUCCEEDED";
+
+    /// <summary>Stopped by an error; the error says why.</summary>
+    public const string Failed = "FAILED";
+
+    /// <summary>Stopped on request, or for running past its time limit.</summary>
+    public const string Cancelled = "CANCELLED";
+
+    /// <summary>True for a state a job ends in.</summary>
+    public static bool IsTerminal(string status) => status is Succeeded or Failed or Cancelled;
+}
+
+/// <summary>Trains a model on a dataset version as a job.</summary>
+/// <param name="Dataset">Dataset reference, <c>NAME</c> or <c>NAME:VERSION</c>.</param>
+/// <param name="Target">The column to predict.</param>
+/// <param name="Task"><c>binary</c>, <c>multiclass</c> or <c>regression</c>; inferred from the target when omitted.</param>
+/// <param name="Trainer"><c>lightgbm</c> (default), <c>fasttree</c>, <c>fastforest</c>, <c>sdca</c> or <c>lbfgs</c>.</param>
+/// <param name="Register">Registers the model under this name when given.</param>
+/// <param name="Experiment">Experiment of the run (default: the dataset's name).</param>
+/// <param name="Seed">Seed for splits and trainers (default 42).</param>
+/// <param name="Iterations">Trees or epochs (default 100).</param>
+/// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size.</param>
+/// <param name="Exclude">Columns to leave out of the features.</param>
+/// <param name="MaxRunSeconds">Time limit; the job is cancelled past it (default 3600).</param>
+public sealed record TrainRequest(
+    string Dataset,
+    string Target,
+    string? Task = null,
+    string? Trainer = null,
+    string? Register = null,
+    string? Experiment = null,
+    int? Seed = null,
+    int? Iterations = null,
+    int? Folds = null,
+    IReadOnlyList<string>? Exclude = null,
+    int? MaxRunSeconds = null);
+
+/// <summary>A registered model version, by name and number.</summary>
+public sealed record ModelVersionRef(string Name, int Version);
+
+/// <summary>What a training job produced.</summary>
+public sealed record TrainResultInfo(string RunId, string Task, string Trainer, string Validation, IReadOnlyDictionary<string, double> Metrics, ModelVersionRef? Model);
+
+/// <summary>A job: queued, running or ended, with its outcome.</summary>
+public sealed record JobInfo(
+    string Id,
+    string Kind,
+    string Status,
+    string? RunId,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    string? Error,
+    TrainResultInfo? Result);
+
+/// <summary>A line of a job's log.</summary>
+public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
+
 /// <summary>The JSON settings every Stratus component uses: snake_case names, nulls omitted.</summary>
 public static class StratusJson
 {
@@ -285,6 +354,11 @@ public static class StratusJson
 [JsonSerializable(typeof(DatasetInfo))]
 [JsonSerializable(typeof(WhoAmI))]
 [JsonSerializable(typeof(ModelManifest))]
+[JsonSerializable(typeof(TrainRequest))]
+[JsonSerializable(typeof(JobInfo))]
+[JsonSerializable(typeof(Page<JobInfo>))]
+[JsonSerializable(typeof(IReadOnlyList<JobLogLine>))]
+[JsonSerializable(typeof(TrainResultInfo))]
 [JsonSerializable(typeof(IReadOnlyList<Prediction>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(JsonElement))]

@@ -59,18 +59,27 @@ public static class ModelTrainer
     /// <summary>The trainers, by name.</summary>
     public static IReadOnlyList<string> Trainers { get; } = ["lightgbm", "fasttree", "fastforest", "sdca", "lbfgs"];
 
+    /// <summary>Checks that the options fit the dataset (target, task, features, trainer) and returns the task and features, without training.</summary>
+    /// <exception cref="DataFormatException">What does not fit, by name.</exception>
+    public static (MlTask Task, IReadOnlyList<FeatureColumn> Features) Plan(IReadOnlyList<ColumnProfile> profile, TrainOptions options)
+    {
+        var features = TrainingData.PlanFeatures(profile, options.Target, options.Exclude);
+        var target = profile.First(c => c.Name == options.Target);
+        if (target.Distinct < 2) throw new DataFormatException($"target column '{target.Name}' is constant: there is nothing to predict");
+        var task = options.Task ?? MlTasks.Detect(target);
+        if (!Trainers.Contains(options.Trainer)) throw new DataFormatException($"trainer '{options.Trainer}' is not one of {string.Join(", ", Trainers)}");
+        if (task == MlTask.Regression && options.Trainer == "lbfgs") throw new DataFormatException("trainer 'lbfgs' classifies; for regression use lightgbm, fasttree, fastforest or sdca");
+        if (task == MlTask.Regression && !DuckDb.IsNumeric(target.Type)) throw new DataFormatException($"target column '{target.Name}' is {target.Type}; regression needs a number");
+        return (task, features);
+    }
+
     /// <summary>Trains on a stored Parquet dataset whose profile is known.</summary>
     /// <exception cref="DataFormatException">The target, the features or the trainer do not fit; nothing was trained.</exception>
     public static TrainResult Train(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory, CancellationToken ct = default)
     {
         var started = Stopwatch.StartNew();
-        var features = TrainingData.PlanFeatures(profile, options.Target, options.Exclude);
+        var (task, features) = Plan(profile, options);
         var target = profile.First(c => c.Name == options.Target);
-        var task = options.Task ?? MlTasks.Detect(target);
-        if (task != MlTask.Regression && target.Distinct < 2) throw new DataFormatException($"target column '{target.Name}' is constant: there is nothing to predict");
-        if (!Trainers.Contains(options.Trainer)) throw new DataFormatException($"trainer '{options.Trainer}' is not one of {string.Join(", ", Trainers)}");
-        if (task == MlTask.Regression && options.Trainer == "lbfgs") throw new DataFormatException("trainer 'lbfgs' classifies; for regression use lightgbm, fasttree, fastforest or sdca");
-        if (task == MlTask.Regression && !DuckDb.IsNumeric(target.Type)) throw new DataFormatException($"target column '{target.Name}' is {target.Type}; regression needs a number");
 
         var ml = new MLContext(options.Seed);
         var csv = Path.Combine(tempDirectory, $"train-{Guid.NewGuid():N}.csv");

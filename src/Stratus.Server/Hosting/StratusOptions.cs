@@ -42,6 +42,15 @@ public sealed class StratusOptions
     /// <summary>How old an unreferenced blob must be before collection, so that uploads in flight are never collected. Default: 10 minutes.</summary>
     public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Jobs that may run at once in this process. Default: one per core.</summary>
+    public int WorkerSlots { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>How often the scheduler looks for queued jobs (it is also woken by each submission). Default: 2 seconds.</summary>
+    public TimeSpan JobPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many times a job interrupted by a server restart is started again before it is marked failed. Default: 2.</summary>
+    public int JobRestartAttempts { get; set; } = 2;
+
     /// <summary>Whether to print the admin token the first start creates. Default: true.</summary>
     public bool PrintAdminToken { get; set; } = true;
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Stratus.Server.Datasets;
+using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
@@ -101,6 +102,9 @@ public static partial class StratusServer
         builder.Services.AddScoped<DatasetService>();
         builder.Services.AddScoped<TrackingService>();
         builder.Services.AddScoped<RegistryService>();
+        builder.Services.AddScoped<JobService>();
+        builder.Services.AddScoped<TrainJobExecutor>();
+        builder.Services.AddSingleton<JobRunner>();
 
         // One Orleans silo in the process; cluster membership comes with the cluster mode.
         var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;
@@ -129,6 +133,7 @@ public static partial class StratusServer
         app.MapDatasetsApi(options.MaxUploadBytes);
         app.MapTrackingApi(options.MaxUploadBytes);
         app.MapRegistryApi();
+        app.MapJobsApi();
         app.MapSecurityApi();
     }
 
@@ -155,6 +160,7 @@ public static partial class StratusServer
                 await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", ct);
             }
             adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(options.DataDir, ct);
+            await scope.ServiceProvider.GetRequiredService<JobService>().RecoverAsync(ct);
         }
 
         await app.StartAsync(ct);
@@ -247,10 +253,14 @@ public static partial class StratusServer
     private static partial void LogCleaned(ILogger logger, int count);
 }
 
-/// <summary>Activates the run reaper once the silo is up.</summary>
+/// <summary>Activates the run reaper and the job scheduler once the silo is up.</summary>
 internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
+        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

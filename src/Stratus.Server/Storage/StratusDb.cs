@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Stratus.Server.Datasets;
+using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 using Stratus.Server.Tracking;
@@ -25,6 +26,8 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<ModelAliasRow> ModelAliases => Set<ModelAliasRow>();
     public DbSet<TokenRow> Tokens => Set<TokenRow>();
     public DbSet<AuditRow> Audit => Set<AuditRow>();
+    public DbSet<JobRow> Jobs => Set<JobRow>();
+    public DbSet<JobLogRow> JobLog => Set<JobLogRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Stratus.Ml.Data;
+using Stratus.Ml.Training;
+using Stratus.Server.Datasets;
+using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Jobs;
+
+/// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; grains only dispatch.</summary>
+public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
+{
+    public const string TrainKind = "train";
+
+    /// <summary>Checks a training request against the dataset (target, features, trainer) and queues it; a bad request fails here, before any work.</summary>
+    public async Task<JobInfo> SubmitTrainAsync(TrainRequest request, string? actor, CancellationToken ct)
+    {
+        if (!DatasetRef.TryParse(request.Dataset, out var reference, out var refError)) throw ProblemException.Invalid("dataset", refError!);
+        if (string.IsNullOrWhiteSpace(request.Target)) throw ProblemException.Invalid("target", "is required");
+        var trainer = request.Trainer ?? "lightgbm";
+        if (!ModelTrainer.Trainers.Contains(trainer)) throw ProblemException.Invalid("trainer", $"'{trainer}' is not one of {string.Join(", ", ModelTrainer.Trainers)}");
+        MlTask? task;
+        try
+        {
+            task = MlTasks.Parse(request.Task);
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("task", ex.Message);
+        }
+        if (request.Register is not null) ProblemException.CheckName("register", request.Register);
+        if (request.Experiment is not null) ProblemException.CheckName("experiment", request.Experiment);
+        if (request.MaxRunSeconds is < 1 or > 7 * 86_400) throw ProblemException.Invalid("max_run_seconds", "must be between 1 and 604800");
+        if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
+        if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
+
+        var version = await datasets.ResolveAsync(reference, ct);
+        var pinned = new DatasetRef(reference.Name, version.Version);
+        var profile = await datasets.GetProfileAsync(pinned, ct);
+        try
+        {
+            ModelTrainer.Plan(profile, ToOptions(request with { Trainer = trainer }, task));
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("target", ex.Message);
+        }
+
+        var row = new JobRow
+        {
+            Id = Guid.CreateVersion7().ToString("N"),
+            Kind = TrainKind,
+            Status = JobStatus.Queued,
+            SpecJson = JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
+            MaxRunSeconds = request.MaxRunSeconds ?? 3600,
+            CreatedAt = clock.GetUtcNow(),
+            CreatedBy = actor,
+        };
+        db.Jobs.Add(row);
+        db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = $"queued: train {trainer} on {pinned}, target '{request.Target}'" });
+        await db.SaveChangesAsync(ct);
+        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
+        return ToInfo(row);
+    }
+
+    internal static TrainOptions ToOptions(TrainRequest r, MlTask? task) => new()
+    {
+        Target = r.Target,
+        Task = task,
+        Trainer = r.Trainer ?? "lightgbm",
+        Seed = r.Seed ?? 42,
+        Iterations = r.Iterations ?? 100,
+        Folds = r.Folds ?? 0,
+        Exclude = r.Exclude ?? [],
+    };
+
+    public async Task<JobInfo> GetAsync(string id, CancellationToken ct) => ToInfo(await FindAsync(id, ct));
+
+    public async Task<Page<JobInfo>> ListAsync(string? status, int? pageSize, string? pageToken, CancellationToken ct)
+    {
+        var (offset, size) = Paging.Parse(pageSize, pageToken);
+        var query = db.Jobs.AsNoTracking();
+        if (status is not null) query = query.Where(j => j.Status == status);
+        var rows = await query.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id).Skip(offset).Take(size + 1).ToListAsync(ct);
+        return Paging.Build(rows.ConvertAll(ToInfo), offset, size);
+    }
+
+    public async Task<IReadOnlyList<JobLogLine>> LogAsync(string id, long after, CancellationToken ct)
+    {
+        await FindAsync(id, ct);
+        return await db.JobLog.AsNoTracking().Where(l => l.JobId == id && l.Id > after).OrderBy(l => l.Id)
+            .Select(l => new JobLogLine(l.Id, l.Time, l.Line)).ToListAsync(ct);
+    }
+
+    /// <summary>Cancels a queued job at once, or asks a running one to stop; ending a job that has ended is refused.</summary>
+    public async Task<JobInfo> CancelAsync(string id, CancellationToken ct)
+    {
+        var job = await FindAsync(id, ct);
+        if (JobStatus.IsTerminal(job.Status)) throw ProblemException.Conflict($"job '{id}' has already ended ({job.Status})");
+        var now = clock.GetUtcNow();
+        var cancelledWhileQueued = await db.Jobs.Where(j => j.Id == id && j.Status == JobStatus.Queued)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatus.Cancelled).SetProperty(j => j.EndedAt, now).SetProperty(j => j.Error, "cancelled before it started"), ct);
+        if (cancelledWhileQueued == 0) runner.Cancel(id);
+        db.JobLog.Add(new JobLogRow { JobId = id, Time = now, Line = "cancel requested" });
+        await db.SaveChangesAsync(ct);
+        return await GetAsync(id, ct);
+    }
+
+    /// <summary>
+    /// At start, before any job runs: jobs a dead process left RUNNING are queued again (up to
+    /// <see cref="StratusOptions.JobRestartAttempts"/> times) or failed, and their runs are marked FAILED.
+    /// </summary>
+    public async Task<int> RecoverAsync(CancellationToken ct)
+    {
+        var interrupted = await db.Jobs.Where(j => j.Status == JobStatus.Running).ToListAsync(ct);
+        var now = clock.GetUtcNow();
+        foreach (var job in interrupted)
+        {
+            if (job.RunId is { } runId)
+            {
+                await db.Runs.Where(r => r.Id == runId && r.Status == RunStatus.Running).ExecuteUpdateAsync(s => s
+                    .SetProperty(r => r.Status, RunStatus.Failed)
+                    .SetProperty(r => r.EndTime, now)
+                    .SetProperty(r => r.FailureReason, "the server stopped during training"), ct);
+            }
+            var again = job.Attempts <= options.Value.JobRestartAttempts;
+            job.Status = again ? JobStatus.Queued : JobStatus.Failed;
+            job.RunId = again ? null : job.RunId;
+            job.EndedAt = again ? null : now;
+            job.Error = again ? null : $"interrupted by {job.Attempts} server restarts";
+            db.JobLog.Add(new JobLogRow { JobId = job.Id, Time = now, Line = again ? "the server restarted during the job: queued again" : job.Error! });
+        }
+        await db.SaveChangesAsync(ct);
+        return interrupted.Count;
+    }
+
+    private async Task<JobRow> FindAsync(string id, CancellationToken ct)
+    {
+        if (!Names.IsLowerHex(id, 32)) throw ProblemException.Invalid("job_id", $"'{id}' is not a job id");
+        return await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct) ?? throw ProblemException.NotFound($"job '{id}'");
+    }
+
+    internal static JobInfo ToInfo(JobRow j) => new(
+        j.Id, j.Kind, j.Status, j.RunId, j.Attempts, j.CreatedAt, j.StartedAt, j.EndedAt, j.Error,
+        j.ResultJson is null ? null : JsonSerializer.Deserialize(j.ResultJson, StratusJsonContext.Default.TrainResultInfo));
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.Inference;
+using Stratus.Ml.Training;
+using Stratus.Server.Datasets;
+using Stratus.Server.Registry;
+using Stratus.Server.Storage;
+using Stratus.Server.Tracking;
+
+namespace Stratus.Server.Jobs;
+
+/// <summary>Runs one training job: a tracked run, the training itself, the model package as an artifact, and the registration.</summary>
+public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs)
+{
+    /// <summary>The artifact path of the model package in the run.</summary>
+    public const string PackagePath = "model/package.zip";
+
+    public async Task<TrainResultInfo> RunAsync(string jobId, Func<string, Task> log, CancellationToken ct)
+    {
+        var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
+        var spec = JsonSerializer.Deserialize(job.SpecJson, StratusJsonContext.Default.TrainRequest)!;
+        if (!DatasetRef.TryParse(spec.Dataset, out var reference, out var error)) throw new InvalidDataException($"job {jobId} names a bad dataset: {error}");
+        var version = await datasets.ResolveAsync(reference, ct);
+        var profile = await datasets.GetProfileAsync(reference, ct);
+        var options = JobService.ToOptions(spec, MlTasks.Parse(spec.Task));
+
+        var parameters = new Dictionary<string, string>
+        {
+            ["dataset"] = spec.Dataset,
+            ["target"] = spec.Target,
+            ["trainer"] = options.Trainer,
+            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["iterations"] = options.Iterations.ToString(CultureInfo.InvariantCulture),
+        };
+        if (spec.Task is not null) parameters["task"] = spec.Task;
+        // The run outlives no server: recovery fails it at restart, so heartbeats only need to cover the time limit.
+        var run = await tracking.CreateRunAsync(
+            new CreateRunRequest(spec.Experiment ?? reference.Name, $"train-{options.Trainer}", parameters,
+                new Dictionary<string, string> { ["job_id"] = jobId }, job.MaxRunSeconds + 300),
+            job.CreatedBy, ct);
+        await db.Jobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
+        await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
+        await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
+
+        try
+        {
+            var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
+            var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
+            var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, ct), ct);
+            await log($"{result.Task.Name()} model trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
+                string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
+            await tracking.LogParamsAsync(run.Id, new LogParamsRequest(new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }.Where(p => !parameters.ContainsKey(p.Key)).ToDictionary()), ct);
+            await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
+
+            var package = blobs.NewTempPath(".zip");
+            try
+            {
+                await using (var file = File.Create(package))
+                {
+                    ModelPackage.Save(result, profile, spec.Target, file, parameters, spec.Dataset, version.SourceSha256);
+                }
+                await using var read = File.OpenRead(package);
+                await tracking.PutArtifactAsync(run.Id, PackagePath, read, ct);
+            }
+            finally
+            {
+                File.Delete(package);
+            }
+
+            ModelVersionRef? registered = null;
+            if (spec.Register is { } name)
+            {
+                // Only a complete, stored package is ever registered.
+                var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, PackagePath, $"{options.Trainer} on {spec.Dataset}"), job.CreatedBy, ct);
+                registered = new ModelVersionRef(model.Name, model.Version);
+                await log($"registered {model.Name}:{model.Version}");
+            }
+            await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), CancellationToken.None);
+            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Killed, "the job was cancelled"), CancellationToken.None);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Failed, ex.Message), CancellationToken.None);
+            throw;
+        }
+    }
+}

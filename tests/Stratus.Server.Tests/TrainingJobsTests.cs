@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Stratus.Client;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<SharedServer>
+{
+    private readonly StratusClient _client = shared.Server.Client();
+
+    private static MemoryStream Transactions(int rows, int seed = 1)
+    {
+        var random = new Random(seed);
+        var csv = new StringBuilder("amount,category,hour,fraud\n");
+        for (var i = 0; i < rows; i++)
+        {
+            var fraud = random.NextDouble() < 0.2;
+            csv.Append(CultureInfo.InvariantCulture, $"{(fraud ? 400 : 30) + random.NextDouble() * 40:F2},{(fraud ? "online" : "grocery")},{random.Next(24)},{(fraud ? 1 : 0)}\n");
+        }
+        return new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
+    }
+
+    [Fact]
+    public async Task Should_train_track_package_and_register_a_model_through_a_job()
+    {
+        await _client.Datasets.UploadAsync("train-tx", Transactions(400));
+
+        var job = await _client.Jobs.TrainAsync(new TrainRequest("train-tx", "fraud", Register: "train-fraud", Iterations: 20));
+        Assert.Equal(JobStatus.Queued, job.Status);
+        var lines = new List<string>();
+        var done = await _client.Jobs.WaitAsync(job.Id, l => lines.Add(l.Line), ct: TestContext.Current.CancellationToken);
+
+        Assert.True(done.Status == JobStatus.Succeeded, $"{done.Status}: {done.Error}\n{string.Join('\n', lines)}");
+        var result = done.Result!;
+        Assert.Equal("binary", result.Task);
+        Assert.True(result.Metrics["auc"] > 0.95);
+        Assert.Equal(new ModelVersionRef("train-fraud", 1), result.Model);
+        Assert.Contains(lines, l => l.Contains("registered train-fraud:1", StringComparison.Ordinal));
+
+        var run = await _client.Runs.GetAsync(result.RunId);
+        Assert.Equal(RunStatus.Finished, run.Status);
+        Assert.Equal("lightgbm", run.Params["trainer"]);
+        Assert.Equal(result.Metrics["auc"], run.LatestMetrics["auc"], 9);
+        Assert.Equal("train-tx", Assert.Single(run.Inputs).Dataset);
+        var version = await _client.Models.ResolveAsync("train-fraud:1");
+        Assert.Equal("model/package.zip", version.ArtifactPath);
+        Assert.Equal("train-tx", Assert.Single(version.Lineage.Datasets).Dataset);
+    }
+
+    [Theory]
+    [InlineData("nope", null, "target", "does not exist")]
+    [InlineData("constant", null, "target", "constant")]
+    [InlineData("fraud", "xgboost", "trainer", "not one of")]
+    public async Task Should_refuse_a_training_request_that_does_not_fit_the_dataset(string target, string? trainer, string field, string expected)
+    {
+        await _client.Datasets.UploadAsync("train-bad", new MemoryStream("x,constant,fraud\n1,5,0\n2,5,1\n3,5,0\n"u8.ToArray()));
+        var before = (await _client.Jobs.ListAsync()).Items.Count;
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.TrainAsync(new TrainRequest("train-bad", target, Trainer: trainer)));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Equal(field, ex.Field);
+        Assert.Contains(expected, ex.Detail);
+        Assert.Equal(before, (await _client.Jobs.ListAsync()).Items.Count);
+    }
+
+    [Fact]
+    public async Task Should_cancel_a_job_and_refuse_cancelling_it_twice()
+    {
+        await _client.Datasets.UploadAsync("train-cancel", Transactions(300, seed: 2));
+        var job = await _client.Jobs.TrainAsync(new TrainRequest("train-cancel", "fraud", Iterations: 20));
+        await _client.Jobs.CancelAsync(job.Id);
+        var done = await _client.Jobs.WaitAsync(job.Id, ct: TestContext.Current.CancellationToken);
+        // A job cancelled before it starts never runs; one already running stops at its next checkpoint.
+        Assert.True(done.Status is JobStatus.Cancelled or JobStatus.Succeeded, done.Status);
+        if (done.Status == JobStatus.Cancelled && done.RunId is { } runId)
+            Assert.Equal(RunStatus.Killed, (await _client.Runs.GetAsync(runId)).Status);
+        var twice = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.CancelAsync(job.Id));
+        Assert.Equal(HttpStatusCode.Conflict, twice.Status);
+    }
+}
