@@ -10,6 +10,7 @@ commands=(
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"
   "models register" "models list" "models show" "models alias"
+  "train" "jobs list" "jobs show" "jobs cancel"
   "tokens create" "tokens list" "tokens revoke" "audit"
 )
 {

@@ -11,6 +11,8 @@ root.Subcommands.Add(DatasetCommands.Create());
 root.Subcommands.Add(TrackingCommands.Experiments());
 root.Subcommands.Add(TrackingCommands.Runs());
 root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(TrainCommands.Train());
+root.Subcommands.Add(TrainCommands.Jobs());
 root.Subcommands.Add(SecurityCommands.Tokens());
 root.Subcommands.Add(SecurityCommands.Audit());
 

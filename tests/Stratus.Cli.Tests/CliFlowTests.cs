@@ -52,6 +52,16 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(500, sample.GetProperty("rows").GetInt64());
         Assert.Equal(6, sample.GetProperty("columns").GetArrayLength());
 
+        // Training through the CLI: one JSON object with run_id, metrics and the registered model.
+        var trained = await Json("train", "--dataset", "transactions", "--target", "fraud", "--register", "fraud-cli", "--iterations", "20");
+        Assert.Equal(32, trained.GetProperty("run_id").GetString()!.Length);
+        Assert.InRange(trained.GetProperty("metrics").GetProperty("auc").GetDouble(), 0.5, 1.0);
+        Assert.Equal("fraud-cli", trained.GetProperty("model").GetProperty("name").GetString());
+        Assert.Equal(1, trained.GetProperty("model").GetProperty("version").GetInt32());
+        var badTarget = await Cli("train", "--dataset", "transactions", "--target", "nope");
+        Assert.Equal(1, badTarget.ExitCode);
+        Assert.Contains("'nope' does not exist", badTarget.Err);
+
         var table = await Cli("datasets", "list");
         Assert.Equal(0, table.ExitCode);
         Assert.Contains("cards", table.Out);

@@ -50,6 +50,44 @@ public sealed class CrashRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_resume_a_training_job_after_kill_9_without_leaving_its_run_running_or_registering_twice()
+    {
+        var port = Stratus.FreePort();
+        var server = await ServerProcess.StartAsync(_home, port);
+        var client = StratusClient.Create(server.Url, (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim());
+        var random = new Random(3);
+        var csv = new StringBuilder("a,b,c,label\n");
+        for (var i = 0; i < 15_000; i++)
+        {
+            var a = random.NextDouble();
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{a:F4},{random.NextDouble():F4},{random.Next(50)},{(a + (random.NextDouble() * 0.3) > 0.6 ? 1 : 0)}\n");
+        }
+        await client.Datasets.UploadAsync("crash-train", new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+        var job = await client.Jobs.TrainAsync(new TrainRequest("crash-train", "label", Register: "crash-model", Iterations: 200));
+
+        JobInfo running = job;
+        for (var i = 0; i < 400 && running.RunId is null; i++)
+        {
+            await Task.Delay(25);
+            running = await client.Jobs.GetAsync(job.Id);
+        }
+        Assert.Equal(JobStatus.Running, running.Status);
+        await server.KillHardAsync();
+
+        await using var restarted = await ServerProcess.StartAsync(_home, port);
+        var interruptedRun = await client.Runs.GetAsync(running.RunId!);
+        Assert.Equal(RunStatus.Failed, interruptedRun.Status);
+        Assert.Contains("server stopped", interruptedRun.FailureReason);
+
+        var done = await client.Jobs.WaitAsync(job.Id).WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(done.Status == JobStatus.Succeeded, $"{done.Status}: {done.Error}");
+        Assert.Equal(2, done.Attempts);
+        Assert.NotEqual(running.RunId, done.Result!.RunId);
+        Assert.Equal(new ModelVersionRef("crash-model", 1), done.Result.Model);
+        Assert.Single((await client.Models.ListVersionsAsync("crash-model")).Items);
+    }
+
+    [Fact]
     public async Task Should_shut_down_cleanly_on_sigterm()
     {
         if (OperatingSystem.IsWindows()) return;

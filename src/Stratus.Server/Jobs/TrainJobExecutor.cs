@@ -39,12 +39,12 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             new CreateRunRequest(spec.Experiment ?? reference.Name, $"train-{options.Trainer}", parameters,
                 new Dictionary<string, string> { ["job_id"] = jobId }, job.MaxRunSeconds + 300),
             job.CreatedBy, ct);
-        await db.Jobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
-        await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
-        await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
-
         try
         {
+            // From here on the run ends with the job, whatever happens.
+            await db.Jobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
+            await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
+            await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
             var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
             var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
             var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, ct), ct);
