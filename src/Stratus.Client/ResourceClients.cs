@@ -269,3 +269,27 @@ public sealed class JobsClient(StratusClient client)
         }
     }
 }
+
+/// <summary>Real-time endpoints.</summary>
+public sealed class EndpointsClient(StratusClient client)
+{
+    /// <summary>Deploys or switches an endpoint to a model reference (NAME:VERSION, NAME@ALIAS or NAME).</summary>
+    public Task<EndpointInfo> DeployAsync(string name, string model, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}", StratusClient.Json(new DeployRequest(model), StratusJsonContext.Default.DeployRequest), StratusJsonContext.Default.EndpointInfo, ct);
+
+    /// <summary>Shows an endpoint.</summary>
+    public Task<EndpointInfo> GetAsync(string name, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(name)}", StratusJsonContext.Default.EndpointInfo, ct);
+
+    /// <summary>Lists endpoints.</summary>
+    public Task<Page<EndpointInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query("api/v1/endpoints", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageEndpointInfo, ct);
+
+    /// <summary>Deletes an endpoint.</summary>
+    public Task DeleteAsync(string name, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Delete, $"api/v1/endpoints/{StratusClient.Segment(name)}", null, ct);
+
+    /// <summary>Scores rows.</summary>
+    public Task<PredictResponse> PredictAsync(string name, PredictRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(name)}/predict", StratusClient.Json(request, StratusJsonContext.Default.PredictRequest), StratusJsonContext.Default.PredictResponse, ct);
+}

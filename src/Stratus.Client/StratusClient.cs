@@ -42,6 +42,7 @@ public sealed class StratusClient
         Models = new ModelsClient(this);
         Tokens = new TokensClient(this);
         Jobs = new JobsClient(this);
+        Endpoints = new EndpointsClient(this);
     }
 
     /// <summary>Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>.</summary>
@@ -69,6 +70,9 @@ public sealed class StratusClient
 
     /// <summary>Training jobs.</summary>
     public JobsClient Jobs { get; }
+
+    /// <summary>Real-time endpoints.</summary>
+    public EndpointsClient Endpoints { get; }
 
     /// <summary>The identity behind the token.</summary>
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct = default) => GetAsync("api/v1/whoami", StratusJsonContext.Default.WhoAmI, ct);

@@ -299,6 +299,21 @@ public sealed record JobInfo(
 /// <summary>A line of a job's log.</summary>
 public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 
+/// <summary>A real-time endpoint serving one model version.</summary>
+/// <param name="Name">Endpoint name; the predict URL is <c>/api/v1/endpoints/{name}/predict</c>.</param>
+/// <param name="ModelRef">The reference it was deployed with, e.g. <c>fraud@champion</c>.</param>
+/// <param name="Model">The version it serves.</param>
+public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>Deploys (or switches) an endpoint to a model reference.</summary>
+public sealed record DeployRequest(string Model);
+
+/// <summary>Rows to score, as objects keyed by input column.</summary>
+public sealed record PredictRequest(IReadOnlyList<Dictionary<string, JsonElement>> Instances);
+
+/// <summary>Predictions in request order, with the model version that made them.</summary>
+public sealed record PredictResponse(IReadOnlyList<Prediction> Predictions, ModelVersionRef Model, string RequestId);
+
 /// <summary>The JSON settings every Stratus component uses: snake_case names, nulls omitted.</summary>
 public static class StratusJson
 {
@@ -359,6 +374,11 @@ public static class StratusJson
 [JsonSerializable(typeof(Page<JobInfo>))]
 [JsonSerializable(typeof(IReadOnlyList<JobLogLine>))]
 [JsonSerializable(typeof(TrainResultInfo))]
+[JsonSerializable(typeof(EndpointInfo))]
+[JsonSerializable(typeof(Page<EndpointInfo>))]
+[JsonSerializable(typeof(DeployRequest))]
+[JsonSerializable(typeof(PredictRequest))]
+[JsonSerializable(typeof(PredictResponse))]
 [JsonSerializable(typeof(IReadOnlyList<Prediction>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(JsonElement))]

@@ -13,6 +13,7 @@ using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
+using Stratus.Server.Serving;
 using Stratus.Server.Storage;
 using Stratus.Server.Tracking;
 
@@ -105,6 +106,8 @@ public static partial class StratusServer
         builder.Services.AddScoped<JobService>();
         builder.Services.AddScoped<TrainJobExecutor>();
         builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddScoped<EndpointService>();
+        builder.Services.AddSingleton<ModelCache>();
 
         // One Orleans silo in the process; cluster membership comes with the cluster mode.
         var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;
@@ -134,6 +137,7 @@ public static partial class StratusServer
         app.MapTrackingApi(options.MaxUploadBytes);
         app.MapRegistryApi();
         app.MapJobsApi();
+        app.MapEndpointsApi();
         app.MapSecurityApi();
     }
 

@@ -4,6 +4,7 @@ using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
+using Stratus.Server.Serving;
 using Stratus.Server.Tracking;
 
 namespace Stratus.Server.Storage;
@@ -28,6 +29,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<AuditRow> Audit => Set<AuditRow>();
     public DbSet<JobRow> Jobs => Set<JobRow>();
     public DbSet<JobLogRow> JobLog => Set<JobLogRow>();
+    public DbSet<EndpointRow> Endpoints => Set<EndpointRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);
