@@ -11,6 +11,7 @@ commands=(
   "runs list" "runs show" "runs metrics" "runs artifacts"
   "models register" "models list" "models show" "models alias"
   "train" "jobs list" "jobs show" "jobs cancel"
+  "endpoints deploy" "endpoints list" "endpoints show" "endpoints delete" "predict"
   "tokens create" "tokens list" "tokens revoke" "audit"
 )
 {

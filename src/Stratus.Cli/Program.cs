@@ -13,6 +13,8 @@ root.Subcommands.Add(TrackingCommands.Runs());
 root.Subcommands.Add(ModelCommands.Create());
 root.Subcommands.Add(TrainCommands.Train());
 root.Subcommands.Add(TrainCommands.Jobs());
+root.Subcommands.Add(ServingCommands.Endpoints());
+root.Subcommands.Add(ServingCommands.Predict());
 root.Subcommands.Add(SecurityCommands.Tokens());
 root.Subcommands.Add(SecurityCommands.Audit());
 

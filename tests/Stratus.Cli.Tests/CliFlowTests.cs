@@ -58,6 +58,28 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.InRange(trained.GetProperty("metrics").GetProperty("auc").GetDouble(), 0.5, 1.0);
         Assert.Equal("fraud-cli", trained.GetProperty("model").GetProperty("name").GetString());
         Assert.Equal(1, trained.GetProperty("model").GetProperty("version").GetInt32());
+        // Deploy, call the endpoint, and batch-score the same file: the same rows get the same probabilities.
+        await Json("endpoints", "deploy", "fraud-live", "--model", "fraud-cli:1");
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(Repo.Root, "samples", "transactions.csv"))).Take(6).ToList();
+        var header = lines[0].Split(',');
+        var instances = lines.Skip(1).Select(l => "{" + string.Join(",", l.Split(',').Select((v, i) =>
+            $"\"{header[i]}\": {(header[i] == "merchant_category" ? $"\"{v}\"" : v)}")) + "}");
+        var live = await Json("predict", "fraud-live", "--json", $"{{\"instances\": [{string.Join(",", instances)}]}}");
+        Assert.Equal(5, live.GetProperty("predictions").GetArrayLength());
+        Assert.Equal("fraud-cli", live.GetProperty("model").GetProperty("name").GetString());
+
+        var scored = Path.Combine(_home, "scored.csv");
+        var batch = await Json("predict", "--model", "fraud-cli", "--file", Path.Combine(Repo.Root, "samples", "transactions.csv"), "--out", scored);
+        Assert.Equal("500", batch.GetProperty("rows").GetString());
+        var output = await File.ReadAllLinesAsync(scored);
+        Assert.Equal("0,1,label", output[0]);
+        Assert.Equal(501, output.Length);
+        for (var i = 0; i < 5; i++)
+        {
+            var p1 = double.Parse(output[i + 1].Split(',')[1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(live.GetProperty("predictions")[i].GetProperty("probabilities").GetProperty("1").GetDouble(), p1, 6);
+        }
+
         var badTarget = await Cli("train", "--dataset", "transactions", "--target", "nope");
         Assert.Equal(1, badTarget.ExitCode);
         Assert.Contains("'nope' does not exist", badTarget.Err);

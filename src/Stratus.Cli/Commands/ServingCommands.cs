@@ -1,0 +1,210 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using Stratus.Ml.Data;
+using Stratus.Ml.Inference;
+using static Stratus.Cli.GlobalOptions;
+
+namespace Stratus.Cli.Commands;
+
+/// <summary><c>stratus endpoints …</c> and <c>stratus predict</c>.</summary>
+internal static class ServingCommands
+{
+    public static Command Endpoints()
+    {
+        var command = new Command("endpoints", "Deploy models behind real-time REST endpoints");
+
+        var name = new Argument<string>("name") { Description = "Endpoint name" };
+        var model = new Option<string>("--model") { Description = "MODEL@ALIAS, MODEL:VERSION or MODEL (latest)", Required = true };
+        var deploy = new Command("deploy", "Deploy an endpoint, or switch it to another model version without dropping requests") { name, model };
+        deploy.SetAction(Remote(async (result, client, ct) =>
+        {
+            var endpoint = await client.Endpoints.DeployAsync(result.GetValue(name)!, result.GetValue(model)!, ct);
+            Print(result, endpoint, StratusJsonContext.Default.EndpointInfo, e =>
+            {
+                AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] serves {Esc(e.Model.Name)}:{e.Model.Version} ({Esc(e.ModelRef)}). Try it:");
+                Console.WriteLine($"stratus predict {e.Name} --json '{{\"instances\": [{{...}}]}}'");
+            });
+        }));
+        command.Subcommands.Add(deploy);
+
+        var list = new Command("list", "List endpoints");
+        list.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Endpoints.ListAsync(ct: ct), StratusJsonContext.Default.PageEndpointInfo, p =>
+            {
+                var table = NewTable("Endpoint", "Model", "Deployed as", "Updated");
+                foreach (var e in p.Items) table.AddRow(Esc(e.Name), Esc($"{e.Model.Name}:{e.Model.Version}"), Esc(e.ModelRef), When(e.UpdatedAt));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(list);
+
+        var show = new Command("show", "Show an endpoint") { name };
+        show.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Endpoints.GetAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.EndpointInfo,
+                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(e.Model.Name)}:{e.Model.Version} ({Esc(e.ModelRef)}), updated {When(e.UpdatedAt)}"))));
+        command.Subcommands.Add(show);
+
+        var delete = new Command("delete", "Delete an endpoint") { name };
+        delete.SetAction(Remote(async (result, client, ct) =>
+        {
+            await client.Endpoints.DeleteAsync(result.GetValue(name)!, ct);
+            Print(result, new Dictionary<string, string> { ["deleted"] = result.GetValue(name)! }, StratusJsonContext.Default.DictionaryStringString,
+                _ => AnsiConsole.MarkupLine($"Deleted endpoint {Esc(result.GetValue(name))}"));
+        }));
+        command.Subcommands.Add(delete);
+        return command;
+    }
+
+    public static Command Predict()
+    {
+        var endpoint = new Argument<string?>("endpoint") { Description = "Endpoint to call (with --json)", Arity = ArgumentArity.ZeroOrOne };
+        var json = new Option<string?>("--json") { Description = "One row as a JSON object, or {\"instances\": [...]}" };
+        var model = new Option<string?>("--model") { Description = "Batch mode: MODEL@ALIAS, MODEL:VERSION or MODEL" };
+        var file = new Option<FileInfo?>("--file") { Description = "Batch mode: input CSV" };
+        var output = new Option<string?>("--out") { Description = "Batch mode: output CSV (probability per class and label, or prediction)" };
+        var command = new Command("predict", "Call an endpoint (ENDPOINT --json ...), or score a CSV file with a registered model (--model --file --out)") { endpoint, json, model, file, output };
+        command.SetAction(Remote(async (result, client, ct) =>
+        {
+            if (result.GetValue(endpoint) is { } name)
+            {
+                var text = result.GetValue(json) ?? throw new ArgumentException("give the rows with --json");
+                PredictRequest request;
+                try
+                {
+                    using var doc = JsonDocument.Parse(text);
+                    request = doc.RootElement.TryGetProperty("instances", out _)
+                        ? JsonSerializer.Deserialize(text, StratusJsonContext.Default.PredictRequest)!
+                        : new PredictRequest([JsonSerializer.Deserialize(text, StratusJsonContext.Default.DictionaryStringJsonElement)!]);
+                }
+                catch (JsonException ex)
+                {
+                    throw new ArgumentException($"--json is not valid JSON: {ex.Message}");
+                }
+                var answer = await client.Endpoints.PredictAsync(name, request, ct);
+                Print(result, answer, StratusJsonContext.Default.PredictResponse, a =>
+                {
+                    var table = NewTable("#", "Prediction", "Probabilities");
+                    for (var i = 0; i < a.Predictions.Count; i++)
+                    {
+                        var p = a.Predictions[i];
+                        table.AddRow(Esc(i), Esc(p.Label ?? p.Value?.ToString("G6", CultureInfo.InvariantCulture)),
+                            Esc(p.Probabilities is null ? "" : string.Join(", ", p.Probabilities.Select(kv => $"{kv.Key}: {kv.Value:F3}"))));
+                    }
+                    AnsiConsole.Write(table);
+                    AnsiConsole.MarkupLine($"[grey]{Esc(a.Model.Name)}:{a.Model.Version}, request {Esc(a.RequestId)}[/]");
+                });
+                return;
+            }
+            var reference = result.GetValue(model) ?? throw new ArgumentException("give an ENDPOINT with --json, or --model with --file and --out");
+            var input = result.GetValue(file) ?? throw new ArgumentException("batch mode needs --file");
+            var outPath = result.GetValue(output) ?? throw new ArgumentException("batch mode needs --out");
+            if (!input.Exists) throw new IOException($"file '{input.FullName}' does not exist");
+            var package = Path.Combine(Path.GetTempPath(), $"stratus-model-{Guid.NewGuid():N}.zip");
+            try
+            {
+                await client.Models.DownloadAsync(reference, package, ct);
+                ModelPackage loaded;
+                await using (var stream = File.OpenRead(package))
+                {
+                    loaded = ModelPackage.Load(stream);
+                }
+                var rows = BatchScorer.Score(loaded, input.FullName, Path.GetFullPath(outPath));
+                var info = new Dictionary<string, string> { ["file"] = Path.GetFullPath(outPath), ["rows"] = rows.ToString(CultureInfo.InvariantCulture) };
+                Print(result, info, StratusJsonContext.Default.DictionaryStringString, i => AnsiConsole.MarkupLine($"Wrote {Esc(i["rows"])} predictions to {Esc(i["file"])}"));
+            }
+            catch (PredictionInputException ex)
+            {
+                throw new ArgumentException(ex.Message.Replace("instances[", "row [", StringComparison.Ordinal));
+            }
+            finally
+            {
+                File.Delete(package);
+            }
+        }));
+        return command;
+    }
+}
+
+/// <summary>Scores a CSV file with a model package: the same code path as an endpoint, so the same rows give the same predictions.</summary>
+internal static class BatchScorer
+{
+    private const int Chunk = 1000;
+
+    public static long Score(ModelPackage model, string csv, string output)
+    {
+        var temp = output + ".part";
+        long count = 0;
+        try
+        {
+            using (var connection = DuckDb.Open(Path.GetTempPath()))
+            using (var command = connection.CreateCommand())
+            using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
+            {
+                var classes = model.Manifest.Classes;
+                writer.WriteLine(classes.Count > 0 ? string.Join(',', classes.Select(Quote).Append("label")) : "prediction");
+                command.CommandText = $"SELECT * FROM read_csv({DuckDb.Literal(csv)}, header = true)";
+                using var reader = command.ExecuteReader();
+                var batch = new List<IReadOnlyDictionary<string, JsonElement>>(Chunk);
+                var docs = new List<JsonDocument>();
+                while (true)
+                {
+                    var more = reader.Read();
+                    if (more) batch.Add(ToRow(reader, docs));
+                    if (batch.Count == Chunk || (!more && batch.Count > 0))
+                    {
+                        foreach (var p in model.Predict(batch))
+                        {
+                            writer.WriteLine(classes.Count > 0
+                                ? string.Join(',', classes.Select(c => p.Probabilities![c].ToString("R", CultureInfo.InvariantCulture)).Append(Quote(p.Label!)))
+                                : p.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
+                        }
+                        count += batch.Count;
+                        batch.Clear();
+                        docs.ForEach(d => d.Dispose());
+                        docs.Clear();
+                    }
+                    if (!more) break;
+                }
+            }
+            File.Move(temp, output, overwrite: true);
+            return count;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                json.WritePropertyName(reader.GetName(i));
+                var value = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                switch (value)
+                {
+                    case null: json.WriteNullValue(); break;
+                    case bool b: json.WriteBooleanValue(b); break;
+                    case double or float or decimal or long or int or short or byte or sbyte or ulong or uint or ushort:
+                        json.WriteNumberValue(Convert.ToDouble(value, CultureInfo.InvariantCulture)); break;
+                    case DateTime d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
+                    case DateOnly d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
+                    default: json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture)); break;
+                }
+            }
+            json.WriteEndObject();
+        }
+        var doc = JsonDocument.Parse(buffer.ToArray());
+        docs.Add(doc);
+        return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
+    }
+
+    private static string Quote(string value) =>
+        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+}
