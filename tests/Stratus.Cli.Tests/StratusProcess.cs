@@ -78,12 +78,12 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up")
+    public static async Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up", params string[] extra)
     {
         var p = port ?? Stratus.FreePort();
         var portText = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string[] args = command == "up"
-            ? ["up", "--port", portText]
+            ? ["up", "--port", portText, .. extra]
             : ["server", "--data-dir", home];
         if (command != "up")
         {

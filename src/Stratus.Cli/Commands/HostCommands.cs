@@ -16,8 +16,9 @@ internal static class HostCommands
         var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 5080 };
         var host = new Option<string>("--host") { Description = "Address to bind; anything but loopback also needs --allowed-hosts", DefaultValueFactory = _ => "127.0.0.1" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "Host names to answer to, ';'-separated (default: localhost;127.0.0.1;[::1])" };
-        var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts };
-        command.SetAction((result, ct) => RunAsync([], o =>
+        var demo = new Option<bool>("--demo") { Description = "Load a card-fraud dataset, train, register and deploy a model, and print a curl command to try it" };
+        var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts, demo };
+        command.SetAction((result, ct) => RunAsync([], result.GetValue(demo), o =>
         {
             if (result.GetValue(dataDir) is { } d) o.DataDir = d;
             var h = result.GetValue(host)!;
@@ -36,11 +37,11 @@ internal static class HostCommands
         };
         var command = new Command("server", "Run the platform from configuration (appsettings.json, STRATUS_* environment variables, --data-dir, --urls)") { settings };
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction((result, ct) => RunAsync([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens], null, ct));
+        command.SetAction((result, ct) => RunAsync([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens], demo: false, null, ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] args, Action<StratusOptions>? configure, CancellationToken ct)
+    private static async Task<int> RunAsync(string[] args, bool demo, Action<StratusOptions>? configure, CancellationToken ct)
     {
         WebApplication app;
         try
@@ -66,6 +67,18 @@ internal static class HostCommands
             var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
             AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.DataDir)})");
             AnsiConsole.MarkupLine($"API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs/v1   Stop with Ctrl-C.");
+            if (demo)
+            {
+                try
+                {
+                    await Demo.RunAsync(urls[0], options.DataDir, app.Lifetime.ApplicationStopping);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The platform stays up; only the demo failed.
+                    GlobalOptions.Fail($"the demo could not finish: {ex.Message}");
+                }
+            }
             await app.WaitForShutdownAsync(CancellationToken.None);
         }
         return 0;
