@@ -195,7 +195,10 @@ public sealed record GcResult(int BlobsDeleted, long BytesFreed);
 public sealed record WhoAmI(string Name, string Role);
 
 /// <summary>An input column a model needs, with the type it was trained on (DuckDB logical type).</summary>
-public sealed record ModelInput(string Name, string Type);
+/// <param name="Name">Column name.</param>
+/// <param name="Type">DuckDB logical type it was trained on.</param>
+/// <param name="Categories">For a one-hot encoded column, the values seen in training; other values are refused.</param>
+public sealed record ModelInput(string Name, string Type, IReadOnlyList<string>? Categories = null);
 
 /// <summary>
 /// What a model package says about itself: the signature clients must send, what it predicts, how well it did and

@@ -92,9 +92,12 @@ public sealed class EndpointsTests : IAsyncLifetime
 
         var missing = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"category": "online"}""")));
         Assert.Equal((HttpStatusCode.BadRequest, "instances[0].amount"), (missing.Status, missing.Field));
-        var wrongType = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "x"}""", """{"amount": "lots", "category": "online"}""")));
+        var wrongType = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "grocery"}""", """{"amount": "lots", "category": "online"}""")));
         Assert.Equal("instances[1].amount", wrongType.Field);
         Assert.Contains("expected a number", wrongType.Detail);
+        var unknownCategory = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "casino"}""")));
+        Assert.Equal("instances[0].category", unknownCategory.Field);
+        Assert.Contains("unknown category 'casino'", unknownCategory.Detail);
         var empty = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", new PredictRequest([])));
         Assert.Equal("instances", empty.Field);
         var huge = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict",

@@ -27,6 +27,7 @@ public sealed class ModelPackage
     private readonly ITransformer _model;
     private readonly DataViewSchema _inputSchema;
     private readonly IReadOnlyList<FeatureColumn> _features;
+    private readonly Dictionary<string, HashSet<string>> _categories;
 
     private ModelPackage(MLContext ml, ITransformer model, DataViewSchema inputSchema, ModelManifest manifest)
     {
@@ -35,6 +36,7 @@ public sealed class ModelPackage
         _inputSchema = inputSchema;
         Manifest = manifest;
         _features = FeaturesOf(manifest.Inputs);
+        _categories = manifest.Inputs.Where(i => i.Categories is not null).ToDictionary(i => i.Name, i => i.Categories!.ToHashSet(StringComparer.Ordinal));
     }
 
     /// <summary>What the package says about itself.</summary>
@@ -44,7 +46,7 @@ public sealed class ModelPackage
     public static void Save(TrainResult result, IReadOnlyList<ColumnProfile> profile, string target, Stream destination, IReadOnlyDictionary<string, string> parameters, string? dataset = null, string? datasetSha256 = null)
     {
         var inputs = result.Features.Select(f => f.SourceColumn).Distinct()
-            .Select(name => new ModelInput(name, profile.First(c => c.Name == name).Type)).ToList();
+            .Select(name => new ModelInput(name, profile.First(c => c.Name == name).Type, result.Categories.GetValueOrDefault(name))).ToList();
         var manifest = new ModelManifest(Format, result.Task.Name(), target, result.Trainer, inputs, result.Classes, result.Metrics, result.Validation,
             parameters, new Dictionary<string, string> { ["Microsoft.ML"] = typeof(MLContext).Assembly.GetName().Version?.ToString() ?? "" }, dataset, datasetSha256);
         using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
@@ -142,6 +144,10 @@ public sealed class ModelPackage
                             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
                             _ => throw new PredictionInputException(field, "expected text"),
                         };
+                        if (input.Categories is { } known && strings[r].Length > 0 && !_categories[input.Name].Contains(strings[r]))
+                        {
+                            throw new PredictionInputException(field, $"unknown category '{strings[r]}'; the model knows {string.Join(", ", known.Take(20))}{(known.Count > 20 ? ", ..." : "")}");
+                        }
                         break;
                 }
             }

@@ -48,7 +48,8 @@ public sealed record TrainResult(
     IReadOnlyDictionary<string, double> Metrics,
     IReadOnlyList<IReadOnlyList<long>>? ConfusionMatrix,
     string Validation,
-    TimeSpan Duration);
+    TimeSpan Duration,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Categories);
 
 /// <summary>Trains ML.NET models on Stratus datasets: featurization from the profile, a trainer per task, validation and metrics.</summary>
 public static class ModelTrainer
@@ -101,7 +102,8 @@ public static class ModelTrainer
                 MlTask.MulticlassClassification => KeyValues(model.GetOutputSchema(data.Schema)),
                 _ => [],
             };
-            return new TrainResult(model, data.Schema, task, options.Trainer, features, classes, metrics, confusion, validation, started.Elapsed);
+            var categories = TrainingData.Categories(parquet, features, tempDirectory);
+            return new TrainResult(model, data.Schema, task, options.Trainer, features, classes, metrics, confusion, validation, started.Elapsed, categories);
         }
         finally
         {

@@ -112,6 +112,28 @@ public static class TrainingData
         return loader.Load(csvPath);
     }
 
+    /// <summary>The values of each one-hot encoded column in the training data, so that serving can refuse values the model never saw.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Categories(string parquet, IReadOnlyList<FeatureColumn> features, string tempDirectory)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var categorical = features.Where(f => f.Kind == FeatureKind.Categorical).ToList();
+        if (categorical.Count == 0) return result;
+        using var connection = DuckDb.Open(tempDirectory);
+        using var command = connection.CreateCommand();
+        foreach (var f in categorical)
+        {
+            var id = DuckDb.Identifier(f.SourceColumn);
+            command.CommandText = $"SELECT DISTINCT {id}::VARCHAR AS v FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL ORDER BY v";
+            var values = new List<string>();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read()) values.Add(reader.GetString(0));
+            }
+            result[f.SourceColumn] = values;
+        }
+        return result;
+    }
+
     /// <summary>The DuckDB expression that computes a model input column from the source row.</summary>
     internal static string Expression(FeatureColumn f)
     {

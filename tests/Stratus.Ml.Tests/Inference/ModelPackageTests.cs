@@ -49,6 +49,7 @@ public sealed class ModelPackageTests : IDisposable
         var manifest = package.Manifest;
         Assert.Equal(("binary", "fraud", "lightgbm"), (manifest.Task, manifest.Target, manifest.Trainer));
         Assert.Equal(["amount:DOUBLE", "category:VARCHAR", "day:DATE"], manifest.Inputs.Select(i => $"{i.Name}:{i.Type}"));
+        Assert.Equal(["grocery", "online"], manifest.Inputs[1].Categories);
         Assert.Equal(["legit", "fraud"], manifest.Classes); // negative, then the rarer class as positive
         Assert.Equal("data:1", manifest.Dataset);
         Assert.True(manifest.Metrics["auc"] > 0.95);
@@ -69,6 +70,7 @@ public sealed class ModelPackageTests : IDisposable
     [InlineData("""{"category": "online", "day": "2024-05-12"}""", "instances[0].amount", "missing")]
     [InlineData("""{"amount": "high", "category": "online", "day": "2024-05-12"}""", "instances[0].amount", "expected a number, got a string")]
     [InlineData("""{"amount": 3, "category": "online", "day": "someday"}""", "instances[0].day", "date")]
+    [InlineData("""{"amount": 3, "category": "casino", "day": "2024-05-12"}""", "instances[0].category", "unknown category 'casino'; the model knows grocery, online")]
     public void Should_name_the_field_of_a_request_that_does_not_fit_the_signature(string json, string field, string expected)
     {
         var package = TrainAndReload(Binary(), "fraud", out _);
