@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Stratus;
 using Stratus.Client;
 using Stratus.Ml.Data;
@@ -9,6 +8,8 @@ using Stratus.Server.Hosting;
 // Side-by-side benchmarks, each printing a ratio against a reference run on the same machine, same data, same moment.
 //   dotnet run -c Release --project bench/Stratus.Bench -- upload [rows]    CSV upload to ready version vs DuckDB's own CSV->Parquet copy
 //   dotnet run -c Release --project bench/Stratus.Bench -- metrics [points] metric points per second through the batch endpoint (SQLite)
+//   dotnet run -c Release --project bench/Stratus.Bench -- serve [requests] a 100-tree LightGBM endpoint vs a bare minimal-API endpoint calling the same model
+//   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 var which = args.Length > 0 ? args[0] : "all";
 var work = Directory.CreateTempSubdirectory("stratus-bench-").FullName;
 try
@@ -25,6 +26,8 @@ try
 
     if (which is "all" or "upload") await UploadBenchmark(client, work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000);
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
+    if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
+    if (which is "all" or "serve") await ServeBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 && which == "serve" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3000);
     await app.StopAsync();
 }
 finally
@@ -35,7 +38,7 @@ finally
 static async Task UploadBenchmark(StratusClient client, string work, int rows)
 {
     var csv = Path.Combine(work, "transactions.csv");
-    WriteTransactions(csv, rows);
+    BenchData.WriteTransactions(csv, rows);
     var size = new FileInfo(csv).Length;
     Console.WriteLine($"upload: {rows:N0} rows, {size / 1e6:F1} MB of CSV, best of 3");
 
@@ -87,34 +90,4 @@ static TimeSpan BestOf(int times, Func<int, Task> action)
         best = TimeSpan.FromTicks(Math.Min(best.Ticks, stopwatch.Elapsed.Ticks));
     }
     return best;
-}
-
-static void WriteTransactions(string path, int rows)
-{
-    // Card transactions with real structure: log-normal amounts, categories, hours, distances, rare fraud.
-    var random = new Random(42);
-    string[] categories = ["grocery", "fuel", "restaurant", "electronics", "travel", "online", "pharmacy", "clothing"];
-    using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
-    writer.WriteLine("id,amount,merchant_category,hour,distance_km,card_present,customer_age,fraud");
-    for (var i = 0; i < rows; i++)
-    {
-        var fraud = random.NextDouble() < 0.02;
-        var amount = Math.Round(Math.Exp(3.2 + (random.NextDouble() * 2) - 1) * (fraud ? 4 : 1), 2);
-        var distance = Math.Round(-Math.Log(1 - random.NextDouble()) * (fraud ? 300 : 8), 1);
-        writer.Write(i);
-        writer.Write(',');
-        writer.Write(amount.ToString(CultureInfo.InvariantCulture));
-        writer.Write(',');
-        writer.Write(categories[random.Next(categories.Length)]);
-        writer.Write(',');
-        writer.Write(random.Next(24));
-        writer.Write(',');
-        writer.Write(distance.ToString(CultureInfo.InvariantCulture));
-        writer.Write(',');
-        writer.Write(fraud && random.NextDouble() < 0.7 ? 0 : 1);
-        writer.Write(',');
-        writer.Write(18 + random.Next(70));
-        writer.Write(',');
-        writer.WriteLine(fraud ? 1 : 0);
-    }
 }

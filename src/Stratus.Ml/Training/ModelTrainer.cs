@@ -91,11 +91,22 @@ public static class ModelTrainer
             var rows = target.Count;
             var folds = options.Folds > 0 ? options.Folds : rows < HoldoutRows ? 5 : 0;
             ct.ThrowIfCancellationRequested();
-            var (metrics, confusion, validation) = folds > 1
-                ? CrossValidate(ml, data, pipeline, task, folds, options.Seed)
-                : Holdout(ml, data, pipeline, task, options.Seed);
-            ct.ThrowIfCancellationRequested();
-            var model = pipeline.Fit(data);
+            ITransformer model;
+            IReadOnlyDictionary<string, double> metrics;
+            IReadOnlyList<IReadOnlyList<long>>? confusion;
+            string validation;
+            if (folds > 1)
+            {
+                // Small data: cross-validate for honest metrics, then fit the model on every row.
+                (metrics, confusion, validation) = CrossValidate(ml, data, pipeline, task, folds, options.Seed);
+                ct.ThrowIfCancellationRequested();
+                model = pipeline.Fit(data);
+            }
+            else
+            {
+                // Large data: the model fitted on 80% is the one measured on the other 20%, and the one kept.
+                (model, metrics, confusion, validation) = Holdout(ml, data, pipeline, task, options.Seed);
+            }
             var classes = task switch
             {
                 MlTask.BinaryClassification => BinaryClasses(target),
@@ -122,8 +133,12 @@ public static class ModelTrainer
             var output = $"f_{parts.Count}";
             switch (f.Kind)
             {
+                case FeatureKind.Numeric when trainer == "lightgbm":
+                    // LightGBM learns where missing values go at each split: NaN stays NaN.
+                    parts.Add(f.Name);
+                    break;
                 case FeatureKind.Numeric:
-                    // The indicator lets trees and linear models learn from missingness itself.
+                    // The indicator lets the other trainers learn from missingness itself.
                     chain = chain.Append(ml.Transforms.IndicateMissingValues(output + "_missing", f.Name))
                         .Append(ml.Transforms.Conversion.ConvertType(output + "_missing", outputKind: DataKind.Single))
                         .Append(ml.Transforms.ReplaceMissingValues(output, f.Name));
@@ -178,12 +193,12 @@ public static class ModelTrainer
         };
     }
 
-    private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) Holdout(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int seed)
+    private static (ITransformer, IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) Holdout(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int seed)
     {
         var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed);
-        var scored = pipeline.Fit(split.TrainSet).Transform(split.TestSet);
-        var (metrics, confusion) = Evaluate(ml, scored, task);
-        return (metrics, confusion, "holdout 20%");
+        var model = pipeline.Fit(split.TrainSet);
+        var (metrics, confusion) = Evaluate(ml, model.Transform(split.TestSet), task);
+        return (model, metrics, confusion, "holdout 20%");
     }
 
     private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) CrossValidate(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int folds, int seed)

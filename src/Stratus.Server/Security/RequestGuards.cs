@@ -5,6 +5,9 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Security;
 
+/// <summary>Marks a POST that changes nothing (a prediction): audited only when refused, so the hot path writes no audit row.</summary>
+internal sealed class ReadOnlyPostMetadata;
+
 /// <summary>Marks an endpoint that takes a raw file body (an upload) rather than JSON.</summary>
 internal sealed class RawBodyMetadata(long maxBytes)
 {
@@ -67,7 +70,8 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
         {
             var status = context.Response.StatusCode;
             var method = context.Request.Method;
-            var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method);
+            var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
+                && context.GetEndpoint()?.Metadata.GetMetadata<ReadOnlyPostMetadata>() is null;
             var refused = status is 401 or 403;
             if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health"))
             {

@@ -13,7 +13,8 @@ public static class EndpointsApi
         api.MapGet("/{name}", Get).WithName("GetEndpoint").WithSummary("Show an endpoint");
         api.MapPut("/{name}", Deploy).WithName("DeployEndpoint").WithSummary("Deploy or switch an endpoint to a model (NAME:VERSION, NAME@ALIAS or NAME)").RequireAuthorization(Policies.Editor);
         api.MapDelete("/{name}", Delete).WithName("DeleteEndpoint").WithSummary("Delete an endpoint").RequireAuthorization(Policies.Editor);
-        api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}");
+        api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
+            .WithMetadata(new ReadOnlyPostMetadata());
     }
 
     private static Task<Page<EndpointInfo>> List(EndpointService endpoints, int? page_size, string? page_token, CancellationToken ct) =>

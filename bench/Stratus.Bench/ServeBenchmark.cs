@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Stratus;
+using Stratus.Client;
+using Stratus.Ml.Inference;
+
+/// <summary>A Stratus endpoint vs a bare minimal-API endpoint in this process calling the same model package.</summary>
+internal static class ServeBenchmark
+{
+    private const string Row = """{"instances": [{"amount": 182.5, "merchant_category": "electronics", "hour": 2, "distance_km": 310.0, "card_present": 0, "customer_age": 34}]}""";
+
+    public static async Task RunAsync(StratusClient client, string work, string stratusUrl, string token, int requests)
+    {
+        var csv = Path.Combine(work, "serve.csv");
+        BenchData.WriteTransactions(csv, 50_000);
+        await client.Datasets.UploadAsync("bench-serve", csv);
+        var job = await client.Jobs.TrainAsync(new TrainRequest("bench-serve", "fraud", Exclude: ["id"], Register: "bench-serve-model", Iterations: 100));
+        var done = await client.Jobs.WaitAsync(job.Id);
+        if (done.Status != JobStatus.Succeeded) throw new InvalidOperationException(done.Error);
+        await client.Endpoints.DeployAsync("bench", "bench-serve-model");
+
+        // The reference: the same package, loaded the same way, behind one bare minimal-API route.
+        var packageFile = Path.Combine(work, "package.zip");
+        await client.Models.DownloadAsync("bench-serve-model", packageFile);
+        ModelPackage package;
+        await using (var stream = File.OpenRead(packageFile)) package = ModelPackage.Load(stream);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var bare = builder.Build();
+        bare.MapPost("/predict", async (HttpContext context) =>
+        {
+            var request = await JsonSerializer.DeserializeAsync(context.Request.Body, StratusJsonContext.Default.PredictRequest);
+            var predictions = package.Predict([.. request!.Instances]);
+            await context.Response.WriteAsJsonAsync(new PredictResponse(predictions, new ModelVersionRef("bench", 1), context.TraceIdentifier), StratusJsonContext.Default.PredictResponse);
+        });
+        await bare.StartAsync();
+        var bareUrl = bare.Urls.First();
+
+        Console.WriteLine($"serve: LightGBM 100 trees, one row per request, {requests:N0} requests per run");
+        foreach (var concurrency in new[] { 1, 16 })
+        {
+            var reference = await Load($"{bareUrl}/predict", null, concurrency, requests);
+            var stratus = await Load($"{stratusUrl}/api/v1/endpoints/bench/predict", token, concurrency, requests);
+            Console.WriteLine($"  concurrency {concurrency,2}: bare {reference.Rps,8:F0} req/s p50 {reference.P50,6:F2} ms p99 {reference.P99,6:F2} ms | " +
+                $"Stratus {stratus.Rps,8:F0} req/s p50 {stratus.P50,6:F2} ms p99 {stratus.P99,6:F2} ms");
+            Console.WriteLine($"    ratios: throughput {stratus.Rps / reference.Rps:F2} (aim >= 0.80), p50 {stratus.P50 / reference.P50:F2} (aim <= 1.30), p99 {stratus.P99 / reference.P99:F2}");
+        }
+        await bare.StopAsync();
+    }
+
+    private static async Task<(double Rps, double P50, double P99)> Load(string url, string? token, int concurrency, int requests)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
+        if (token is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        async Task<double> One()
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var content = new StringContent(Row, System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync(url, content);
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        for (var i = 0; i < 200; i++) await One(); // warm-up
+        var latencies = new double[requests];
+        var next = -1;
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < requests) latencies[i] = await One();
+        }));
+        stopwatch.Stop();
+        Array.Sort(latencies);
+        return (requests / stopwatch.Elapsed.TotalSeconds, latencies[requests / 2], latencies[(int)(requests * 0.99)]);
+    }
+}
