@@ -75,6 +75,24 @@ namespace Stratus.Server.Storage.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "endpoints",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Name = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelRef = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_endpoints", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "experiments",
                 columns: table => new
                 {
@@ -88,6 +106,44 @@ namespace Stratus.Server.Storage.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_experiments", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "job_log",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    JobId = table.Column<string>(type: "TEXT", nullable: false),
+                    Time = table.Column<long>(type: "INTEGER", nullable: false),
+                    Line = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_job_log", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "jobs",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    Kind = table.Column<string>(type: "TEXT", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", nullable: false),
+                    SpecJson = table.Column<string>(type: "TEXT", nullable: false),
+                    RunId = table.Column<string>(type: "TEXT", nullable: true),
+                    Attempts = table.Column<int>(type: "INTEGER", nullable: false),
+                    MaxRunSeconds = table.Column<int>(type: "INTEGER", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    StartedAt = table.Column<long>(type: "INTEGER", nullable: true),
+                    EndedAt = table.Column<long>(type: "INTEGER", nullable: true),
+                    Error = table.Column<string>(type: "TEXT", nullable: true),
+                    ResultJson = table.Column<string>(type: "TEXT", nullable: true),
+                    CreatedBy = table.Column<string>(type: "TEXT", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_jobs", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -303,10 +359,26 @@ namespace Stratus.Server.Storage.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_endpoints_Name",
+                table: "endpoints",
+                column: "Name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_experiments_Name",
                 table: "experiments",
                 column: "Name",
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_job_log_JobId_Id",
+                table: "job_log",
+                columns: new[] { "JobId", "Id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_jobs_Status_CreatedAt",
+                table: "jobs",
+                columns: new[] { "Status", "CreatedAt" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_metrics_RunId_Key_Step",
@@ -371,6 +443,15 @@ namespace Stratus.Server.Storage.Migrations
 
             migrationBuilder.DropTable(
                 name: "dataset_versions");
+
+            migrationBuilder.DropTable(
+                name: "endpoints");
+
+            migrationBuilder.DropTable(
+                name: "job_log");
+
+            migrationBuilder.DropTable(
+                name: "jobs");
 
             migrationBuilder.DropTable(
                 name: "metrics");
