@@ -50,7 +50,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, ct), ct);
             await log($"{result.Task.Name()} model trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
                 string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
-            await tracking.LogParamsAsync(run.Id, new LogParamsRequest(new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }.Where(p => !parameters.ContainsKey(p.Key)).ToDictionary()), ct);
+            await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
             await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
 
             var package = blobs.NewTempPath(".zip");
