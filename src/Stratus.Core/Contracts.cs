@@ -284,7 +284,15 @@ public sealed record TrainRequest(
 public sealed record ModelVersionRef(string Name, int Version);
 
 /// <summary>What a training job produced.</summary>
-public sealed record TrainResultInfo(string RunId, string Task, string Trainer, string Validation, IReadOnlyDictionary<string, double> Metrics, ModelVersionRef? Model);
+/// <param name="FeatureImportance">Permutation importance per input column (metric drop when shuffled), largest first.</param>
+public sealed record TrainResultInfo(
+    string RunId,
+    string Task,
+    string Trainer,
+    string Validation,
+    IReadOnlyDictionary<string, double> Metrics,
+    ModelVersionRef? Model,
+    IReadOnlyDictionary<string, double>? FeatureImportance = null);
 
 /// <summary>A job: queued, running or ended, with its outcome.</summary>
 public sealed record JobInfo(
@@ -383,6 +391,7 @@ public static class StratusJson
 [JsonSerializable(typeof(PredictRequest))]
 [JsonSerializable(typeof(PredictResponse))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
+[JsonSerializable(typeof(Dictionary<string, double>))]
 [JsonSerializable(typeof(IReadOnlyList<Prediction>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(JsonElement))]

@@ -44,6 +44,8 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         Assert.Equal("lightgbm", run.Params["trainer"]);
         Assert.Equal(result.Metrics["auc"], run.LatestMetrics["auc"], 9);
         Assert.Equal("train-tx", Assert.Single(run.Inputs).Dataset);
+        Assert.Contains(await _client.Runs.ListArtifactsAsync(result.RunId), a => a.Path == "feature_importance.json");
+        Assert.Equal(["amount", "category", "hour"], result.FeatureImportance!.Keys.Order());
         var version = await _client.Models.ResolveAsync("train-fraud:1");
         Assert.Equal("model/package.zip", version.ArtifactPath);
         Assert.Equal("train-tx", Assert.Single(version.Lineage.Datasets).Dataset);

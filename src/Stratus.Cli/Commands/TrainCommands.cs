@@ -59,6 +59,12 @@ internal static class TrainCommands
                 var table = NewTable("Metric", "Value");
                 foreach (var (k, v) in r.Metrics) table.AddRow(Esc(k), v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
                 AnsiConsole.Write(table);
+                if (r.FeatureImportance is { Count: > 0 } importance)
+                {
+                    var chart = new BarChart().Label("Permutation importance (metric drop when shuffled)").Width(60);
+                    foreach (var (k, v) in importance.Take(10)) chart.AddItem(Esc(k), Math.Max(0, Math.Round(v, 4)), Color.Blue);
+                    AnsiConsole.Write(chart);
+                }
                 AnsiConsole.MarkupLine($"run {Esc(r.RunId)} ({Esc(r.Task)}, {Esc(r.Trainer)}, {Esc(r.Validation)})" +
                     (r.Model is { } m ? $"; registered [bold]{Esc(m.Name)}:{m.Version}[/]" : ""));
             });

@@ -49,7 +49,8 @@ public sealed record TrainResult(
     IReadOnlyList<IReadOnlyList<long>>? ConfusionMatrix,
     string Validation,
     TimeSpan Duration,
-    IReadOnlyDictionary<string, IReadOnlyList<string>> Categories);
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Categories,
+    IReadOnlyDictionary<string, double> FeatureImportance);
 
 /// <summary>Trains ML.NET models on Stratus datasets: featurization from the profile, a trainer per task, validation and metrics.</summary>
 public static class ModelTrainer
@@ -92,6 +93,7 @@ public static class ModelTrainer
             var folds = options.Folds > 0 ? options.Folds : rows < HoldoutRows ? 5 : 0;
             ct.ThrowIfCancellationRequested();
             ITransformer model;
+            IDataView importanceData;
             IReadOnlyDictionary<string, double> metrics;
             IReadOnlyList<IReadOnlyList<long>>? confusion;
             string validation;
@@ -101,11 +103,12 @@ public static class ModelTrainer
                 (metrics, confusion, validation) = CrossValidate(ml, data, pipeline, task, folds, options.Seed);
                 ct.ThrowIfCancellationRequested();
                 model = pipeline.Fit(data);
+                importanceData = data; // the model saw these rows: importance is in-sample here
             }
             else
             {
                 // Large data: the model fitted on 80% is the one measured on the other 20%, and the one kept.
-                (model, metrics, confusion, validation) = Holdout(ml, data, pipeline, task, options.Seed);
+                (model, metrics, confusion, validation, importanceData) = Holdout(ml, data, pipeline, task, options.Seed);
             }
             var classes = task switch
             {
@@ -114,7 +117,9 @@ public static class ModelTrainer
                 _ => [],
             };
             var categories = TrainingData.Categories(parquet, features, tempDirectory);
-            return new TrainResult(model, data.Schema, task, options.Trainer, features, classes, metrics, confusion, validation, started.Elapsed, categories);
+            ct.ThrowIfCancellationRequested();
+            var importance = FeatureImportance.Compute(ml, model, importanceData, features, task, options.Seed);
+            return new TrainResult(model, data.Schema, task, options.Trainer, features, classes, metrics, confusion, validation, started.Elapsed, categories, importance);
         }
         finally
         {
@@ -193,12 +198,12 @@ public static class ModelTrainer
         };
     }
 
-    private static (ITransformer, IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) Holdout(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int seed)
+    private static (ITransformer, IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string, IDataView) Holdout(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int seed)
     {
         var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed);
         var model = pipeline.Fit(split.TrainSet);
         var (metrics, confusion) = Evaluate(ml, model.Transform(split.TestSet), task);
-        return (model, metrics, confusion, "holdout 20%");
+        return (model, metrics, confusion, "holdout 20%", split.TestSet);
     }
 
     private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) CrossValidate(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int folds, int seed)

@@ -16,6 +16,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     /// <summary>The artifact path of the model package in the run.</summary>
     public const string PackagePath = "model/package.zip";
 
+    /// <summary>The artifact path of the permutation feature importance in the run.</summary>
+    public const string ImportancePath = "feature_importance.json";
+
     public async Task<TrainResultInfo> RunAsync(string jobId, Func<string, Task> log, CancellationToken ct)
     {
         var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
@@ -52,6 +55,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
             await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
             await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
+            await tracking.PutArtifactAsync(run.Id, ImportancePath,
+                new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
+            await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
 
             var package = blobs.NewTempPath(".zip");
             try
@@ -77,7 +83,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 await log($"registered {model.Name}:{model.Version}");
             }
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), CancellationToken.None);
-            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered);
+            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -54,6 +54,9 @@ public sealed class ModelTrainerTests : IDisposable
         Assert.Equal(1500, result.ConfusionMatrix!.Sum(r => r.Sum()));
         Assert.Contains(result.Features, f => f.Name == "day_month" && f.Kind == FeatureKind.Numeric);
         Assert.Contains(result.Features, f => f.Name == "category" && f.Kind == FeatureKind.Categorical);
+        // Permutation importance ranks the columns that drive fraud above the calendar noise.
+        Assert.Equal(["amount", "card_present", "category", "day", "distance_km", "hour"], result.FeatureImportance.Keys.Order());
+        Assert.True(result.FeatureImportance["amount"] > result.FeatureImportance["day"], string.Join(", ", result.FeatureImportance));
     }
 
     [Theory]
