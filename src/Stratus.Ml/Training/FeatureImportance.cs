@@ -17,16 +17,7 @@ internal static class FeatureImportance
     {
         var sample = ml.Data.TakeRows(data, SampleRows);
         var schema = sample.Schema;
-        var columns = new Array[schema.Count];
-        for (var c = 0; c < schema.Count; c++)
-        {
-            columns[c] = schema[c].Type switch
-            {
-                BooleanDataViewType => sample.GetColumn<bool>(schema[c]).ToArray(),
-                TextDataViewType => sample.GetColumn<ReadOnlyMemory<char>>(schema[c]).Select(v => v.ToString()).ToArray(),
-                _ => sample.GetColumn<float>(schema[c]).ToArray(),
-            };
-        }
+        var columns = Materialize(sample);
         var rows = columns.Length == 0 ? 0 : columns[0].Length;
         if (rows < 10) return new Dictionary<string, double>();
 
@@ -49,6 +40,47 @@ internal static class FeatureImportance
             importance[source.Key] = baseline - Score(ml, model, new RowsDataView(schema, permuted, rows), task);
         }
         return importance.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>Reads the sample once, in one cursor pass, into arrays that <see cref="RowsDataView"/> serves.</summary>
+    private static Array[] Materialize(IDataView sample)
+    {
+        var schema = sample.Schema;
+        var lists = new List<object>[schema.Count];
+        var readers = new Func<object>[schema.Count];
+        using var cursor = sample.GetRowCursor(schema);
+        for (var c = 0; c < schema.Count; c++)
+        {
+            lists[c] = [];
+            var column = schema[c];
+            readers[c] = column.Type switch
+            {
+                BooleanDataViewType => Reader<bool>(cursor, column, v => v),
+                TextDataViewType => Reader<ReadOnlyMemory<char>>(cursor, column, v => v.ToString()),
+                _ => Reader<float>(cursor, column, v => v),
+            };
+        }
+        while (cursor.MoveNext())
+        {
+            for (var c = 0; c < readers.Length; c++) lists[c].Add(readers[c]());
+        }
+        return [.. schema.Select((column, c) => column.Type switch
+        {
+            BooleanDataViewType => (Array)lists[c].Cast<bool>().ToArray(),
+            TextDataViewType => lists[c].Cast<string>().ToArray(),
+            _ => lists[c].Cast<float>().ToArray(),
+        })];
+    }
+
+    private static Func<object> Reader<T>(DataViewRowCursor cursor, DataViewSchema.Column column, Func<T, object> convert)
+    {
+        var getter = cursor.GetGetter<T>(column);
+        return () =>
+        {
+            T value = default!;
+            getter(ref value);
+            return convert(value);
+        };
     }
 
     private static double Score(MLContext ml, ITransformer model, IDataView data, MlTask task)
