@@ -38,6 +38,7 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         Assert.True(result.Metrics["auc"] > 0.95);
         Assert.Equal(new ModelVersionRef("train-fraud", 1), result.Model);
         Assert.Contains(lines, l => l.Contains("registered train-fraud:1", StringComparison.Ordinal));
+        Assert.Equal(5, lines.Count(l => l.StartsWith("fold ", StringComparison.Ordinal) && l.Contains("auc", StringComparison.Ordinal)));
 
         var run = await _client.Runs.GetAsync(result.RunId);
         Assert.Equal(RunStatus.Finished, run.Status);

@@ -77,7 +77,8 @@ public static class ModelTrainer
 
     /// <summary>Trains on a stored Parquet dataset whose profile is known.</summary>
     /// <exception cref="DataFormatException">The target, the features or the trainer do not fit; nothing was trained.</exception>
-    public static TrainResult Train(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory, CancellationToken ct = default)
+    /// <param name="progress">Receives a line per finished step (each fold, the final fit, the importance).</param>
+    public static TrainResult Train(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory, IProgress<string>? progress = null, CancellationToken ct = default)
     {
         var started = Stopwatch.StartNew();
         var (task, features) = Plan(profile, options);
@@ -100,14 +101,16 @@ public static class ModelTrainer
             if (folds > 1)
             {
                 // Small data: cross-validate for honest metrics, then fit the model on every row.
-                (metrics, confusion, validation) = CrossValidate(ml, data, pipeline, task, folds, options.Seed);
+                (metrics, confusion, validation) = CrossValidate(ml, data, pipeline, task, folds, options.Seed, progress, ct);
                 ct.ThrowIfCancellationRequested();
+                progress?.Report($"fitting the final model on all {rows:N0} rows");
                 model = pipeline.Fit(data);
                 importanceData = data; // the model saw these rows: importance is in-sample here
             }
             else
             {
                 // Large data: the model fitted on 80% is the one measured on the other 20%, and the one kept.
+                progress?.Report($"fitting on 80% of {rows:N0} rows, measuring on the other 20%");
                 (model, metrics, confusion, validation, importanceData) = Holdout(ml, data, pipeline, task, options.Seed);
             }
             var classes = task switch
@@ -202,45 +205,44 @@ public static class ModelTrainer
     {
         var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed);
         var model = pipeline.Fit(split.TrainSet);
-        var (metrics, confusion) = Evaluate(ml, model.Transform(split.TestSet), task);
+        long[][]? confusion = null;
+        var metrics = Evaluate(ml, model.Transform(split.TestSet), task, ref confusion);
         return (model, metrics, confusion, "holdout 20%", split.TestSet);
     }
 
-    private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) CrossValidate(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int folds, int seed)
+    private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) CrossValidate(
+        MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int folds, int seed, IProgress<string>? progress, CancellationToken ct)
     {
-        // ML.NET assigns folds from the seed, so the same seed gives the same folds; metrics are averaged, confusion matrices summed.
+        // Folds come from the seed, so the same seed gives the same folds; metrics are averaged, confusion matrices summed.
         var perFold = new List<IReadOnlyDictionary<string, double>>();
         long[][]? confusion = null;
-        switch (task)
+        var splits = ml.Data.CrossValidationSplit(data, folds, seed: seed);
+        for (var k = 0; k < splits.Count; k++)
         {
-            case MlTask.BinaryClassification:
-                foreach (var fold in ml.BinaryClassification.CrossValidate(data, pipeline, folds, TrainingData.LabelColumn, seed: seed))
-                    perFold.Add(Binary(fold.Metrics, ref confusion));
-                break;
-            case MlTask.MulticlassClassification:
-                foreach (var fold in ml.MulticlassClassification.CrossValidate(data, pipeline, folds, TrainingData.LabelColumn, seed: seed))
-                    perFold.Add(Multiclass(fold.Metrics, ref confusion));
-                break;
-            default:
-                foreach (var fold in ml.Regression.CrossValidate(data, pipeline, folds, TrainingData.LabelColumn, seed: seed))
-                    perFold.Add(Regression(fold.Metrics));
-                break;
+            ct.ThrowIfCancellationRequested();
+            var started = Stopwatch.StartNew();
+            var model = pipeline.Fit(splits[k].TrainSet);
+            var metrics = Evaluate(ml, model.Transform(splits[k].TestSet), task, ref confusion);
+            perFold.Add(metrics);
+            progress?.Report($"fold {k + 1}/{folds} in {started.Elapsed.TotalSeconds:F1} s: {Headline(metrics)}");
         }
         var averaged = perFold[0].Keys.ToDictionary(key => key, key => perFold.Average(m => m[key]));
         return (averaged, confusion, $"{folds}-fold cross-validation");
     }
 
-    private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?) Evaluate(MLContext ml, IDataView scored, MlTask task)
+    /// <summary>The metric people look at first: AUC, accuracy or RMSE.</summary>
+    private static string Headline(IReadOnlyDictionary<string, double> metrics)
     {
-        long[][]? confusion = null;
-        IReadOnlyDictionary<string, double> metrics = task switch
-        {
-            MlTask.BinaryClassification => Binary(ml.BinaryClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
-            MlTask.MulticlassClassification => Multiclass(ml.MulticlassClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
-            _ => Regression(ml.Regression.Evaluate(scored, TrainingData.LabelColumn)),
-        };
-        return (metrics, confusion);
+        var key = metrics.ContainsKey("auc") ? "auc" : metrics.ContainsKey("accuracy") ? "accuracy" : "rmse";
+        return $"{key} {metrics[key]:F4}";
     }
+
+    private static IReadOnlyDictionary<string, double> Evaluate(MLContext ml, IDataView scored, MlTask task, ref long[][]? confusion) => task switch
+    {
+        MlTask.BinaryClassification => Binary(ml.BinaryClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
+        MlTask.MulticlassClassification => Multiclass(ml.MulticlassClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
+        _ => Regression(ml.Regression.Evaluate(scored, TrainingData.LabelColumn)),
+    };
 
     private static Dictionary<string, double> Binary(CalibratedBinaryClassificationMetrics m, ref long[][]? confusion)
     {

@@ -50,7 +50,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
             var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
             var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
-            var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, ct), ct);
+            var progress = new JobLogProgress(log);
+            var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, progress, ct), ct);
             await log($"{result.Task.Name()} model trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
                 string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
             await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
@@ -96,4 +97,10 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             throw;
         }
     }
+}
+
+/// <summary>Writes training progress to the job log in order, from the training thread (which may block briefly on it).</summary>
+internal sealed class JobLogProgress(Func<string, Task> log) : IProgress<string>
+{
+    public void Report(string value) => log(value).GetAwaiter().GetResult();
 }
