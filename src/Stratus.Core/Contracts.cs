@@ -267,6 +267,7 @@ public static class JobStatus
 /// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size.</param>
 /// <param name="Exclude">Columns to leave out of the features.</param>
 /// <param name="MaxRunSeconds">Time limit; the job is cancelled past it (default 3600).</param>
+/// <param name="Retries">How many more times the job is tried after a failure that is not its input's fault (default 1).</param>
 public sealed record TrainRequest(
     string Dataset,
     string Target,
@@ -278,7 +279,8 @@ public sealed record TrainRequest(
     int? Iterations = null,
     int? Folds = null,
     IReadOnlyList<string>? Exclude = null,
-    int? MaxRunSeconds = null);
+    int? MaxRunSeconds = null,
+    int? Retries = null);
 
 /// <summary>A registered model version, by name and number.</summary>
 public sealed record ModelVersionRef(string Name, int Version);

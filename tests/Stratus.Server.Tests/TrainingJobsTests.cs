@@ -81,4 +81,26 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         var twice = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.CancelAsync(job.Id));
         Assert.Equal(HttpStatusCode.Conflict, twice.Status);
     }
+
+    [Fact]
+    public async Task Should_retry_a_job_that_failed_for_a_storage_fault_and_then_fail_without_leaking_server_paths()
+    {
+        var data = await _client.Datasets.UploadAsync("train-fault", Transactions(200, seed: 4));
+        // A storage fault: the dataset's Parquet blob vanishes from disk.
+        File.Delete(Path.Combine(shared.Server.DataDir, "blobs", "sha256", data.ParquetSha256[..2], data.ParquetSha256));
+
+        var job = await _client.Jobs.TrainAsync(new TrainRequest("train-fault", "fraud", Retries: 1));
+        var lines = new List<string>();
+        var done = await _client.Jobs.WaitAsync(job.Id, l => lines.Add(l.Line), ct: TestContext.Current.CancellationToken);
+
+        Assert.Equal(JobStatus.Failed, done.Status);
+        Assert.Equal(2, done.Attempts);
+        Assert.Contains(lines, l => l.StartsWith("attempt 1 failed", StringComparison.Ordinal));
+        Assert.Contains("internal error", done.Error);
+        Assert.DoesNotContain(shared.Server.DataDir, done.Error);
+        Assert.DoesNotContain(shared.Server.DataDir, string.Join('\n', lines));
+        var runs = (await _client.Runs.ListAsync("train-fault")).Items;
+        Assert.Equal(2, runs.Count);
+        Assert.All(runs, r => Assert.Equal((RunStatus.Failed, "internal error (FileNotFoundException)"), (r.Status, r.FailureReason)));
+    }
 }

@@ -12,6 +12,7 @@ public sealed class JobRow
     public string? RunId { get; set; }
     public int Attempts { get; set; }
     public int MaxRunSeconds { get; set; }
+    public int Retries { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? EndedAt { get; set; }

@@ -45,6 +45,7 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
         string status;
         string? error = null;
         string? result = null;
+        var transient = false;
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -65,8 +66,10 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
         }
         catch (Exception ex)
         {
+            // Not the input's fault (storage, memory, a bug): worth another attempt. Details stay in the server log.
             status = JobStatus.Failed;
-            error = $"internal error: {ex.Message}";
+            error = $"internal error ({ex.GetType().Name}); the server log has the details";
+            transient = true;
             LogJobCrashed(logger, ex, jobId);
         }
         finally
@@ -79,12 +82,23 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
             var now = clock.GetUtcNow();
-            await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, status)
-                .SetProperty(j => j.EndedAt, now)
-                .SetProperty(j => j.Error, error)
-                .SetProperty(j => j.ResultJson, result));
-            db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = error is null ? status.ToLowerInvariant() : $"{status.ToLowerInvariant()}: {error}" });
+            var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId);
+            if (transient && job.Attempts <= job.Retries)
+            {
+                await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s
+                    .SetProperty(j => j.Status, JobStatus.Queued)
+                    .SetProperty(j => j.RunId, (string?)null));
+                db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = $"attempt {job.Attempts} failed: {error}; trying again" });
+            }
+            else
+            {
+                await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s
+                    .SetProperty(j => j.Status, status)
+                    .SetProperty(j => j.EndedAt, now)
+                    .SetProperty(j => j.Error, error)
+                    .SetProperty(j => j.ResultJson, result));
+                db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = error is null ? status.ToLowerInvariant() : $"{status.ToLowerInvariant()}: {error}" });
+            }
             await db.SaveChangesAsync();
             await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync(); // a slot is free
         }

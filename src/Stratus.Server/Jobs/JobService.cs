@@ -33,6 +33,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
         if (request.Register is not null) ProblemException.CheckName("register", request.Register);
         if (request.Experiment is not null) ProblemException.CheckName("experiment", request.Experiment);
         if (request.MaxRunSeconds is < 1 or > 7 * 86_400) throw ProblemException.Invalid("max_run_seconds", "must be between 1 and 604800");
+        if (request.Retries is < 0 or > 5) throw ProblemException.Invalid("retries", "must be between 0 and 5");
         if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
         if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
 
@@ -55,6 +56,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
             Status = JobStatus.Queued,
             SpecJson = JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
             MaxRunSeconds = request.MaxRunSeconds ?? 3600,
+            Retries = request.Retries ?? 1,
             CreatedAt = clock.GetUtcNow(),
             CreatedBy = actor,
         };

@@ -93,7 +93,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         }
         catch (Exception ex)
         {
-            await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Failed, ex.Message), CancellationToken.None);
+            // Input errors are the user's to read; anything else may carry server paths and stays in the server log.
+            var reason = ex is Stratus.Ml.Data.DataFormatException or Hosting.ProblemException ? ex.Message : $"internal error ({ex.GetType().Name})";
+            await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Failed, reason), CancellationToken.None);
             throw;
         }
     }

@@ -157,6 +157,9 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<string>("ResultJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Retries")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("RunId")
                         .HasColumnType("TEXT");
 

@@ -10,7 +10,7 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Storage.Migrations
 {
     [DbContext(typeof(StratusDb))]
-    [Migration("20261122172353_Initial")]
+    [Migration("20261122174203_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -159,6 +159,9 @@ namespace Stratus.Server.Storage.Migrations
 
                     b.Property<string>("ResultJson")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("Retries")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("RunId")
                         .HasColumnType("TEXT");
