@@ -21,13 +21,15 @@ internal static class TrainCommands
         var iterations = new Option<int?>("--iterations") { Description = "Trees or epochs (default 100)" };
         var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: 5 below 20,000 rows, else a 20% holdout)" };
         var exclude = new Option<string[]>("--exclude") { Description = "Columns to leave out (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var retries = new Option<int?>("--retries") { Description = "Extra attempts after a failure that is not the input's fault (default 1)" };
+        var maxRunSeconds = new Option<int?>("--max-run-seconds") { Description = "Time limit; the job is cancelled past it (default 3600)" };
         var detach = new Option<bool>("--detach") { Description = "Print the queued job and return at once" };
-        var command = new Command("train", "Train a model on a dataset as a job, following its progress") { dataset, target, task, trainer, register, experiment, seed, iterations, folds, exclude, detach };
+        var command = new Command("train", "Train a model on a dataset as a job, following its progress") { dataset, target, task, trainer, register, experiment, seed, iterations, folds, exclude, retries, maxRunSeconds, detach };
         command.SetAction(Remote(async (result, client, ct) =>
         {
             var request = new TrainRequest(result.GetValue(dataset)!, result.GetValue(target)!, result.GetValue(task), result.GetValue(trainer),
                 result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(iterations), result.GetValue(folds),
-                result.GetValue(exclude) is { Length: > 0 } e ? e : null);
+                result.GetValue(exclude) is { Length: > 0 } e ? e : null, result.GetValue(maxRunSeconds), result.GetValue(retries));
             var job = await client.Jobs.TrainAsync(request, ct);
             if (result.GetValue(detach))
             {
