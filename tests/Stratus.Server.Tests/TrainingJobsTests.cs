@@ -70,14 +70,23 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
     [Fact]
     public async Task Should_cancel_a_job_and_refuse_cancelling_it_twice()
     {
-        await _client.Datasets.UploadAsync("train-cancel", Transactions(300, seed: 2));
-        var job = await _client.Jobs.TrainAsync(new TrainRequest("train-cancel", "fraud", Iterations: 20));
+        await _client.Datasets.UploadAsync("train-cancel", Transactions(3000, seed: 2));
+        // 20 folds of 2,000 trees: far longer than the cancel takes to arrive, which stops it at the next fold.
+        var job = await _client.Jobs.TrainAsync(new TrainRequest("train-cancel", "fraud", Iterations: 2000, Folds: 20, Register: "never-registered"));
+        JobInfo running = job;
+        for (var i = 0; i < 400 && running.RunId is null; i++)
+        {
+            await Task.Delay(25, TestContext.Current.CancellationToken);
+            running = await _client.Jobs.GetAsync(job.Id);
+        }
         await _client.Jobs.CancelAsync(job.Id);
         var done = await _client.Jobs.WaitAsync(job.Id, ct: TestContext.Current.CancellationToken);
-        // A job cancelled before it starts never runs; one already running stops at its next checkpoint.
-        Assert.True(done.Status is JobStatus.Cancelled or JobStatus.Succeeded, done.Status);
-        if (done.Status == JobStatus.Cancelled && done.RunId is { } runId)
-            Assert.Equal(RunStatus.Killed, (await _client.Runs.GetAsync(runId)).Status);
+
+        Assert.Equal(JobStatus.Cancelled, done.Status);
+        Assert.Null(done.Result);
+        Assert.Equal(RunStatus.Killed, (await _client.Runs.GetAsync(running.RunId!)).Status);
+        var model = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.GetAsync("never-registered"));
+        Assert.Equal(HttpStatusCode.NotFound, model.Status);
         var twice = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.CancelAsync(job.Id));
         Assert.Equal(HttpStatusCode.Conflict, twice.Status);
     }

@@ -60,11 +60,6 @@ public static class DatasetIngestor
         return (new IngestResult(rows, columns), profile);
     }
 
-    /// <summary>Reads <paramref name="source"/> and writes it as zstd-compressed Parquet to <paramref name="destination"/>, without a profile.</summary>
-    /// <exception cref="DataFormatException">The file cannot be read as the given format.</exception>
-    public static IngestResult ToParquet(string source, SourceFormat format, string destination, string tempDirectory, char delimiter = ',') =>
-        Ingest(source, format, destination, tempDirectory, delimiter).Result;
-
     private static string CsvScan(string source, char delimiter, bool fullSample) =>
         $"read_csv({DuckDb.Literal(source)}, header = true, delim = {DuckDb.Literal(delimiter.ToString())}, " +
         $"quote = '\"', escape = '\"', strict_mode = false{(fullSample ? ", sample_size = -1" : "")})";

@@ -26,8 +26,10 @@ public sealed class ModelPackage
     private readonly MLContext _ml;
     private readonly ITransformer _model;
     private readonly DataViewSchema _inputSchema;
-    private readonly IReadOnlyList<FeatureColumn> _features;
-    private readonly Dictionary<string, HashSet<string>> _categories;
+    private readonly InputPlan[] _plan;
+
+    /// <summary>How one request column fills the model's columns: resolved once per package, not per row.</summary>
+    private sealed record InputPlan(string Name, (FeatureColumn Feature, int Index)[] Targets, HashSet<string>? Categories, IReadOnlyList<string>? Known);
 
     private ModelPackage(MLContext ml, ITransformer model, DataViewSchema inputSchema, ModelManifest manifest)
     {
@@ -35,8 +37,12 @@ public sealed class ModelPackage
         _model = model;
         _inputSchema = inputSchema;
         Manifest = manifest;
-        _features = FeaturesOf(manifest.Inputs);
-        _categories = manifest.Inputs.Where(i => i.Categories is not null).ToDictionary(i => i.Name, i => i.Categories!.ToHashSet(StringComparer.Ordinal));
+        _plan = [.. manifest.Inputs.Select(input => new InputPlan(
+            input.Name,
+            [.. TrainingData.FeaturesFor(input.Name, input.Type).Select(f =>
+                (f, inputSchema.GetColumnOrNull(f.Name)?.Index ?? throw new InvalidDataException($"the model has no input column '{f.Name}'")))],
+            input.Categories?.ToHashSet(StringComparer.Ordinal),
+            input.Categories))];
     }
 
     /// <summary>What the package says about itself.</summary>
@@ -124,43 +130,47 @@ public sealed class ModelPackage
 
     private void Fill(IReadOnlyDictionary<string, JsonElement> row, int r, Array[] columns)
     {
-        foreach (var input in Manifest.Inputs)
+        foreach (var input in _plan)
         {
-            var field = $"instances[{r}].{input.Name}";
-            if (!row.TryGetValue(input.Name, out var value)) throw new PredictionInputException(field, $"is missing; the model needs {string.Join(", ", Manifest.Inputs.Select(i => i.Name))}");
-            foreach (var feature in _features.Where(f => f.SourceColumn == input.Name))
+            if (!row.TryGetValue(input.Name, out var value))
+                throw new PredictionInputException(Field(r, input.Name), $"is missing; the model needs {string.Join(", ", _plan.Select(i => i.Name))}");
+            foreach (var (feature, index) in input.Targets)
             {
-                var index = _inputSchema.GetColumnOrNull(feature.Name)?.Index ?? throw new InvalidDataException($"the model has no input column '{feature.Name}'");
                 switch (columns[index])
                 {
                     case float[] floats:
-                        floats[r] = Number(feature, value, field);
+                        floats[r] = Number(feature, value, r);
                         break;
                     case string[] strings:
-                        strings[r] = value.ValueKind switch
+                        var text = value.ValueKind switch
                         {
                             JsonValueKind.String => value.GetString()!,
                             JsonValueKind.Null => "",
                             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-                            _ => throw new PredictionInputException(field, "expected text"),
+                            _ => throw new PredictionInputException(Field(r, input.Name), "expected text"),
                         };
-                        if (input.Categories is { } known && strings[r].Length > 0 && !_categories[input.Name].Contains(strings[r]))
+                        if (input.Categories is { } categories && text.Length > 0 && !categories.Contains(text))
                         {
-                            throw new PredictionInputException(field, $"unknown category '{strings[r]}'; the model knows {string.Join(", ", known.Take(20))}{(known.Count > 20 ? ", ..." : "")}");
+                            var known = input.Known!;
+                            throw new PredictionInputException(Field(r, input.Name),
+                                $"unknown category '{text}'; the model knows {string.Join(", ", known.Take(20))}{(known.Count > 20 ? ", ..." : "")}");
                         }
+                        strings[r] = text;
                         break;
                 }
             }
         }
     }
 
-    private static float Number(FeatureColumn feature, JsonElement value, string field)
+    private static string Field(int row, string column) => $"instances[{row}].{column}";
+
+    private static float Number(FeatureColumn feature, JsonElement value, int row)
     {
         if (value.ValueKind == JsonValueKind.Null) return float.NaN; // missing: the model imputes it
         if (feature.SourceType is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
         {
             if (value.ValueKind != JsonValueKind.String || !DateTime.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time))
-                throw new PredictionInputException(field, "expected a date such as \"2024-03-31\"");
+                throw new PredictionInputException(Field(row, feature.SourceColumn), "expected a date such as \"2024-03-31\"");
             return feature.Name[(feature.SourceColumn.Length + 1)..] switch
             {
                 "year" => time.Year,
@@ -175,7 +185,7 @@ public sealed class ModelPackage
             JsonValueKind.Number => (float)value.GetDouble(),
             JsonValueKind.True when feature.SourceType == "BOOLEAN" => 1,
             JsonValueKind.False when feature.SourceType == "BOOLEAN" => 0,
-            _ => throw new PredictionInputException(field, $"expected a number, got {Describe(value.ValueKind)}"),
+            _ => throw new PredictionInputException(Field(row, feature.SourceColumn), $"expected a number, got {Describe(value.ValueKind)}"),
         };
     }
 
@@ -187,8 +197,4 @@ public sealed class ModelPackage
         JsonValueKind.Object => "an object",
         _ => kind.ToString().ToLowerInvariant(),
     };
-
-    /// <summary>The model's derived input columns, recomputed from the signature the way training derived them.</summary>
-    private static List<FeatureColumn> FeaturesOf(IReadOnlyList<ModelInput> inputs) =>
-        [.. inputs.SelectMany(i => TrainingData.FeaturesFor(i.Name, i.Type))];
 }

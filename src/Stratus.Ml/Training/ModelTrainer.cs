@@ -175,10 +175,9 @@ public static class ModelTrainer
     private static IEstimator<ITransformer> Trainer(MLContext ml, MlTask task, TrainOptions o)
     {
         const string label = TrainingData.LabelColumn;
-        var lightGbm = new Func<LightGbmBinaryTrainer.Options>(() => new() { LabelColumnName = label, NumberOfIterations = o.Iterations, LearningRate = o.LearningRate, NumberOfLeaves = o.Leaves, Seed = o.Seed, Verbose = false, Silent = true });
         return (task, o.Trainer) switch
         {
-            (MlTask.BinaryClassification, "lightgbm") => ml.BinaryClassification.Trainers.LightGbm(lightGbm()),
+            (MlTask.BinaryClassification, "lightgbm") => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options { LabelColumnName = label, NumberOfIterations = o.Iterations, LearningRate = o.LearningRate, NumberOfLeaves = o.Leaves, Seed = o.Seed, Verbose = false, Silent = true }),
             (MlTask.BinaryClassification, "fasttree") => ml.BinaryClassification.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.BinaryClassification, "fastforest") => ml.BinaryClassification.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20)
                 .Append(ml.BinaryClassification.Calibrators.Platt(label)),

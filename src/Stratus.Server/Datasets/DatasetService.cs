@@ -169,11 +169,12 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     public async Task<DatasetVersionInfo> GetVersionAsync(DatasetRef reference, CancellationToken ct) =>
         ToInfo(reference.Name, await ResolveAsync(reference, ct), false);
 
-    public async Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(DatasetRef reference, CancellationToken ct)
-    {
-        var row = await ResolveAsync(reference, ct);
-        return JsonSerializer.Deserialize(row.ProfileJson, StratusJsonContext.Default.IReadOnlyListColumnProfile) ?? [];
-    }
+    public async Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(DatasetRef reference, CancellationToken ct) =>
+        ProfileOf(await ResolveAsync(reference, ct));
+
+    /// <summary>The stored column profile of a version row already resolved.</summary>
+    public static IReadOnlyList<ColumnProfile> ProfileOf(DatasetVersionRow row) =>
+        JsonSerializer.Deserialize(row.ProfileJson, StratusJsonContext.Default.IReadOnlyListColumnProfile) ?? [];
 
     /// <summary>Soft-deletes one version; its blob is collected once nothing else references it.</summary>
     public async Task DeleteVersionAsync(DatasetRef reference, CancellationToken ct)

@@ -88,7 +88,8 @@ public static partial class StratusServer
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         // Metadata and storage.
-        builder.Services.AddDbContext<StratusDb>(db => ConfigureDatabase(db, options));
+        // Pooled: every authenticated request (each prediction included) needs a context; reuse them rather than rebuild.
+        builder.Services.AddDbContextPool<StratusDb>(db => ConfigureDatabase(db, options));
         builder.Services.AddSingleton<IBlobStore>(_ => new LocalBlobStore(Path.Combine(options.DataDir, "blobs"), Path.Combine(options.DataDir, "tmp")));
         builder.Services.AddScoped<BlobCollector>();
         builder.Services.AddHostedService<BlobCollectorService>();

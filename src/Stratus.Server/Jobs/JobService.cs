@@ -39,7 +39,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
 
         var version = await datasets.ResolveAsync(reference, ct);
         var pinned = new DatasetRef(reference.Name, version.Version);
-        var profile = await datasets.GetProfileAsync(pinned, ct);
+        var profile = DatasetService.ProfileOf(version);
         try
         {
             ModelTrainer.Plan(profile, ToOptions(request with { Trainer = trainer }, task));

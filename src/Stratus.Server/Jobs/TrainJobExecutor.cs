@@ -25,7 +25,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         var spec = JsonSerializer.Deserialize(job.SpecJson, StratusJsonContext.Default.TrainRequest)!;
         if (!DatasetRef.TryParse(spec.Dataset, out var reference, out var error)) throw new InvalidDataException($"job {jobId} names a bad dataset: {error}");
         var version = await datasets.ResolveAsync(reference, ct);
-        var profile = await datasets.GetProfileAsync(reference, ct);
+        var profile = DatasetService.ProfileOf(version);
         var options = JobService.ToOptions(spec, MlTasks.Parse(spec.Task));
 
         var parameters = new Dictionary<string, string>

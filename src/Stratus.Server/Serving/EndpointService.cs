@@ -101,7 +101,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         var model = await ResolveAsync(name, ct);
         try
         {
-            var predictions = model.Package.Predict([.. request.Instances]);
+            var predictions = model.Package.Predict(request.Instances);
             return new PredictResponse(predictions, model.Version, requestId);
         }
         catch (PredictionInputException ex)

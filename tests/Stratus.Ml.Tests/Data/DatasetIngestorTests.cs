@@ -48,7 +48,7 @@ public sealed class DatasetIngestorTests : IDisposable
         lines.Add("not-a-number");
         File.WriteAllLines(csv, lines);
 
-        var result = DatasetIngestor.ToParquet(csv, SourceFormat.Csv, Path.Combine(_dir, "late.parquet"), _dir);
+        var (result, _) = DatasetIngestor.Ingest(csv, SourceFormat.Csv, Path.Combine(_dir, "late.parquet"), _dir);
 
         Assert.Equal(30_001, result.Rows);
         Assert.Equal("VARCHAR", result.Columns[0].Type);
@@ -59,7 +59,7 @@ public sealed class DatasetIngestorTests : IDisposable
     {
         var fake = Path.Combine(_dir, "fake.parquet");
         File.WriteAllText(fake, "a,b\n1,2\n");
-        var ex = Assert.Throws<DataFormatException>(() => DatasetIngestor.ToParquet(fake, SourceFormat.Parquet, Path.Combine(_dir, "o.parquet"), _dir));
+        var ex = Assert.Throws<DataFormatException>(() => DatasetIngestor.Ingest(fake, SourceFormat.Parquet, Path.Combine(_dir, "o.parquet"), _dir));
         Assert.DoesNotContain("   at ", ex.Message);
     }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Stratus.Ml.Data;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 
@@ -15,10 +14,7 @@ public sealed class ModelPackageTests : IDisposable
 
     private ModelPackage TrainAndReload(string csv, string target, out TrainResult result)
     {
-        var source = Path.Combine(_dir, $"{Guid.NewGuid():N}.csv");
-        File.WriteAllText(source, csv);
-        var parquet = Path.ChangeExtension(source, ".parquet");
-        var (_, profile) = DatasetIngestor.Ingest(source, SourceFormat.Csv, parquet, _dir);
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv);
         result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = target, Iterations = 30, Folds = 2 }, _dir);
         using var package = new MemoryStream();
         ModelPackage.Save(result, profile, target, package, new Dictionary<string, string> { ["seed"] = "42" }, "data:1", new string('a', 64));

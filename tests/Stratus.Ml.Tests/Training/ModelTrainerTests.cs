@@ -12,14 +12,7 @@ public sealed class ModelTrainerTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Writes CSV text, ingests it like an upload, and returns the Parquet file and its profile.</summary>
-    private (string Parquet, IReadOnlyList<ColumnProfile> Profile) Dataset(string csv)
-    {
-        var source = Path.Combine(_dir, $"{Guid.NewGuid():N}.csv");
-        File.WriteAllText(source, csv);
-        var parquet = Path.ChangeExtension(source, ".parquet");
-        var (_, profile) = DatasetIngestor.Ingest(source, SourceFormat.Csv, parquet, _dir);
-        return (parquet, profile);
-    }
+    private (string Parquet, IReadOnlyList<ColumnProfile> Profile) Dataset(string csv) => StoredCsv.Ingest(_dir, csv);
 
     /// <summary>Card transactions: fraud is large, far from home, at night, card not present; with missing values and dates.</summary>
     private static string Transactions(int rows, int seed = 7)
