@@ -86,4 +86,21 @@ internal static class GlobalOptions
     {
         if (nextPageToken is not null) AnsiConsole.MarkupLine($"[grey]more: --page-token {nextPageToken}[/]");
     }
+
+    /// <summary>
+    /// A metric series as a one-line chart (▁ lowest to █ highest, at most <paramref name="width"/> characters, each the
+    /// mean of its share of the points), then its first and last values: a learning curve at a glance in a terminal.
+    /// </summary>
+    public static string Sparkline(IReadOnlyList<double> values, int width = 40)
+    {
+        const string bars = "▁▂▃▄▅▆▇█";
+        if (values.Count == 0) return "";
+        var buckets = Math.Min(width, values.Count);
+        var means = Enumerable.Range(0, buckets)
+            .Select(b => values.Skip(b * values.Count / buckets).Take(Math.Max(1, (b + 1) * values.Count / buckets - b * values.Count / buckets)).Average())
+            .ToList();
+        var (min, max) = (means.Min(), means.Max());
+        var line = string.Concat(means.Select(m => bars[max > min ? (int)Math.Round((m - min) / (max - min) * (bars.Length - 1)) : 0]));
+        return $"{line} {values[0].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)} → {values[^1].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}";
+    }
 }

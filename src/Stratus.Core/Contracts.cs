@@ -268,6 +268,7 @@ public static class JobStatus
 /// <param name="Exclude">Columns to leave out of the features.</param>
 /// <param name="MaxRunSeconds">Time limit; the job is cancelled past it (default 3600).</param>
 /// <param name="Retries">How many more times the job is tried after a failure that is not its input's fault (default 1).</param>
+/// <param name="EarlyStoppingRounds">LightGBM: stop when the validation loss has not improved for this many iterations (default: never).</param>
 public sealed record TrainRequest(
     string Dataset,
     string Target,
@@ -280,13 +281,16 @@ public sealed record TrainRequest(
     int? Folds = null,
     IReadOnlyList<string>? Exclude = null,
     int? MaxRunSeconds = null,
-    int? Retries = null);
+    int? Retries = null,
+    int? EarlyStoppingRounds = null);
 
 /// <summary>A registered model version, by name and number.</summary>
 public sealed record ModelVersionRef(string Name, int Version);
 
 /// <summary>What a training job produced.</summary>
 /// <param name="FeatureImportance">Permutation importance per input column (metric drop when shuffled), largest first.</param>
+/// <param name="ConfusionMatrix">Classification: validation counts by actual and predicted class.</param>
+/// <param name="Iterations">LightGBM: boosting iterations of the model; learning curves are the run's <c>train.*</c> and <c>valid.*</c> metrics.</param>
 public sealed record TrainResultInfo(
     string RunId,
     string Task,
@@ -294,7 +298,12 @@ public sealed record TrainResultInfo(
     string Validation,
     IReadOnlyDictionary<string, double> Metrics,
     ModelVersionRef? Model,
-    IReadOnlyDictionary<string, double>? FeatureImportance = null);
+    IReadOnlyDictionary<string, double>? FeatureImportance = null,
+    ConfusionMatrixInfo? ConfusionMatrix = null,
+    int? Iterations = null);
+
+/// <summary>Validation counts of a classifier: <c>Counts[actual][predicted]</c>, both indexed like <see cref="Labels"/>.</summary>
+public sealed record ConfusionMatrixInfo(IReadOnlyList<string> Labels, IReadOnlyList<IReadOnlyList<long>> Counts);
 
 /// <summary>A job: queued, running or ended, with its outcome.</summary>
 public sealed record JobInfo(
@@ -387,6 +396,7 @@ public static class StratusJson
 [JsonSerializable(typeof(Page<JobInfo>))]
 [JsonSerializable(typeof(IReadOnlyList<JobLogLine>))]
 [JsonSerializable(typeof(TrainResultInfo))]
+[JsonSerializable(typeof(ConfusionMatrixInfo))]
 [JsonSerializable(typeof(EndpointInfo))]
 [JsonSerializable(typeof(Page<EndpointInfo>))]
 [JsonSerializable(typeof(DeployRequest))]

@@ -38,14 +38,25 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         Assert.True(result.Metrics["auc"] > 0.95);
         Assert.Equal(new ModelVersionRef("train-fraud", 1), result.Model);
         Assert.Contains(lines, l => l.Contains("registered train-fraud:1", StringComparison.Ordinal));
-        Assert.Equal(5, lines.Count(l => l.StartsWith("fold ", StringComparison.Ordinal) && l.Contains("auc", StringComparison.Ordinal)));
+        Assert.Equal(5, lines.Count(l => l.StartsWith("fold ", StringComparison.Ordinal) && l.Contains(" s: auc", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.StartsWith("fold 1/5: iteration 1/20, valid log_loss", StringComparison.Ordinal));
+        Assert.Equal(20, result.Iterations);
+        Assert.Equal(["0", "1"], result.ConfusionMatrix!.Labels);
+        Assert.Equal(400, result.ConfusionMatrix.Counts.Sum(r => r.Sum()));
 
         var run = await _client.Runs.GetAsync(result.RunId);
         Assert.Equal(RunStatus.Finished, run.Status);
         Assert.Equal("lightgbm", run.Params["trainer"]);
         Assert.Equal(result.Metrics["auc"], run.LatestMetrics["auc"], 9);
         Assert.Equal("train-tx", Assert.Single(run.Inputs).Dataset);
-        Assert.Contains(await _client.Runs.ListArtifactsAsync(result.RunId), a => a.Path == "feature_importance.json");
+        var artifacts = await _client.Runs.ListArtifactsAsync(result.RunId);
+        Assert.Contains(artifacts, a => a.Path == "feature_importance.json");
+        Assert.Contains(artifacts, a => a.Path == "confusion_matrix.json");
+        // The learning curve: one point per boosting iteration, averaged over the folds.
+        var curve = await _client.Runs.GetMetricsAsync(result.RunId, "valid.log_loss");
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), curve.Select(p => p.Step));
+        Assert.True(curve[^1].Value < curve[0].Value, "validation loss fell over the iterations");
+        Assert.Equal(20, (await _client.Runs.GetMetricsAsync(result.RunId, "train.auc")).Count);
         Assert.Equal(["amount", "category", "hour"], result.FeatureImportance!.Keys.Order());
         var version = await _client.Models.ResolveAsync("train-fraud:1");
         Assert.Equal("model/package.zip", version.ArtifactPath);
@@ -67,11 +78,23 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         Assert.Equal(before, (await _client.Jobs.ListAsync()).Items.Count);
     }
 
+    [Theory]
+    [InlineData("sdca", 5, "applies to lightgbm, not sdca")]
+    [InlineData("lightgbm", 0, "must be between 1 and 10000")]
+    public async Task Should_refuse_early_stopping_that_cannot_apply(string trainer, int rounds, string expected)
+    {
+        await _client.Datasets.UploadAsync("train-es", Transactions(100));
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.TrainAsync(new TrainRequest("train-es", "fraud", Trainer: trainer, EarlyStoppingRounds: rounds)));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Equal("early_stopping_rounds", ex.Field);
+        Assert.Contains(expected, ex.Detail);
+    }
+
     [Fact]
     public async Task Should_cancel_a_job_and_refuse_cancelling_it_twice()
     {
         await _client.Datasets.UploadAsync("train-cancel", Transactions(3000, seed: 2));
-        // 20 folds of 2,000 trees: far longer than the cancel takes to arrive, which stops it at the next fold.
+        // 20 folds of 2,000 trees: far longer than the cancel takes to arrive, which stops it at the next boosting iteration.
         var job = await _client.Jobs.TrainAsync(new TrainRequest("train-cancel", "fraud", Iterations: 2000, Folds: 20, Register: "never-registered"));
         JobInfo running = job;
         for (var i = 0; i < 400 && running.RunId is null; i++)

@@ -87,9 +87,22 @@ internal static class TrackingCommands
         metrics.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Runs.GetMetricsAsync(result.GetValue(id)!, result.GetValue(key), ct), StratusJsonContext.Default.IReadOnlyListMetricPoint, points =>
             {
+                // Series logged step by step (learning curves) are drawn; single values are listed.
+                var series = points.GroupBy(p => p.Key).Where(g => g.Count() > 1).ToList();
                 var table = NewTable("Key", "Step", "Value", "Time");
-                foreach (var p in points) table.AddRow(Esc(p.Key), Esc(p.Step), Esc(p.Value), When(p.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t) : null));
-                AnsiConsole.Write(table);
+                foreach (var p in points.Where(p => !series.Any(s => s.Key == p.Key)))
+                    table.AddRow(Esc(p.Key), Esc(p.Step), Esc(p.Value), When(p.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t) : null));
+                if (table.Rows.Count > 0) AnsiConsole.Write(table);
+                if (series.Count > 0)
+                {
+                    var curves = NewTable("Series", "Steps", "Curve (first → last)");
+                    foreach (var s in series)
+                    {
+                        var ordered = s.OrderBy(p => p.Step).ToList();
+                        curves.AddRow(Esc(s.Key), $"{ordered[0].Step}..{ordered[^1].Step}", Esc(Sparkline([.. ordered.Select(p => p.Value)])));
+                    }
+                    AnsiConsole.Write(curves);
+                }
             })));
         command.Subcommands.Add(metrics);
 

@@ -20,16 +20,17 @@ internal static class TrainCommands
         var seed = new Option<int?>("--seed") { Description = "Seed for splits and trainers (default 42)" };
         var iterations = new Option<int?>("--iterations") { Description = "Trees or epochs (default 100)" };
         var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: 5 below 20,000 rows, else a 20% holdout)" };
+        var earlyStopping = new Option<int?>("--early-stopping") { Description = "LightGBM: stop when the validation loss has not improved for N iterations" };
         var exclude = new Option<string[]>("--exclude") { Description = "Columns to leave out (repeatable)", AllowMultipleArgumentsPerToken = true };
         var retries = new Option<int?>("--retries") { Description = "Extra attempts after a failure that is not the input's fault (default 1)" };
         var maxRunSeconds = new Option<int?>("--max-run-seconds") { Description = "Time limit; the job is cancelled past it (default 3600)" };
         var detach = new Option<bool>("--detach") { Description = "Print the queued job and return at once" };
-        var command = new Command("train", "Train a model on a dataset as a job, following its progress") { dataset, target, task, trainer, register, experiment, seed, iterations, folds, exclude, retries, maxRunSeconds, detach };
+        var command = new Command("train", "Train a model on a dataset as a job, following its progress") { dataset, target, task, trainer, register, experiment, seed, iterations, folds, earlyStopping, exclude, retries, maxRunSeconds, detach };
         command.SetAction(Remote(async (result, client, ct) =>
         {
             var request = new TrainRequest(result.GetValue(dataset)!, result.GetValue(target)!, result.GetValue(task), result.GetValue(trainer),
                 result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(iterations), result.GetValue(folds),
-                result.GetValue(exclude) is { Length: > 0 } e ? e : null, result.GetValue(maxRunSeconds), result.GetValue(retries));
+                result.GetValue(exclude) is { Length: > 0 } e ? e : null, result.GetValue(maxRunSeconds), result.GetValue(retries), result.GetValue(earlyStopping));
             var job = await client.Jobs.TrainAsync(request, ct);
             if (result.GetValue(detach))
             {
@@ -44,7 +45,7 @@ internal static class TrainCommands
                 done = await AnsiConsole.Status().StartAsync("Training…", async ctx => await client.Jobs.WaitAsync(job.Id, line =>
                 {
                     AnsiConsole.MarkupLine($"[grey]{(DateTime.UtcNow - started).TotalSeconds,6:F1}s[/] {Esc(line.Line)}");
-                    ctx.Status($"Training… {(DateTime.UtcNow - started).TotalSeconds:F0}s");
+                    ctx.Status($"Training… {(DateTime.UtcNow - started).TotalSeconds:F0}s: {Esc(line.Line)}");
                 }, ct: ct));
             }
             else
@@ -56,11 +57,26 @@ internal static class TrainCommands
             }
             if (done.Status != JobStatus.Succeeded || done.Result is null)
                 throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
+            // The learning curves are drawn from the run's per-iteration metrics.
+            var curves = done.Result.Iterations is null || json ? [] : await client.Runs.GetMetricsAsync(done.Result.RunId, ct: ct);
             Print(result, done.Result, StratusJsonContext.Default.TrainResultInfo, r =>
             {
                 var table = NewTable("Metric", "Value");
                 foreach (var (k, v) in r.Metrics) table.AddRow(Esc(k), v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
                 AnsiConsole.Write(table);
+                if (r.ConfusionMatrix is { } confusion)
+                {
+                    var matrix = NewTable(["actual \\ predicted", .. confusion.Labels.Select(Esc)]);
+                    for (var i = 0; i < confusion.Labels.Count; i++) matrix.AddRow([Esc(confusion.Labels[i]), .. confusion.Counts[i].Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+                    AnsiConsole.Write(matrix);
+                }
+                var series = curves.Where(p => p.Step > 0).GroupBy(p => p.Key).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+                if (series.Count > 0)
+                {
+                    var chart = NewTable("Learning curve", $"Iterations 1..{r.Iterations}");
+                    foreach (var s in series) chart.AddRow(Esc(s.Key), Esc(Sparkline([.. s.OrderBy(p => p.Step).Select(p => p.Value)])));
+                    AnsiConsole.Write(chart);
+                }
                 if (r.FeatureImportance is { Count: > 0 } importance)
                 {
                     var chart = new BarChart().Label("Permutation importance (metric drop when shuffled)").Width(60);

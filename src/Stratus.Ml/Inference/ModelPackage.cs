@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Stratus.Ml.Training;
+using Stratus.Ml.Training.Gbm;
 
 namespace Stratus.Ml.Inference;
 
@@ -16,26 +17,25 @@ public sealed class PredictionInputException(string field, string message) : Exc
 
 /// <summary>
 /// A trained model as Stratus stores it: one zip holding <c>manifest.json</c> (signature, task, classes, metrics,
-/// lineage) and <c>model.zip</c> (the ML.NET pipeline, featurization included).
+/// lineage), <c>model.zip</c> (the ML.NET pipeline, featurization included) and, for LightGBM, <c>booster.txt</c>
+/// (LightGBM's own model text, scoring the pipeline's features).
 /// </summary>
 public sealed class ModelPackage
 {
     /// <summary>The package format this version writes and reads.</summary>
     public const string Format = "stratus-model/1";
 
-    private readonly MLContext _ml;
-    private readonly ITransformer _model;
+    private readonly TrainedModel _model;
     private readonly DataViewSchema _inputSchema;
     private readonly InputPlan[] _plan;
 
     /// <summary>How one request column fills the model's columns: resolved once per package, not per row.</summary>
     private sealed record InputPlan(string Name, (FeatureColumn Feature, int Index)[] Targets, HashSet<string>? Categories, IReadOnlyList<string>? Known);
 
-    private ModelPackage(MLContext ml, ITransformer model, DataViewSchema inputSchema, ModelManifest manifest)
+    private ModelPackage(TrainedModel model, ModelManifest manifest)
     {
-        _ml = ml;
         _model = model;
-        _inputSchema = inputSchema;
+        var inputSchema = _inputSchema = model.InputSchema;
         Manifest = manifest;
         _plan = [.. manifest.Inputs.Select(input => new InputPlan(
             input.Name,
@@ -62,7 +62,12 @@ public sealed class ModelPackage
         }
         using (var entry = zip.CreateEntry("model.zip", CompressionLevel.NoCompression).Open())
         {
-            new MLContext().Model.Save(result.Model, result.InputSchema, entry);
+            new MLContext().Model.Save(result.Model.Pipeline, result.Model.InputSchema, entry);
+        }
+        if (result.Model.Booster is { } booster)
+        {
+            using var entry = new StreamWriter(zip.CreateEntry("booster.txt").Open());
+            entry.Write(booster.Save());
         }
     }
 
@@ -85,8 +90,15 @@ public sealed class ModelPackage
             stream.CopyTo(model);
         }
         model.Position = 0;
-        var transformer = ml.Model.Load(model, out var inputSchema);
-        return new ModelPackage(ml, transformer, inputSchema, manifest);
+        var pipeline = ml.Model.Load(model, out var inputSchema);
+        GbmModel? booster = null;
+        if (zip.GetEntry("booster.txt") is { } boosterEntry)
+        {
+            using var reader = new StreamReader(boosterEntry.Open());
+            booster = GbmModel.Load(reader.ReadToEnd());
+        }
+        var task = MlTasks.Parse(manifest.Task) ?? throw new InvalidDataException($"manifest.json names an unknown task '{manifest.Task}'");
+        return new ModelPackage(new TrainedModel(pipeline, inputSchema, booster, task, manifest.Classes), manifest);
     }
 
     /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>
@@ -106,26 +118,18 @@ public sealed class ModelPackage
         }
         for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns);
 
-        var scored = _model.Transform(new RowsDataView(_inputSchema, columns, rows.Count));
+        var scores = _model.Score(new RowsDataView(_inputSchema, columns, rows.Count));
         var classes = Manifest.Classes;
-        switch (Manifest.Task)
+        return _model.Task switch
         {
-            case "binary":
-            {
-                var probabilities = scored.GetColumn<float>("Probability").ToList();
-                return probabilities.ConvertAll(p => new Prediction(
-                    p >= 0.5f ? classes[1] : classes[0],
-                    new Dictionary<string, double> { [classes[0]] = 1 - p, [classes[1]] = p }));
-            }
-            case "multiclass":
-            {
-                var labels = scored.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(l => l.ToString()).ToList();
-                var scores = scored.GetColumn<float[]>("Score").ToList();
-                return [.. labels.Select((label, i) => new Prediction(label, classes.Select((name, k) => (name, k)).ToDictionary(x => x.name, x => (double)scores[i][x.k])))];
-            }
-            default:
-                return [.. scored.GetColumn<float>("Score").Select(v => new Prediction(Value: v))];
-        }
+            MlTask.BinaryClassification => [.. scores.Select(p => new Prediction(
+                p >= 0.5 ? classes[1] : classes[0],
+                new Dictionary<string, double> { [classes[0]] = 1 - p, [classes[1]] = p }))],
+            MlTask.MulticlassClassification => [.. scores.Chunk(classes.Count).Select(row => new Prediction(
+                classes[Array.IndexOf(row, row.Max())],
+                classes.Select((name, k) => (name, k)).ToDictionary(x => x.name, x => row[x.k])))],
+            _ => [.. scores.Select(v => new Prediction(Value: v))],
+        };
     }
 
     private void Fill(IReadOnlyDictionary<string, JsonElement> row, int r, Array[] columns)

@@ -13,7 +13,7 @@ internal static class FeatureImportance
     /// <summary>Rows scored per permutation; enough for a stable ranking, cheap enough to run after every training.</summary>
     public const int SampleRows = 2000;
 
-    public static IReadOnlyDictionary<string, double> Compute(MLContext ml, ITransformer model, IDataView data, IReadOnlyList<FeatureColumn> features, MlTask task, int seed)
+    public static IReadOnlyDictionary<string, double> Compute(MLContext ml, TrainedModel model, IDataView data, IReadOnlyList<FeatureColumn> features, int seed)
     {
         var sample = ml.Data.TakeRows(data, SampleRows);
         var schema = sample.Schema;
@@ -21,7 +21,12 @@ internal static class FeatureImportance
         var rows = columns.Length == 0 ? 0 : columns[0].Length;
         if (rows < 10) return new Dictionary<string, double>();
 
-        var baseline = Score(ml, model, new RowsDataView(schema, columns, rows), task);
+        var unchanged = new RowsDataView(schema, columns, rows);
+        var labels = TrainedModel.Labels(unchanged, model.Task, model.Classes);
+        var metric = ModelMetrics.Primary(model.Task);
+        double Score(IDataView view) => ModelMetrics.Compute(model.Task, labels, model.Score(view), model.Classes.Count).Metrics[metric];
+        var baseline = Score(unchanged);
+        if (!double.IsFinite(baseline)) return new Dictionary<string, double>(); // e.g. one class only in the sample
         var random = new Random(seed);
         var importance = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var source in features.GroupBy(f => f.SourceColumn))
@@ -37,7 +42,7 @@ internal static class FeatureImportance
                 for (var r = 0; r < rows; r++) copy.SetValue(original.GetValue(order[r]), r);
                 permuted[index] = copy;
             }
-            importance[source.Key] = baseline - Score(ml, model, new RowsDataView(schema, permuted, rows), task);
+            importance[source.Key] = baseline - Score(new RowsDataView(schema, permuted, rows));
         }
         return importance.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => kv.Value);
     }
@@ -80,17 +85,6 @@ internal static class FeatureImportance
             T value = default!;
             getter(ref value);
             return convert(value);
-        };
-    }
-
-    private static double Score(MLContext ml, ITransformer model, IDataView data, MlTask task)
-    {
-        var scored = model.Transform(data);
-        return task switch
-        {
-            MlTask.BinaryClassification => ml.BinaryClassification.Evaluate(scored, TrainingData.LabelColumn).AreaUnderRocCurve,
-            MlTask.MulticlassClassification => ml.MulticlassClassification.Evaluate(scored, TrainingData.LabelColumn).MicroAccuracy,
-            _ => ml.Regression.Evaluate(scored, TrainingData.LabelColumn).RSquared,
         };
     }
 }

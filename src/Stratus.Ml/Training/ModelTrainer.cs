@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Trainers.LightGbm;
 using Stratus.Ml.Data;
+using Stratus.Ml.Training.Gbm;
 
 namespace Stratus.Ml.Training;
 
@@ -33,14 +34,18 @@ public sealed record TrainOptions
     /// <summary>Leaves per tree. Default: trainer's own.</summary>
     public int? Leaves { get; init; }
 
+    /// <summary>LightGBM: stop when the validation metric has not improved for this many iterations (0: never).</summary>
+    public int EarlyStoppingRounds { get; init; }
+
     /// <summary>Columns to leave out of the features (identifiers, leaks).</summary>
     public IReadOnlyCollection<string> Exclude { get; init; } = [];
 }
 
-/// <summary>A trained pipeline and how well it did on data it did not see.</summary>
+/// <summary>A trained model and how well it did on data it did not see.</summary>
+/// <param name="ConfusionMatrix">Classification only: counts by actual (rows) and predicted (columns) class, in <see cref="Classes"/> order.</param>
+/// <param name="Curve">LightGBM only: metrics per boosting iteration on the validation rows (averaged over folds) and the training rows.</param>
 public sealed record TrainResult(
-    ITransformer Model,
-    DataViewSchema InputSchema,
+    TrainedModel Model,
     MlTask Task,
     string Trainer,
     IReadOnlyList<FeatureColumn> Features,
@@ -50,9 +55,10 @@ public sealed record TrainResult(
     string Validation,
     TimeSpan Duration,
     IReadOnlyDictionary<string, IReadOnlyList<string>> Categories,
-    IReadOnlyDictionary<string, double> FeatureImportance);
+    IReadOnlyDictionary<string, double> FeatureImportance,
+    LearningCurve? Curve);
 
-/// <summary>Trains ML.NET models on Stratus datasets: featurization from the profile, a trainer per task, validation and metrics.</summary>
+/// <summary>Trains models on Stratus datasets: featurization from the profile, a trainer per task, validation and metrics.</summary>
 public static class ModelTrainer
 {
     /// <summary>Datasets with fewer rows are cross-validated; larger ones use a holdout.</summary>
@@ -77,7 +83,7 @@ public static class ModelTrainer
 
     /// <summary>Trains on a stored Parquet dataset whose profile is known.</summary>
     /// <exception cref="DataFormatException">The target, the features or the trainer do not fit; nothing was trained.</exception>
-    /// <param name="progress">Receives a line per finished step (each fold, the final fit, the importance).</param>
+    /// <param name="progress">Receives a line per finished step (each fold, the final fit, the importance) and, for LightGBM, about one a second with the iteration and its validation metrics.</param>
     public static TrainResult Train(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory, IProgress<string>? progress = null, CancellationToken ct = default)
     {
         var started = Stopwatch.StartNew();
@@ -88,41 +94,50 @@ public static class ModelTrainer
         var csv = Path.Combine(tempDirectory, $"train-{Guid.NewGuid():N}.csv");
         try
         {
-            var data = TrainingData.Load(ml, parquet, features, target, task, csv, tempDirectory);
-            var pipeline = Featurize(ml, features, task, options.Trainer).Append(Trainer(ml, task, options));
+            var data = ml.Data.Cache(TrainingData.Load(ml, parquet, features, target, task, csv, tempDirectory));
+            var classes = task switch
+            {
+                MlTask.BinaryClassification => BinaryClasses(target),
+                MlTask.MulticlassClassification => TrainingData.Classes(parquet, target, tempDirectory),
+                _ => [],
+            };
+            var fitter = new Fitter(ml, features, task, classes, options, progress, ct);
             var rows = target.Count;
             var folds = options.Folds > 0 ? options.Folds : rows < HoldoutRows ? 5 : 0;
             ct.ThrowIfCancellationRequested();
-            ITransformer model;
+            TrainedModel model;
             IDataView importanceData;
-            IReadOnlyDictionary<string, double> metrics;
-            IReadOnlyList<IReadOnlyList<long>>? confusion;
+            Evaluation evaluation;
             string validation;
             if (folds > 1)
             {
                 // Small data: cross-validate for honest metrics, then fit the model on every row.
-                (metrics, confusion, validation) = CrossValidate(ml, data, pipeline, task, folds, options.Seed, progress, ct);
+                validation = $"{folds}-fold cross-validation";
+                evaluation = CrossValidate(ml, data, fitter, folds, options.Seed, progress, ct);
                 ct.ThrowIfCancellationRequested();
                 progress?.Report($"fitting the final model on all {rows:N0} rows");
-                model = pipeline.Fit(data);
+                // With early stopping, the final model boosts as long as the folds found best.
+                var iterations = options.EarlyStoppingRounds > 0 ? evaluation.Curve?.BestIteration : null;
+                model = fitter.Fit(data, null, "final", iterations).Model;
                 importanceData = data; // the model saw these rows: importance is in-sample here
             }
             else
             {
                 // Large data: the model fitted on 80% is the one measured on the other 20%, and the one kept.
+                validation = "holdout 20%";
                 progress?.Report($"fitting on 80% of {rows:N0} rows, measuring on the other 20%");
-                (model, metrics, confusion, validation, importanceData) = Holdout(ml, data, pipeline, task, options.Seed);
+                var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: options.Seed);
+                var (fitted, curve) = fitter.Fit(split.TrainSet, split.TestSet, "holdout", null);
+                model = fitted;
+                var (metrics, confusion) = ModelMetrics.Compute(task, TrainedModel.Labels(split.TestSet, task, classes), model.Score(split.TestSet), classes.Count);
+                evaluation = new Evaluation(metrics, confusion, curve);
+                importanceData = split.TestSet;
             }
-            var classes = task switch
-            {
-                MlTask.BinaryClassification => BinaryClasses(target),
-                MlTask.MulticlassClassification => KeyValues(model.GetOutputSchema(data.Schema)),
-                _ => [],
-            };
             var categories = TrainingData.Categories(parquet, features, tempDirectory);
             ct.ThrowIfCancellationRequested();
-            var importance = FeatureImportance.Compute(ml, model, importanceData, features, task, options.Seed);
-            return new TrainResult(model, data.Schema, task, options.Trainer, features, classes, metrics, confusion, validation, started.Elapsed, categories, importance);
+            var importance = FeatureImportance.Compute(ml, model, importanceData, features, options.Seed);
+            return new TrainResult(model, task, options.Trainer, features, classes, evaluation.Metrics, evaluation.Confusion, validation, started.Elapsed,
+                categories, importance, evaluation.Curve);
         }
         finally
         {
@@ -130,10 +145,52 @@ public static class ModelTrainer
         }
     }
 
-    private static IEstimator<ITransformer> Featurize(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, string trainer)
+    private sealed record Evaluation(IReadOnlyDictionary<string, double> Metrics, long[][]? Confusion, LearningCurve? Curve);
+
+    /// <summary>Fits one model (a fold, the holdout, or the final one) with the trainer the options name.</summary>
+    private sealed class Fitter(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, IReadOnlyList<string> classes, TrainOptions options,
+        IProgress<string>? progress, CancellationToken ct)
     {
-        IEstimator<ITransformer> chain = task == MlTask.MulticlassClassification
-            ? ml.Transforms.Conversion.MapValueToKey(TrainingData.LabelColumn)
+        public (TrainedModel Model, LearningCurve? Curve) Fit(IDataView train, IDataView? valid, string step, int? iterations)
+        {
+            if (options.Trainer != "lightgbm")
+            {
+                var pipeline = Featurize(ml, features, task, options.Trainer, classes).Append(Trainer(ml, task, options)).Fit(train);
+                return (new TrainedModel(pipeline, train.Schema, null, task, classes), null);
+            }
+            // LightGBM: ML.NET featurizes, Stratus boosts natively one iteration at a time.
+            var featurizer = Featurize(ml, features, task, options.Trainer, classes).Fit(train);
+            var (x, y) = SparseRows.ReadWithLabels(featurizer.Transform(train), task, classes);
+            var (validX, validY) = valid is null ? (null, null) : SparseRows.ReadWithLabels(featurizer.Transform(valid), task, classes);
+            var gbm = new GbmOptions
+            {
+                Iterations = iterations ?? options.Iterations,
+                LearningRate = options.LearningRate ?? 0.1,
+                Leaves = options.Leaves ?? 31,
+                Seed = options.Seed,
+                EarlyStoppingRounds = options.EarlyStoppingRounds,
+            };
+            var reported = TimeSpan.Zero;
+            var (booster, curve) = GbmTrainer.Train(x, y, validX, validY, task, classes.Count, gbm, i =>
+            {
+                // The first iteration, about one a second, and the last: live progress without flooding the job log.
+                if (i.Number != 1 && i.Number != i.Total && i.Elapsed - reported < TimeSpan.FromSeconds(1)) return;
+                reported = i.Elapsed;
+                var metrics = i.Valid is { } v ? "valid " + Format(v) : "train " + Format(i.Train);
+                progress?.Report($"{step}: iteration {i.Number}/{i.Total}, {metrics} ({i.Elapsed.TotalSeconds:F1} s)");
+            }, ct);
+            return (new TrainedModel(featurizer, train.Schema, booster, task, classes), curve);
+        }
+
+        private static string Format(IReadOnlyDictionary<string, double> metrics) =>
+            string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("F4", CultureInfo.InvariantCulture)}"));
+    }
+
+    private static IEstimator<ITransformer> Featurize(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, string trainer, IReadOnlyList<string> classes)
+    {
+        // ML.NET's multiclass trainers read the label as a key; keyed in class order, their scores come out in that order.
+        IEstimator<ITransformer> chain = task == MlTask.MulticlassClassification && trainer != "lightgbm"
+            ? ml.Transforms.Conversion.MapValueToKey(TrainingData.LabelColumn, keyData: ml.Data.LoadFromEnumerable(classes.Select(c => new ClassRow { Value = c })))
             : new EstimatorChain<ITransformer>();
         var parts = new List<string>();
         foreach (var f in features)
@@ -172,19 +229,21 @@ public static class ModelTrainer
         return chain;
     }
 
+    private sealed class ClassRow
+    {
+        public string Value { get; set; } = "";
+    }
+
     private static IEstimator<ITransformer> Trainer(MLContext ml, MlTask task, TrainOptions o)
     {
         const string label = TrainingData.LabelColumn;
         return (task, o.Trainer) switch
         {
-            (MlTask.BinaryClassification, "lightgbm") => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options { LabelColumnName = label, NumberOfIterations = o.Iterations, LearningRate = o.LearningRate, NumberOfLeaves = o.Leaves, Seed = o.Seed, Verbose = false, Silent = true }),
             (MlTask.BinaryClassification, "fasttree") => ml.BinaryClassification.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.BinaryClassification, "fastforest") => ml.BinaryClassification.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20)
                 .Append(ml.BinaryClassification.Calibrators.Platt(label)),
             (MlTask.BinaryClassification, "sdca") => ml.BinaryClassification.Trainers.SdcaLogisticRegression(label, maximumNumberOfIterations: o.Iterations),
             (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label),
-            (MlTask.MulticlassClassification, "lightgbm") => ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options { LabelColumnName = label, NumberOfIterations = o.Iterations, LearningRate = o.LearningRate, NumberOfLeaves = o.Leaves, Seed = o.Seed, Verbose = false, Silent = true })
-                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, "fasttree") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, "fastforest") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
@@ -193,95 +252,60 @@ public static class ModelTrainer
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
-            (MlTask.Regression, "lightgbm") => ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options { LabelColumnName = label, NumberOfIterations = o.Iterations, LearningRate = o.LearningRate, NumberOfLeaves = o.Leaves, Seed = o.Seed, Verbose = false, Silent = true }),
             (MlTask.Regression, "fasttree") => ml.Regression.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.Regression, "fastforest") => ml.Regression.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20),
             _ => ml.Regression.Trainers.Sdca(label, maximumNumberOfIterations: o.Iterations),
         };
     }
 
-    private static (ITransformer, IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string, IDataView) Holdout(MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int seed)
+    private static Evaluation CrossValidate(MLContext ml, IDataView data, Fitter fitter, int folds, int seed, IProgress<string>? progress, CancellationToken ct)
     {
-        var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed);
-        var model = pipeline.Fit(split.TrainSet);
-        long[][]? confusion = null;
-        var metrics = Evaluate(ml, model.Transform(split.TestSet), task, ref confusion);
-        return (model, metrics, confusion, "holdout 20%", split.TestSet);
-    }
-
-    private static (IReadOnlyDictionary<string, double>, IReadOnlyList<IReadOnlyList<long>>?, string) CrossValidate(
-        MLContext ml, IDataView data, IEstimator<ITransformer> pipeline, MlTask task, int folds, int seed, IProgress<string>? progress, CancellationToken ct)
-    {
-        // Folds come from the seed, so the same seed gives the same folds; metrics are averaged, confusion matrices summed.
-        var perFold = new List<IReadOnlyDictionary<string, double>>();
+        // Folds come from the seed, so the same seed gives the same folds; metrics and curves are averaged, confusion matrices summed.
+        var perFold = new List<Dictionary<string, double>>();
+        var curves = new List<LearningCurve>();
         long[][]? confusion = null;
         var splits = ml.Data.CrossValidationSplit(data, folds, seed: seed);
         for (var k = 0; k < splits.Count; k++)
         {
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.StartNew();
-            var model = pipeline.Fit(splits[k].TrainSet);
-            var metrics = Evaluate(ml, model.Transform(splits[k].TestSet), task, ref confusion);
+            var (model, curve) = fitter.Fit(splits[k].TrainSet, splits[k].TestSet, $"fold {k + 1}/{folds}", null);
+            var labels = TrainedModel.Labels(splits[k].TestSet, model.Task, model.Classes);
+            var (metrics, matrix) = ModelMetrics.Compute(model.Task, labels, model.Score(splits[k].TestSet), model.Classes.Count);
             perFold.Add(metrics);
-            progress?.Report($"fold {k + 1}/{folds} in {started.Elapsed.TotalSeconds:F1} s: {Headline(metrics)}");
+            if (curve is not null) curves.Add(curve);
+            if (matrix is not null)
+            {
+                confusion ??= [.. matrix.Select(r => new long[r.Length])];
+                for (var i = 0; i < matrix.Length; i++)
+                {
+                    for (var j = 0; j < matrix.Length; j++) confusion[i][j] += matrix[i][j];
+                }
+            }
+            var headline = ModelMetrics.Primary(model.Task);
+            progress?.Report($"fold {k + 1}/{folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
         }
-        var averaged = perFold[0].Keys.ToDictionary(key => key, key => perFold.Average(m => m[key]));
-        return (averaged, confusion, $"{folds}-fold cross-validation");
-    }
-
-    /// <summary>The metric people look at first: AUC, accuracy or RMSE.</summary>
-    private static string Headline(IReadOnlyDictionary<string, double> metrics)
-    {
-        var key = metrics.ContainsKey("auc") ? "auc" : metrics.ContainsKey("accuracy") ? "accuracy" : "rmse";
-        return $"{key} {metrics[key]:F4}";
-    }
-
-    private static IReadOnlyDictionary<string, double> Evaluate(MLContext ml, IDataView scored, MlTask task, ref long[][]? confusion) => task switch
-    {
-        MlTask.BinaryClassification => Binary(ml.BinaryClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
-        MlTask.MulticlassClassification => Multiclass(ml.MulticlassClassification.Evaluate(scored, TrainingData.LabelColumn), ref confusion),
-        _ => Regression(ml.Regression.Evaluate(scored, TrainingData.LabelColumn)),
-    };
-
-    private static Dictionary<string, double> Binary(CalibratedBinaryClassificationMetrics m, ref long[][]? confusion)
-    {
-        Accumulate(ref confusion, m.ConfusionMatrix);
-        return new()
+        // A fold without one of the classes has no AUC: average what the folds could measure.
+        var averaged = new Dictionary<string, double>();
+        foreach (var key in perFold[0].Keys)
         {
-            ["auc"] = m.AreaUnderRocCurve,
-            ["pr_auc"] = m.AreaUnderPrecisionRecallCurve,
-            ["accuracy"] = m.Accuracy,
-            ["f1"] = m.F1Score,
-            ["log_loss"] = m.LogLoss,
-        };
-    }
-
-    private static Dictionary<string, double> Multiclass(MulticlassClassificationMetrics m, ref long[][]? confusion)
-    {
-        Accumulate(ref confusion, m.ConfusionMatrix);
-        return new()
-        {
-            ["accuracy"] = m.MicroAccuracy,
-            ["macro_accuracy"] = m.MacroAccuracy,
-            ["log_loss"] = m.LogLoss,
-        };
-    }
-
-    private static Dictionary<string, double> Regression(RegressionMetrics m) => new()
-    {
-        ["rmse"] = m.RootMeanSquaredError,
-        ["mae"] = m.MeanAbsoluteError,
-        ["r2"] = m.RSquared,
-    };
-
-    private static void Accumulate(ref long[][]? total, ConfusionMatrix matrix)
-    {
-        var n = matrix.NumberOfClasses;
-        total ??= [.. Enumerable.Range(0, n).Select(_ => new long[n])];
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < n; j++) total[i][j] += (long)matrix.Counts[i][j];
+            var values = perFold.Select(m => m[key]).Where(double.IsFinite).ToList();
+            if (values.Count > 0) averaged[key] = values.Average();
         }
+        return new Evaluation(averaged, confusion, AverageCurves(curves));
+    }
+
+    /// <summary>The folds' curves averaged iteration by iteration, over the iterations every fold ran; the best iteration averaged.</summary>
+    private static LearningCurve? AverageCurves(List<LearningCurve> curves)
+    {
+        if (curves.Count == 0) return null;
+        var series = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var key in curves[0].Series.Keys)
+        {
+            var length = curves.Min(c => c.Series.TryGetValue(key, out var s) ? s.Length : 0);
+            series[key] = [.. Enumerable.Range(0, length).Select(i => curves.Average(c => c.Series[key][i]))];
+        }
+        return new LearningCurve(series, (int)Math.Round(curves.Average(c => c.BestIteration)));
     }
 
     private static List<string> BinaryClasses(ColumnProfile target)
@@ -291,13 +315,5 @@ public static class ModelTrainer
             : DuckDb.IsNumeric(target.Type) ? (target.Min ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture)
             : (target.TopValues ?? []).Select(v => v.Value).FirstOrDefault(v => v != positive) ?? "";
         return [negative, positive];
-    }
-
-    private static List<string> KeyValues(DataViewSchema schema)
-    {
-        var column = schema[TrainingData.LabelColumn];
-        VBuffer<ReadOnlyMemory<char>> keys = default;
-        column.GetKeyValues(ref keys);
-        return [.. keys.DenseValues().Select(k => k.ToString())];
     }
 }

@@ -27,7 +27,7 @@ public sealed record FeatureColumn(string Name, string SourceColumn, string Sour
 /// <summary>
 /// Turns a Parquet dataset into an ML.NET <see cref="IDataView"/>: DuckDB derives the columns the model reads
 /// (dates split into parts, booleans as numbers, the label encoded for the task) and writes them to a CSV file
-/// that ML.NET's text loader streams, so datasets larger than memory train too.
+/// that ML.NET's text loader reads; training caches it in memory, where LightGBM needs its rows anyway.
 /// </summary>
 public static class TrainingData
 {
@@ -119,19 +119,26 @@ public static class TrainingData
         var categorical = features.Where(f => f.Kind == FeatureKind.Categorical).ToList();
         if (categorical.Count == 0) return result;
         using var connection = DuckDb.Open(tempDirectory);
-        using var command = connection.CreateCommand();
-        foreach (var f in categorical)
-        {
-            var id = DuckDb.Identifier(f.SourceColumn);
-            command.CommandText = $"SELECT DISTINCT {id}::VARCHAR AS v FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL ORDER BY v";
-            var values = new List<string>();
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read()) values.Add(reader.GetString(0));
-            }
-            result[f.SourceColumn] = values;
-        }
+        foreach (var f in categorical) result[f.SourceColumn] = DistinctValues(connection, parquet, f.SourceColumn);
         return result;
+    }
+
+    /// <summary>The distinct values of a multiclass target, in ordinal order: the model's classes.</summary>
+    public static IReadOnlyList<string> Classes(string parquet, ColumnProfile target, string tempDirectory)
+    {
+        using var connection = DuckDb.Open(tempDirectory);
+        return DistinctValues(connection, parquet, target.Name);
+    }
+
+    private static List<string> DistinctValues(DuckDB.NET.Data.DuckDBConnection connection, string parquet, string column)
+    {
+        using var command = connection.CreateCommand();
+        var id = DuckDb.Identifier(column);
+        command.CommandText = $"SELECT DISTINCT {id}::VARCHAR AS v FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL ORDER BY v";
+        var values = new List<string>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) values.Add(reader.GetString(0));
+        return values;
     }
 
     /// <summary>The DuckDB expression that computes a model input column from the source row.</summary>

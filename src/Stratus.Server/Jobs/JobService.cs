@@ -36,6 +36,8 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
         if (request.Retries is < 0 or > 5) throw ProblemException.Invalid("retries", "must be between 0 and 5");
         if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
         if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
+        if (request.EarlyStoppingRounds is < 1 or > 10_000) throw ProblemException.Invalid("early_stopping_rounds", "must be between 1 and 10000");
+        if (request.EarlyStoppingRounds is not null && trainer != "lightgbm") throw ProblemException.Invalid("early_stopping_rounds", $"applies to lightgbm, not {trainer}");
 
         var version = await datasets.ResolveAsync(reference, ct);
         var pinned = new DatasetRef(reference.Name, version.Version);
@@ -75,6 +77,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
         Seed = r.Seed ?? 42,
         Iterations = r.Iterations ?? 100,
         Folds = r.Folds ?? 0,
+        EarlyStoppingRounds = r.EarlyStoppingRounds ?? 0,
         Exclude = r.Exclude ?? [],
     };
 

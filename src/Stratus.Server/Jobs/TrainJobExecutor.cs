@@ -19,6 +19,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     /// <summary>The artifact path of the permutation feature importance in the run.</summary>
     public const string ImportancePath = "feature_importance.json";
 
+    /// <summary>The artifact path of a classifier's validation confusion matrix in the run.</summary>
+    public const string ConfusionPath = "confusion_matrix.json";
+
     public async Task<TrainResultInfo> RunAsync(string jobId, Func<string, Task> log, CancellationToken ct)
     {
         var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
@@ -37,6 +40,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             ["iterations"] = options.Iterations.ToString(CultureInfo.InvariantCulture),
         };
         if (spec.Task is not null) parameters["task"] = spec.Task;
+        if (options.EarlyStoppingRounds > 0) parameters["early_stopping_rounds"] = options.EarlyStoppingRounds.ToString(CultureInfo.InvariantCulture);
         // The run outlives no server: recovery fails it at restart, so heartbeats only need to cover the time limit.
         var run = await tracking.CreateRunAsync(
             new CreateRunRequest(spec.Experiment ?? reference.Name, $"train-{options.Trainer}", parameters,
@@ -56,6 +60,17 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
             await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
             await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
+            if (result.Curve is { } curve)
+            {
+                // Learning curves: one point per boosting iteration and series (valid.auc, train.log_loss, ...).
+                await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. curve.Series.SelectMany(s => s.Value.Select((v, i) => new MetricPoint(s.Key, v, i + 1)))]), ct);
+            }
+            ConfusionMatrixInfo? confusion = result.ConfusionMatrix is { } counts ? new ConfusionMatrixInfo(result.Classes, counts) : null;
+            if (confusion is not null)
+            {
+                await tracking.PutArtifactAsync(run.Id, ConfusionPath,
+                    new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(confusion, StratusJsonContext.Default.ConfusionMatrixInfo)), ct);
+            }
             await tracking.PutArtifactAsync(run.Id, ImportancePath,
                 new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
             await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
@@ -84,7 +99,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 await log($"registered {model.Name}:{model.Version}");
             }
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), CancellationToken.None);
-            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance);
+            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance,
+                confusion, result.Model.Booster?.Iterations);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -126,4 +126,110 @@ public sealed class ModelTrainerTests : IDisposable
         var (parquet, profile) = Dataset(Transactions(50));
         Assert.Contains("not one of", Assert.Throws<DataFormatException>(() => ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "fraud", Trainer = "xgboost" }, _dir)).Message);
     }
+
+    private sealed class Lines(Action<string>? onLine = null) : IProgress<string>
+    {
+        public List<string> All { get; } = [];
+
+        public void Report(string value)
+        {
+            lock (All) All.Add(value);
+            onLine?.Invoke(value);
+        }
+    }
+
+    [Fact]
+    public void Should_record_a_learning_curve_and_report_lightgbm_iterations_live()
+    {
+        var (parquet, profile) = Dataset(Transactions(1500));
+        var lines = new Lines();
+
+        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "fraud", Folds = 3, Iterations = 40 }, _dir, lines);
+
+        var curve = result.Curve!;
+        Assert.Equal(["train.auc", "train.log_loss", "valid.auc", "valid.log_loss"], curve.Series.Keys.Order());
+        Assert.All(curve.Series.Values, s => Assert.Equal(40, s.Length));
+        var train = curve.Series["train.log_loss"];
+        var valid = curve.Series["valid.log_loss"];
+        Assert.True(train[^1] < train[0] / 2, $"training loss {train[0]} -> {train[^1]}");
+        Assert.True(valid.Min() < valid[0], "validation loss never improved");
+        // The curve's last validation AUC is the folds' average, as the reported metric is.
+        Assert.Equal(result.Metrics["auc"], curve.Series["valid.auc"][^1], 2);
+        Assert.Equal(40, result.Model.Booster!.Iterations);
+        Assert.Contains(lines.All, l => l.StartsWith("fold 2/3: iteration 1/40, valid log_loss", StringComparison.Ordinal));
+        Assert.Contains(lines.All, l => l.StartsWith("fold 3/3: iteration 40/40, valid log_loss", StringComparison.Ordinal) && l.Contains("auc"));
+        Assert.Contains(lines.All, l => l.StartsWith("final: iteration 40/40, train log_loss", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_measure_the_training_curve_on_a_sample_of_large_training_sets()
+    {
+        var (parquet, profile) = Dataset(Transactions(26_000));
+
+        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "fraud", Iterations = 15 }, _dir);
+
+        // 26,000 rows: a 20% holdout, 20,800 training rows, above the sampling threshold.
+        Assert.Equal("holdout 20%", result.Validation);
+        var curve = result.Curve!;
+        Assert.All(curve.Series.Values, s => Assert.Equal(15, s.Length));
+        Assert.True(curve.Series["train.log_loss"][^1] < curve.Series["train.log_loss"][0]);
+        Assert.InRange(curve.Series["train.auc"][^1], curve.Series["valid.auc"][^1] - 0.05, 1);
+        Assert.Equal(result.Metrics["auc"], curve.Series["valid.auc"][^1], 6);
+    }
+
+    [Fact]
+    public void Should_stop_early_when_the_validation_loss_stops_improving()
+    {
+        var (parquet, profile) = Dataset(Transactions(1500));
+
+        var result = ModelTrainer.Train(parquet, profile,
+            new TrainOptions { Target = "fraud", Folds = 3, Iterations = 2000, LearningRate = 0.5, EarlyStoppingRounds = 10 }, _dir);
+
+        // Each fold stops on its own; the final model boosts as long as the folds found best on average.
+        var iterations = result.Model.Booster!.Iterations;
+        Assert.InRange(iterations, 1, 1000);
+        Assert.Equal(result.Curve!.BestIteration, iterations);
+        Assert.True(result.Curve.Series["valid.log_loss"].Length < 2000);
+    }
+
+    [Fact]
+    public void Should_cancel_lightgbm_between_iterations()
+    {
+        var (parquet, profile) = Dataset(Transactions(1500));
+        using var cts = new CancellationTokenSource();
+        var lines = new Lines(line =>
+        {
+            if (line.Contains("iteration", StringComparison.Ordinal)) cts.Cancel();
+        });
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => ModelTrainer.Train(parquet, profile,
+            new TrainOptions { Target = "fraud", Folds = 2, Iterations = 1_000_000, LearningRate = 0.001 }, _dir, lines, cts.Token));
+
+        // A million iterations would take hours: the fit stopped at the next iteration, not at its end.
+        Assert.Single(lines.All, l => l.Contains("iteration", StringComparison.Ordinal));
+        Assert.True(started.Elapsed < TimeSpan.FromMinutes(2), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public void Should_train_multiclass_with_an_ml_net_trainer_in_class_order()
+    {
+        var random = new Random(4);
+        var csv = new StringBuilder("x,label\n");
+        for (var i = 0; i < 300; i++)
+        {
+            // Classes appear in the data in the order c, a, b; the model's scores follow the sorted order a, b, c.
+            var k = i % 3;
+            csv.Append(CultureInfo.InvariantCulture, $"{k * 10 + random.NextDouble():F3},{new[] { "c", "a", "b" }[k]}\n");
+        }
+        var (parquet, profile) = Dataset(csv.ToString());
+
+        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "label", Trainer = "sdca", Folds = 2 }, _dir);
+
+        Assert.Equal(["a", "b", "c"], result.Classes);
+        Assert.True(result.Metrics["accuracy"] > 0.95, $"accuracy {result.Metrics["accuracy"]}");
+        Assert.Equal(3, result.ConfusionMatrix!.Count);
+        Assert.Equal(300, result.ConfusionMatrix.Sum(r => r.Sum()));
+        Assert.True(result.ConfusionMatrix[0][0] > 90, "class a mostly predicted as a");
+    }
 }

@@ -1,0 +1,78 @@
+using System.Text;
+using static Stratus.Ml.Training.Gbm.LightGbmNative;
+
+namespace Stratus.Ml.Training.Gbm;
+
+/// <summary>
+/// A trained LightGBM booster: scores feature vectors natively, and saves to (and loads from) LightGBM's own model
+/// text, so a package can be read by any LightGBM. Prediction is thread-safe: LightGBM guards the booster itself.
+/// </summary>
+public sealed class GbmModel : IDisposable
+{
+    private readonly BoosterHandle _handle;
+
+    private GbmModel(BoosterHandle handle)
+    {
+        _handle = handle;
+        Check(BoosterGetNumClasses(handle, out var classes));
+        Check(BoosterGetNumFeature(handle, out var features));
+        Check(BoosterGetCurrentIteration(handle, out var iterations));
+        Classes = classes;
+        Features = features;
+        Iterations = iterations;
+    }
+
+    /// <summary>Outputs per row: the number of classes for multiclass models, otherwise 1.</summary>
+    public int Classes { get; }
+
+    /// <summary>The width of the feature vectors the model reads.</summary>
+    public int Features { get; }
+
+    /// <summary>Boosting iterations (trees per class).</summary>
+    public int Iterations { get; }
+
+    /// <summary>Takes ownership of a trained booster, keeping its first <paramref name="iterations"/> iterations (all when 0).</summary>
+    internal static GbmModel From(BoosterHandle booster, int iterations)
+    {
+        var text = Save(booster, iterations);
+        booster.Dispose();
+        return Load(text);
+    }
+
+    /// <summary>Reads LightGBM model text.</summary>
+    /// <exception cref="LightGbmException">The text is not a LightGBM model.</exception>
+    public static GbmModel Load(string text)
+    {
+        Check(BoosterLoadModelFromString(text, out _, out var handle));
+        return new GbmModel(handle);
+    }
+
+    /// <summary>LightGBM's model text.</summary>
+    public string Save() => Save(_handle, 0);
+
+    private static string Save(BoosterHandle booster, int iterations)
+    {
+        Check(BoosterSaveModelToString(booster, 0, iterations, 0, 0, out var length, null));
+        var buffer = new byte[length];
+        Check(BoosterSaveModelToString(booster, 0, iterations, 0, length, out _, buffer));
+        return Encoding.UTF8.GetString(buffer, 0, (int)length - 1); // without the terminating NUL
+    }
+
+    /// <summary>
+    /// Scores rows: per row, the probability of the positive class (binary), one probability per class (multiclass),
+    /// or the predicted value (regression).
+    /// </summary>
+    internal double[] Predict(SparseRows rows)
+    {
+        if (rows.Columns != Features) throw new InvalidOperationException($"the model reads {Features} features, the rows have {rows.Columns}");
+        var result = new double[(long)rows.Rows * Classes];
+        if (rows.Rows == 0) return result;
+        // Small batches (a real-time request) gain nothing from LightGBM's thread team and pay for waking it.
+        var parameters = rows.Rows < 512 ? "num_threads=1" : "";
+        Check(BoosterPredictForCsr(_handle, rows.RowStarts, DtypeInt64, rows.Indices, rows.Values, DtypeFloat32, rows.RowStarts.Length, rows.Values.Length,
+            rows.Columns, PredictNormal, 0, -1, parameters, out _, result));
+        return result;
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

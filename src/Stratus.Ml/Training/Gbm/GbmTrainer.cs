@@ -1,0 +1,172 @@
+using System.Globalization;
+using static Stratus.Ml.Training.Gbm.LightGbmNative;
+
+namespace Stratus.Ml.Training.Gbm;
+
+/// <summary>The hyperparameters of a LightGBM training.</summary>
+public sealed record GbmOptions
+{
+    public int Iterations { get; init; } = 100;
+
+    public double LearningRate { get; init; } = 0.1;
+
+    public int Leaves { get; init; } = 31;
+
+    public int MinDataInLeaf { get; init; } = 20;
+
+    /// <summary>Share of features each tree may use.</summary>
+    public double FeatureFraction { get; init; } = 1.0;
+
+    /// <summary>Share of rows each tree is grown on (bagging every iteration when below 1).</summary>
+    public double BaggingFraction { get; init; } = 1.0;
+
+    /// <summary>L2 regularization of leaf values.</summary>
+    public double L2 { get; init; }
+
+    /// <summary>Stop when the first validation metric has not improved for this many iterations; 0 never stops early.</summary>
+    public int EarlyStoppingRounds { get; init; }
+
+    /// <summary>Threads LightGBM may use; 0 lets it choose.</summary>
+    public int Threads { get; init; }
+
+    public int Seed { get; init; } = 42;
+}
+
+/// <summary>The metrics after one boosting iteration, on the training rows and (when given) the validation rows.</summary>
+public sealed record GbmIteration(int Number, int Total, IReadOnlyDictionary<string, double> Train, IReadOnlyDictionary<string, double>? Valid, TimeSpan Elapsed);
+
+/// <summary>Metric values per iteration (index 0 is iteration 1), keyed <c>train.auc</c>, <c>valid.log_loss</c>, ...</summary>
+public sealed record LearningCurve(IReadOnlyDictionary<string, double[]> Series, int BestIteration);
+
+/// <summary>
+/// Boosts a LightGBM model one iteration at a time, so that every iteration is evaluated (learning curves), reported
+/// (live progress), can stop early, and can be cancelled between iterations.
+/// </summary>
+internal static class GbmTrainer
+{
+    /// <summary>
+    /// Above this many training rows the training curve is measured on a fixed sample of them: evaluating every
+    /// row after every iteration would cost as much as the boosting itself.
+    /// </summary>
+    public const int TrainCurveRows = 20_000;
+
+    /// <summary>
+    /// LightGBM's metric names per task, in the order it reports them, with the names Stratus uses. The first decides
+    /// early stopping: a loss, which keeps improving where AUC or accuracy have already saturated.
+    /// </summary>
+    private static (string LightGbm, string Name, bool HigherIsBetter)[] Metrics(MlTask task) => task switch
+    {
+        MlTask.BinaryClassification => [("binary_logloss", "log_loss", false), ("auc", "auc", true)],
+        MlTask.MulticlassClassification => [("multi_logloss", "log_loss", false), ("multi_error", "error", false)],
+        _ => [("rmse", "rmse", false), ("l1", "mae", false)],
+    };
+
+    public static (GbmModel Model, LearningCurve Curve) Train(
+        SparseRows x, float[] y, SparseRows? validX, float[]? validY, MlTask task, int classes, GbmOptions o,
+        Action<GbmIteration>? progress, CancellationToken ct)
+    {
+        if (x.Rows != y.Length) throw new ArgumentException("one label per row is needed", nameof(y));
+        var metrics = Metrics(task);
+        var sampled = x.Rows > TrainCurveRows;
+        var parameters = Parameters(task, classes, o, metrics, trainMetric: !sampled);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        using var train = Dataset(x, y, parameters, null);
+        using var valid = validX is null ? null : Dataset(validX, validY!, parameters, train);
+        using var trainSample = sampled ? Dataset(x.Sample(y, TrainCurveRows), parameters, train) : null;
+        Check(BoosterCreate(train, parameters, out var booster));
+        try
+        {
+            // Evaluation data: 0 is the training set itself, then the validation set and the training sample, as added.
+            if (valid is not null) Check(BoosterAddValidData(booster, valid));
+            if (trainSample is not null) Check(BoosterAddValidData(booster, trainSample));
+            var trainData = trainSample is null ? 0 : valid is null ? 1 : 2;
+            var series = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            var values = new double[16];
+            var best = 0;
+            var bestScore = double.NaN;
+            for (var i = 1; i <= o.Iterations; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                Check(BoosterUpdateOneIter(booster, out var finished));
+                if (finished != 0) break; // no split improves the model any more
+                var trainMetrics = Evaluate(booster, trainData, "train", metrics, values, series);
+                var validMetrics = valid is null ? null : Evaluate(booster, 1, "valid", metrics, values, series);
+                progress?.Invoke(new GbmIteration(i, o.Iterations, trainMetrics, validMetrics, started.Elapsed));
+                if (validMetrics is null) continue;
+                var score = validMetrics[metrics[0].Name] * (metrics[0].HigherIsBetter ? 1 : -1);
+                if (best == 0 || score > bestScore)
+                {
+                    best = i;
+                    bestScore = score;
+                }
+                else if (o.EarlyStoppingRounds > 0 && i - best >= o.EarlyStoppingRounds)
+                {
+                    break;
+                }
+            }
+            Check(BoosterGetCurrentIteration(booster, out var done));
+            // With early stopping the model keeps its best iteration; without, every iteration it boosted.
+            var keep = o.EarlyStoppingRounds > 0 && best > 0 ? best : done;
+            var curve = new LearningCurve(series.ToDictionary(s => s.Key, s => s.Value.ToArray()), best > 0 ? best : done);
+            return (GbmModel.From(booster, keep), curve);
+        }
+        finally
+        {
+            booster.Dispose();
+        }
+    }
+
+    private static Dictionary<string, double> Evaluate(BoosterHandle booster, int data, string prefix,
+        (string LightGbm, string Name, bool HigherIsBetter)[] metrics, double[] values, Dictionary<string, List<double>> series)
+    {
+        Check(BoosterGetEval(booster, data, out var count, values));
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var m = 0; m < Math.Min(count, metrics.Length); m++)
+        {
+            result[metrics[m].Name] = values[m];
+            var key = $"{prefix}.{metrics[m].Name}";
+            if (!series.TryGetValue(key, out var list)) series[key] = list = [];
+            list.Add(values[m]);
+        }
+        return result;
+    }
+
+    private static DatasetHandle Dataset((SparseRows X, float[] Y) data, string parameters, DatasetHandle reference) => Dataset(data.X, data.Y, parameters, reference);
+
+    private static DatasetHandle Dataset(SparseRows x, float[] y, string parameters, DatasetHandle? reference)
+    {
+        // A validation set shares the training set's bins, as LightGBM requires for comparable scores.
+        Check(DatasetCreateFromCsr(x.RowStarts, DtypeInt64, x.Indices, x.Values, DtypeFloat32, x.RowStarts.Length, x.Values.Length, x.Columns,
+            parameters, reference?.DangerousGetHandle() ?? IntPtr.Zero, out var handle));
+        Check(DatasetSetField(handle, "label", y, y.Length, DtypeFloat32));
+        return handle;
+    }
+
+    private static string Parameters(MlTask task, int classes, GbmOptions o, (string LightGbm, string Name, bool HigherIsBetter)[] metrics, bool trainMetric)
+    {
+        var p = new List<string>
+        {
+            task switch
+            {
+                MlTask.BinaryClassification => "objective=binary",
+                MlTask.MulticlassClassification => $"objective=multiclass num_class={classes}",
+                _ => "objective=regression",
+            },
+            "metric=" + string.Join(',', metrics.Select(m => m.LightGbm)),
+            $"is_provide_training_metric={(trainMetric ? "true" : "false")}",
+            $"learning_rate={o.LearningRate.ToString("R", CultureInfo.InvariantCulture)}",
+            $"num_leaves={o.Leaves}",
+            $"min_data_in_leaf={o.MinDataInLeaf}",
+            $"feature_fraction={o.FeatureFraction.ToString("R", CultureInfo.InvariantCulture)}",
+            $"lambda_l2={o.L2.ToString("R", CultureInfo.InvariantCulture)}",
+            $"seed={o.Seed}",
+            "deterministic=true",
+            "force_row_wise=true",
+            "verbosity=-1",
+        };
+        if (o.BaggingFraction < 1) p.Add($"bagging_fraction={o.BaggingFraction.ToString("R", CultureInfo.InvariantCulture)} bagging_freq=1");
+        if (o.Threads > 0) p.Add($"num_threads={o.Threads}");
+        return string.Join(' ', p);
+    }
+}
