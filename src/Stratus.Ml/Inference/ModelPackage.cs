@@ -103,7 +103,14 @@ public sealed class ModelPackage
 
     /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>
     /// <exception cref="PredictionInputException">A row lacks an input column or carries a value of the wrong type.</exception>
-    public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows)
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
+        Predict(rows, (columns, count) => _model.Score(columns, count));
+
+    /// <summary>As <see cref="Predict(IReadOnlyList{IReadOnlyDictionary{string, JsonElement}})"/>, through an ML.NET transform of all rows at once (the path training evaluates with).</summary>
+    internal IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
+        Predict(rows, (columns, count) => _model.Score(new RowsDataView(_inputSchema, columns, count)));
+
+    private IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, Func<Array[], int, double[]> score)
     {
         var columns = new Array[_inputSchema.Count];
         for (var c = 0; c < _inputSchema.Count; c++)
@@ -118,7 +125,7 @@ public sealed class ModelPackage
         }
         for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns);
 
-        var scores = _model.Score(new RowsDataView(_inputSchema, columns, rows.Count));
+        var scores = score(columns, rows.Count);
         var classes = Manifest.Classes;
         return _model.Task switch
         {

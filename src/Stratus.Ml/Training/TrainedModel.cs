@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Stratus.Ml.Training.Gbm;
@@ -42,6 +43,126 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
             MlTask.MulticlassClassification => [.. transformed.GetColumn<float[]>("Score").SelectMany(s => s.Select(p => (double)p))],
             _ => [.. transformed.GetColumn<float>("Score").Select(v => (double)v)],
         };
+    }
+
+    /// <summary>
+    /// Scores rows held as columns (one array per <see cref="InputSchema"/> column, as <c>RowsDataView</c> holds them)
+    /// through a reusable row mapper: the path for real-time requests, where building an ML.NET transform per call
+    /// would cost far more than the model. Same outputs as <see cref="Score(IDataView)"/>; safe to call concurrently.
+    /// </summary>
+    public double[] Score(Array[] columns, int rows)
+    {
+        if (!_engines.TryTake(out var engine)) engine = new RowEngine(this);
+        try
+        {
+            return engine.Score(columns, rows);
+        }
+        finally
+        {
+            _engines.Add(engine);
+        }
+    }
+
+    private readonly ConcurrentBag<RowEngine> _engines = [];
+
+    /// <summary>One input row, one mapped output row, and their getters: built once, reused for every row scored (one thread at a time).</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as its model; the rows hold managed memory only.")]
+    private sealed class RowEngine
+    {
+        private readonly TrainedModel _model;
+        private readonly InputRow _input;
+        private readonly ValueGetter<VBuffer<float>>? _features;
+        private readonly ValueGetter<float>? _value;
+        private readonly ValueGetter<VBuffer<float>>? _scores;
+
+        public RowEngine(TrainedModel model)
+        {
+            _model = model;
+            _input = new InputRow(model.InputSchema);
+            var mapper = model.Pipeline.GetRowToRowMapper(model.InputSchema);
+            var schema = mapper.OutputSchema;
+            var name = model.Booster is not null ? "Features" : model.Task == MlTask.BinaryClassification ? "Probability" : "Score";
+            var column = schema[name];
+            var output = mapper.GetRow(_input, [column]);
+            if (model.Booster is not null) _features = output.GetGetter<VBuffer<float>>(column);
+            else if (model.Task == MlTask.MulticlassClassification) _scores = output.GetGetter<VBuffer<float>>(column);
+            else _value = output.GetGetter<float>(column);
+        }
+
+        public double[] Score(Array[] columns, int rows)
+        {
+            _input.Columns = columns;
+            if (_features is not null)
+            {
+                var vectors = new VBuffer<float>[rows];
+                for (var r = 0; r < rows; r++)
+                {
+                    _input.Next(r);
+                    _features(ref vectors[r]);
+                }
+                return _model.Booster!.Predict(SparseRows.From(vectors));
+            }
+            var width = _model.Width;
+            var result = new double[rows * width];
+            VBuffer<float> scores = default;
+            float value = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                _input.Next(r);
+                if (_scores is not null)
+                {
+                    _scores(ref scores);
+                    var dense = scores.DenseValues().GetEnumerator();
+                    for (var k = 0; k < width && dense.MoveNext(); k++) result[r * width + k] = dense.Current;
+                }
+                else
+                {
+                    _value!(ref value);
+                    result[r] = value;
+                }
+            }
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// A row over column arrays whose current index moves. Its position grows with every row, never repeating: ML.NET
+    /// getters cache by position.
+    /// </summary>
+    private sealed class InputRow(DataViewSchema schema) : DataViewRow
+    {
+        private long _position = -1;
+        private int _index;
+
+        public Array[] Columns { get; set; } = [];
+
+        public void Next(int index)
+        {
+            _index = index;
+            _position++;
+        }
+
+        public override DataViewSchema Schema => schema;
+
+        public override long Position => _position;
+
+        public override long Batch => 0;
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => true;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = new DataViewRowId((ulong)_position, 0);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            var index = column.Index;
+            Delegate getter = column.Type switch
+            {
+                BooleanDataViewType => (ValueGetter<bool>)((ref bool v) => v = ((bool[])Columns[index])[_index]),
+                TextDataViewType => (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> v) => v = ((string[])Columns[index])[_index].AsMemory()),
+                _ => (ValueGetter<float>)((ref float v) => v = ((float[])Columns[index])[_index]),
+            };
+            return (ValueGetter<TValue>)getter;
+        }
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Stratus.Server.Security;
@@ -12,7 +13,7 @@ internal sealed class BearerTokenHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    TokenService tokens,
+    IMemoryCache cache,
     IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -23,7 +24,10 @@ internal sealed class BearerTokenHandler(
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("not a bearer token");
-        var principal = await tokens.AuthenticateAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
+        // The hot path (a token seen in the last seconds) needs no database context; only a miss builds the token service.
+        var secret = header["Bearer ".Length..].Trim();
+        if (!TokenService.TryGetCached(cache, secret, out var principal))
+            principal = await Context.RequestServices.GetRequiredService<TokenService>().AuthenticateAsync(secret, Context.RequestAborted);
         if (principal is null) return AuthenticateResult.Fail("unknown or revoked token");
         var identity = new ClaimsIdentity(
             [

@@ -28,6 +28,13 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         return new CreatedToken(ToInfo(row), secret);
     }
 
+    /// <summary>The principal of a token authenticated within the cache lifetime, found without a database context.</summary>
+    internal static bool TryGetCached(IMemoryCache cache, string secret, out Principal? principal)
+    {
+        principal = null;
+        return secret.StartsWith(Prefix, StringComparison.Ordinal) && secret.Length <= 128 && cache.TryGetValue(Hash(secret), out principal);
+    }
+
     /// <summary>Finds the live token a request presented; cached briefly so that authentication costs no query per request.</summary>
     public async Task<Principal?> AuthenticateAsync(string secret, CancellationToken ct)
     {

@@ -93,12 +93,11 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         cache.Remove(name);
     }
 
-    /// <summary>Scores rows with the endpoint's model; rows that do not fit its signature get a 400 naming the field.</summary>
-    public async Task<PredictResponse> PredictAsync(string name, PredictRequest request, string requestId, CancellationToken ct)
+    /// <summary>Scores rows with an endpoint's model; rows that do not fit its signature get a 400 naming the field.</summary>
+    public static PredictResponse Predict(LoadedModel model, PredictRequest request, string requestId)
     {
         if (request.Instances is not { Count: > 0 }) throw ProblemException.Invalid("instances", "must hold at least one row");
         if (request.Instances.Count > MaxInstances) throw new ProblemException(413, "Too many rows", $"instances: at most {MaxInstances} rows per request; split the batch", "instances");
-        var model = await ResolveAsync(name, ct);
         try
         {
             var predictions = model.Package.Predict(request.Instances);
@@ -110,7 +109,8 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         }
     }
 
-    private async Task<LoadedModel> ResolveAsync(string name, CancellationToken ct)
+    /// <summary>The model an endpoint serves, loading it (after a restart, or on another silo) on first use.</summary>
+    public async Task<LoadedModel> ResolveAsync(string name, CancellationToken ct)
     {
         if (cache.TryGet(name, out var loaded)) return loaded;
         var row = await FindAsync(name, ct);

@@ -31,6 +31,10 @@ public static class EndpointsApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, EndpointService endpoints, CancellationToken ct) =>
-        TypedResults.Ok(await endpoints.PredictAsync(name, request, context.TraceIdentifier, ct));
+    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, ModelCache cache, CancellationToken ct)
+    {
+        // A loaded endpoint answers from memory: no database context is built unless the model must be loaded.
+        var model = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
+        return TypedResults.Ok(EndpointService.Predict(model, request, context.TraceIdentifier));
+    }
 }

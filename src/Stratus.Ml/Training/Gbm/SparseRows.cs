@@ -28,6 +28,20 @@ internal sealed class SparseRows
 
     public int Columns { get; }
 
+    /// <summary>Rows from feature vectors already read (one per row, all of one width).</summary>
+    public static SparseRows From(IReadOnlyList<VBuffer<float>> vectors)
+    {
+        var starts = new long[vectors.Count + 1];
+        var indices = new List<int>();
+        var values = new List<float>();
+        for (var r = 0; r < vectors.Count; r++)
+        {
+            Append(vectors[r], indices, values);
+            starts[r + 1] = indices.Count;
+        }
+        return new SparseRows(starts, [.. indices], [.. values], vectors.Count == 0 ? 0 : vectors[0].Length);
+    }
+
     /// <summary>Reads the vector column <paramref name="column"/> of every row of <paramref name="view"/>.</summary>
     public static SparseRows Read(IDataView view, string column = "Features") => Read(view, column, null).Rows;
 
@@ -76,28 +90,22 @@ internal sealed class SparseRows
         {
             if (readLabel is not null) labels.Add(readLabel());
             getter(ref row);
-            var v = row.GetValues();
-            if (row.IsDense)
-            {
-                for (var i = 0; i < v.Length; i++)
-                {
-                    if (v[i] == 0) continue;
-                    indices.Add(i);
-                    values.Add(v[i]);
-                }
-            }
-            else
-            {
-                var at = row.GetIndices();
-                for (var i = 0; i < v.Length; i++)
-                {
-                    if (v[i] == 0) continue;
-                    indices.Add(at[i]);
-                    values.Add(v[i]);
-                }
-            }
+            Append(row, indices, values);
             starts.Add(indices.Count);
         }
         return (new SparseRows([.. starts], [.. indices], [.. values], width), [.. labels]);
+    }
+
+    /// <summary>Adds a vector's entries, leaving out zeros (LightGBM reads an absent entry as 0; NaN stays, as missing).</summary>
+    private static void Append(in VBuffer<float> row, List<int> indices, List<float> values)
+    {
+        var v = row.GetValues();
+        var at = row.IsDense ? default : row.GetIndices();
+        for (var i = 0; i < v.Length; i++)
+        {
+            if (v[i] == 0) continue;
+            indices.Add(row.IsDense ? i : at[i]);
+            values.Add(v[i]);
+        }
     }
 }
