@@ -58,6 +58,14 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.InRange(trained.GetProperty("metrics").GetProperty("auc").GetDouble(), 0.5, 1.0);
         Assert.Equal("fraud-cli", trained.GetProperty("model").GetProperty("name").GetString());
         Assert.Equal(1, trained.GetProperty("model").GetProperty("version").GetInt32());
+        Assert.Equal(20, trained.GetProperty("iterations").GetInt32());
+        Assert.Equal(500, trained.GetProperty("confusion_matrix").GetProperty("counts").EnumerateArray().Sum(r => r.EnumerateArray().Sum(c => c.GetInt64())));
+        // The learning curve, drawn in the terminal: one series, iterations 1..20.
+        var curve = await Cli("runs", "metrics", trained.GetProperty("run_id").GetString()!, "--key", "valid.log_loss");
+        Assert.Equal(0, curve.ExitCode);
+        Assert.Contains("valid.log_loss", curve.Out);
+        Assert.Contains("1..20", curve.Out);
+        Assert.Contains("→", curve.Out);
         // Deploy, call the endpoint, and batch-score the same file: the same rows get the same probabilities.
         await Json("endpoints", "deploy", "fraud-live", "--model", "fraud-cli:1");
         var lines = (await File.ReadAllLinesAsync(Path.Combine(Repo.Root, "samples", "transactions.csv"))).Take(6).ToList();
