@@ -1,0 +1,311 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Stratus.Ml.Data;
+using Stratus.Ml.Training.Gbm;
+
+namespace Stratus.Ml.Training;
+
+/// <summary>How one configuration did on the session's validation: averaged metrics, and the model when it is the one to keep.</summary>
+/// <param name="Model">Holdout validation: the model measured, which is the one to keep. Cross-validation: null (refit on all rows).</param>
+/// <param name="Folds">Folds evaluated; fewer than the session's when <c>keepGoing</c> stopped the evaluation early.</param>
+public sealed record Evaluation(
+    IReadOnlyDictionary<string, double> Metrics,
+    long[][]? Confusion,
+    LearningCurve? Curve,
+    TrainedModel? Model,
+    int Folds);
+
+/// <summary>
+/// A dataset loaded once for any number of trainings: the model columns, the classes, and the validation splits (the
+/// same for every configuration, from the seed). <see cref="ModelTrainer"/> evaluates one configuration in it, AutoML
+/// many. LightGBM's featurized matrices are computed once per split and shared by every LightGBM configuration.
+/// </summary>
+public sealed class TrainingSession : IDisposable
+{
+    private readonly MLContext _ml;
+    private readonly string _parquet;
+    private readonly string _csv;
+    private readonly string _tempDirectory;
+    private readonly IDataView _data;
+    private readonly IReadOnlyList<(IDataView Train, IDataView Test)> _splits;
+    private readonly Dictionary<int, (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY)> _lightGbmData = [];
+    private readonly int _seed;
+
+    private TrainingSession(MLContext ml, string parquet, string csv, string tempDirectory, IDataView data, MlTask task, IReadOnlyList<FeatureColumn> features,
+        IReadOnlyList<string> classes, long rows, int folds, int seed)
+    {
+        _ml = ml;
+        _parquet = parquet;
+        _csv = csv;
+        _tempDirectory = tempDirectory;
+        _data = data;
+        _seed = seed;
+        Task = task;
+        Features = features;
+        Classes = classes;
+        Rows = rows;
+        Folds = folds;
+        _splits = folds > 1
+            ? [.. ml.Data.CrossValidationSplit(data, folds, seed: seed).Select(s => (s.TrainSet, s.TestSet))]
+            : [(ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed) is var split ? (split.TrainSet, split.TestSet) : default)];
+    }
+
+    public MlTask Task { get; }
+
+    public IReadOnlyList<FeatureColumn> Features { get; }
+
+    /// <summary>Class labels in score order (binary: negative, positive); empty for regression.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    public long Rows { get; }
+
+    /// <summary>Cross-validation folds; 0 for a 20% holdout.</summary>
+    public int Folds { get; }
+
+    /// <summary>How the session validates, for people: <c>5-fold cross-validation</c> or <c>holdout 20%</c>.</summary>
+    public string Validation => Folds > 1 ? $"{Folds}-fold cross-validation" : "holdout 20%";
+
+    /// <summary>Plans the features (target, task and exclusions from <paramref name="options"/>), loads the rows and draws the splits.</summary>
+    /// <exception cref="DataFormatException">The target or the features do not fit.</exception>
+    public static TrainingSession Open(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory)
+    {
+        var (task, features) = ModelTrainer.Plan(profile, options);
+        var target = profile.First(c => c.Name == options.Target);
+        var ml = new MLContext(options.Seed);
+        var csv = Path.Combine(tempDirectory, $"train-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var data = ml.Data.Cache(TrainingData.Load(ml, parquet, features, target, task, csv, tempDirectory));
+            var classes = task switch
+            {
+                MlTask.BinaryClassification => BinaryClasses(target),
+                MlTask.MulticlassClassification => TrainingData.Classes(parquet, target, tempDirectory),
+                _ => [],
+            };
+            var folds = options.Folds > 0 ? options.Folds : target.Count < ModelTrainer.HoldoutRows ? 5 : 0;
+            return new TrainingSession(ml, parquet, csv, tempDirectory, data, task, features, classes, target.Count, folds, options.Seed);
+        }
+        catch
+        {
+            File.Delete(csv);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Measures one configuration on the session's splits: each fold (or the holdout) fitted and scored, metrics
+    /// averaged, confusion matrices summed, learning curves averaged.
+    /// </summary>
+    /// <param name="keepGoing">Called after each fold with the folds done and their metrics so far; false stops (a trial that cannot win).</param>
+    public Evaluation Evaluate(TrainOptions options, IProgress<string>? progress, CancellationToken ct, Func<int, IReadOnlyDictionary<string, double>, bool>? keepGoing = null)
+    {
+        var perFold = new List<Dictionary<string, double>>();
+        var curves = new List<LearningCurve>();
+        long[][]? confusion = null;
+        TrainedModel? kept = null;
+        for (var k = 0; k < _splits.Count; k++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var started = Stopwatch.StartNew();
+            var step = Folds > 1 ? $"fold {k + 1}/{Folds}" : "holdout";
+            var (model, curve) = Fit(k, options, step, null, progress, ct);
+            var test = _splits[k].Test;
+            var (metrics, matrix) = ModelMetrics.Compute(Task, TrainedModel.Labels(test, Task, Classes), model.Score(test), Classes.Count);
+            perFold.Add(metrics);
+            if (curve is not null) curves.Add(curve);
+            if (matrix is not null)
+            {
+                confusion ??= [.. matrix.Select(r => new long[r.Length])];
+                for (var i = 0; i < matrix.Length; i++)
+                {
+                    for (var j = 0; j < matrix.Length; j++) confusion[i][j] += matrix[i][j];
+                }
+            }
+            if (Folds <= 1)
+            {
+                kept = model;
+                break;
+            }
+            var headline = ModelMetrics.Primary(Task);
+            progress?.Report($"fold {k + 1}/{Folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
+            if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average(perFold))) break;
+        }
+        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count);
+    }
+
+    /// <summary>Fits a configuration on every row (after cross-validation).</summary>
+    /// <param name="iterations">Boosting iterations instead of the options' (the best iteration early stopping found).</param>
+    public TrainedModel FitFinal(TrainOptions options, IProgress<string>? progress, CancellationToken ct, int? iterations = null)
+    {
+        progress?.Report($"fitting the final model on all {Rows:N0} rows");
+        return Fit(-1, options, "final", iterations, progress, ct).Model;
+    }
+
+    /// <summary>Permutation importance of a model: on the holdout rows, or (cross-validation) on the first rows, which the model saw.</summary>
+    public IReadOnlyDictionary<string, double> Importance(TrainedModel model) =>
+        FeatureImportance.Compute(_ml, model, Folds > 1 ? _data : _splits[0].Test, Features, _seed);
+
+    /// <summary>The values of each one-hot encoded column, so that serving can refuse values the model never saw.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Categories() => TrainingData.Categories(_parquet, Features, _tempDirectory);
+
+    public void Dispose() => File.Delete(_csv);
+
+    private static Dictionary<string, double> Average(List<Dictionary<string, double>> perFold)
+    {
+        // A fold without one of the classes has no AUC: average what the folds could measure.
+        var averaged = new Dictionary<string, double>();
+        foreach (var key in perFold[0].Keys)
+        {
+            var values = perFold.Select(m => m[key]).Where(double.IsFinite).ToList();
+            if (values.Count > 0) averaged[key] = values.Average();
+        }
+        return averaged;
+    }
+
+    /// <summary>Fits on split <paramref name="split"/>'s training rows (validating on its test rows), or on every row when -1.</summary>
+    private (TrainedModel Model, LearningCurve? Curve) Fit(int split, TrainOptions options, string step, int? iterations, IProgress<string>? progress, CancellationToken ct)
+    {
+        var train = split < 0 ? _data : _splits[split].Train;
+        if (options.Trainer != "lightgbm")
+        {
+            var pipeline = Featurize(_ml, Features, Task, options.Trainer, Classes).Append(Trainer(_ml, Task, options)).Fit(train);
+            return (new TrainedModel(pipeline, train.Schema, null, Task, Classes), null);
+        }
+        // LightGBM: ML.NET featurizes (once per split, whatever the hyperparameters), Stratus boosts natively one iteration at a time.
+        var (featurizer, x, y, validX, validY) = LightGbmData(split);
+        var gbm = new GbmOptions
+        {
+            Iterations = iterations ?? options.Iterations,
+            LearningRate = options.LearningRate ?? 0.1,
+            Leaves = options.Leaves ?? 31,
+            MinDataInLeaf = options.MinDataInLeaf ?? 20,
+            FeatureFraction = options.FeatureFraction ?? 1,
+            BaggingFraction = options.BaggingFraction ?? 1,
+            L2 = options.L2 ?? 0,
+            Seed = options.Seed,
+            EarlyStoppingRounds = options.EarlyStoppingRounds,
+        };
+        var reported = TimeSpan.Zero;
+        var (booster, curve) = GbmTrainer.Train(x, y, validX, validY, Task, Classes.Count, gbm, i =>
+        {
+            // The first iteration, about one a second, and the last: live progress without flooding the job log.
+            if (i.Number != 1 && i.Number != i.Total && i.Elapsed - reported < TimeSpan.FromSeconds(1)) return;
+            reported = i.Elapsed;
+            var metrics = i.Valid is { } v ? "valid " + Format(v) : "train " + Format(i.Train);
+            progress?.Report($"{step}: iteration {i.Number}/{i.Total}, {metrics} ({i.Elapsed.TotalSeconds:F1} s)");
+        }, ct);
+        return (new TrainedModel(featurizer, train.Schema, booster, Task, Classes), curve);
+    }
+
+    private (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY) LightGbmData(int split)
+    {
+        lock (_lightGbmData)
+        {
+            if (_lightGbmData.TryGetValue(split, out var cached)) return cached;
+            var train = split < 0 ? _data : _splits[split].Train;
+            var featurizer = Featurize(_ml, Features, Task, "lightgbm", Classes).Fit(train);
+            var (x, y) = SparseRows.ReadWithLabels(featurizer.Transform(train), Task, Classes);
+            var (validX, validY) = split < 0 ? (null, null) : SparseRows.ReadWithLabels(featurizer.Transform(_splits[split].Test), Task, Classes);
+            return _lightGbmData[split] = (featurizer, x, y, validX, validY);
+        }
+    }
+
+    private static string Format(IReadOnlyDictionary<string, double> metrics) =>
+        string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("F4", CultureInfo.InvariantCulture)}"));
+
+    private static IEstimator<ITransformer> Featurize(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, string trainer, IReadOnlyList<string> classes)
+    {
+        // ML.NET's multiclass trainers read the label as a key; keyed in class order, their scores come out in that order.
+        IEstimator<ITransformer> chain = task == MlTask.MulticlassClassification && trainer != "lightgbm"
+            ? ml.Transforms.Conversion.MapValueToKey(TrainingData.LabelColumn, keyData: ml.Data.LoadFromEnumerable(classes.Select(c => new ClassRow { Value = c })))
+            : new EstimatorChain<ITransformer>();
+        var parts = new List<string>();
+        foreach (var f in features)
+        {
+            var output = $"f_{parts.Count}";
+            switch (f.Kind)
+            {
+                case FeatureKind.Numeric when trainer == "lightgbm":
+                    // LightGBM learns where missing values go at each split: NaN stays NaN.
+                    parts.Add(f.Name);
+                    break;
+                case FeatureKind.Numeric:
+                    // The indicator lets the other trainers learn from missingness itself.
+                    chain = chain.Append(ml.Transforms.IndicateMissingValues(output + "_missing", f.Name))
+                        .Append(ml.Transforms.Conversion.ConvertType(output + "_missing", outputKind: DataKind.Single))
+                        .Append(ml.Transforms.ReplaceMissingValues(output, f.Name));
+                    parts.Add(output);
+                    parts.Add(output + "_missing");
+                    break;
+                case FeatureKind.Categorical:
+                    chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, f.Name));
+                    parts.Add(output);
+                    break;
+                case FeatureKind.HighCardinality:
+                    chain = chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(output, f.Name, numberOfBits: 12));
+                    parts.Add(output);
+                    break;
+                case FeatureKind.Text:
+                    chain = chain.Append(ml.Transforms.Text.FeaturizeText(output, f.Name));
+                    parts.Add(output);
+                    break;
+            }
+        }
+        chain = chain.Append(ml.Transforms.Concatenate("Features", [.. parts]));
+        if (trainer is "sdca" or "lbfgs") chain = chain.Append(ml.Transforms.NormalizeMinMax("Features"));
+        return chain;
+    }
+
+    private sealed class ClassRow
+    {
+        public string Value { get; set; } = "";
+    }
+
+    private static IEstimator<ITransformer> Trainer(MLContext ml, MlTask task, TrainOptions o)
+    {
+        const string label = TrainingData.LabelColumn;
+        return (task, o.Trainer) switch
+        {
+            (MlTask.BinaryClassification, "fasttree") => ml.BinaryClassification.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
+            (MlTask.BinaryClassification, "fastforest") => ml.BinaryClassification.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20)
+                .Append(ml.BinaryClassification.Calibrators.Platt(label)),
+            (MlTask.BinaryClassification, "sdca") => ml.BinaryClassification.Trainers.SdcaLogisticRegression(label, maximumNumberOfIterations: o.Iterations),
+            (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label),
+            (MlTask.MulticlassClassification, "fasttree") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
+            (MlTask.MulticlassClassification, "fastforest") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
+            (MlTask.MulticlassClassification, "sdca") => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(label, maximumNumberOfIterations: o.Iterations)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
+            (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
+            (MlTask.Regression, "fasttree") => ml.Regression.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
+            (MlTask.Regression, "fastforest") => ml.Regression.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20),
+            _ => ml.Regression.Trainers.Sdca(label, maximumNumberOfIterations: o.Iterations),
+        };
+    }
+
+    /// <summary>The folds' curves averaged iteration by iteration, over the iterations every fold ran; the best iteration averaged.</summary>
+    private static LearningCurve? AverageCurves(List<LearningCurve> curves)
+    {
+        if (curves.Count == 0) return null;
+        var series = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var key in curves[0].Series.Keys)
+        {
+            var length = curves.Min(c => c.Series.TryGetValue(key, out var s) ? s.Length : 0);
+            series[key] = [.. Enumerable.Range(0, length).Select(i => curves.Average(c => c.Series[key][i]))];
+        }
+        return new LearningCurve(series, (int)Math.Round(curves.Average(c => c.BestIteration)));
+    }
+
+    private static List<string> BinaryClasses(ColumnProfile target)
+    {
+        var positive = TrainingData.PositiveClass(target);
+        var negative = target.Type == "BOOLEAN" ? "false"
+            : DuckDb.IsNumeric(target.Type) ? (target.Min ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : (target.TopValues ?? []).Select(v => v.Value).FirstOrDefault(v => v != positive) ?? "";
+        return [negative, positive];
+    }
+}
