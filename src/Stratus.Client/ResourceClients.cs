@@ -232,6 +232,10 @@ public sealed class JobsClient(StratusClient client)
     public Task<JobInfo> TrainAsync(TrainRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, "api/v1/train", StratusClient.Json(request, StratusJsonContext.Default.TrainRequest), StratusJsonContext.Default.JobInfo, ct);
 
+    /// <summary>Queues an AutoML search; its result has the trials count and the leaderboard besides what training returns.</summary>
+    public Task<JobInfo> AutoMlAsync(AutoMlRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/automl", StratusClient.Json(request, StratusJsonContext.Default.AutoMlRequest), StratusJsonContext.Default.JobInfo, ct);
+
     /// <summary>Shows a job.</summary>
     public Task<JobInfo> GetAsync(string id, CancellationToken ct = default) =>
         client.GetAsync($"api/v1/jobs/{StratusClient.Segment(id)}", StratusJsonContext.Default.JobInfo, ct);

@@ -284,6 +284,35 @@ public sealed record TrainRequest(
     int? Retries = null,
     int? EarlyStoppingRounds = null);
 
+/// <summary>Searches for the best model within a time budget (AutoML) as a job.</summary>
+/// <param name="Dataset">Dataset reference, <c>NAME</c> or <c>NAME:VERSION</c>.</param>
+/// <param name="Target">The column to predict.</param>
+/// <param name="BudgetSeconds">Wall-clock time for the whole search, the final model included (5 to 86400).</param>
+/// <param name="Task"><c>binary</c>, <c>multiclass</c> or <c>regression</c>; inferred from the target when omitted.</param>
+/// <param name="Metric">auc, pr_auc, accuracy, f1, log_loss (binary); accuracy, macro_accuracy, log_loss (multiclass); rmse, mae, r2 (regression). Default: auc, log_loss, r2.</param>
+/// <param name="Register">Registers the best model under this name when given.</param>
+/// <param name="Experiment">Experiment of the runs (default: the dataset's name).</param>
+/// <param name="Seed">Seed for splits, trainers and the search (default 42).</param>
+/// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size.</param>
+/// <param name="Exclude">Columns to leave out of the features.</param>
+public sealed record AutoMlRequest(
+    string Dataset,
+    string Target,
+    int BudgetSeconds,
+    string? Task = null,
+    string? Metric = null,
+    string? Register = null,
+    string? Experiment = null,
+    int? Seed = null,
+    int? Folds = null,
+    IReadOnlyList<string>? Exclude = null);
+
+/// <summary>One AutoML trial, as the leaderboard shows it.</summary>
+/// <param name="Status"><c>ok</c>, <c>pruned</c> (stopped after some folds: it could not win), <c>failed</c> or <c>timeout</c>.</param>
+/// <param name="Score">The optimized metric on validation data.</param>
+/// <param name="RunId">The trial's child run.</param>
+public sealed record TrialInfo(int Number, string Trainer, string Status, double? Score, double Seconds, IReadOnlyDictionary<string, string> Parameters, string? RunId, string? Error = null);
+
 /// <summary>A registered model version, by name and number.</summary>
 public sealed record ModelVersionRef(string Name, int Version);
 
@@ -291,6 +320,9 @@ public sealed record ModelVersionRef(string Name, int Version);
 /// <param name="FeatureImportance">Permutation importance per input column (metric drop when shuffled), largest first.</param>
 /// <param name="ConfusionMatrix">Classification: validation counts by actual and predicted class.</param>
 /// <param name="Iterations">LightGBM: boosting iterations of the model; learning curves are the run's <c>train.*</c> and <c>valid.*</c> metrics.</param>
+/// <param name="Trials">AutoML: how many configurations were tried.</param>
+/// <param name="Metric">AutoML: the metric optimized.</param>
+/// <param name="Leaderboard">AutoML: the best trials, best first (at most 10).</param>
 public sealed record TrainResultInfo(
     string RunId,
     string Task,
@@ -300,7 +332,10 @@ public sealed record TrainResultInfo(
     ModelVersionRef? Model,
     IReadOnlyDictionary<string, double>? FeatureImportance = null,
     ConfusionMatrixInfo? ConfusionMatrix = null,
-    int? Iterations = null);
+    int? Iterations = null,
+    int? Trials = null,
+    string? Metric = null,
+    IReadOnlyList<TrialInfo>? Leaderboard = null);
 
 /// <summary>Validation counts of a classifier: <c>Counts[actual][predicted]</c>, both indexed like <see cref="Labels"/>.</summary>
 public sealed record ConfusionMatrixInfo(IReadOnlyList<string> Labels, IReadOnlyList<IReadOnlyList<long>> Counts);
@@ -397,6 +432,8 @@ public static class StratusJson
 [JsonSerializable(typeof(IReadOnlyList<JobLogLine>))]
 [JsonSerializable(typeof(TrainResultInfo))]
 [JsonSerializable(typeof(ConfusionMatrixInfo))]
+[JsonSerializable(typeof(AutoMlRequest))]
+[JsonSerializable(typeof(IReadOnlyList<TrialInfo>))]
 [JsonSerializable(typeof(EndpointInfo))]
 [JsonSerializable(typeof(Page<EndpointInfo>))]
 [JsonSerializable(typeof(DeployRequest))]

@@ -88,6 +88,17 @@ public sealed class CliFlowTests : IAsyncLifetime
             Assert.Equal(live.GetProperty("predictions")[i].GetProperty("probabilities").GetProperty("1").GetDouble(), p1, 6);
         }
 
+        // AutoML through the CLI: the same JSON contract plus the trial count, within its budget.
+        var searched = await Json("automl", "--dataset", "transactions", "--target", "fraud", "--budget", "8s", "--register", "fraud-auto");
+        Assert.True(searched.GetProperty("trials").GetInt32() >= 2, searched.ToString());
+        Assert.Equal("auc", searched.GetProperty("metric").GetString());
+        Assert.InRange(searched.GetProperty("metrics").GetProperty("auc").GetDouble(), 0.5, 1.0);
+        Assert.Equal("fraud-auto", searched.GetProperty("model").GetProperty("name").GetString());
+        Assert.Equal(32, searched.GetProperty("run_id").GetString()!.Length);
+        var badBudget = await Cli("automl", "--dataset", "transactions", "--target", "fraud", "--budget", "soon");
+        Assert.Equal(1, badBudget.ExitCode);
+        Assert.Contains("--budget: 'soon' is not a duration", badBudget.Err);
+
         var badTarget = await Cli("train", "--dataset", "transactions", "--target", "nope");
         Assert.Equal(1, badTarget.ExitCode);
         Assert.Contains("'nope' does not exist", badTarget.Err);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Stratus.Client;
 using static Stratus.Cli.GlobalOptions;
 
 namespace Stratus.Cli.Commands;
@@ -57,37 +58,44 @@ internal static class TrainCommands
             }
             if (done.Status != JobStatus.Succeeded || done.Result is null)
                 throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
-            // The learning curves are drawn from the run's per-iteration metrics.
-            var curves = done.Result.Iterations is null || json ? [] : await client.Runs.GetMetricsAsync(done.Result.RunId, ct: ct);
-            Print(result, done.Result, StratusJsonContext.Default.TrainResultInfo, r =>
-            {
-                var table = NewTable("Metric", "Value");
-                foreach (var (k, v) in r.Metrics) table.AddRow(Esc(k), v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
-                AnsiConsole.Write(table);
-                if (r.ConfusionMatrix is { } confusion)
-                {
-                    var matrix = NewTable(["actual \\ predicted", .. confusion.Labels.Select(Esc)]);
-                    for (var i = 0; i < confusion.Labels.Count; i++) matrix.AddRow([Esc(confusion.Labels[i]), .. confusion.Counts[i].Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
-                    AnsiConsole.Write(matrix);
-                }
-                var series = curves.Where(p => p.Step > 0).GroupBy(p => p.Key).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
-                if (series.Count > 0)
-                {
-                    var chart = NewTable("Learning curve", $"Iterations 1..{r.Iterations}");
-                    foreach (var s in series) chart.AddRow(Esc(s.Key), Esc(Sparkline([.. s.OrderBy(p => p.Step).Select(p => p.Value)])));
-                    AnsiConsole.Write(chart);
-                }
-                if (r.FeatureImportance is { Count: > 0 } importance)
-                {
-                    var chart = new BarChart().Label("Permutation importance (metric drop when shuffled)").Width(60);
-                    foreach (var (k, v) in importance.Take(10)) chart.AddItem(Esc(k), Math.Max(0, Math.Round(v, 4)), Color.Blue);
-                    AnsiConsole.Write(chart);
-                }
-                AnsiConsole.MarkupLine($"run {Esc(r.RunId)} ({Esc(r.Task)}, {Esc(r.Trainer)}, {Esc(r.Validation)})" +
-                    (r.Model is { } m ? $"; registered [bold]{Esc(m.Name)}:{m.Version}[/]" : ""));
-            });
+            await PrintResultAsync(result, client, done.Result, ct);
         }));
         return command;
+    }
+
+    /// <summary>Prints what a training job produced: the JSON object for scripts, or tables and charts for people.</summary>
+    public static async Task PrintResultAsync(ParseResult result, StratusClient client, TrainResultInfo info, CancellationToken ct)
+    {
+        // The learning curves are drawn from the run's per-iteration metrics.
+        var curves = info.Iterations is null || Json(result) ? [] : await client.Runs.GetMetricsAsync(info.RunId, ct: ct);
+        Print(result, info, StratusJsonContext.Default.TrainResultInfo, r =>
+        {
+            var table = NewTable("Metric", "Value");
+            foreach (var (k, v) in r.Metrics) table.AddRow(Esc(k), v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
+            AnsiConsole.Write(table);
+            if (r.ConfusionMatrix is { } confusion)
+            {
+                var matrix = NewTable(["actual \\ predicted", .. confusion.Labels.Select(Esc)]);
+                for (var i = 0; i < confusion.Labels.Count; i++) matrix.AddRow([Esc(confusion.Labels[i]), .. confusion.Counts[i].Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+                AnsiConsole.Write(matrix);
+            }
+            var series = curves.Where(p => p.Step > 0).GroupBy(p => p.Key).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+            if (series.Count > 0)
+            {
+                var chart = NewTable("Learning curve", $"Iterations 1..{r.Iterations}");
+                foreach (var s in series) chart.AddRow(Esc(s.Key), Esc(Sparkline([.. s.OrderBy(p => p.Step).Select(p => p.Value)])));
+                AnsiConsole.Write(chart);
+            }
+            if (r.FeatureImportance is { Count: > 0 } importance)
+            {
+                var chart = new BarChart().Label("Permutation importance (metric drop when shuffled)").Width(60);
+                foreach (var (k, v) in importance.Take(10)) chart.AddItem(Esc(k), Math.Max(0, Math.Round(v, 4)), Color.Blue);
+                AnsiConsole.Write(chart);
+            }
+            if (r.Leaderboard is { Count: > 0 } leaderboard) AnsiConsole.Write(AutoMlCommand.Leaderboard(leaderboard, r.Metric ?? "score", r.Trials));
+            AnsiConsole.MarkupLine($"run {Esc(r.RunId)} ({Esc(r.Task)}, {Esc(r.Trainer)}, {Esc(r.Validation)})" +
+                (r.Model is { } m ? $"; registered [bold]{Esc(m.Name)}:{m.Version}[/]" : ""));
+        });
     }
 
     public static Command Jobs()

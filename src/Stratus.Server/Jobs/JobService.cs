@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Stratus.Ml.AutoMl;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
@@ -13,6 +14,68 @@ namespace Stratus.Server.Jobs;
 public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
 {
     public const string TrainKind = "train";
+    public const string AutoMlKind = "automl";
+
+    /// <summary>Checks an AutoML request against the dataset (target, features, metric) and queues it.</summary>
+    public async Task<JobInfo> SubmitAutoMlAsync(AutoMlRequest request, string? actor, CancellationToken ct)
+    {
+        if (!DatasetRef.TryParse(request.Dataset, out var reference, out var refError)) throw ProblemException.Invalid("dataset", refError!);
+        if (string.IsNullOrWhiteSpace(request.Target)) throw ProblemException.Invalid("target", "is required");
+        if (request.BudgetSeconds is < 5 or > 86_400) throw ProblemException.Invalid("budget_seconds", "must be between 5 and 86400");
+        MlTask? task;
+        try
+        {
+            task = MlTasks.Parse(request.Task);
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("task", ex.Message);
+        }
+        if (request.Register is not null) ProblemException.CheckName("register", request.Register);
+        if (request.Experiment is not null) ProblemException.CheckName("experiment", request.Experiment);
+        if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
+
+        var version = await datasets.ResolveAsync(reference, ct);
+        var pinned = new DatasetRef(reference.Name, version.Version);
+        var profile = DatasetService.ProfileOf(version);
+        MlTask planned;
+        try
+        {
+            planned = ModelTrainer.Plan(profile, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }).Task;
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("target", ex.Message);
+        }
+        try
+        {
+            AutoMlMetrics.Resolve(request.Metric, planned);
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("metric", ex.Message);
+        }
+        // The search keeps to its budget; the job's hard limit only catches a search that does not.
+        var row = NewJob(AutoMlKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString() }, StratusJsonContext.Default.AutoMlRequest),
+            request.BudgetSeconds * 2 + 120, 1, actor);
+        db.Jobs.Add(row);
+        db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = $"queued: automl on {pinned}, target '{request.Target}', budget {request.BudgetSeconds} s" });
+        await db.SaveChangesAsync(ct);
+        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
+        return ToInfo(row);
+    }
+
+    private JobRow NewJob(string kind, string spec, int maxRunSeconds, int retries, string? actor) => new()
+    {
+        Id = Guid.CreateVersion7().ToString("N"),
+        Kind = kind,
+        Status = JobStatus.Queued,
+        SpecJson = spec,
+        MaxRunSeconds = maxRunSeconds,
+        Retries = retries,
+        CreatedAt = clock.GetUtcNow(),
+        CreatedBy = actor,
+    };
 
     /// <summary>Checks a training request against the dataset (target, features, trainer) and queues it; a bad request fails here, before any work.</summary>
     public async Task<JobInfo> SubmitTrainAsync(TrainRequest request, string? actor, CancellationToken ct)
@@ -51,17 +114,8 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
             throw ProblemException.Invalid("target", ex.Message);
         }
 
-        var row = new JobRow
-        {
-            Id = Guid.CreateVersion7().ToString("N"),
-            Kind = TrainKind,
-            Status = JobStatus.Queued,
-            SpecJson = JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
-            MaxRunSeconds = request.MaxRunSeconds ?? 3600,
-            Retries = request.Retries ?? 1,
-            CreatedAt = clock.GetUtcNow(),
-            CreatedBy = actor,
-        };
+        var row = NewJob(TrainKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
+            request.MaxRunSeconds ?? 3600, request.Retries ?? 1, actor);
         db.Jobs.Add(row);
         db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = $"queued: train {trainer} on {pinned}, target '{request.Target}'" });
         await db.SaveChangesAsync(ct);

@@ -10,6 +10,8 @@ public static class JobsApi
     {
         routes.MapPost("/api/v1/train", Train).WithTags("Jobs").WithName("Train")
             .WithSummary("Queue a training job; the request is checked against the dataset first").RequireAuthorization(Policies.Editor);
+        routes.MapPost("/api/v1/automl", AutoMl).WithTags("Jobs").WithName("AutoMl")
+            .WithSummary("Queue an AutoML search for the best model within a time budget").RequireAuthorization(Policies.Editor);
         var jobs = routes.MapGroup("/api/v1/jobs").WithTags("Jobs");
         jobs.MapGet("/", List).WithName("ListJobs").WithSummary("List jobs, newest first");
         jobs.MapGet("/{id}", Get).WithName("GetJob").WithSummary("Show a job and its result");
@@ -20,6 +22,12 @@ public static class JobsApi
     private static async Task<Accepted<JobInfo>> Train(TrainRequest request, HttpContext context, JobService jobs, CancellationToken ct)
     {
         var job = await jobs.SubmitTrainAsync(request, context.User.Actor(), ct);
+        return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
+    }
+
+    private static async Task<Accepted<JobInfo>> AutoMl(AutoMlRequest request, HttpContext context, JobService jobs, CancellationToken ct)
+    {
+        var job = await jobs.SubmitAutoMlAsync(request, context.User.Actor(), ct);
         return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.AutoMl;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
@@ -22,15 +23,20 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     /// <summary>The artifact path of a classifier's validation confusion matrix in the run.</summary>
     public const string ConfusionPath = "confusion_matrix.json";
 
+    /// <summary>The artifact path of an AutoML search's leaderboard in its run.</summary>
+    public const string LeaderboardPath = "leaderboard.json";
+
     public async Task<TrainResultInfo> RunAsync(string jobId, Func<string, Task> log, CancellationToken ct)
     {
         var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
-        var spec = JsonSerializer.Deserialize(job.SpecJson, StratusJsonContext.Default.TrainRequest)!;
-        if (!DatasetRef.TryParse(spec.Dataset, out var reference, out var error)) throw new InvalidDataException($"job {jobId} names a bad dataset: {error}");
-        var version = await datasets.ResolveAsync(reference, ct);
-        var profile = DatasetService.ProfileOf(version);
-        var options = JobService.ToOptions(spec, MlTasks.Parse(spec.Task));
+        return job.Kind == JobService.AutoMlKind
+            ? await AutoMlAsync(job, JsonSerializer.Deserialize(job.SpecJson, StratusJsonContext.Default.AutoMlRequest)!, log, ct)
+            : await TrainAsync(job, JsonSerializer.Deserialize(job.SpecJson, StratusJsonContext.Default.TrainRequest)!, log, ct);
+    }
 
+    private async Task<TrainResultInfo> TrainAsync(JobRow job, TrainRequest spec, Func<string, Task> log, CancellationToken ct)
+    {
+        var options = JobService.ToOptions(spec, MlTasks.Parse(spec.Task));
         var parameters = new Dictionary<string, string>
         {
             ["dataset"] = spec.Dataset,
@@ -41,66 +47,106 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         };
         if (spec.Task is not null) parameters["task"] = spec.Task;
         if (options.EarlyStoppingRounds > 0) parameters["early_stopping_rounds"] = options.EarlyStoppingRounds.ToString(CultureInfo.InvariantCulture);
+        return await RunJobAsync(job, spec.Dataset, spec.Experiment, $"train-{options.Trainer}", parameters, log, async (run, version, profile, parquet, temp, progress) =>
+        {
+            await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
+            var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, progress, ct), ct);
+            var info = await FinishAsync(job, run, result, profile, spec.Target, spec.Dataset, version.SourceSha256, parameters, spec.Register, $"{options.Trainer} on {spec.Dataset}", log, ct);
+            return info;
+        }, ct);
+    }
+
+    private async Task<TrainResultInfo> AutoMlAsync(JobRow job, AutoMlRequest spec, Func<string, Task> log, CancellationToken ct)
+    {
+        var options = new AutoMlOptions
+        {
+            Target = spec.Target,
+            Task = MlTasks.Parse(spec.Task),
+            Budget = TimeSpan.FromSeconds(spec.BudgetSeconds),
+            Metric = spec.Metric,
+            Seed = spec.Seed ?? 42,
+            Folds = spec.Folds ?? 0,
+            Exclude = spec.Exclude ?? [],
+        };
+        var parameters = new Dictionary<string, string>
+        {
+            ["dataset"] = spec.Dataset,
+            ["target"] = spec.Target,
+            ["budget_seconds"] = spec.BudgetSeconds.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+        };
+        if (spec.Task is not null) parameters["task"] = spec.Task;
+        if (spec.Metric is not null) parameters["metric"] = spec.Metric;
+        var experiment = spec.Experiment ?? (DatasetRef.TryParse(spec.Dataset, out var reference, out _) ? reference.Name : spec.Dataset);
+        return await RunJobAsync(job, spec.Dataset, spec.Experiment, "automl", parameters, log, async (run, version, profile, parquet, temp, progress) =>
+        {
+            await log($"run {run.Id}: AutoML on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}', budget {spec.BudgetSeconds} s");
+            var trials = new List<TrialInfo>();
+            // Each trial becomes a child run as it ends (from the search's thread, which waits for it).
+            void OnTrial(Trial t) => trials.Add(RecordTrialAsync(job, run.Id, experiment, t, ct).GetAwaiter().GetResult());
+            var search = await Task.Run(() => AutoMlSearch.Run(parquet, profile, options, temp, OnTrial, progress, ct), ct);
+            var leaderboard = trials.Where(t => t.Score is not null)
+                .OrderByDescending(t => AutoMlMetrics.HigherIsBetter(search.Metric) ? t.Score : -t.Score).ThenBy(t => t.Number).ToList();
+            await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string>
+            {
+                ["metric"] = search.Metric,
+                ["trials"] = trials.Count.ToString(CultureInfo.InvariantCulture),
+                ["best_trial"] = search.BestTrial.Number.ToString(CultureInfo.InvariantCulture),
+                ["best_trainer"] = search.BestTrial.Trainer,
+            }), ct);
+            await tracking.PutArtifactAsync(run.Id, LeaderboardPath,
+                new MemoryStream(JsonSerializer.SerializeToUtf8Bytes<IReadOnlyList<TrialInfo>>(leaderboard, StratusJsonContext.Default.IReadOnlyListTrialInfo)), ct);
+            await log($"{trials.Count} trials; best: trial {search.BestTrial.Number}, {search.BestTrial.Trainer}, {search.Metric} {search.BestTrial.Score:F4}");
+            var info = await FinishAsync(job, run, search.Best, profile, spec.Target, spec.Dataset, version.SourceSha256, search.BestTrial.Parameters, spec.Register,
+                $"AutoML best of {trials.Count} trials ({search.BestTrial.Trainer}) on {spec.Dataset}", log, ct);
+            return info with { Trials = trials.Count, Metric = search.Metric, Leaderboard = [.. leaderboard.Take(10)] };
+        }, ct);
+    }
+
+    /// <summary>A finished trial as a child run of the search: its parameters, metrics and outcome.</summary>
+    private async Task<TrialInfo> RecordTrialAsync(JobRow job, string parentRunId, string experiment, Trial t, CancellationToken ct)
+    {
+        var child = await tracking.CreateRunAsync(
+            new CreateRunRequest(experiment, $"trial-{t.Number}", t.Parameters, new Dictionary<string, string>
+            {
+                ["parent_run_id"] = parentRunId,
+                ["job_id"] = job.Id,
+                ["trial"] = t.Number.ToString(CultureInfo.InvariantCulture),
+                ["trial_status"] = t.Status,
+            }),
+            job.CreatedBy, ct);
+        var points = t.Metrics.Where(m => double.IsFinite(m.Value)).Select(m => new MetricPoint(m.Key, m.Value)).Append(new MetricPoint("duration_seconds", t.Duration.TotalSeconds)).ToList();
+        await tracking.LogMetricsAsync(child.Id, new LogMetricsRequest(points), ct);
+        await tracking.UpdateRunAsync(child.Id, t.Status is "failed" or "timeout"
+            ? new UpdateRunRequest(RunStatus.Failed, t.Error ?? "the budget ran out during this trial")
+            : new UpdateRunRequest(RunStatus.Finished), ct);
+        return new TrialInfo(t.Number, t.Trainer, t.Status, t.Score, Math.Round(t.Duration.TotalSeconds, 3), t.Parameters, child.Id, t.Error);
+    }
+
+    /// <summary>
+    /// The frame of every training job: the tracked run (ended with the job, whatever happens), its input, the dataset
+    /// as a local Parquet file, and the work itself.
+    /// </summary>
+    private async Task<TrainResultInfo> RunJobAsync(JobRow job, string dataset, string? experiment, string runName, Dictionary<string, string> parameters,
+        Func<string, Task> log,
+        Func<RunInfo, DatasetVersionRow, IReadOnlyList<ColumnProfile>, string, string, JobLogProgress, Task<TrainResultInfo>> work, CancellationToken ct)
+    {
+        if (!DatasetRef.TryParse(dataset, out var reference, out var error)) throw new InvalidDataException($"job {job.Id} names a bad dataset: {error}");
+        var version = await datasets.ResolveAsync(reference, ct);
+        var profile = DatasetService.ProfileOf(version);
         // The run outlives no server: recovery fails it at restart, so heartbeats only need to cover the time limit.
         var run = await tracking.CreateRunAsync(
-            new CreateRunRequest(spec.Experiment ?? reference.Name, $"train-{options.Trainer}", parameters,
-                new Dictionary<string, string> { ["job_id"] = jobId }, job.MaxRunSeconds + 300),
+            new CreateRunRequest(experiment ?? reference.Name, runName, parameters, new Dictionary<string, string> { ["job_id"] = job.Id }, job.MaxRunSeconds + 300),
             job.CreatedBy, ct);
         try
         {
-            // From here on the run ends with the job, whatever happens.
-            await db.Jobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
-            await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
-            await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
+            await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
+            await tracking.LogInputsAsync(run.Id, new LogInputsRequest([dataset]), ct);
             var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
             var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
-            var progress = new JobLogProgress(log);
-            var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, progress, ct), ct);
-            await log($"{result.Task.Name()} model trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
-                string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
-            await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
-            await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
-            if (result.Curve is { } curve)
-            {
-                // Learning curves: one point per boosting iteration and series (valid.auc, train.log_loss, ...).
-                await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. curve.Series.SelectMany(s => s.Value.Select((v, i) => new MetricPoint(s.Key, v, i + 1)))]), ct);
-            }
-            ConfusionMatrixInfo? confusion = result.ConfusionMatrix is { } counts ? new ConfusionMatrixInfo(result.Classes, counts) : null;
-            if (confusion is not null)
-            {
-                await tracking.PutArtifactAsync(run.Id, ConfusionPath,
-                    new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(confusion, StratusJsonContext.Default.ConfusionMatrixInfo)), ct);
-            }
-            await tracking.PutArtifactAsync(run.Id, ImportancePath,
-                new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
-            await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
-
-            var package = blobs.NewTempPath(".zip");
-            try
-            {
-                await using (var file = File.Create(package))
-                {
-                    ModelPackage.Save(result, profile, spec.Target, file, parameters, spec.Dataset, version.SourceSha256);
-                }
-                await using var read = File.OpenRead(package);
-                await tracking.PutArtifactAsync(run.Id, PackagePath, read, ct);
-            }
-            finally
-            {
-                File.Delete(package);
-            }
-
-            ModelVersionRef? registered = null;
-            if (spec.Register is { } name)
-            {
-                // Only a complete, stored package is ever registered.
-                var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, PackagePath, $"{options.Trainer} on {spec.Dataset}"), job.CreatedBy, ct);
-                registered = new ModelVersionRef(model.Name, model.Version);
-                await log($"registered {model.Name}:{model.Version}");
-            }
+            var info = await work(run, version, profile, parquet, temp, new JobLogProgress(log));
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), CancellationToken.None);
-            return new TrainResultInfo(run.Id, result.Task.Name(), options.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance,
-                confusion, result.Model.Booster?.Iterations);
+            return info;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -114,6 +160,56 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Failed, reason), CancellationToken.None);
             throw;
         }
+    }
+
+    /// <summary>What every training ends with: metrics and curves, importance and confusion matrix, the package, and the registration.</summary>
+    private async Task<TrainResultInfo> FinishAsync(JobRow job, RunInfo run, TrainResult result, IReadOnlyList<ColumnProfile> profile, string target, string dataset,
+        string? datasetSha256, IReadOnlyDictionary<string, string> parameters, string? register, string description, Func<string, Task> log, CancellationToken ct)
+    {
+        await log($"{result.Task.Name()} model ({result.Trainer}) trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
+            string.Join(", ", result.Metrics.Select(m => $"{m.Key} {m.Value:F4}")));
+        await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["task"] = result.Task.Name(), ["validation"] = result.Validation }), ct);
+        await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. result.Metrics.Select(m => new MetricPoint(m.Key, m.Value))]), ct);
+        if (result.Curve is { } curve)
+        {
+            // Learning curves: one point per boosting iteration and series (valid.auc, train.log_loss, ...).
+            await tracking.LogMetricsAsync(run.Id, new LogMetricsRequest([.. curve.Series.SelectMany(s => s.Value.Select((v, i) => new MetricPoint(s.Key, v, i + 1)))]), ct);
+        }
+        ConfusionMatrixInfo? confusion = result.ConfusionMatrix is { } counts ? new ConfusionMatrixInfo(result.Classes, counts) : null;
+        if (confusion is not null)
+        {
+            await tracking.PutArtifactAsync(run.Id, ConfusionPath,
+                new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(confusion, StratusJsonContext.Default.ConfusionMatrixInfo)), ct);
+        }
+        await tracking.PutArtifactAsync(run.Id, ImportancePath,
+            new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
+        await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
+
+        var package = blobs.NewTempPath(".zip");
+        try
+        {
+            await using (var file = File.Create(package))
+            {
+                ModelPackage.Save(result, profile, target, file, parameters, dataset, datasetSha256);
+            }
+            await using var read = File.OpenRead(package);
+            await tracking.PutArtifactAsync(run.Id, PackagePath, read, ct);
+        }
+        finally
+        {
+            File.Delete(package);
+        }
+
+        ModelVersionRef? registered = null;
+        if (register is { } name)
+        {
+            // Only a complete, stored package is ever registered.
+            var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, PackagePath, description), job.CreatedBy, ct);
+            registered = new ModelVersionRef(model.Name, model.Version);
+            await log($"registered {model.Name}:{model.Version}");
+        }
+        return new TrainResultInfo(run.Id, result.Task.Name(), result.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance,
+            confusion, result.Model.Booster?.Iterations);
     }
 }
 

@@ -1,0 +1,129 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+using static Stratus.Cli.GlobalOptions;
+
+namespace Stratus.Cli.Commands;
+
+/// <summary><c>stratus automl</c>: the best model within a time budget, with a live progress bar and leaderboard.</summary>
+internal static partial class AutoMlCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "Dataset NAME or NAME:VERSION", Required = true };
+        var target = new Option<string>("--target") { Description = "Column to predict", Required = true };
+        var budget = new Option<string>("--budget") { Description = "Time for the whole search: 90s, 5m, 1h or seconds (default 60s)", DefaultValueFactory = _ => "60s" };
+        var task = new Option<string?>("--task") { Description = "binary, multiclass or regression (default: inferred from the target)" };
+        task.AcceptOnlyFromAmong("binary", "multiclass", "regression");
+        var metric = new Option<string?>("--metric") { Description = "auc, pr_auc, accuracy, f1, logloss (binary); accuracy, macro_accuracy, logloss (multiclass); rmse, mae, r2 (regression)" };
+        var register = new Option<string?>("--register") { Description = "Register the best model under this name" };
+        var experiment = new Option<string?>("--experiment") { Description = "Experiment of the runs (default: the dataset's name)" };
+        var seed = new Option<int?>("--seed") { Description = "Seed for splits, trainers and the search (default 42)" };
+        var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: 5 below 20,000 rows, else a 20% holdout)" };
+        var exclude = new Option<string[]>("--exclude") { Description = "Columns to leave out (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var detach = new Option<bool>("--detach") { Description = "Print the queued job and return at once" };
+        var command = new Command("automl", "Search trainers and hyperparameters for the best model within a time budget")
+            { dataset, target, budget, task, metric, register, experiment, seed, folds, exclude, detach };
+        command.SetAction(Remote(async (result, client, ct) =>
+        {
+            var seconds = Seconds(result.GetValue(budget)!);
+            var request = new AutoMlRequest(result.GetValue(dataset)!, result.GetValue(target)!, seconds, result.GetValue(task), result.GetValue(metric),
+                result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(folds),
+                result.GetValue(exclude) is { Length: > 0 } e ? e : null);
+            var job = await client.Jobs.AutoMlAsync(request, ct);
+            if (result.GetValue(detach))
+            {
+                Print(result, job, StratusJsonContext.Default.JobInfo, j => AnsiConsole.MarkupLine($"Queued job [bold]{Esc(j.Id)}[/]; follow it with `stratus jobs show {Esc(j.Id)}`"));
+                return;
+            }
+            var started = DateTime.UtcNow;
+            var trials = new List<TrialInfo>();
+            var metricName = "score";
+            void Track(JobLogLine line)
+            {
+                if (TrialLine().Match(line.Line) is { Success: true } m)
+                {
+                    metricName = m.Groups["metric"].Value;
+                    double? score = double.TryParse(m.Groups["score"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+                    trials.Add(new TrialInfo(int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture), m.Groups["trainer"].Value, m.Groups["status"].Value, score,
+                        double.Parse(m.Groups["seconds"].Value, CultureInfo.InvariantCulture), new Dictionary<string, string>(), null));
+                }
+            }
+            JobInfo done;
+            if (!Json(result) && AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                // A progress bar over the budget and the top five so far, redrawn as trials end.
+                done = await AnsiConsole.Live(View(0, seconds, trials, metricName, "starting")).StartAsync(async ctx =>
+                {
+                    using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+                    var status = "starting";
+                    var waiting = client.Jobs.WaitAsync(job.Id, line =>
+                    {
+                        Track(line);
+                        status = line.Line;
+                    }, ct: ct);
+                    while (!waiting.IsCompleted)
+                    {
+                        ctx.UpdateTarget(View((DateTime.UtcNow - started).TotalSeconds, seconds, trials, metricName, status));
+                        await Task.WhenAny(waiting, timer.WaitForNextTickAsync(ct).AsTask());
+                    }
+                    ctx.UpdateTarget(View((DateTime.UtcNow - started).TotalSeconds, seconds, trials, metricName, status));
+                    return await waiting;
+                });
+            }
+            else
+            {
+                done = await client.Jobs.WaitAsync(job.Id, line =>
+                {
+                    Track(line);
+                    if (!Json(result)) Console.WriteLine($"{(DateTime.UtcNow - started).TotalSeconds,6:F1}s {line.Line}");
+                }, ct: ct);
+            }
+            if (done.Status != JobStatus.Succeeded || done.Result is null)
+                throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
+            await TrainCommands.PrintResultAsync(result, client, done.Result, ct);
+        }));
+        return command;
+    }
+
+    /// <summary>The top trials as a table, best first.</summary>
+    public static Table Leaderboard(IEnumerable<TrialInfo> trials, string metric, int? total = null)
+    {
+        var table = NewTable("#", "Trial", "Trainer", metric, "Seconds");
+        table.Title = new TableTitle(total is { } n ? $"Leaderboard (top 5 of {n} trials)" : "Leaderboard");
+        var rank = 0;
+        foreach (var t in trials.Take(5))
+        {
+            table.AddRow((++rank).ToString(CultureInfo.InvariantCulture), t.Number.ToString(CultureInfo.InvariantCulture), Esc(t.Trainer),
+                t.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-", t.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        }
+        return table;
+    }
+
+    private static IRenderable View(double elapsed, int budget, List<TrialInfo> trials, string metric, string status)
+    {
+        const int width = 40;
+        var done = (int)Math.Round(Math.Clamp(elapsed / budget, 0, 1) * width);
+        var bar = new Markup($"[green]{new string('━', done)}[/][grey]{new string('━', width - done)}[/] {elapsed,5:F0}/{budget} s, {trials.Count} trials");
+        var lower = metric is "log_loss" or "rmse" or "mae";
+        var ranked = trials.Where(t => t.Score is not null).OrderBy(t => lower ? t.Score : -t.Score);
+        return new Rows(bar, Leaderboard(ranked, metric), new Markup($"[grey]{Esc(status)}[/]"));
+    }
+
+    /// <summary>A budget such as <c>90s</c>, <c>5m</c>, <c>1h</c> or <c>120</c>, in seconds.</summary>
+    internal static int Seconds(string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        var unit = t.Length > 0 && char.IsLetter(t[^1]) ? t[^1] : 's';
+        var number = char.IsLetter(t[^1]) ? t[..^1] : t;
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0 || unit is not ('s' or 'm' or 'h'))
+            throw new ArgumentException($"--budget: '{text}' is not a duration such as 90s, 5m or 1h");
+        return (int)Math.Round(value * unit switch { 'h' => 3600, 'm' => 60, _ => 1 });
+    }
+
+    // The search's log line for an ended trial: "trial 7 ok: lightgbm auc 0.9512 in 1.2 s (best 0.9544)".
+    [GeneratedRegex(@"^trial (?<n>\d+) (?<status>\w+): (?<trainer>\S+) (?<metric>\S+) (?<score>\S+) in (?<seconds>[\d.]+) s")]
+    private static partial Regex TrialLine();
+}

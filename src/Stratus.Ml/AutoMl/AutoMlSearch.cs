@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Globalization;
+using Stratus.Ml.Data;
+using Stratus.Ml.Training;
+
+namespace Stratus.Ml.AutoMl;
+
+/// <summary>What an AutoML search optimizes, within what time.</summary>
+public sealed record AutoMlOptions
+{
+    public required string Target { get; init; }
+
+    /// <summary>The task; inferred from the target when null.</summary>
+    public MlTask? Task { get; init; }
+
+    /// <summary>Wall-clock time for the whole search, the final model included.</summary>
+    public required TimeSpan Budget { get; init; }
+
+    /// <summary>The metric to optimize (see <see cref="AutoMlMetrics"/>); null picks the task's default.</summary>
+    public string? Metric { get; init; }
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Cross-validation folds; 0 chooses by size, as training does.</summary>
+    public int Folds { get; init; }
+
+    public IReadOnlyCollection<string> Exclude { get; init; } = [];
+}
+
+/// <summary>One configuration tried: its trainer and parameters, and how it did.</summary>
+/// <param name="Status"><c>ok</c>, <c>pruned</c> (stopped after some folds: it could not win), <c>failed</c> (with <see cref="Error"/>) or <c>timeout</c> (the budget ran out during it).</param>
+/// <param name="Score">The optimized metric on validation data; for a pruned trial, over the folds it ran.</param>
+public sealed record Trial(
+    int Number,
+    string Trainer,
+    IReadOnlyDictionary<string, string> Parameters,
+    string Status,
+    double? Score,
+    IReadOnlyDictionary<string, double> Metrics,
+    TimeSpan Duration,
+    string? Error = null);
+
+/// <summary>The outcome of a search: the best configuration, trained as the model to keep, and every trial.</summary>
+public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric);
+
+/// <summary>The metrics AutoML can optimize, their direction, and the default per task.</summary>
+public static class AutoMlMetrics
+{
+    /// <summary>The metric name as Stratus reports it, from a user's spelling (<c>logloss</c> is <c>log_loss</c>).</summary>
+    /// <exception cref="DataFormatException">The metric does not exist or does not fit the task.</exception>
+    public static string Resolve(string? metric, MlTask task)
+    {
+        var name = metric?.ToLowerInvariant() switch
+        {
+            null => task switch
+            {
+                MlTask.BinaryClassification => "auc",
+                MlTask.MulticlassClassification => "log_loss",
+                _ => "r2",
+            },
+            "logloss" => "log_loss",
+            "prauc" or "pr-auc" => "pr_auc",
+            var m => m,
+        };
+        var allowed = task switch
+        {
+            MlTask.BinaryClassification => ["auc", "pr_auc", "accuracy", "f1", "log_loss"],
+            MlTask.MulticlassClassification => ["accuracy", "macro_accuracy", "log_loss"],
+            _ => new[] { "rmse", "mae", "r2" },
+        };
+        if (!allowed.Contains(name)) throw new DataFormatException($"metric '{metric}' does not apply to {task.Name()}; use one of {string.Join(", ", allowed)}");
+        return name;
+    }
+
+    public static bool HigherIsBetter(string metric) => metric is not ("log_loss" or "rmse" or "mae");
+}
+
+/// <summary>
+/// Finds the best model for a dataset within a time budget. The search starts with cheap, robust configurations
+/// (a 4-leaf LightGBM, a linear model, then larger boosted trees and ML.NET's tree learners), then runs a randomized
+/// local search around the best LightGBM configuration in the spirit of FLAML's CFO: a step in a random direction
+/// of the log-scaled hyperparameters, the opposite step if that fails, a smaller step after repeated failures.
+/// Boosting stops early on each fold's validation loss, so the number of trees is searched for free; a trial whose
+/// first folds already trail the best is abandoned; LightGBM trials stop at the next iteration when the budget ends,
+/// and ML.NET trainers (which cannot be interrupted) only start when their expected time fits.
+/// </summary>
+public static class AutoMlSearch
+{
+    private const int EarlyStopping = 20;
+    private const int MaxIterations = 2000;
+
+    public static AutoMlResult Run(string parquet, IReadOnlyList<ColumnProfile> profile, AutoMlOptions options, string tempDirectory,
+        Action<Trial>? onTrial = null, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var baseOptions = new TrainOptions { Target = options.Target, Task = options.Task, Seed = options.Seed, Folds = options.Folds, Exclude = options.Exclude };
+        var (task, _) = ModelTrainer.Plan(profile, baseOptions);
+        var metric = AutoMlMetrics.Resolve(options.Metric, task);
+        var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
+        using var session = TrainingSession.Open(parquet, profile, baseOptions with { Task = task }, tempDirectory);
+        progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows)");
+
+        var random = new Random(options.Seed);
+        var trials = new List<Trial>();
+        var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
+        (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
+        // Time kept for the final fit on all rows (cross-validation) and packaging: grows with what trials cost.
+        TimeSpan Reserve() => TimeSpan.FromSeconds(0.05 * options.Budget.TotalSeconds)
+            + (session.Folds > 1 && best is { } b ? b.Trial.Duration / session.Folds * 1.5 : TimeSpan.Zero);
+        TimeSpan Left() => options.Budget - clock.Elapsed - Reserve();
+
+        // Runs one trial; null when there is no time left for it.
+        Trial? Try(TrainOptions candidate)
+        {
+            var left = Left();
+            if (left <= TimeSpan.Zero) return null;
+            // ML.NET's trainers cannot be stopped mid-fit: start one only when its expected time fits.
+            if (candidate.Trainer != "lightgbm" && Expected(candidate.Trainer, costs, session) > left) return null;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(left);
+            var number = trials.Count + 1;
+            var parameters = Describe(candidate);
+            var started = Stopwatch.StartNew();
+            Trial trial;
+            Evaluation? evaluation = null;
+            try
+            {
+                var incumbent = best?.Trial.Score;
+                evaluation = session.Evaluate(candidate, null, deadline.Token, (folds, partial) =>
+                    incumbent is not { } score || !partial.TryGetValue(metric, out var value) || sign * (value - score) > -Margin(score));
+                var pruned = evaluation.Folds < Math.Max(1, session.Folds);
+                var value = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
+                trial = new Trial(number, candidate.Trainer, parameters, pruned ? "pruned" : "ok", value, evaluation.Metrics, started.Elapsed);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                trial = new Trial(number, candidate.Trainer, parameters, "timeout", null, new Dictionary<string, double>(), started.Elapsed);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A trial that crashes is recorded and the search goes on.
+                trial = new Trial(number, candidate.Trainer, parameters, "failed", null, new Dictionary<string, double>(), started.Elapsed, ex.Message);
+            }
+            costs[candidate.Trainer] = costs.TryGetValue(candidate.Trainer, out var cost) && cost > started.Elapsed ? cost : started.Elapsed;
+            trials.Add(trial);
+            if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s) && (best is null || sign * (s - best.Value.Trial.Score!.Value) > 0))
+                best = (trial, candidate, evaluation!);
+            onTrial?.Invoke(trial);
+            progress?.Report($"trial {number} {trial.Status}: {candidate.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
+                $"in {trial.Duration.TotalSeconds:F1} s (best {best?.Trial.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"})");
+            return trial;
+        }
+
+        foreach (var start in Starts(task, baseOptions with { Task = task }))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (Left() <= TimeSpan.Zero) break;
+            Try(start);
+        }
+
+        // Local search around the best LightGBM configuration: move to any step that beats it.
+        var center = BestOf("lightgbm");
+        var step = 1.0;
+        var failures = 0;
+        while (center is { } c && Left() > TimeSpan.Zero)
+        {
+            ct.ThrowIfCancellationRequested();
+            var direction = RandomDirection(random);
+            var improved = false;
+            foreach (var sense in new[] { 1.0, -1.0 })
+            {
+                var candidate = Move(c.Options, direction, sense * step);
+                if (Try(candidate) is not { Status: "ok", Score: { } score }) continue;
+                if (sign * (score - c.Score) <= 0) continue;
+                center = (candidate, score);
+                improved = true;
+                break;
+            }
+            if (improved) continue;
+            // Repeated failures: search closer; a step too small to matter: start wide again.
+            if (++failures % 3 == 0) step *= 0.6;
+            if (step < 0.1) step = 1.0;
+        }
+
+        if (best is not { } winner)
+        {
+            var reasons = trials.Count == 0 ? "the budget ran out before the first trial could start"
+                : string.Join("; ", trials.Select(t => $"trial {t.Number} {t.Trainer} {t.Status}{(t.Error is null ? "" : $": {t.Error}")}"));
+            throw new DataFormatException($"no trial finished within the budget of {options.Budget.TotalSeconds:F0} s ({reasons}); give it more time");
+        }
+
+        // The model to keep: the holdout's own model, or (cross-validation) the winner refitted on every row.
+        progress?.Report($"best: trial {winner.Trial.Number}, {winner.Options.Trainer} {metric} {winner.Trial.Score:F4}");
+        var model = winner.Evaluation.Model ?? session.FitFinal(
+            winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
+        var importance = session.Importance(model);
+        var result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
+            session.Validation, clock.Elapsed, session.Categories(), importance, winner.Evaluation.Curve);
+        return new AutoMlResult(result, winner.Trial, trials, metric);
+
+        (TrainOptions Options, double Score)? BestOf(string trainer)
+        {
+            var ok = trials.Where(t => t.Status == "ok" && t.Trainer == trainer && t.Score is not null).ToList();
+            if (ok.Count == 0) return null;
+            var top = ok.OrderByDescending(t => sign * t.Score!.Value).First();
+            return (Parse(top, baseOptions with { Task = task }), top.Score!.Value);
+        }
+    }
+
+    private static double Margin(double score) => 0.02 * Math.Abs(score) + 1e-3;
+
+    /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>
+    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o)
+    {
+        var gbm = o with { Trainer = "lightgbm", Iterations = MaxIterations, EarlyStoppingRounds = EarlyStopping };
+        // First, a model that is cheap whatever the data (FLAML starts as small): a result even from a tight budget.
+        yield return gbm with { Leaves = 4, LearningRate = 0.3, MinDataInLeaf = 20, Iterations = 200 };
+        yield return o with { Trainer = task == MlTask.Regression ? "sdca" : "lbfgs", Iterations = 100 };
+        yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = 20, FeatureFraction = 0.9, BaggingFraction = 0.8 };
+        yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
+        yield return o with { Trainer = "fastforest", Iterations = 100, Leaves = 32 };
+        yield return o with { Trainer = "fasttree", Iterations = 100, Leaves = 20, LearningRate = 0.2 };
+    }
+
+    /// <summary>The longest time a trainer took so far, or a guess from LightGBM's for one not tried yet.</summary>
+    private static TimeSpan Expected(string trainer, Dictionary<string, TimeSpan> costs, TrainingSession session)
+    {
+        if (costs.TryGetValue(trainer, out var cost)) return cost;
+        var lightGbm = costs.GetValueOrDefault("lightgbm", TimeSpan.FromSeconds(0.5 + session.Rows / 50_000.0));
+        return trainer is "sdca" or "lbfgs" ? lightGbm : lightGbm * 3;
+    }
+
+    private static double[] RandomDirection(Random random)
+    {
+        var u = Enumerable.Range(0, 6).Select(_ => Gaussian(random)).ToArray();
+        var norm = Math.Sqrt(u.Sum(x => x * x));
+        return [.. u.Select(x => x / norm)];
+    }
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    /// <summary>A step from a LightGBM configuration: leaves, learning rate, leaf size and L2 move in log space, fractions linearly.</summary>
+    private static TrainOptions Move(TrainOptions c, double[] d, double step) => c with
+    {
+        Leaves = (int)Math.Clamp(Math.Round(Math.Exp(Math.Log(c.Leaves ?? 31) + step * d[0] * 1.5)), 2, 1024),
+        LearningRate = Math.Clamp(Math.Exp(Math.Log(c.LearningRate ?? 0.1) + step * d[1]), 0.005, 0.5),
+        MinDataInLeaf = (int)Math.Clamp(Math.Round(Math.Exp(Math.Log(c.MinDataInLeaf ?? 20) + step * d[2] * 1.5)), 1, 500),
+        FeatureFraction = Math.Clamp((c.FeatureFraction ?? 1) + step * d[3] * 0.3, 0.3, 1),
+        BaggingFraction = Math.Clamp((c.BaggingFraction ?? 1) + step * d[4] * 0.3, 0.4, 1),
+        L2 = Math.Clamp(Math.Exp(Math.Log((c.L2 ?? 0) + 1e-3) + step * d[5] * 2.5), 0, 100),
+    };
+
+    /// <summary>A configuration's parameters as strings, as a run logs them.</summary>
+    public static IReadOnlyDictionary<string, string> Describe(TrainOptions o)
+    {
+        var p = new Dictionary<string, string>(StringComparer.Ordinal) { ["trainer"] = o.Trainer, ["iterations"] = Text(o.Iterations) };
+        if (o.Leaves is { } leaves) p["leaves"] = Text(leaves);
+        if (o.LearningRate is { } rate) p["learning_rate"] = Text(rate);
+        if (o.MinDataInLeaf is { } min) p["min_data_in_leaf"] = Text(min);
+        if (o.FeatureFraction is { } ff) p["feature_fraction"] = Text(ff);
+        if (o.BaggingFraction is { } bf) p["bagging_fraction"] = Text(bf);
+        if (o.L2 is { } l2) p["l2"] = Text(l2);
+        if (o.EarlyStoppingRounds > 0) p["early_stopping_rounds"] = Text(o.EarlyStoppingRounds);
+        return p;
+    }
+
+    private static TrainOptions Parse(Trial t, TrainOptions o)
+    {
+        double? D(string key) => t.Parameters.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+        return o with
+        {
+            Trainer = t.Trainer,
+            Iterations = (int)D("iterations")!.Value,
+            Leaves = (int?)D("leaves"),
+            LearningRate = D("learning_rate"),
+            MinDataInLeaf = (int?)D("min_data_in_leaf"),
+            FeatureFraction = D("feature_fraction"),
+            BaggingFraction = D("bagging_fraction"),
+            L2 = D("l2"),
+            EarlyStoppingRounds = (int)(D("early_stopping_rounds") ?? 0),
+        };
+    }
+
+    private static string Text(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+}

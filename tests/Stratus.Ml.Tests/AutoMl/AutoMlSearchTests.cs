@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Stratus.Ml.AutoMl;
+using Stratus.Ml.Data;
+using Stratus.Ml.Training;
+
+namespace Stratus.Ml.Tests.AutoMl;
+
+public sealed class AutoMlSearchTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("stratus-automl-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A nonlinear binary problem (an interaction and a threshold) with noise columns, missing values and a category.</summary>
+    private static string Binary(int rows, int seed = 3)
+    {
+        var random = new Random(seed);
+        var csv = new StringBuilder("a,b,noise,color,label\n");
+        for (var i = 0; i < rows; i++)
+        {
+            var a = random.NextDouble() * 4 - 2;
+            var b = random.NextDouble() * 4 - 2;
+            var color = new[] { "red", "green", "blue" }[random.Next(3)];
+            var signal = a * b + (color == "red" ? 0.8 : 0) + random.NextDouble() * 0.6;
+            var aText = random.NextDouble() < 0.05 ? "" : a.ToString("F3", CultureInfo.InvariantCulture);
+            csv.Append(CultureInfo.InvariantCulture, $"{aText},{b:F3},{random.NextDouble():F3},{color},{(signal > 0.4 ? "pos" : "neg")}\n");
+        }
+        return csv.ToString();
+    }
+
+    [Fact]
+    public void Should_search_within_the_budget_and_keep_the_best_configuration()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(600));
+        var seen = new List<Trial>();
+        var budget = TimeSpan.FromSeconds(10);
+        var clock = Stopwatch.StartNew();
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget }, _dir, seen.Add);
+
+        var elapsed = clock.Elapsed;
+        Assert.True(elapsed < budget * 1.05, $"took {elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
+        Assert.Equal("auc", result.Metric);
+        Assert.Equal(result.Trials, seen);
+        // How many trials fit depends on the machine's load; the cheap starts always come first.
+        Assert.True(result.Trials.Count >= 4, $"{result.Trials.Count} trials");
+        Assert.Equal(["lightgbm", "lbfgs"], result.Trials.Take(2).Select(t => t.Trainer));
+        // The winner is the best finished trial, and its model is the one returned.
+        var best = result.Trials.Where(t => t.Status == "ok").MaxBy(t => t.Score)!;
+        Assert.Equal(best, result.BestTrial);
+        Assert.Equal(best.Trainer, result.Best.Trainer);
+        Assert.Equal(best.Score!.Value, result.Best.Metrics["auc"], 9);
+        // An interaction a linear model cannot see: the search must beat logistic regression clearly.
+        var linear = result.Trials.First(t => t.Trainer == "lbfgs").Score!.Value;
+        Assert.True(best.Score > linear + 0.05, $"best {best.Score} vs linear {linear}");
+        Assert.Equal(["neg", "pos"], result.Best.Classes.Order());
+    }
+
+    [Fact]
+    public void Should_be_reproducible_for_a_seed_until_the_clock_differs()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(300));
+        var options = new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8), Seed = 5 };
+
+        var first = AutoMlSearch.Run(parquet, profile, options, _dir);
+        var second = AutoMlSearch.Run(parquet, profile, options, _dir);
+
+        // The same seed proposes the same configurations in the same order and scores them identically. How many fit
+        // in the budget, and whether an ML.NET trainer's expected time fits (which steers what follows), depends on the
+        // machine's load: the first trials come before any such decision.
+        Assert.True(first.Trials.Count >= 3 && second.Trials.Count >= 3, $"{first.Trials.Count} and {second.Trials.Count} trials");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(first.Trials[i].Parameters, second.Trials[i].Parameters);
+            Assert.Equal(first.Trials[i].Score, second.Trials[i].Score);
+        }
+    }
+
+    [Theory]
+    [InlineData("species", null, "log_loss")]
+    [InlineData("y", "rmse", "rmse")]
+    [InlineData("y", null, "r2")]
+    public void Should_optimize_the_task_default_or_the_named_metric(string target, string? metric, string expected)
+    {
+        var random = new Random(2);
+        var csv = new StringBuilder("x,z,species,y\n");
+        for (var i = 0; i < 150; i++)
+        {
+            var k = random.Next(3);
+            var x = k * 2 + random.NextDouble() * 1.5;
+            csv.Append(CultureInfo.InvariantCulture, $"{x:F3},{random.NextDouble():F3},{new[] { "setosa", "versicolor", "virginica" }[k]},{x * x + random.NextDouble():F3}\n");
+        }
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = target, Metric = metric, Budget = TimeSpan.FromSeconds(5) }, _dir);
+
+        Assert.Equal(expected, result.Metric);
+        Assert.True(result.BestTrial.Score is not null);
+        if (expected == "rmse") Assert.Equal(result.Trials.Where(t => t.Status == "ok").Min(t => t.Score), result.BestTrial.Score);
+    }
+
+    [Fact]
+    public void Should_refuse_a_metric_that_does_not_fit_the_task()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(60));
+        var ex = Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Metric = "rmse", Budget = TimeSpan.FromSeconds(5) }, _dir));
+        Assert.Contains("metric 'rmse' does not apply to binary", ex.Message);
+    }
+
+    [Fact]
+    public void Should_say_so_when_the_budget_is_too_small_for_any_trial()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(60));
+        var ex = Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromMilliseconds(1) }, _dir));
+        Assert.Contains("no trial finished within the budget", ex.Message);
+    }
+
+    [Fact]
+    public void Should_handle_tiny_data_with_a_rare_class_and_constant_columns()
+    {
+        var csv = new StringBuilder("x,constant,id_like,label\n");
+        var random = new Random(1);
+        for (var i = 0; i < 50; i++) csv.Append(CultureInfo.InvariantCulture, $"{random.NextDouble():F3},7,row{i},{(i % 12 == 0 ? "rare" : "common")}\n");
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(3) }, _dir);
+
+        Assert.Contains(result.Trials, t => t.Status == "ok");
+        Assert.NotNull(result.Best.Model);
+    }
+}

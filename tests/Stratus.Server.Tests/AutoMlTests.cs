@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Stratus.Client;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class AutoMlTests(SharedServer shared) : IClassFixture<SharedServer>
+{
+    private readonly StratusClient _client = shared.Server.Client();
+
+    private static MemoryStream Data(int rows)
+    {
+        var random = new Random(5);
+        var csv = new StringBuilder("a,b,shop,label\n");
+        for (var i = 0; i < rows; i++)
+        {
+            var a = random.NextDouble() * 4 - 2;
+            var b = random.NextDouble() * 4 - 2;
+            var shop = new[] { "web", "store" }[random.Next(2)];
+            csv.Append(CultureInfo.InvariantCulture, $"{a:F3},{b:F3},{shop},{(a * b + (shop == "web" ? 0.5 : 0) + random.NextDouble() * 0.5 > 0.3 ? "pos" : "neg")}\n");
+        }
+        return new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
+    }
+
+    [Fact]
+    public async Task Should_search_track_every_trial_and_register_the_best_model()
+    {
+        await _client.Datasets.UploadAsync("automl-data", Data(400));
+
+        var job = await _client.Jobs.AutoMlAsync(new AutoMlRequest("automl-data", "label", 8, Register: "automl-model"));
+        Assert.Equal("automl", job.Kind);
+        var lines = new List<string>();
+        var done = await _client.Jobs.WaitAsync(job.Id, l => lines.Add(l.Line), ct: TestContext.Current.CancellationToken);
+
+        Assert.True(done.Status == JobStatus.Succeeded, $"{done.Status}: {done.Error}\n{string.Join('\n', lines)}");
+        var result = done.Result!;
+        Assert.Equal("auc", result.Metric);
+        Assert.NotNull(result.Trials);
+        Assert.True(result.Trials >= 4, $"{result.Trials} trials");
+        Assert.Equal(new ModelVersionRef("automl-model", 1), result.Model);
+        Assert.Contains(lines, l => l.StartsWith("trial 1 ok: lightgbm auc", StringComparison.Ordinal));
+        var leaderboard = result.Leaderboard!;
+        Assert.Equal(leaderboard.OrderByDescending(t => t.Score), leaderboard);
+        Assert.Equal(leaderboard[0].Score!.Value, result.Metrics["auc"], 9);
+        Assert.Equal(leaderboard[0].Trainer, result.Trainer);
+
+        // The search's run and one child run per trial, each with its parameters and score.
+        var parent = await _client.Runs.GetAsync(result.RunId);
+        Assert.Equal(RunStatus.Finished, parent.Status);
+        Assert.Equal(result.Trials.Value.ToString(CultureInfo.InvariantCulture), parent.Tags["trials"]);
+        var child = await _client.Runs.GetAsync(leaderboard[0].RunId!);
+        Assert.Equal(result.RunId, child.Tags["parent_run_id"]);
+        Assert.Equal(leaderboard[0].Trainer, child.Params["trainer"]);
+        Assert.Equal(leaderboard[0].Score!.Value, child.LatestMetrics["auc"], 9);
+        var artifacts = await _client.Runs.ListArtifactsAsync(result.RunId);
+        Assert.Contains(artifacts, a => a.Path == "leaderboard.json");
+        Assert.Contains(artifacts, a => a.Path == "model/package.zip");
+
+        // The registered model serves like any other.
+        await _client.Endpoints.DeployAsync("automl-live", "automl-model:1");
+        var answer = await _client.Endpoints.PredictAsync("automl-live", new PredictRequest([new Dictionary<string, JsonElement>
+        {
+            ["a"] = JsonSerializer.SerializeToElement(1.5),
+            ["b"] = JsonSerializer.SerializeToElement(1.5),
+            ["shop"] = JsonSerializer.SerializeToElement("web"),
+        }]));
+        Assert.Equal("pos", answer.Predictions[0].Label);
+    }
+
+    [Theory]
+    [InlineData("label", 2, null, "budget_seconds", "between 5 and 86400")]
+    [InlineData("label", 10, "rmse", "metric", "does not apply to binary")]
+    [InlineData("nope", 10, null, "target", "does not exist")]
+    public async Task Should_refuse_a_search_that_cannot_run(string target, int budget, string? metric, string field, string expected)
+    {
+        await _client.Datasets.UploadAsync("automl-bad", Data(50));
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.AutoMlAsync(new AutoMlRequest("automl-bad", target, budget, Metric: metric)));
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Equal(field, ex.Field);
+        Assert.Contains(expected, ex.Detail);
+    }
+}
