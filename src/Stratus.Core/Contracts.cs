@@ -216,6 +216,7 @@ public sealed record ModelInput(string Name, string Type, IReadOnlyList<string>?
 /// <param name="Libraries">Versions of the libraries that trained it.</param>
 /// <param name="Dataset">The dataset version it was trained on, <c>NAME:VERSION</c>, when known.</param>
 /// <param name="DatasetSha256">SHA-256 of that dataset version.</param>
+/// <param name="Members">An ensemble's members (trainer <c>ensemble</c>): each stored under <c>members/N/</c>, its scores averaged with these weights.</param>
 public sealed record ModelManifest(
     string Format,
     string Task,
@@ -228,7 +229,11 @@ public sealed record ModelManifest(
     IReadOnlyDictionary<string, string> Parameters,
     IReadOnlyDictionary<string, string> Libraries,
     string? Dataset = null,
-    string? DatasetSha256 = null);
+    string? DatasetSha256 = null,
+    IReadOnlyList<EnsembleMember>? Members = null);
+
+/// <summary>A model inside an ensemble package, with its weight in the average of scores.</summary>
+public sealed record EnsembleMember(string Trainer, double Weight, IReadOnlyDictionary<string, string> Parameters);
 
 /// <summary>One prediction: a label with class probabilities for classification, a value for regression.</summary>
 public sealed record Prediction(string? Label = null, IReadOnlyDictionary<string, double>? Probabilities = null, double? Value = null);

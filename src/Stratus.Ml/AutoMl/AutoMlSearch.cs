@@ -40,8 +40,10 @@ public sealed record Trial(
     TimeSpan Duration,
     string? Error = null);
 
-/// <summary>The outcome of a search: the best configuration, trained as the model to keep, and every trial.</summary>
-public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric);
+/// <summary>The outcome of a search: the model to keep (the best trial's, or an ensemble of trials), and every trial.</summary>
+/// <param name="BestTrial">The best single trial.</param>
+/// <param name="Ensemble">When an ensemble beat the best single trial on validation data: its trials and weights.</param>
+public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric, IReadOnlyList<(Trial Trial, double Weight)>? Ensemble = null);
 
 /// <summary>The metrics AutoML can optimize, their direction, and the default per task.</summary>
 public static class AutoMlMetrics
@@ -104,9 +106,13 @@ public static class AutoMlSearch
         var trials = new List<Trial>();
         var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
         (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
-        // Time kept for the final fit on all rows (cross-validation) and packaging: grows with what trials cost.
+        // The best finished trials, with their validation predictions (and holdout models): the ensemble's candidates.
+        var library = new List<(Trial Trial, TrainOptions Options, Evaluation Evaluation)>();
+
+        // Time kept for the final fits on all rows (cross-validation: the best trials', as an ensemble may need them)
+        // and packaging: it grows with what the best trials cost.
         TimeSpan Reserve() => TimeSpan.FromSeconds(0.05 * options.Budget.TotalSeconds)
-            + (session.Folds > 1 && best is { } b ? b.Trial.Duration / session.Folds * 1.5 : TimeSpan.Zero);
+            + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
         TimeSpan Left() => options.Budget - clock.Elapsed - Reserve();
 
         // Runs one trial; null when there is no time left for it.
@@ -143,8 +149,13 @@ public static class AutoMlSearch
             }
             costs[candidate.Trainer] = costs.TryGetValue(candidate.Trainer, out var cost) && cost > started.Elapsed ? cost : started.Elapsed;
             trials.Add(trial);
-            if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s) && (best is null || sign * (s - best.Value.Trial.Score!.Value) > 0))
-                best = (trial, candidate, evaluation!);
+            if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s))
+            {
+                if (best is null || sign * (s - best.Value.Trial.Score!.Value) > 0) best = (trial, candidate, evaluation!);
+                library.Add((trial, candidate, evaluation!));
+                library.Sort((x, y) => (sign * y.Trial.Score!.Value).CompareTo(sign * x.Trial.Score!.Value));
+                if (library.Count > LibrarySize) library.RemoveAt(library.Count - 1);
+            }
             onTrial?.Invoke(trial);
             progress?.Report($"trial {number} {trial.Status}: {candidate.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
                 $"in {trial.Duration.TotalSeconds:F1} s (best {best?.Trial.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"})");
@@ -189,14 +200,32 @@ public static class AutoMlSearch
             throw new DataFormatException($"no trial finished within the budget of {options.Budget.TotalSeconds:F0} s ({reasons}); give it more time");
         }
 
-        // The model to keep: the holdout's own model, or (cross-validation) the winner refitted on every row.
-        progress?.Report($"best: trial {winner.Trial.Number}, {winner.Options.Trainer} {metric} {winner.Trial.Score:F4}");
-        var model = winner.Evaluation.Model ?? session.FitFinal(
-            winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
-        var importance = session.Importance(model);
-        var result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
-            session.Validation, clock.Elapsed, session.Categories(), importance, winner.Evaluation.Curve);
-        return new AutoMlResult(result, winner.Trial, trials, metric);
+        // An ensemble of the best trials, when it beats the best one on the same validation predictions and its
+        // members can still be fitted on every row within the budget.
+        var ensemble = Ensemble(library, task, session, metric, sign, winner.Trial.Score!.Value, options.Budget - clock.Elapsed);
+        TrainResult result;
+        if (ensemble is { } chosen)
+        {
+            progress?.Report($"ensemble of {string.Join(", ", chosen.Select(m => $"trial {m.Entry.Trial.Number} x{m.Weight:F2}"))} beats the best trial on validation data");
+            var members = chosen.Select(m => (m.Entry.Evaluation.Model ?? session.FitFinal(
+                    m.Entry.Options with { EarlyStoppingRounds = 0 }, progress, ct, m.Entry.Options.Trainer == "lightgbm" ? m.Entry.Evaluation.Curve?.BestIteration : null),
+                new EnsembleMember(m.Entry.Trial.Trainer, m.Weight, m.Entry.Trial.Parameters))).ToList();
+            var model = TrainedModel.Ensemble(members);
+            var predictions = Blend(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
+            var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
+            result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, clock.Elapsed,
+                session.Categories(), session.Importance(model), null);
+        }
+        else
+        {
+            // The model to keep: the holdout's own model, or (cross-validation) the winner refitted on every row.
+            progress?.Report($"best: trial {winner.Trial.Number}, {winner.Options.Trainer} {metric} {winner.Trial.Score:F4}");
+            var model = winner.Evaluation.Model ?? session.FitFinal(
+                winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
+            result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
+                session.Validation, clock.Elapsed, session.Categories(), session.Importance(model), winner.Evaluation.Curve);
+        }
+        return new AutoMlResult(result with { Duration = clock.Elapsed }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
 
         (TrainOptions Options, double Score)? BestOf(string trainer)
         {
@@ -208,6 +237,32 @@ public static class AutoMlSearch
     }
 
     private static double Margin(double score) => 0.02 * Math.Abs(score) + 1e-3;
+
+    /// <summary>Trials kept as ensemble candidates.</summary>
+    private const int LibrarySize = 10;
+
+    private static List<((Trial Trial, TrainOptions Options, Evaluation Evaluation) Entry, double Weight)>? Ensemble(
+        List<(Trial Trial, TrainOptions Options, Evaluation Evaluation)> library, MlTask task, TrainingSession session, string metric, double sign, double bestScore, TimeSpan left)
+    {
+        if (library.Count < 2) return null;
+        var (weights, score) = EnsembleSelection.Select([.. library.Select(e => e.Evaluation.Predictions)], library[0].Evaluation.Labels, task, session.Classes.Count, metric);
+        var members = library.Select((e, i) => (Entry: e, Weight: weights[i])).Where(m => m.Weight > 0).ToList();
+        if (members.Count < 2 || sign * (score - bestScore) <= 1e-9) return null;
+        // Cross-validation: every member is fitted again on all rows; that must fit in what is left.
+        var refit = session.Folds > 1 ? TimeSpan.FromTicks(members.Sum(m => m.Entry.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero;
+        return refit < left ? members : null;
+    }
+
+    private static double[] Blend(IEnumerable<(double[] Predictions, double Weight)> members)
+    {
+        double[]? sum = null;
+        foreach (var (p, w) in members)
+        {
+            sum ??= new double[p.Length];
+            for (var i = 0; i < p.Length; i++) sum[i] += w * p[i];
+        }
+        return sum!;
+    }
 
     /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>
     private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o)

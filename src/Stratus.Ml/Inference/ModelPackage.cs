@@ -55,18 +55,32 @@ public sealed class ModelPackage
             .Select(name => new ModelInput(name, profile.First(c => c.Name == name).Type, result.Categories.GetValueOrDefault(name))).ToList();
         var manifest = new ModelManifest(Format, result.Task.Name(), target, result.Trainer, inputs, result.Classes, result.Metrics, result.Validation,
             parameters, new Dictionary<string, string> { ["Microsoft.ML"] = typeof(MLContext).Assembly.GetName().Version?.ToString() ?? "" }, dataset, datasetSha256);
+        if (result.Model.Members.Count > 0)
+        {
+            manifest = manifest with { Members = [.. result.Model.Members.Select(m => m.Info)] };
+        }
         using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
         using (var entry = zip.CreateEntry("manifest.json").Open())
         {
             JsonSerializer.Serialize(entry, manifest, StratusJsonContext.Default.ModelManifest);
         }
-        using (var entry = zip.CreateEntry("model.zip", CompressionLevel.NoCompression).Open())
+        if (result.Model.Members.Count == 0)
         {
-            new MLContext().Model.Save(result.Model.Pipeline, result.Model.InputSchema, entry);
+            WriteModel(zip, "", result.Model);
+            return;
         }
-        if (result.Model.Booster is { } booster)
+        for (var i = 0; i < result.Model.Members.Count; i++) WriteModel(zip, $"members/{i}/", result.Model.Members[i].Model);
+    }
+
+    private static void WriteModel(ZipArchive zip, string prefix, TrainedModel model)
+    {
+        using (var entry = zip.CreateEntry(prefix + "model.zip", CompressionLevel.NoCompression).Open())
         {
-            using var entry = new StreamWriter(zip.CreateEntry("booster.txt").Open());
+            new MLContext().Model.Save(model.Pipeline, model.InputSchema, entry);
+        }
+        if (model.Booster is { } booster)
+        {
+            using var entry = new StreamWriter(zip.CreateEntry(prefix + "booster.txt").Open());
             entry.Write(booster.Save());
         }
     }
@@ -83,22 +97,29 @@ public sealed class ModelPackage
             manifest = JsonSerializer.Deserialize(stream, StratusJsonContext.Default.ModelManifest) ?? throw new InvalidDataException("manifest.json is empty");
         }
         if (manifest.Format != Format) throw new InvalidDataException($"model package format '{manifest.Format}' is not supported; this server reads {Format}");
+        var task = MlTasks.Parse(manifest.Task) ?? throw new InvalidDataException($"manifest.json names an unknown task '{manifest.Task}'");
+        if (manifest.Members is not { Count: > 0 } members) return new ModelPackage(ReadModel(zip, "", task, manifest.Classes), manifest);
+        var ensemble = TrainedModel.Ensemble([.. members.Select((m, i) => (ReadModel(zip, $"members/{i}/", task, manifest.Classes), m))]);
+        return new ModelPackage(ensemble, manifest);
+    }
+
+    private static TrainedModel ReadModel(ZipArchive zip, string prefix, MlTask task, IReadOnlyList<string> classes)
+    {
         var ml = new MLContext();
         using var model = new MemoryStream();
-        using (var stream = (zip.GetEntry("model.zip") ?? throw new InvalidDataException("not a Stratus model package: model.zip is missing")).Open())
+        using (var stream = (zip.GetEntry(prefix + "model.zip") ?? throw new InvalidDataException($"not a Stratus model package: {prefix}model.zip is missing")).Open())
         {
             stream.CopyTo(model);
         }
         model.Position = 0;
         var pipeline = ml.Model.Load(model, out var inputSchema);
         GbmModel? booster = null;
-        if (zip.GetEntry("booster.txt") is { } boosterEntry)
+        if (zip.GetEntry(prefix + "booster.txt") is { } boosterEntry)
         {
             using var reader = new StreamReader(boosterEntry.Open());
             booster = GbmModel.Load(reader.ReadToEnd());
         }
-        var task = MlTasks.Parse(manifest.Task) ?? throw new InvalidDataException($"manifest.json names an unknown task '{manifest.Task}'");
-        return new ModelPackage(new TrainedModel(pipeline, inputSchema, booster, task, manifest.Classes), manifest);
+        return new TrainedModel(pipeline, inputSchema, booster, task, classes);
     }
 
     /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>

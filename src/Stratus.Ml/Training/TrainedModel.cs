@@ -12,7 +12,20 @@ namespace Stratus.Ml.Training;
 /// </summary>
 public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSchema, GbmModel? booster, MlTask task, IReadOnlyList<string> classes)
 {
-    /// <summary>The ML.NET pipeline: featurization, and for ML.NET trainers the trainer itself.</summary>
+    /// <summary>
+    /// An ensemble: the weighted average of its members' scores (probabilities for classification, values for
+    /// regression). The members read the same input columns and score classes in the same order.
+    /// </summary>
+    public static TrainedModel Ensemble(IReadOnlyList<(TrainedModel Model, EnsembleMember Info)> members)
+    {
+        var first = members[0].Model;
+        return new TrainedModel(first.Pipeline, first.InputSchema, null, first.Task, first.Classes) { Members = members };
+    }
+
+    /// <summary>An ensemble's members, each with its trainer, parameters and weight; empty for a single model.</summary>
+    public IReadOnlyList<(TrainedModel Model, EnsembleMember Info)> Members { get; private init; } = [];
+
+    /// <summary>The ML.NET pipeline: featurization, and for ML.NET trainers the trainer itself (an ensemble's: its first member's).</summary>
     public ITransformer Pipeline { get; } = pipeline;
 
     /// <summary>The columns the pipeline reads.</summary>
@@ -35,6 +48,7 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
     /// </summary>
     public double[] Score(IDataView input)
     {
+        if (Members.Count > 0) return Average(Members.Select(m => (m.Model.Score(input), m.Info.Weight)));
         var transformed = Pipeline.Transform(input);
         if (Booster is { } booster) return booster.Predict(SparseRows.Read(transformed));
         return Task switch
@@ -52,6 +66,7 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
     /// </summary>
     public double[] Score(Array[] columns, int rows)
     {
+        if (Members.Count > 0) return Average(Members.Select(m => (m.Model.Score(columns, rows), m.Info.Weight)));
         if (!_engines.TryTake(out var engine)) engine = new RowEngine(this);
         try
         {
@@ -64,6 +79,20 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
     }
 
     private readonly ConcurrentBag<RowEngine> _engines = [];
+
+    private static double[] Average(IEnumerable<(double[] Scores, double Weight)> scored)
+    {
+        double[]? sum = null;
+        var total = 0.0;
+        foreach (var (scores, weight) in scored)
+        {
+            sum ??= new double[scores.Length];
+            for (var i = 0; i < scores.Length; i++) sum[i] += weight * scores[i];
+            total += weight;
+        }
+        for (var i = 0; i < sum!.Length; i++) sum[i] /= total;
+        return sum;
+    }
 
     /// <summary>One input row, one mapped output row, and their getters: built once, reused for every row scored (one thread at a time).</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as its model; the rows hold managed memory only.")]

@@ -10,12 +10,16 @@ namespace Stratus.Ml.Training;
 /// <summary>How one configuration did on the session's validation: averaged metrics, and the model when it is the one to keep.</summary>
 /// <param name="Model">Holdout validation: the model measured, which is the one to keep. Cross-validation: null (refit on all rows).</param>
 /// <param name="Folds">Folds evaluated; fewer than the session's when <c>keepGoing</c> stopped the evaluation early.</param>
+/// <param name="Predictions">Scores of every validation row (out of fold), fold after fold, as <see cref="TrainedModel.Score(IDataView)"/> lays them out.</param>
+/// <param name="Labels">The labels of those rows, in the same order: the same for every configuration of the session.</param>
 public sealed record Evaluation(
     IReadOnlyDictionary<string, double> Metrics,
     long[][]? Confusion,
     LearningCurve? Curve,
     TrainedModel? Model,
-    int Folds);
+    int Folds,
+    double[] Predictions,
+    float[] Labels);
 
 /// <summary>
 /// A dataset loaded once for any number of trainings: the model columns, the classes, and the validation splits (the
@@ -105,6 +109,8 @@ public sealed class TrainingSession : IDisposable
         var curves = new List<LearningCurve>();
         long[][]? confusion = null;
         TrainedModel? kept = null;
+        var predictions = new List<double>();
+        var labels = new List<float>();
         for (var k = 0; k < _splits.Count; k++)
         {
             ct.ThrowIfCancellationRequested();
@@ -112,7 +118,11 @@ public sealed class TrainingSession : IDisposable
             var step = Folds > 1 ? $"fold {k + 1}/{Folds}" : "holdout";
             var (model, curve) = Fit(k, options, step, null, progress, ct);
             var test = _splits[k].Test;
-            var (metrics, matrix) = ModelMetrics.Compute(Task, TrainedModel.Labels(test, Task, Classes), model.Score(test), Classes.Count);
+            var foldLabels = TrainedModel.Labels(test, Task, Classes);
+            var scores = model.Score(test);
+            predictions.AddRange(scores);
+            labels.AddRange(foldLabels);
+            var (metrics, matrix) = ModelMetrics.Compute(Task, foldLabels, scores, Classes.Count);
             perFold.Add(metrics);
             if (curve is not null) curves.Add(curve);
             if (matrix is not null)
@@ -132,7 +142,7 @@ public sealed class TrainingSession : IDisposable
             progress?.Report($"fold {k + 1}/{Folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
             if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average(perFold))) break;
         }
-        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count);
+        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count, [.. predictions], [.. labels]);
     }
 
     /// <summary>Fits a configuration on every row (after cross-validation).</summary>

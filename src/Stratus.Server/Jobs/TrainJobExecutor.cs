@@ -97,8 +97,17 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             await tracking.PutArtifactAsync(run.Id, LeaderboardPath,
                 new MemoryStream(JsonSerializer.SerializeToUtf8Bytes<IReadOnlyList<TrialInfo>>(leaderboard, StratusJsonContext.Default.IReadOnlyListTrialInfo)), ct);
             await log($"{trials.Count} trials; best: trial {search.BestTrial.Number}, {search.BestTrial.Trainer}, {search.Metric} {search.BestTrial.Score:F4}");
-            var info = await FinishAsync(job, run, search.Best, profile, spec.Target, spec.Dataset, version.SourceSha256, search.BestTrial.Parameters, spec.Register,
-                $"AutoML best of {trials.Count} trials ({search.BestTrial.Trainer}) on {spec.Dataset}", log, ct);
+            var packaged = search.BestTrial.Parameters;
+            var description = $"AutoML best of {trials.Count} trials ({search.BestTrial.Trainer}) on {spec.Dataset}";
+            if (search.Ensemble is { } members)
+            {
+                var recipe = string.Join(", ", members.Select(m => $"trial {m.Trial.Number} {m.Trial.Trainer} x{m.Weight.ToString("F3", CultureInfo.InvariantCulture)}"));
+                packaged = new Dictionary<string, string> { ["trainer"] = "ensemble", ["members"] = recipe };
+                description = $"AutoML ensemble of {members.Count} trials ({recipe}) on {spec.Dataset}";
+                await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["ensemble"] = recipe }), ct);
+                await log($"ensemble: {recipe}");
+            }
+            var info = await FinishAsync(job, run, search.Best, profile, spec.Target, spec.Dataset, version.SourceSha256, packaged, spec.Register, description, log, ct);
             return info with { Trials = trials.Count, Metric = search.Metric, Leaderboard = [.. leaderboard.Take(10)] };
         }, ct);
     }

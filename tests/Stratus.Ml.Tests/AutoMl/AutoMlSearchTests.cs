@@ -47,11 +47,21 @@ public sealed class AutoMlSearchTests : IDisposable
         // How many trials fit depends on the machine's load; the cheap starts always come first.
         Assert.True(result.Trials.Count >= 4, $"{result.Trials.Count} trials");
         Assert.Equal(["lightgbm", "lbfgs"], result.Trials.Take(2).Select(t => t.Trainer));
-        // The winner is the best finished trial, and its model is the one returned.
+        // The winner is the best finished trial; the model returned is its own, or an ensemble that beats it.
         var best = result.Trials.Where(t => t.Status == "ok").MaxBy(t => t.Score)!;
         Assert.Equal(best, result.BestTrial);
-        Assert.Equal(best.Trainer, result.Best.Trainer);
-        Assert.Equal(best.Score!.Value, result.Best.Metrics["auc"], 9);
+        if (result.Ensemble is { } members)
+        {
+            Assert.Equal("ensemble", result.Best.Trainer);
+            Assert.True(result.Best.Metrics["auc"] > best.Score, $"ensemble {result.Best.Metrics["auc"]} vs best {best.Score}");
+            Assert.Equal(1.0, members.Sum(m => m.Weight), 9);
+            Assert.Equal(members.Count, result.Best.Model.Members.Count);
+        }
+        else
+        {
+            Assert.Equal(best.Trainer, result.Best.Trainer);
+            Assert.Equal(best.Score!.Value, result.Best.Metrics["auc"], 9);
+        }
         // An interaction a linear model cannot see: the search must beat logistic regression clearly.
         var linear = result.Trials.First(t => t.Trainer == "lbfgs").Score!.Value;
         Assert.True(best.Score > linear + 0.05, $"best {best.Score} vs linear {linear}");
@@ -129,5 +139,21 @@ public sealed class AutoMlSearchTests : IDisposable
 
         Assert.Contains(result.Trials, t => t.Status == "ok");
         Assert.NotNull(result.Best.Model);
+    }
+
+    [Fact]
+    public void Should_select_an_ensemble_of_complementary_models()
+    {
+        // Model A is right on the first half of the rows and guesses on the second; model B the other way round.
+        var labels = Enumerable.Range(0, 200).Select(i => (float)(i % 2)).ToArray();
+        double[] Model(bool firstHalf) => [.. labels.Select((y, i) => (i < 100) == firstHalf ? (y == 1 ? 0.9 : 0.1) : 0.5 + 0.1 * Math.Sin(i))];
+        double[] noise = [.. labels.Select((_, i) => 0.5 + 0.3 * Math.Cos(i * 7.0))];
+
+        var (weights, score) = EnsembleSelection.Select([Model(true), Model(false), noise], labels, MlTask.BinaryClassification, 2, "log_loss");
+
+        Assert.True(weights[0] > 0.3 && weights[1] > 0.3, string.Join(", ", weights));
+        Assert.Equal(0, weights[2]);
+        var single = new[] { Model(true), Model(false) }.Min(p => ModelMetrics.Compute(MlTask.BinaryClassification, labels, p, 2).Metrics["log_loss"]);
+        Assert.True(score < single, $"ensemble {score} vs best single {single}");
     }
 }

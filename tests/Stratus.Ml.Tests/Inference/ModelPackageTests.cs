@@ -141,6 +141,47 @@ public sealed class ModelPackageTests : IDisposable
     }
 
     [Fact]
+    public void Should_package_an_ensemble_and_serve_the_weighted_average_of_its_members()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary());
+        var options = new TrainOptions { Target = "fraud", Folds = 2, Iterations = 20 };
+        using var session = TrainingSession.Open(parquet, profile, options, _dir);
+        var gbm = session.FitFinal(options, null, default);
+        var linear = session.FitFinal(options with { Trainer = "sdca" }, null, default);
+        var ensemble = TrainedModel.Ensemble([(gbm, new EnsembleMember("lightgbm", 0.75, new Dictionary<string, string>())), (linear, new EnsembleMember("sdca", 0.25, new Dictionary<string, string>()))]);
+        var result = new TrainResult(ensemble, session.Task, "ensemble", session.Features, session.Classes, new Dictionary<string, double> { ["auc"] = 1 }, null,
+            session.Validation, TimeSpan.Zero, session.Categories(), new Dictionary<string, double>(), null);
+        using var stream = new MemoryStream();
+        ModelPackage.Save(result, profile, "fraud", stream, new Dictionary<string, string>());
+        stream.Position = 0;
+        var package = ModelPackage.Load(stream);
+
+        Assert.Equal("ensemble", package.Manifest.Trainer);
+        Assert.Equal([0.75, 0.25], package.Manifest.Members!.Select(m => m.Weight));
+        var rows = new[] { Row("""{"amount": 530.5, "category": "online", "day": "2024-05-12"}"""), Row("""{"amount": 41, "category": "grocery", "day": "2024-05-13"}""") };
+        var predictions = package.Predict(rows);
+        Assert.Equal(["fraud", "legit"], predictions.Select(p => p.Label));
+        Assert.Equal(package.PredictBatch(rows).Select(p => p.Probabilities!["fraud"]), predictions.Select(p => p.Probabilities!["fraud"]));
+        // The average of what each member alone says, weighted.
+        var (memberA, memberB) = (Single(gbm, profile, session), Single(linear, profile, session));
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var expected = 0.75 * memberA.Predict(rows)[i].Probabilities!["fraud"] + 0.25 * memberB.Predict(rows)[i].Probabilities!["fraud"];
+            Assert.Equal(expected, predictions[i].Probabilities!["fraud"], 6);
+        }
+    }
+
+    private static ModelPackage Single(TrainedModel model, IReadOnlyList<ColumnProfile> profile, TrainingSession session)
+    {
+        var result = new TrainResult(model, session.Task, "single", session.Features, session.Classes, new Dictionary<string, double>(), null,
+            session.Validation, TimeSpan.Zero, session.Categories(), new Dictionary<string, double>(), null);
+        using var stream = new MemoryStream();
+        ModelPackage.Save(result, profile, "fraud", stream, new Dictionary<string, string>());
+        stream.Position = 0;
+        return ModelPackage.Load(stream);
+    }
+
+    [Fact]
     public void Should_refuse_a_stream_that_is_not_a_package()
     {
         using var junk = new MemoryStream(Encoding.UTF8.GetBytes("not a zip"));
