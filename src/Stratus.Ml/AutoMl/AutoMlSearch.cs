@@ -162,7 +162,7 @@ public static class AutoMlSearch
             return trial;
         }
 
-        foreach (var start in Starts(task, baseOptions with { Task = task }))
+        foreach (var start in Starts(task, baseOptions with { Task = task }, session.Rows))
         {
             ct.ThrowIfCancellationRequested();
             if (Left() <= TimeSpan.Zero) break;
@@ -265,13 +265,15 @@ public static class AutoMlSearch
     }
 
     /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>
-    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o)
+    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows)
     {
         var gbm = o with { Trainer = "lightgbm", Iterations = MaxIterations, EarlyStoppingRounds = EarlyStopping };
+        // Leaves of 20 rows (LightGBM's default) cannot split a dataset of a hundred rows: smaller leaves for small data.
+        var leafRows = (int)Math.Clamp(rows / 50, 2, 20);
         // First, a model that is cheap whatever the data (FLAML starts as small): a result even from a tight budget.
-        yield return gbm with { Leaves = 4, LearningRate = 0.3, MinDataInLeaf = 20, Iterations = 200 };
+        yield return gbm with { Leaves = 4, LearningRate = 0.3, MinDataInLeaf = leafRows, Iterations = 200 };
         yield return o with { Trainer = task == MlTask.Regression ? "sdca" : "lbfgs", Iterations = 100 };
-        yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = 20, FeatureFraction = 0.9, BaggingFraction = 0.8 };
+        yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = leafRows, FeatureFraction = 0.9, BaggingFraction = 0.8 };
         yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
         yield return o with { Trainer = "fastforest", Iterations = 100, Leaves = 32 };
         yield return o with { Trainer = "fasttree", Iterations = 100, Leaves = 20, LearningRate = 0.2 };

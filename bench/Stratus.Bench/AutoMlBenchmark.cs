@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Stratus.Ml.AutoMl;
+using Stratus.Ml.Data;
+using Stratus.Ml.Inference;
+
+/// <summary>
+/// Stratus's side of bench/automl: for every dataset and outer fold that bench/automl/prepare.py wrote, an AutoML search
+/// on the training rows within the budget, then the test rows scored by the packaged model (the batch-scoring path).
+/// bench/automl/report.py scores these predictions and the references' the same way.
+/// </summary>
+internal static class AutoMlBenchmark
+{
+    public static void Run(string work, int budgetSeconds)
+    {
+        foreach (var dataset in Directory.GetDirectories(work).Order(StringComparer.Ordinal))
+        {
+            var metaPath = Path.Combine(dataset, "meta.json");
+            if (!File.Exists(metaPath)) continue;
+            using var meta = JsonDocument.Parse(File.ReadAllText(metaPath));
+            var target = meta.RootElement.GetProperty("target").GetString()!;
+            var metric = meta.RootElement.GetProperty("metric").GetString()!;
+            foreach (var fold in Directory.GetDirectories(dataset, "fold*").Order(StringComparer.Ordinal))
+            {
+                var temp = Directory.CreateTempSubdirectory("stratus-automl-bench-").FullName;
+                try
+                {
+                    var clock = Stopwatch.StartNew();
+                    var parquet = Path.Combine(temp, "train.parquet");
+                    var (_, profile) = DatasetIngestor.Ingest(Path.Combine(fold, "train.csv"), SourceFormat.Csv, parquet, temp);
+                    var search = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = target, Metric = metric, Budget = TimeSpan.FromSeconds(budgetSeconds) }, temp);
+                    var seconds = clock.Elapsed.TotalSeconds;
+                    using (var stream = new MemoryStream())
+                    {
+                        ModelPackage.Save(search.Best, profile, target, stream, new Dictionary<string, string>());
+                        stream.Position = 0;
+                        BatchScorer.Score(ModelPackage.Load(stream), Path.Combine(fold, "test.csv"), Path.Combine(fold, "stratus_pred.csv"));
+                    }
+                    File.WriteAllText(Path.Combine(fold, "stratus.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["seconds"] = seconds,
+                        ["trials"] = search.Trials.Count,
+                        ["model"] = search.Best.Trainer,
+                    }));
+                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: {search.Trials.Count} trials in {seconds:F1} s, {search.Best.Trainer} {metric} {search.Best.Metrics.GetValueOrDefault(metric):F4} (validation)");
+                }
+                catch (DataFormatException ex)
+                {
+                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: failed: {ex.Message}");
+                }
+                finally
+                {
+                    Directory.Delete(temp, recursive: true);
+                }
+            }
+        }
+    }
+}
