@@ -40,9 +40,10 @@ internal static class AutoMlBenchmark
                     {
                         ["seconds"] = seconds,
                         ["trials"] = search.Trials.Count,
+                        ["pruned"] = search.Trials.Count(t => t.Status == "pruned"),
                         ["model"] = search.Best.Trainer,
                     }));
-                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: {search.Trials.Count} trials in {seconds:F1} s, {search.Best.Trainer} {metric} {search.Best.Metrics.GetValueOrDefault(metric):F4} (validation)");
+                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: {search.Trials.Count} trials ({string.Join(", ", search.Trials.GroupBy(t => t.Status).Select(g => $"{g.Count()} {g.Key}"))}) in {seconds:F1} s, {search.Best.Trainer} {metric} {search.Best.Metrics.GetValueOrDefault(metric):F4} (validation)");
                 }
                 catch (DataFormatException ex)
                 {

@@ -115,8 +115,12 @@ public static class AutoMlSearch
             + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
         TimeSpan Left() => options.Budget - clock.Elapsed - Reserve();
 
-        // Runs one trial; null when there is no time left for it.
-        Trial? Try(TrainOptions candidate)
+        // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
+        var foldMetrics = new Dictionary<int, IReadOnlyList<IReadOnlyDictionary<string, double>>>();
+
+        // Runs one trial, abandoning it when its first folds trail the rival's (default: the best trial's); null when
+        // there is no time left for it.
+        Trial? Try(TrainOptions candidate, int? rival = null)
         {
             var left = Left();
             if (left <= TimeSpan.Zero) return null;
@@ -131,9 +135,14 @@ public static class AutoMlSearch
             Evaluation? evaluation = null;
             try
             {
-                var incumbent = best?.Trial.Score;
+                // Folds differ in difficulty: a trial's first folds are compared with the rival's same folds.
+                var incumbent = rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
                 evaluation = session.Evaluate(candidate, null, deadline.Token, (folds, partial) =>
-                    incumbent is not { } score || !partial.TryGetValue(metric, out var value) || sign * (value - score) > -Margin(score));
+                {
+                    if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
+                    var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();
+                    return same.Count == 0 || sign * (value - same.Average()) > -Margin(same.Average());
+                });
                 var pruned = evaluation.Folds < Math.Max(1, session.Folds);
                 var value = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
                 trial = new Trial(number, candidate.Trainer, parameters, pruned ? "pruned" : "ok", value, evaluation.Metrics, started.Elapsed);
@@ -151,6 +160,7 @@ public static class AutoMlSearch
             trials.Add(trial);
             if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s))
             {
+                foldMetrics[number] = evaluation!.PerFold;
                 if (best is null || sign * (s - best.Value.Trial.Score!.Value) > 0) best = (trial, candidate, evaluation!);
                 library.Add((trial, candidate, evaluation!));
                 library.Sort((x, y) => (sign * y.Trial.Score!.Value).CompareTo(sign * x.Trial.Score!.Value));
@@ -180,10 +190,12 @@ public static class AutoMlSearch
             var improved = false;
             foreach (var sense in new[] { 1.0, -1.0 })
             {
+                // Held against the center, not the best trial: a step that beats the center moves the search even
+                // while another trainer leads (and may still join it in an ensemble).
                 var candidate = Move(c.Options, direction, sense * step);
-                if (Try(candidate) is not { Status: "ok", Score: { } score }) continue;
+                if (Try(candidate, c.Number) is not { Status: "ok", Score: { } score } moved) continue;
                 if (sign * (score - c.Score) <= 0) continue;
-                center = (candidate, score);
+                center = (candidate, score, moved.Number);
                 improved = true;
                 break;
             }
@@ -227,12 +239,12 @@ public static class AutoMlSearch
         }
         return new AutoMlResult(result with { Duration = clock.Elapsed }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
 
-        (TrainOptions Options, double Score)? BestOf(string trainer)
+        (TrainOptions Options, double Score, int Number)? BestOf(string trainer)
         {
             var ok = trials.Where(t => t.Status == "ok" && t.Trainer == trainer && t.Score is not null).ToList();
             if (ok.Count == 0) return null;
             var top = ok.OrderByDescending(t => sign * t.Score!.Value).First();
-            return (Parse(top, baseOptions with { Task = task }), top.Score!.Value);
+            return (Parse(top, baseOptions with { Task = task }), top.Score!.Value, top.Number);
         }
     }
 

@@ -12,6 +12,7 @@ namespace Stratus.Ml.Training;
 /// <param name="Folds">Folds evaluated; fewer than the session's when <c>keepGoing</c> stopped the evaluation early.</param>
 /// <param name="Predictions">Scores of every validation row (out of fold), fold after fold, as <see cref="TrainedModel.Score(IDataView)"/> lays them out.</param>
 /// <param name="Labels">The labels of those rows, in the same order: the same for every configuration of the session.</param>
+/// <param name="PerFold">The metrics of each fold evaluated, in fold order.</param>
 public sealed record Evaluation(
     IReadOnlyDictionary<string, double> Metrics,
     long[][]? Confusion,
@@ -19,7 +20,8 @@ public sealed record Evaluation(
     TrainedModel? Model,
     int Folds,
     double[] Predictions,
-    float[] Labels);
+    float[] Labels,
+    IReadOnlyList<IReadOnlyDictionary<string, double>> PerFold);
 
 /// <summary>
 /// A dataset loaded once for any number of trainings: the model columns, the classes, and the validation splits (the
@@ -102,7 +104,7 @@ public sealed class TrainingSession : IDisposable
     /// Measures one configuration on the session's splits: each fold (or the holdout) fitted and scored, metrics
     /// averaged, confusion matrices summed, learning curves averaged.
     /// </summary>
-    /// <param name="keepGoing">Called after each fold with the folds done and their metrics so far; false stops (a trial that cannot win).</param>
+    /// <param name="keepGoing">Called after each fold with the folds done and their averaged metrics so far; false stops (a trial that cannot win).</param>
     public Evaluation Evaluate(TrainOptions options, IProgress<string>? progress, CancellationToken ct, Func<int, IReadOnlyDictionary<string, double>, bool>? keepGoing = null)
     {
         var perFold = new List<Dictionary<string, double>>();
@@ -142,7 +144,7 @@ public sealed class TrainingSession : IDisposable
             progress?.Report($"fold {k + 1}/{Folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
             if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average(perFold))) break;
         }
-        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count, [.. predictions], [.. labels]);
+        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count, [.. predictions], [.. labels], perFold);
     }
 
     /// <summary>Fits a configuration on every row (after cross-validation).</summary>

@@ -50,6 +50,9 @@ internal static class GbmTrainer
     /// </summary>
     public const int TrainCurveRows = 20_000;
 
+    /// <summary>Below this many training rows LightGBM boosts on one thread (unless told otherwise).</summary>
+    public const int SmallRows = 10_000;
+
     /// <summary>
     /// LightGBM's metric names per task, in the order it reports them, with the names Stratus uses. The first decides
     /// early stopping: a loss, which keeps improving where AUC or accuracy have already saturated.
@@ -68,7 +71,8 @@ internal static class GbmTrainer
         if (x.Rows != y.Length) throw new ArgumentException("one label per row is needed", nameof(y));
         var metrics = Metrics(task);
         var sampled = x.Rows > TrainCurveRows;
-        var parameters = Parameters(task, classes, o, metrics, trainMetric: !sampled);
+        // Small data gains nothing from a thread team and pays for waking it at every iteration.
+        var parameters = Parameters(task, classes, o with { Threads = o.Threads > 0 ? o.Threads : x.Rows < SmallRows ? 1 : 0 }, metrics, trainMetric: !sampled);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         using var train = Dataset(x, y, parameters, null);
