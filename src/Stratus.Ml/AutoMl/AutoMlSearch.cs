@@ -223,7 +223,7 @@ public static class AutoMlSearch
                     m.Entry.Options with { EarlyStoppingRounds = 0 }, progress, ct, m.Entry.Options.Trainer == "lightgbm" ? m.Entry.Evaluation.Curve?.BestIteration : null),
                 new EnsembleMember(m.Entry.Trial.Trainer, m.Weight, m.Entry.Trial.Parameters))).ToList();
             var model = TrainedModel.Ensemble(members);
-            var predictions = Blend(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
+            var predictions = TrainedModel.Average(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
             var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
             result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, clock.Elapsed,
                 session.Categories(), session.Importance(model), null);
@@ -263,17 +263,6 @@ public static class AutoMlSearch
         // Cross-validation: every member is fitted again on all rows; that must fit in what is left.
         var refit = session.Folds > 1 ? TimeSpan.FromTicks(members.Sum(m => m.Entry.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero;
         return refit < left ? members : null;
-    }
-
-    private static double[] Blend(IEnumerable<(double[] Predictions, double Weight)> members)
-    {
-        double[]? sum = null;
-        foreach (var (p, w) in members)
-        {
-            sum ??= new double[p.Length];
-            for (var i = 0; i < p.Length; i++) sum[i] += w * p[i];
-        }
-        return sum!;
     }
 
     /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>

@@ -80,7 +80,8 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
 
     private readonly ConcurrentBag<RowEngine> _engines = [];
 
-    private static double[] Average(IEnumerable<(double[] Scores, double Weight)> scored)
+    /// <summary>The weighted average of score arrays of one layout.</summary>
+    internal static double[] Average(IEnumerable<(double[] Scores, double Weight)> scored)
     {
         double[]? sum = null;
         var total = 0.0;

@@ -19,34 +19,9 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
     /// <summary>Checks an AutoML request against the dataset (target, features, metric) and queues it.</summary>
     public async Task<JobInfo> SubmitAutoMlAsync(AutoMlRequest request, string? actor, CancellationToken ct)
     {
-        if (!DatasetRef.TryParse(request.Dataset, out var reference, out var refError)) throw ProblemException.Invalid("dataset", refError!);
-        if (string.IsNullOrWhiteSpace(request.Target)) throw ProblemException.Invalid("target", "is required");
+        var (reference, task) = CheckCommon(request.Dataset, request.Target, request.Task, request.Register, request.Experiment, request.Folds);
         if (request.BudgetSeconds is < 5 or > 86_400) throw ProblemException.Invalid("budget_seconds", "must be between 5 and 86400");
-        MlTask? task;
-        try
-        {
-            task = MlTasks.Parse(request.Task);
-        }
-        catch (DataFormatException ex)
-        {
-            throw ProblemException.Invalid("task", ex.Message);
-        }
-        if (request.Register is not null) ProblemException.CheckName("register", request.Register);
-        if (request.Experiment is not null) ProblemException.CheckName("experiment", request.Experiment);
-        if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
-
-        var version = await datasets.ResolveAsync(reference, ct);
-        var pinned = new DatasetRef(reference.Name, version.Version);
-        var profile = DatasetService.ProfileOf(version);
-        MlTask planned;
-        try
-        {
-            planned = ModelTrainer.Plan(profile, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }).Task;
-        }
-        catch (DataFormatException ex)
-        {
-            throw ProblemException.Invalid("target", ex.Message);
-        }
+        var (pinned, planned) = await PlanAsync(reference, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }, ct);
         try
         {
             AutoMlMetrics.Resolve(request.Metric, planned);
@@ -58,11 +33,58 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
         // The search keeps to its budget; the job's hard limit only catches a search that does not.
         var row = NewJob(AutoMlKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString() }, StratusJsonContext.Default.AutoMlRequest),
             request.BudgetSeconds * 2 + 120, 1, actor);
-        db.Jobs.Add(row);
-        db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = $"queued: automl on {pinned}, target '{request.Target}', budget {request.BudgetSeconds} s" });
-        await db.SaveChangesAsync(ct);
-        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
-        return ToInfo(row);
+        return await QueueAsync(row, $"queued: automl on {pinned}, target '{request.Target}', budget {request.BudgetSeconds} s", ct);
+    }
+
+    /// <summary>Checks a training request against the dataset (target, features, trainer) and queues it; a bad request fails here, before any work.</summary>
+    public async Task<JobInfo> SubmitTrainAsync(TrainRequest request, string? actor, CancellationToken ct)
+    {
+        var (reference, task) = CheckCommon(request.Dataset, request.Target, request.Task, request.Register, request.Experiment, request.Folds);
+        var trainer = request.Trainer ?? "lightgbm";
+        if (!ModelTrainer.Trainers.Contains(trainer)) throw ProblemException.Invalid("trainer", $"'{trainer}' is not one of {string.Join(", ", ModelTrainer.Trainers)}");
+        if (request.MaxRunSeconds is < 1 or > 7 * 86_400) throw ProblemException.Invalid("max_run_seconds", "must be between 1 and 604800");
+        if (request.Retries is < 0 or > 5) throw ProblemException.Invalid("retries", "must be between 0 and 5");
+        if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
+        if (request.EarlyStoppingRounds is < 1 or > 10_000) throw ProblemException.Invalid("early_stopping_rounds", "must be between 1 and 10000");
+        if (request.EarlyStoppingRounds is not null && trainer != "lightgbm") throw ProblemException.Invalid("early_stopping_rounds", $"applies to lightgbm, not {trainer}");
+        var (pinned, _) = await PlanAsync(reference, ToOptions(request with { Trainer = trainer }, task), ct);
+        var row = NewJob(TrainKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
+            request.MaxRunSeconds ?? 3600, request.Retries ?? 1, actor);
+        return await QueueAsync(row, $"queued: train {trainer} on {pinned}, target '{request.Target}'", ct);
+    }
+
+    /// <summary>What every training request must get right before the dataset is even looked at.</summary>
+    private static (DatasetRef Reference, MlTask? Task) CheckCommon(string dataset, string target, string? task, string? register, string? experiment, int? folds)
+    {
+        if (!DatasetRef.TryParse(dataset, out var reference, out var refError)) throw ProblemException.Invalid("dataset", refError!);
+        if (string.IsNullOrWhiteSpace(target)) throw ProblemException.Invalid("target", "is required");
+        MlTask? parsed;
+        try
+        {
+            parsed = MlTasks.Parse(task);
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("task", ex.Message);
+        }
+        if (register is not null) ProblemException.CheckName("register", register);
+        if (experiment is not null) ProblemException.CheckName("experiment", experiment);
+        if (folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
+        return (reference, parsed);
+    }
+
+    /// <summary>Pins the dataset version and plans the training against its profile: a target or features that do not fit fail here.</summary>
+    private async Task<(DatasetRef Pinned, MlTask Task)> PlanAsync(DatasetRef reference, TrainOptions options, CancellationToken ct)
+    {
+        var version = await datasets.ResolveAsync(reference, ct);
+        try
+        {
+            return (new DatasetRef(reference.Name, version.Version), ModelTrainer.Plan(DatasetService.ProfileOf(version), options).Task);
+        }
+        catch (DataFormatException ex)
+        {
+            throw ProblemException.Invalid("target", ex.Message);
+        }
     }
 
     private JobRow NewJob(string kind, string spec, int maxRunSeconds, int retries, string? actor) => new()
@@ -77,47 +99,10 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
         CreatedBy = actor,
     };
 
-    /// <summary>Checks a training request against the dataset (target, features, trainer) and queues it; a bad request fails here, before any work.</summary>
-    public async Task<JobInfo> SubmitTrainAsync(TrainRequest request, string? actor, CancellationToken ct)
+    private async Task<JobInfo> QueueAsync(JobRow row, string line, CancellationToken ct)
     {
-        if (!DatasetRef.TryParse(request.Dataset, out var reference, out var refError)) throw ProblemException.Invalid("dataset", refError!);
-        if (string.IsNullOrWhiteSpace(request.Target)) throw ProblemException.Invalid("target", "is required");
-        var trainer = request.Trainer ?? "lightgbm";
-        if (!ModelTrainer.Trainers.Contains(trainer)) throw ProblemException.Invalid("trainer", $"'{trainer}' is not one of {string.Join(", ", ModelTrainer.Trainers)}");
-        MlTask? task;
-        try
-        {
-            task = MlTasks.Parse(request.Task);
-        }
-        catch (DataFormatException ex)
-        {
-            throw ProblemException.Invalid("task", ex.Message);
-        }
-        if (request.Register is not null) ProblemException.CheckName("register", request.Register);
-        if (request.Experiment is not null) ProblemException.CheckName("experiment", request.Experiment);
-        if (request.MaxRunSeconds is < 1 or > 7 * 86_400) throw ProblemException.Invalid("max_run_seconds", "must be between 1 and 604800");
-        if (request.Retries is < 0 or > 5) throw ProblemException.Invalid("retries", "must be between 0 and 5");
-        if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
-        if (request.Folds is < 0 or 1 or > 20) throw ProblemException.Invalid("folds", "must be 0 (automatic) or between 2 and 20");
-        if (request.EarlyStoppingRounds is < 1 or > 10_000) throw ProblemException.Invalid("early_stopping_rounds", "must be between 1 and 10000");
-        if (request.EarlyStoppingRounds is not null && trainer != "lightgbm") throw ProblemException.Invalid("early_stopping_rounds", $"applies to lightgbm, not {trainer}");
-
-        var version = await datasets.ResolveAsync(reference, ct);
-        var pinned = new DatasetRef(reference.Name, version.Version);
-        var profile = DatasetService.ProfileOf(version);
-        try
-        {
-            ModelTrainer.Plan(profile, ToOptions(request with { Trainer = trainer }, task));
-        }
-        catch (DataFormatException ex)
-        {
-            throw ProblemException.Invalid("target", ex.Message);
-        }
-
-        var row = NewJob(TrainKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
-            request.MaxRunSeconds ?? 3600, request.Retries ?? 1, actor);
         db.Jobs.Add(row);
-        db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = $"queued: train {trainer} on {pinned}, target '{request.Target}'" });
+        db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = line });
         await db.SaveChangesAsync(ct);
         await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
         return ToInfo(row);
