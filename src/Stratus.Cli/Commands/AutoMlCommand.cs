@@ -33,11 +33,6 @@ internal static partial class AutoMlCommand
                 result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(folds),
                 result.GetValue(exclude) is { Length: > 0 } e ? e : null);
             var job = await client.Jobs.AutoMlAsync(request, ct);
-            if (result.GetValue(detach))
-            {
-                Print(result, job, StratusJsonContext.Default.JobInfo, j => AnsiConsole.MarkupLine($"Queued job [bold]{Esc(j.Id)}[/]; follow it with `stratus jobs show {Esc(j.Id)}`"));
-                return;
-            }
             var started = DateTime.UtcNow;
             var trials = new List<TrialInfo>();
             var metricName = "score";
@@ -51,11 +46,9 @@ internal static partial class AutoMlCommand
                         double.Parse(m.Groups["seconds"].Value, CultureInfo.InvariantCulture), new Dictionary<string, string>(), null));
                 }
             }
-            JobInfo done;
-            if (!Json(result) && AnsiConsole.Profile.Capabilities.Interactive)
-            {
-                // A progress bar over the budget and the top five so far, redrawn as trials end.
-                done = await AnsiConsole.Live(View(0, seconds, trials, metricName, "starting")).StartAsync(async ctx =>
+            // On a terminal: a progress bar over the budget and the top five so far, redrawn as trials end.
+            await TrainCommands.FollowAsync(result, client, job, result.GetValue(detach), Track, () =>
+                AnsiConsole.Live(View(0, seconds, trials, metricName, "starting")).StartAsync(async ctx =>
                 {
                     using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
                     var status = "starting";
@@ -71,19 +64,7 @@ internal static partial class AutoMlCommand
                     }
                     ctx.UpdateTarget(View((DateTime.UtcNow - started).TotalSeconds, seconds, trials, metricName, status));
                     return await waiting;
-                });
-            }
-            else
-            {
-                done = await client.Jobs.WaitAsync(job.Id, line =>
-                {
-                    Track(line);
-                    if (!Json(result)) Console.WriteLine($"{(DateTime.UtcNow - started).TotalSeconds,6:F1}s {line.Line}");
-                }, ct: ct);
-            }
-            if (done.Status != JobStatus.Succeeded || done.Result is null)
-                throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
-            await TrainCommands.PrintResultAsync(result, client, done.Result, ct);
+                }), ct);
         }));
         return command;
     }

@@ -33,34 +33,42 @@ internal static class TrainCommands
                 result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(iterations), result.GetValue(folds),
                 result.GetValue(exclude) is { Length: > 0 } e ? e : null, result.GetValue(maxRunSeconds), result.GetValue(retries), result.GetValue(earlyStopping));
             var job = await client.Jobs.TrainAsync(request, ct);
-            if (result.GetValue(detach))
-            {
-                Print(result, job, StratusJsonContext.Default.JobInfo, j => AnsiConsole.MarkupLine($"Queued job [bold]{Esc(j.Id)}[/]; follow it with `stratus jobs show {Esc(j.Id)}`"));
-                return;
-            }
-            var json = Json(result);
             var started = DateTime.UtcNow;
-            JobInfo done;
-            if (!json && AnsiConsole.Profile.Capabilities.Interactive)
-            {
-                done = await AnsiConsole.Status().StartAsync("Training…", async ctx => await client.Jobs.WaitAsync(job.Id, line =>
+            await FollowAsync(result, client, job, result.GetValue(detach), _ => { }, () =>
+                AnsiConsole.Status().StartAsync("Training…", async ctx => await client.Jobs.WaitAsync(job.Id, line =>
                 {
                     AnsiConsole.MarkupLine($"[grey]{(DateTime.UtcNow - started).TotalSeconds,6:F1}s[/] {Esc(line.Line)}");
                     ctx.Status($"Training… {(DateTime.UtcNow - started).TotalSeconds:F0}s: {Esc(line.Line)}");
-                }, ct: ct));
-            }
-            else
-            {
-                done = await client.Jobs.WaitAsync(job.Id, line =>
-                {
-                    if (!json) Console.WriteLine($"{(DateTime.UtcNow - started).TotalSeconds,6:F1}s {line.Line}");
-                }, ct: ct);
-            }
-            if (done.Status != JobStatus.Succeeded || done.Result is null)
-                throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
-            await PrintResultAsync(result, client, done.Result, ct);
+                }, ct: ct)), ct);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Follows a queued training job (train or AutoML) to its end, then prints its result. <paramref name="interactive"/>
+    /// draws the progress on a terminal; elsewhere the log lines are printed (not for --output json), each passed to
+    /// <paramref name="observe"/>. With --detach the queued job is printed and the command returns.
+    /// </summary>
+    public static async Task FollowAsync(ParseResult result, StratusClient client, JobInfo job, bool detach, Action<JobLogLine> observe,
+        Func<Task<JobInfo>> interactive, CancellationToken ct)
+    {
+        if (detach)
+        {
+            Print(result, job, StratusJsonContext.Default.JobInfo, j => AnsiConsole.MarkupLine($"Queued job [bold]{Esc(j.Id)}[/]; follow it with `stratus jobs show {Esc(j.Id)}`"));
+            return;
+        }
+        var json = Json(result);
+        var started = DateTime.UtcNow;
+        var done = !json && AnsiConsole.Profile.Capabilities.Interactive
+            ? await interactive()
+            : await client.Jobs.WaitAsync(job.Id, line =>
+            {
+                observe(line);
+                if (!json) Console.WriteLine($"{(DateTime.UtcNow - started).TotalSeconds,6:F1}s {line.Line}");
+            }, ct: ct);
+        if (done.Status != JobStatus.Succeeded || done.Result is null)
+            throw new InvalidDataException($"job {done.Id} {done.Status.ToLowerInvariant()}: {done.Error}");
+        await PrintResultAsync(result, client, done.Result, ct);
     }
 
     /// <summary>Prints what a training job produced: the JSON object for scripts, or tables and charts for people.</summary>

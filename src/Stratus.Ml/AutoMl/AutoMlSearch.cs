@@ -104,6 +104,7 @@ public static class AutoMlSearch
 
         var random = new Random(options.Seed);
         var trials = new List<Trial>();
+        var configurations = new Dictionary<int, TrainOptions>(); // what each trial ran, exactly (its parameters are rounded text)
         var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
         (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
         // The best finished trials, with their validation predictions (and holdout models): the ensemble's candidates.
@@ -158,6 +159,7 @@ public static class AutoMlSearch
             }
             costs[candidate.Trainer] = costs.TryGetValue(candidate.Trainer, out var cost) && cost > started.Elapsed ? cost : started.Elapsed;
             trials.Add(trial);
+            configurations[number] = candidate;
             if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s))
             {
                 foldMetrics[number] = evaluation!.PerFold;
@@ -244,7 +246,7 @@ public static class AutoMlSearch
             var ok = trials.Where(t => t.Status == "ok" && t.Trainer == trainer && t.Score is not null).ToList();
             if (ok.Count == 0) return null;
             var top = ok.OrderByDescending(t => sign * t.Score!.Value).First();
-            return (Parse(top, baseOptions with { Task = task }), top.Score!.Value, top.Number);
+            return (configurations[top.Number], top.Score!.Value, top.Number);
         }
     }
 
@@ -321,23 +323,6 @@ public static class AutoMlSearch
         if (o.L2 is { } l2) p["l2"] = Text(l2);
         if (o.EarlyStoppingRounds > 0) p["early_stopping_rounds"] = Text(o.EarlyStoppingRounds);
         return p;
-    }
-
-    private static TrainOptions Parse(Trial t, TrainOptions o)
-    {
-        double? D(string key) => t.Parameters.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : null;
-        return o with
-        {
-            Trainer = t.Trainer,
-            Iterations = (int)D("iterations")!.Value,
-            Leaves = (int?)D("leaves"),
-            LearningRate = D("learning_rate"),
-            MinDataInLeaf = (int?)D("min_data_in_leaf"),
-            FeatureFraction = D("feature_fraction"),
-            BaggingFraction = D("bagging_fraction"),
-            L2 = D("l2"),
-            EarlyStoppingRounds = (int)(D("early_stopping_rounds") ?? 0),
-        };
     }
 
     private static string Text(double value) => value.ToString("G6", CultureInfo.InvariantCulture);

@@ -26,7 +26,6 @@ public sealed class ModelPackage
     public const string Format = "stratus-model/1";
 
     private readonly TrainedModel _model;
-    private readonly DataViewSchema _inputSchema;
     private readonly InputPlan[] _plan;
 
     /// <summary>How one request column fills the model's columns: resolved once per package, not per row.</summary>
@@ -35,7 +34,7 @@ public sealed class ModelPackage
     private ModelPackage(TrainedModel model, ModelManifest manifest)
     {
         _model = model;
-        var inputSchema = _inputSchema = model.InputSchema;
+        var inputSchema = model.InputSchema;
         Manifest = manifest;
         _plan = [.. manifest.Inputs.Select(input => new InputPlan(
             input.Name,
@@ -129,14 +128,15 @@ public sealed class ModelPackage
 
     /// <summary>As <see cref="Predict(IReadOnlyList{IReadOnlyDictionary{string, JsonElement}})"/>, through an ML.NET transform of all rows at once (the path training evaluates with).</summary>
     internal IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
-        Predict(rows, (columns, count) => _model.Score(new RowsDataView(_inputSchema, columns, count)));
+        Predict(rows, (columns, count) => _model.Score(new RowsDataView(_model.InputSchema, columns, count)));
 
     private IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, Func<Array[], int, double[]> score)
     {
-        var columns = new Array[_inputSchema.Count];
-        for (var c = 0; c < _inputSchema.Count; c++)
+        var schema = _model.InputSchema;
+        var columns = new Array[schema.Count];
+        for (var c = 0; c < schema.Count; c++)
         {
-            var column = _inputSchema[c];
+            var column = schema[c];
             columns[c] = column.Type switch
             {
                 BooleanDataViewType => new bool[rows.Count],

@@ -96,7 +96,6 @@ public static class ModelTrainer
     public static TrainResult Train(string parquet, IReadOnlyList<ColumnProfile> profile, TrainOptions options, string tempDirectory, IProgress<string>? progress = null, CancellationToken ct = default)
     {
         var started = Stopwatch.StartNew();
-        Plan(profile, options);
         using var session = TrainingSession.Open(parquet, profile, options, tempDirectory);
         ct.ThrowIfCancellationRequested();
         progress?.Report(session.Folds > 1

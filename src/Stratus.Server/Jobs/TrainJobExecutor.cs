@@ -77,13 +77,12 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         };
         if (spec.Task is not null) parameters["task"] = spec.Task;
         if (spec.Metric is not null) parameters["metric"] = spec.Metric;
-        var experiment = spec.Experiment ?? (DatasetRef.TryParse(spec.Dataset, out var reference, out _) ? reference.Name : spec.Dataset);
         return await RunJobAsync(job, spec.Dataset, spec.Experiment, "automl", parameters, log, async (run, version, profile, parquet, temp, progress) =>
         {
             await log($"run {run.Id}: AutoML on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}', budget {spec.BudgetSeconds} s");
             var trials = new List<TrialInfo>();
             // Each trial becomes a child run as it ends (from the search's thread, which waits for it).
-            void OnTrial(Trial t) => trials.Add(RecordTrialAsync(job, run.Id, experiment, t, ct).GetAwaiter().GetResult());
+            void OnTrial(Trial t) => trials.Add(RecordTrialAsync(job, run, t, ct).GetAwaiter().GetResult());
             var search = await Task.Run(() => AutoMlSearch.Run(parquet, profile, options, temp, OnTrial, progress, ct), ct);
             var leaderboard = trials.Where(t => t.Score is not null)
                 .OrderByDescending(t => AutoMlMetrics.HigherIsBetter(search.Metric) ? t.Score : -t.Score).ThenBy(t => t.Number).ToList();
@@ -113,12 +112,12 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     }
 
     /// <summary>A finished trial as a child run of the search: its parameters, metrics and outcome.</summary>
-    private async Task<TrialInfo> RecordTrialAsync(JobRow job, string parentRunId, string experiment, Trial t, CancellationToken ct)
+    private async Task<TrialInfo> RecordTrialAsync(JobRow job, RunInfo parent, Trial t, CancellationToken ct)
     {
         var child = await tracking.CreateRunAsync(
-            new CreateRunRequest(experiment, $"trial-{t.Number}", t.Parameters, new Dictionary<string, string>
+            new CreateRunRequest(parent.ExperimentName, $"trial-{t.Number}", t.Parameters, new Dictionary<string, string>
             {
-                ["parent_run_id"] = parentRunId,
+                ["parent_run_id"] = parent.Id,
                 ["job_id"] = job.Id,
                 ["trial"] = t.Number.ToString(CultureInfo.InvariantCulture),
                 ["trial_status"] = t.Status,

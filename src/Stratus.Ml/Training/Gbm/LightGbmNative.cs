@@ -12,8 +12,6 @@ internal static partial class LightGbmNative
     private const string Library = "lib_lightgbm";
 
     public const int DtypeFloat32 = 0;
-    public const int DtypeFloat64 = 1;
-    public const int DtypeInt32 = 2;
     public const int DtypeInt64 = 3;
 
     public const int PredictNormal = 0;
@@ -42,9 +40,6 @@ internal static partial class LightGbmNative
 
     [LibraryImport(Library, EntryPoint = "LGBM_BoosterGetEval")]
     public static partial int BoosterGetEval(BoosterHandle booster, int dataIndex, out int count, [Out] double[] results);
-
-    [LibraryImport(Library, EntryPoint = "LGBM_BoosterGetEvalCounts")]
-    public static partial int BoosterGetEvalCounts(BoosterHandle booster, out int count);
 
     [LibraryImport(Library, EntryPoint = "LGBM_BoosterGetNumClasses")]
     public static partial int BoosterGetNumClasses(BoosterHandle booster, out int count);
