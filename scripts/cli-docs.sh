@@ -10,7 +10,7 @@ commands=(
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"
   "models register" "models list" "models show" "models alias"
-  "train" "jobs list" "jobs show" "jobs cancel"
+  "train" "automl" "jobs list" "jobs show" "jobs cancel"
   "endpoints deploy" "endpoints list" "endpoints show" "endpoints delete" "predict"
   "tokens create" "tokens list" "tokens revoke" "audit"
 )

@@ -300,6 +300,7 @@ public sealed record TrainRequest(
 /// <param name="Seed">Seed for splits, trainers and the search (default 42).</param>
 /// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size.</param>
 /// <param name="Exclude">Columns to leave out of the features.</param>
+/// <param name="Parallel">Trials at a time, at most (1 to 64); each takes a worker slot. Default: the slots free when the search starts.</param>
 public sealed record AutoMlRequest(
     string Dataset,
     string Target,
@@ -310,7 +311,8 @@ public sealed record AutoMlRequest(
     string? Experiment = null,
     int? Seed = null,
     int? Folds = null,
-    IReadOnlyList<string>? Exclude = null);
+    IReadOnlyList<string>? Exclude = null,
+    int? Parallel = null);
 
 /// <summary>One AutoML trial, as the leaderboard shows it.</summary>
 /// <param name="Status"><c>ok</c>, <c>pruned</c> (stopped after some folds: it could not win), <c>failed</c> or <c>timeout</c>.</param>

@@ -88,6 +88,57 @@ public sealed class CrashRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_resume_an_automl_search_after_kill_9_from_its_completed_trials_within_the_rest_of_the_budget()
+    {
+        var port = Stratus.FreePort();
+        var server = await ServerProcess.StartAsync(_home, port);
+        var client = StratusClient.Create(server.Url, (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim());
+        var random = new Random(4);
+        var csv = new StringBuilder("a,b,shop,label\n");
+        for (var i = 0; i < 500; i++)
+        {
+            var a = random.NextDouble() * 4 - 2;
+            var b = random.NextDouble() * 4 - 2;
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{a:F3},{b:F3},{(random.Next(2) == 0 ? "web" : "store")},{(a * b + random.NextDouble() * 0.5 > 0.2 ? 1 : 0)}\n");
+        }
+        await client.Datasets.UploadAsync("crash-automl", new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+        var job = await client.Jobs.AutoMlAsync(new AutoMlRequest("crash-automl", "label", 30, Register: "crash-automl-model", Parallel: 1));
+
+        // Killed once three trials are recorded (each a child run of the search).
+        var trialsBefore = 0;
+        for (var i = 0; i < 1200 && trialsBefore < 3; i++)
+        {
+            await Task.Delay(25);
+            trialsBefore = (await client.Jobs.LogAsync(job.Id)).Count(l => l.Line.StartsWith("trial ", StringComparison.Ordinal));
+        }
+        Assert.True(trialsBefore >= 3, "three trials in time");
+        var firstRun = (await client.Jobs.GetAsync(job.Id)).RunId!;
+        await server.KillHardAsync();
+
+        await using var restarted = await ServerProcess.StartAsync(_home, port);
+        var done = await client.Jobs.WaitAsync(job.Id).WaitAsync(TimeSpan.FromMinutes(3));
+        var log = (await client.Jobs.LogAsync(job.Id)).Select(l => l.Line).ToList();
+        Assert.True(done.Status == JobStatus.Succeeded, $"{done.Status}: {done.Error}\n{string.Join('\n', log)}");
+        Assert.Equal(2, done.Attempts);
+        Assert.Equal(RunStatus.Failed, (await client.Runs.GetAsync(firstRun)).Status);
+
+        // The second attempt goes on from what the first recorded: the same trials (its child runs), then new ones,
+        // in what was left of the 30 s.
+        var resuming = Assert.Single(log, l => l.StartsWith("resuming after a restart:", StringComparison.Ordinal));
+        var resumedCount = int.Parse(resuming.Split(' ')[4], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(resumedCount, trialsBefore, trialsBefore + 2);
+        var secondsLeft = double.Parse(resuming.Split(", ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(secondsLeft, 1, 29);
+        var result = done.Result!;
+        Assert.True(result.Trials > resumedCount, $"{result.Trials} trials, {resumedCount} before the restart");
+        var runs = (await client.Runs.ListAsync("crash-automl", pageSize: 500)).Items;
+        Assert.Equal(resumedCount, runs.Count(r => r.Tags.GetValueOrDefault("parent_run_id") == firstRun && r.Status != RunStatus.Running));
+        Assert.Equal(result.Trials - resumedCount, runs.Count(r => r.Tags.GetValueOrDefault("parent_run_id") == result.RunId));
+        Assert.Equal(new ModelVersionRef("crash-automl-model", 1), result.Model);
+        Assert.Single((await client.Models.ListVersionsAsync("crash-automl-model")).Items);
+    }
+
+    [Fact]
     public async Task Should_shut_down_cleanly_on_sigterm()
     {
         if (OperatingSystem.IsWindows()) return;

@@ -78,6 +78,30 @@ public sealed class AutoMlTests(SharedServer shared) : IClassFixture<SharedServe
         Assert.Equal("pos", answer.Predictions[0].Label);
     }
 
+    [Fact]
+    public async Task Should_run_trials_side_by_side_on_the_free_worker_slots_and_leave_the_rest_to_other_jobs()
+    {
+        await using var server = await TestServer.StartAsync(o => o.WorkerSlots = 3);
+        var client = server.Client();
+        await client.Datasets.UploadAsync("automl-parallel", Data(300));
+        var bad = await Assert.ThrowsAsync<StratusApiException>(() => client.Jobs.AutoMlAsync(new AutoMlRequest("automl-parallel", "label", 10, Parallel: 0)));
+        Assert.Equal("parallel", bad.Field);
+
+        var search = await client.Jobs.AutoMlAsync(new AutoMlRequest("automl-parallel", "label", 8, Parallel: 2));
+        var lines = new List<string>();
+        var following = client.Jobs.WaitAsync(search.Id, l => lines.Add(l.Line), ct: TestContext.Current.CancellationToken);
+        for (var i = 0; i < 200 && !lines.Any(l => l.Contains("at a time", StringComparison.Ordinal)); i++) await Task.Delay(25, TestContext.Current.CancellationToken);
+        // Two of the three slots are the search's; the third still takes a training job at once.
+        var train = await client.Jobs.TrainAsync(new TrainRequest("automl-parallel", "label", Iterations: 5));
+        var trained = await client.Jobs.WaitAsync(train.Id, ct: TestContext.Current.CancellationToken);
+        var done = await following;
+
+        Assert.True(done.Status == JobStatus.Succeeded, $"{done.Status}: {done.Error}\n{string.Join('\n', lines)}");
+        Assert.Contains(lines, l => l.Contains("2 trials at a time", StringComparison.Ordinal));
+        Assert.Equal(JobStatus.Succeeded, trained.Status);
+        Assert.True(trained.EndedAt < done.EndedAt, "the training job waited for the search");
+    }
+
     [Theory]
     [InlineData("label", 2, null, "budget_seconds", "between 5 and 86400")]
     [InlineData("label", 10, "rmse", "metric", "does not apply to binary")]

@@ -23,15 +23,16 @@ internal static partial class AutoMlCommand
         var seed = new Option<int?>("--seed") { Description = "Seed for splits, trainers and the search (default 42)" };
         var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: 5 below 20,000 rows, else a 20% holdout)" };
         var exclude = new Option<string[]>("--exclude") { Description = "Columns to leave out (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var parallel = new Option<int?>("--parallel") { Description = "Trials at a time, at most; each takes a worker slot (default: the slots free when it starts)" };
         var detach = new Option<bool>("--detach") { Description = "Print the queued job and return at once" };
         var command = new Command("automl", "Search trainers and hyperparameters for the best model within a time budget")
-            { dataset, target, budget, task, metric, register, experiment, seed, folds, exclude, detach };
+            { dataset, target, budget, task, metric, register, experiment, seed, folds, exclude, parallel, detach };
         command.SetAction(Remote(async (result, client, ct) =>
         {
             var seconds = Seconds(result.GetValue(budget)!);
             var request = new AutoMlRequest(result.GetValue(dataset)!, result.GetValue(target)!, seconds, result.GetValue(task), result.GetValue(metric),
                 result.GetValue(register), result.GetValue(experiment), result.GetValue(seed), result.GetValue(folds),
-                result.GetValue(exclude) is { Length: > 0 } e ? e : null);
+                result.GetValue(exclude) is { Length: > 0 } e ? e : null, result.GetValue(parallel));
             var job = await client.Jobs.AutoMlAsync(request, ct);
             var started = DateTime.UtcNow;
             var trials = new List<TrialInfo>();

@@ -25,11 +25,22 @@ public sealed record AutoMlOptions
     public int Folds { get; init; }
 
     public IReadOnlyCollection<string> Exclude { get; init; } = [];
+
+    /// <summary>Trials run side by side (each LightGBM fit then gets its share of the cores).</summary>
+    public int Parallelism { get; init; } = 1;
+
+    /// <summary>
+    /// The trials of an interrupted search of the same data and options: the search goes on from them, within what
+    /// is left of the budget after the last of them ended (<see cref="Trial.Ended"/>).
+    /// </summary>
+    public IReadOnlyList<Trial> Resume { get; init; } = [];
 }
 
 /// <summary>One configuration tried: its trainer and parameters, and how it did.</summary>
 /// <param name="Status"><c>ok</c>, <c>pruned</c> (stopped after some folds: it could not win), <c>failed</c> (with <see cref="Error"/>) or <c>timeout</c> (the budget ran out during it).</param>
+/// <param name="Parameters">The configuration, exactly (<see cref="AutoMlSearch.Configure"/> reads it back).</param>
 /// <param name="Score">The optimized metric on validation data; for a pruned trial, over the folds it ran.</param>
+/// <param name="Ended">The search's time when the trial ended, counted from the start of the search (restarts included).</param>
 public sealed record Trial(
     int Number,
     string Trainer,
@@ -38,6 +49,7 @@ public sealed record Trial(
     double? Score,
     IReadOnlyDictionary<string, double> Metrics,
     TimeSpan Duration,
+    TimeSpan Ended,
     string? Error = null);
 
 /// <summary>The outcome of a search: the model to keep (the best trial's, or an ensemble of trials), and every trial.</summary>
@@ -95,90 +107,144 @@ public static class AutoMlSearch
         Action<Trial>? onTrial = null, IProgress<string>? progress = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
+        // A resumed search has already spent the time up to its last trial's end.
+        var spent = options.Resume.Count > 0 ? options.Resume.Max(t => t.Ended) : TimeSpan.Zero;
+        TimeSpan Elapsed() => spent + clock.Elapsed;
         var baseOptions = new TrainOptions { Target = options.Target, Task = options.Task, Seed = options.Seed, Folds = options.Folds, Exclude = options.Exclude };
         var (task, _) = ModelTrainer.Plan(profile, baseOptions);
+        baseOptions = baseOptions with { Task = task };
         var metric = AutoMlMetrics.Resolve(options.Metric, task);
         var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
-        using var session = TrainingSession.Open(parquet, profile, baseOptions with { Task = task }, tempDirectory);
-        progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows)");
+        using var session = TrainingSession.Open(parquet, profile, baseOptions, tempDirectory);
+        var parallelism = Math.Max(1, options.Parallelism);
+        // Side by side, each LightGBM fit gets its share of the cores; alone, LightGBM chooses.
+        var threads = parallelism > 1 ? Math.Max(1, Environment.ProcessorCount / parallelism) : 0;
+        var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);
+        progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows" +
+            $"{(parallelism > 1 ? $", {parallelism} trials at a time" : "")})");
 
-        var random = new Random(options.Seed);
+        var random = new Random(options.Seed + options.Resume.Count); // a resumed search does not retrace its steps
         var trials = new List<Trial>();
-        var configurations = new Dictionary<int, TrainOptions>(); // what each trial ran, exactly (its parameters are rounded text)
+        var configurations = new Dictionary<int, TrainOptions>(); // what each trial ran, exactly
         var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
         (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
         // The best finished trials, with their validation predictions (and holdout models): the ensemble's candidates.
         var library = new List<(Trial Trial, TrainOptions Options, Evaluation Evaluation)>();
+        // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
+        var foldMetrics = new Dictionary<int, IReadOnlyList<IReadOnlyDictionary<string, double>>>();
 
         // Time kept for the final fits on all rows (cross-validation: the best trials', as an ensemble may need them)
         // and packaging: it grows with what the best trials cost.
         TimeSpan Reserve() => TimeSpan.FromSeconds(0.05 * options.Budget.TotalSeconds)
             + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
-        TimeSpan Left() => options.Budget - clock.Elapsed - Reserve();
+        TimeSpan Left() => options.Budget - Elapsed() - Reserve();
 
-        // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
-        var foldMetrics = new Dictionary<int, IReadOnlyList<IReadOnlyDictionary<string, double>>>();
-
-        // Runs one trial, abandoning it when its first folds trail the rival's (default: the best trial's); null when
-        // there is no time left for it.
-        Trial? Try(TrainOptions candidate, int? rival = null)
+        // Evaluates configurations side by side, each first held against the incumbent's same folds: a trial whose
+        // first folds trail it by more than a margin is abandoned (pruned).
+        (Trial Trial, Evaluation? Evaluation)[] EvaluateAll(IReadOnlyList<(int Number, TrainOptions Candidate)> work,
+            IReadOnlyList<IReadOnlyDictionary<string, double>>? incumbent, TimeSpan? left)
         {
-            var left = Left();
-            if (left <= TimeSpan.Zero) return null;
-            // ML.NET's trainers cannot be stopped mid-fit: start one only when its expected time fits.
-            if (candidate.Trainer != "lightgbm" && Expected(candidate.Trainer, costs, session) > left) return null;
+            var outcomes = new (Trial, Evaluation?)[work.Count];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(left);
-            var number = trials.Count + 1;
-            var parameters = Describe(candidate);
-            var started = Stopwatch.StartNew();
-            Trial trial;
-            Evaluation? evaluation = null;
-            try
+            if (left is { } limit) deadline.CancelAfter(limit);
+            Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, i =>
             {
-                // Folds differ in difficulty: a trial's first folds are compared with the rival's same folds.
-                var incumbent = rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
-                evaluation = session.Evaluate(candidate, null, deadline.Token, (folds, partial) =>
+                var (number, candidate) = work[i];
+                var parameters = Describe(candidate);
+                var started = Stopwatch.StartNew();
+                try
                 {
-                    if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
-                    var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();
-                    return same.Count == 0 || sign * (value - same.Average()) > -Margin(same.Average());
-                });
-                var pruned = evaluation.Folds < Math.Max(1, session.Folds);
-                var value = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
-                trial = new Trial(number, candidate.Trainer, parameters, pruned ? "pruned" : "ok", value, evaluation.Metrics, started.Elapsed);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                trial = new Trial(number, candidate.Trainer, parameters, "timeout", null, new Dictionary<string, double>(), started.Elapsed);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // A trial that crashes is recorded and the search goes on.
-                trial = new Trial(number, candidate.Trainer, parameters, "failed", null, new Dictionary<string, double>(), started.Elapsed, ex.Message);
-            }
-            costs[candidate.Trainer] = costs.TryGetValue(candidate.Trainer, out var cost) && cost > started.Elapsed ? cost : started.Elapsed;
-            trials.Add(trial);
-            configurations[number] = candidate;
-            if (trial.Status == "ok" && trial.Score is { } s && double.IsFinite(s))
-            {
-                foldMetrics[number] = evaluation!.PerFold;
-                if (best is null || sign * (s - best.Value.Trial.Score!.Value) > 0) best = (trial, candidate, evaluation!);
-                library.Add((trial, candidate, evaluation!));
-                library.Sort((x, y) => (sign * y.Trial.Score!.Value).CompareTo(sign * x.Trial.Score!.Value));
-                if (library.Count > LibrarySize) library.RemoveAt(library.Count - 1);
-            }
-            onTrial?.Invoke(trial);
-            progress?.Report($"trial {number} {trial.Status}: {candidate.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
-                $"in {trial.Duration.TotalSeconds:F1} s (best {best?.Trial.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"})");
-            return trial;
+                    var evaluation = session.Evaluate(candidate with { Threads = threads }, null, deadline.Token, (folds, partial) =>
+                    {
+                        if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
+                        var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();
+                        return same.Count == 0 || sign * (value - same.Average()) > -Margin(same.Average());
+                    });
+                    var pruned = evaluation.Folds < Math.Max(1, session.Folds);
+                    var score = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
+                    outcomes[i] = (new Trial(number, candidate.Trainer, parameters, pruned ? "pruned" : "ok", score, evaluation.Metrics, started.Elapsed, Elapsed()), evaluation);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The budget ran out during it (a cancelled search is rethrown below).
+                    outcomes[i] = (new Trial(number, candidate.Trainer, parameters, "timeout", null, new Dictionary<string, double>(), started.Elapsed, Elapsed()), null);
+                }
+                catch (Exception ex)
+                {
+                    // A trial that crashes is recorded and the search goes on.
+                    outcomes[i] = (new Trial(number, candidate.Trainer, parameters, "failed", null, new Dictionary<string, double>(), started.Elapsed, Elapsed(), ex.Message), null);
+                }
+            });
+            ct.ThrowIfCancellationRequested();
+            return outcomes;
         }
 
-        foreach (var start in Starts(task, baseOptions with { Task = task }, session.Rows))
+        // A finished trial becomes the best, an ensemble candidate, and an incumbent to hold others against.
+        void Keep(Trial trial, TrainOptions configuration, Evaluation evaluation)
         {
-            ct.ThrowIfCancellationRequested();
-            if (Left() <= TimeSpan.Zero) break;
-            Try(start);
+            foldMetrics[trial.Number] = evaluation.PerFold;
+            if (best is null || sign * (trial.Score!.Value - best.Value.Trial.Score!.Value) > 0) best = (trial, configuration, evaluation);
+            library.Add((trial, configuration, evaluation));
+            library.Sort((x, y) => (sign * y.Trial.Score!.Value).CompareTo(sign * x.Trial.Score!.Value));
+            if (library.Count > LibrarySize) library.RemoveAt(library.Count - 1);
+        }
+
+        // Runs new trials side by side, held against the rival (default: the best trial), and records them in order;
+        // none when no time is left for them.
+        List<Trial> Batch(IEnumerable<TrainOptions> candidates, int? rival = null)
+        {
+            var left = Left();
+            if (left <= TimeSpan.Zero) return [];
+            // ML.NET's trainers cannot be stopped mid-fit: start one only when its expected time fits.
+            var runnable = candidates.Where(c => c.Trainer == "lightgbm" || Expected(c.Trainer, costs, session) <= left).ToList();
+            var first = trials.Count == 0 ? 1 : trials.Max(t => t.Number) + 1;
+            var incumbent = rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
+            var outcomes = EvaluateAll([.. runnable.Select((c, i) => (first + i, c))], incumbent, left);
+            for (var i = 0; i < runnable.Count; i++)
+            {
+                var (trial, evaluation) = outcomes[i];
+                costs[trial.Trainer] = costs.TryGetValue(trial.Trainer, out var cost) && cost > trial.Duration ? cost : trial.Duration;
+                trials.Add(trial);
+                configurations[trial.Number] = runnable[i];
+                if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
+                onTrial?.Invoke(trial);
+                progress?.Report($"trial {trial.Number} {trial.Status}: {trial.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
+                    $"in {trial.Duration.TotalSeconds:F1} s (best {best?.Trial.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"})");
+            }
+            return [.. outcomes.Select(o => o.Trial)];
+        }
+
+        if (options.Resume.Count > 0)
+        {
+            // A trial's score is its metric, whichever the caller kept.
+            var resumed = options.Resume.OrderBy(t => t.Number)
+                .Select(t => t with { Score = t.Score ?? (t.Status is "ok" or "pruned" && t.Metrics.TryGetValue(metric, out var m) ? m : null) }).ToList();
+            foreach (var prior in resumed)
+            {
+                trials.Add(prior);
+                configurations[prior.Number] = Configure(prior.Parameters, baseOptions);
+                costs[prior.Trainer] = costs.TryGetValue(prior.Trainer, out var cost) && cost > prior.Duration ? cost : prior.Duration;
+            }
+            progress?.Report($"resuming after a restart: {trials.Count} trials done in {spent.TotalSeconds:F0} s, " +
+                $"{Math.Max(0, (options.Budget - spent).TotalSeconds):F0} s of the budget left");
+            // Their models and validation predictions were lost with the process: the best of them are evaluated again
+            // (the same splits and seeds give the same scores), to be the incumbent and ensemble candidates. The best
+            // one is worth its time even when the budget is spent.
+            var top = resumed.Where(t => t is { Status: "ok", Score: { } sc } && double.IsFinite(sc))
+                .OrderByDescending(t => sign * t.Score!.Value).ThenBy(t => t.Number).Take(parallelism).ToList();
+            var remaining = options.Budget - Elapsed();
+            var restored = EvaluateAll([.. top.Select(t => (t.Number, configurations[t.Number]))], null, remaining > TimeSpan.Zero ? remaining : null);
+            for (var i = 0; i < top.Count; i++)
+            {
+                if (restored[i] is ({ Status: "ok" }, { } evaluation)) Keep(top[i], configurations[top[i].Number], evaluation);
+            }
+        }
+
+        // The starts not tried yet (before a restart), as many at a time as run side by side.
+        var tried = trials.Select(t => Key(t.Parameters)).ToHashSet(StringComparer.Ordinal);
+        foreach (var chunk in Starts(task, baseOptions, session.Rows, categorical).Where(s => !tried.Contains(Key(Describe(s)))).Chunk(parallelism))
+        {
+            if (Batch(chunk).Count == 0) break;
         }
 
         // Local search around the best LightGBM configuration: move to any step that beats it.
@@ -187,20 +253,32 @@ public static class AutoMlSearch
         var failures = 0;
         while (center is { } c && Left() > TimeSpan.Zero)
         {
-            ct.ThrowIfCancellationRequested();
-            var direction = RandomDirection(random);
+            // Opposite steps along random directions, as many as run side by side (at least a pair): one at a time,
+            // the opposite step runs only when the first did not improve.
+            var candidates = new List<TrainOptions>();
+            while (candidates.Count < Math.Max(2, parallelism))
+            {
+                var direction = RandomDirection(random);
+                var flip = categorical && random.NextDouble() < 0.2; // one-hot or native categories
+                candidates.Add(Move(c.Options, direction, step, flip));
+                candidates.Add(Move(c.Options, direction, -step, flip));
+            }
             var improved = false;
-            foreach (var sense in new[] { 1.0, -1.0 })
+            var ran = false;
+            foreach (var chunk in candidates.Chunk(parallelism))
             {
                 // Held against the center, not the best trial: a step that beats the center moves the search even
                 // while another trainer leads (and may still join it in an ensemble).
-                var candidate = Move(c.Options, direction, sense * step);
-                if (Try(candidate, c.Number) is not { Status: "ok", Score: { } score } moved) continue;
-                if (sign * (score - c.Score) <= 0) continue;
-                center = (candidate, score, moved.Number);
+                var done = Batch(chunk, c.Number);
+                if (done.Count == 0) break;
+                ran = true;
+                var top = done.Where(t => t is { Status: "ok", Score: not null }).OrderByDescending(t => sign * t.Score!.Value).FirstOrDefault();
+                if (top is null || sign * (top.Score!.Value - c.Score) <= 0) continue;
+                center = (configurations[top.Number], top.Score.Value, top.Number);
                 improved = true;
                 break;
             }
+            if (!ran) break;
             if (improved) continue;
             // Repeated failures: search closer; a step too small to matter: start wide again.
             if (++failures % 3 == 0) step *= 0.6;
@@ -216,7 +294,7 @@ public static class AutoMlSearch
 
         // An ensemble of the best trials, when it beats the best one on the same validation predictions and its
         // members can still be fitted on every row within the budget.
-        var ensemble = Ensemble(library, task, session, metric, sign, winner.Trial.Score!.Value, options.Budget - clock.Elapsed);
+        var ensemble = Ensemble(library, task, session, metric, sign, winner.Trial.Score!.Value, options.Budget - Elapsed());
         TrainResult result;
         if (ensemble is { } chosen)
         {
@@ -227,7 +305,7 @@ public static class AutoMlSearch
             var model = TrainedModel.Ensemble(members);
             var predictions = TrainedModel.Average(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
             var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
-            result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, clock.Elapsed,
+            result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, Elapsed(),
                 session.Categories(), session.Importance(model), null);
         }
         else
@@ -237,9 +315,9 @@ public static class AutoMlSearch
             var model = winner.Evaluation.Model ?? session.FitFinal(
                 winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
             result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
-                session.Validation, clock.Elapsed, session.Categories(), session.Importance(model), winner.Evaluation.Curve);
+                session.Validation, Elapsed(), session.Categories(), session.Importance(model), winner.Evaluation.Curve);
         }
-        return new AutoMlResult(result with { Duration = clock.Elapsed }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
+        return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
 
         (TrainOptions Options, double Score, int Number)? BestOf(string trainer)
         {
@@ -268,7 +346,7 @@ public static class AutoMlSearch
     }
 
     /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>
-    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows)
+    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows, bool categorical)
     {
         var gbm = o with { Trainer = "lightgbm", Iterations = MaxIterations, EarlyStoppingRounds = EarlyStopping };
         // Leaves of 20 rows (LightGBM's default) cannot split a dataset of a hundred rows: smaller leaves for small data.
@@ -278,6 +356,8 @@ public static class AutoMlSearch
         yield return o with { Trainer = task == MlTask.Regression ? "sdca" : "lbfgs", Iterations = 100 };
         yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = leafRows, FeatureFraction = 0.9, BaggingFraction = 0.8 };
         yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
+        // Categories split natively, in groups, rather than one-hot: the featurization is part of the search.
+        if (categorical) yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = leafRows, FeatureFraction = 0.8, L2 = 1, NativeCategories = true };
         yield return o with { Trainer = "fastforest", Iterations = 100, Leaves = 32 };
         yield return o with { Trainer = "fasttree", Iterations = 100, Leaves = 20, LearningRate = 0.2 };
     }
@@ -300,9 +380,13 @@ public static class AutoMlSearch
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
-    /// <summary>A step from a LightGBM configuration: leaves, learning rate, leaf size and L2 move in log space, fractions linearly.</summary>
-    private static TrainOptions Move(TrainOptions c, double[] d, double step) => c with
+    /// <summary>
+    /// A step from a LightGBM configuration: leaves, learning rate, leaf size and L2 move in log space, fractions
+    /// linearly; <paramref name="flip"/> switches between one-hot and native categories.
+    /// </summary>
+    private static TrainOptions Move(TrainOptions c, double[] d, double step, bool flip) => c with
     {
+        NativeCategories = c.NativeCategories != flip,
         Leaves = (int)Math.Clamp(Math.Round(Math.Exp(Math.Log(c.Leaves ?? 31) + step * d[0] * 1.5)), 2, 1024),
         LearningRate = Math.Clamp(Math.Exp(Math.Log(c.LearningRate ?? 0.1) + step * d[1]), 0.005, 0.5),
         MinDataInLeaf = (int)Math.Clamp(Math.Round(Math.Exp(Math.Log(c.MinDataInLeaf ?? 20) + step * d[2] * 1.5)), 1, 500),
@@ -322,8 +406,36 @@ public static class AutoMlSearch
         if (o.BaggingFraction is { } bf) p["bagging_fraction"] = Text(bf);
         if (o.L2 is { } l2) p["l2"] = Text(l2);
         if (o.EarlyStoppingRounds > 0) p["early_stopping_rounds"] = Text(o.EarlyStoppingRounds);
+        if (o.NativeCategories) p["categories"] = "native";
         return p;
     }
 
-    private static string Text(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+    /// <summary>The configuration a trial's parameters (<see cref="Describe"/>) stand for, on top of the search's base options.</summary>
+    /// <exception cref="DataFormatException">A parameter is not a number where one is expected.</exception>
+    public static TrainOptions Configure(IReadOnlyDictionary<string, string> parameters, TrainOptions baseOptions)
+    {
+        double? Number(string key) => !parameters.TryGetValue(key, out var text) ? null
+            : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
+            : throw new DataFormatException($"trial parameter '{key}' is '{text}', not a number");
+        int? Integer(string key) => Number(key) is { } value ? (int)value : null;
+        return baseOptions with
+        {
+            Trainer = parameters.GetValueOrDefault("trainer", baseOptions.Trainer),
+            Iterations = Integer("iterations") ?? baseOptions.Iterations,
+            Leaves = Integer("leaves"),
+            LearningRate = Number("learning_rate"),
+            MinDataInLeaf = Integer("min_data_in_leaf"),
+            FeatureFraction = Number("feature_fraction"),
+            BaggingFraction = Number("bagging_fraction"),
+            L2 = Number("l2"),
+            EarlyStoppingRounds = Integer("early_stopping_rounds") ?? 0,
+            NativeCategories = parameters.GetValueOrDefault("categories") == "native",
+        };
+    }
+
+    private static string Key(IReadOnlyDictionary<string, string> parameters) =>
+        string.Join(';', parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+
+    // The shortest text that reads back as the same number: a trial's parameters are its exact configuration.
+    private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

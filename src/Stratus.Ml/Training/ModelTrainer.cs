@@ -46,6 +46,15 @@ public sealed record TrainOptions
     /// <summary>LightGBM: stop when the validation metric has not improved for this many iterations (0: never).</summary>
     public int EarlyStoppingRounds { get; init; }
 
+    /// <summary>
+    /// LightGBM: each categorical column becomes one column of category codes that LightGBM splits on natively
+    /// (groups of categories per split) instead of one-hot (or hashed) indicator columns.
+    /// </summary>
+    public bool NativeCategories { get; init; }
+
+    /// <summary>LightGBM: threads one fit may use; 0 chooses (one below 10,000 rows, all cores above).</summary>
+    public int Threads { get; init; }
+
     /// <summary>Columns to leave out of the features (identifiers, leaks).</summary>
     public IReadOnlyCollection<string> Exclude { get; init; } = [];
 }

@@ -123,6 +123,26 @@ public static class TrainingData
         return result;
     }
 
+    /// <summary>
+    /// The most frequent values (at most <paramref name="limit"/>) of each categorical column, as the model reads them
+    /// (missing is the empty string), most frequent first: the codes of LightGBM's native categories.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> FrequentValues(string parquet, IEnumerable<FeatureColumn> features, string tempDirectory, int limit)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        using var connection = DuckDb.Open(tempDirectory);
+        foreach (var f in features)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {Expression(f)} AS v, count(*) AS n FROM read_parquet({DuckDb.Literal(parquet)}) GROUP BY v ORDER BY n DESC, v LIMIT {limit}";
+            var values = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) values.Add(reader.GetString(0));
+            result[f.Name] = values;
+        }
+        return result;
+    }
+
     /// <summary>The distinct values of a multiclass target, in ordinal order: the model's classes.</summary>
     public static IReadOnlyList<string> Classes(string parquet, ColumnProfile target, string tempDirectory)
     {

@@ -36,8 +36,9 @@ public sealed class TrainingSession : IDisposable
     private readonly string _tempDirectory;
     private readonly IDataView _data;
     private readonly IReadOnlyList<(IDataView Train, IDataView Test)> _splits;
-    private readonly Dictionary<int, (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY)> _lightGbmData = [];
+    private readonly Dictionary<(int Split, bool NativeCategories), (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY)> _lightGbmData = [];
     private readonly int _seed;
+    private IReadOnlyDictionary<string, IReadOnlyList<string>>? _categoryCodes;
 
     private TrainingSession(MLContext ml, string parquet, string csv, string tempDirectory, IDataView data, MlTask task, IReadOnlyList<FeatureColumn> features,
         IReadOnlyList<string> classes, long rows, int folds, int seed)
@@ -182,11 +183,15 @@ public sealed class TrainingSession : IDisposable
         var train = split < 0 ? _data : _splits[split].Train;
         if (options.Trainer != "lightgbm")
         {
-            var pipeline = Featurize(_ml, Features, Task, options.Trainer, Classes).Append(Trainer(_ml, Task, options)).Fit(train);
+            // A context of its own: the fit depends on its configuration only (not on what ran before it), and fits
+            // may run side by side.
+            var ml = new MLContext(options.Seed);
+            var pipeline = Featurize(ml, Features, Task, options.Trainer, Classes).Append(Trainer(ml, Task, options)).Fit(train);
             return (new TrainedModel(pipeline, train.Schema, null, Task, Classes), null);
         }
-        // LightGBM: ML.NET featurizes (once per split, whatever the hyperparameters), Stratus boosts natively one iteration at a time.
-        var (featurizer, x, y, validX, validY) = LightGbmData(split);
+        // LightGBM: ML.NET featurizes (once per split and encoding, whatever the hyperparameters), Stratus boosts
+        // natively one iteration at a time.
+        var (featurizer, x, y, validX, validY) = LightGbmData(split, options.NativeCategories);
         var gbm = new GbmOptions
         {
             Iterations = iterations ?? options.Iterations,
@@ -198,6 +203,9 @@ public sealed class TrainingSession : IDisposable
             L2 = options.L2 ?? 0,
             Seed = options.Seed,
             EarlyStoppingRounds = options.EarlyStoppingRounds,
+            Threads = options.Threads,
+            // Native categories come first in the feature vector, one code column each.
+            CategoricalFeatures = options.NativeCategories ? [.. Enumerable.Range(0, Features.Count(IsCategorical))] : [],
         };
         var reported = TimeSpan.Zero;
         var (booster, curve) = GbmTrainer.Train(x, y, validX, validY, Task, Classes.Count, gbm, i =>
@@ -211,34 +219,54 @@ public sealed class TrainingSession : IDisposable
         return (new TrainedModel(featurizer, train.Schema, booster, Task, Classes), curve);
     }
 
-    private (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY) LightGbmData(int split)
+    private (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY) LightGbmData(int split, bool nativeCategories)
     {
         lock (_lightGbmData)
         {
-            if (_lightGbmData.TryGetValue(split, out var cached)) return cached;
+            if (_lightGbmData.TryGetValue((split, nativeCategories), out var cached)) return cached;
             var train = split < 0 ? _data : _splits[split].Train;
-            var featurizer = Featurize(_ml, Features, Task, "lightgbm", Classes).Fit(train);
+            // Codes for the most frequent categories: LightGBM's categorical splits have no use for thousands of rare ones.
+            var codes = nativeCategories ? _categoryCodes ??= TrainingData.FrequentValues(_parquet, Features.Where(IsCategorical), _tempDirectory, 1000) : null;
+            var featurizer = Featurize(_ml, Features, Task, "lightgbm", Classes, codes).Fit(train);
             var (x, y) = SparseRows.ReadWithLabels(featurizer.Transform(train), Task, Classes);
             var (validX, validY) = split < 0 ? (null, null) : SparseRows.ReadWithLabels(featurizer.Transform(_splits[split].Test), Task, Classes);
-            return _lightGbmData[split] = (featurizer, x, y, validX, validY);
+            return _lightGbmData[(split, nativeCategories)] = (featurizer, x, y, validX, validY);
         }
     }
+
+    private static bool IsCategorical(FeatureColumn f) => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality;
 
     private static string Format(IReadOnlyDictionary<string, double> metrics) =>
         string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("F4", CultureInfo.InvariantCulture)}"));
 
-    private static IEstimator<ITransformer> Featurize(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, string trainer, IReadOnlyList<string> classes)
+    private static IEstimator<ITransformer> Featurize(MLContext ml, IReadOnlyList<FeatureColumn> features, MlTask task, string trainer, IReadOnlyList<string> classes,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? categoryCodes = null)
     {
+        var nativeCategories = categoryCodes is not null;
         // ML.NET's multiclass trainers read the label as a key; keyed in class order, their scores come out in that order.
         IEstimator<ITransformer> chain = task == MlTask.MulticlassClassification && trainer != "lightgbm"
             ? ml.Transforms.Conversion.MapValueToKey(TrainingData.LabelColumn, keyData: ml.Data.LoadFromEnumerable(classes.Select(c => new ClassRow { Value = c })))
             : new EstimatorChain<ITransformer>();
         var parts = new List<string>();
+        if (nativeCategories)
+        {
+            // One column of codes per categorical column, first in the vector: 1 for the most frequent value, 2 for the
+            // next, ...; a value without a code (never seen, or too rare) is missing to LightGBM.
+            foreach (var f in features.Where(IsCategorical))
+            {
+                var output = $"f_{parts.Count}";
+                var codes = categoryCodes![f.Name].Select((v, i) => new KeyValuePair<ReadOnlyMemory<char>, float>(v.AsMemory(), i + 1));
+                chain = chain.Append(ml.Transforms.Conversion.MapValue(output, codes, f.Name));
+                parts.Add(output);
+            }
+        }
         foreach (var f in features)
         {
             var output = $"f_{parts.Count}";
             switch (f.Kind)
             {
+                case FeatureKind.Categorical or FeatureKind.HighCardinality when nativeCategories:
+                    break;
                 case FeatureKind.Numeric when trainer == "lightgbm":
                     // LightGBM learns where missing values go at each split: NaN stays NaN.
                     parts.Add(f.Name);

@@ -15,20 +15,47 @@ namespace Stratus.Server.Jobs;
 public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock, ILogger<JobRunner> logger)
 {
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    // Slots a running job holds beyond its own (AutoML's parallel trials).
+    private readonly ConcurrentDictionary<string, int> _extraSlots = new();
+    private readonly Lock _slots = new();
 
     /// <summary>Slots not taken by a running job.</summary>
-    public int FreeSlots => Math.Max(0, options.Value.WorkerSlots - _running.Count);
+    public int FreeSlots
+    {
+        get
+        {
+            lock (_slots) return Math.Max(0, options.Value.WorkerSlots - _running.Count - _extraSlots.Values.Sum());
+        }
+    }
 
-    /// <summary>Starts a job the scheduler has claimed (status RUNNING).</summary>
+    /// <summary>Starts a job the scheduler has claimed (status RUNNING): it takes one slot.</summary>
     public void Start(string jobId, int maxRunSeconds)
     {
         var cts = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds));
-        if (!_running.TryAdd(jobId, cts))
+        bool added;
+        lock (_slots) added = _running.TryAdd(jobId, cts);
+        if (!added)
         {
             cts.Dispose();
             return;
         }
         _ = Task.Run(() => ExecuteAsync(jobId, cts));
+    }
+
+    /// <summary>
+    /// Lets a running job take up to <paramref name="wanted"/> slots in all (its own included) from those free now;
+    /// they are released when the job ends. Returns how many it holds.
+    /// </summary>
+    public int Claim(string jobId, int wanted)
+    {
+        lock (_slots)
+        {
+            if (!_running.ContainsKey(jobId)) return 1;
+            var free = options.Value.WorkerSlots - _running.Count - _extraSlots.Where(s => s.Key != jobId).Sum(s => s.Value);
+            var extra = Math.Clamp(wanted - 1, 0, Math.Max(0, free));
+            _extraSlots[jobId] = extra;
+            return 1 + extra;
+        }
     }
 
     /// <summary>Asks a job running here to stop; false when it does not run here.</summary>
@@ -74,7 +101,11 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
         }
         finally
         {
-            _running.TryRemove(jobId, out _);
+            lock (_slots)
+            {
+                _running.TryRemove(jobId, out _);
+                _extraSlots.TryRemove(jobId, out _);
+            }
             cts.Dispose();
         }
         try

@@ -21,6 +21,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
     {
         var (reference, task) = CheckCommon(request.Dataset, request.Target, request.Task, request.Register, request.Experiment, request.Folds);
         if (request.BudgetSeconds is < 5 or > 86_400) throw ProblemException.Invalid("budget_seconds", "must be between 5 and 86400");
+        if (request.Parallel is < 1 or > 64) throw ProblemException.Invalid("parallel", "must be between 1 and 64");
         var (pinned, planned) = await PlanAsync(reference, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }, ct);
         try
         {

@@ -12,7 +12,7 @@ using Stratus.Server.Tracking;
 namespace Stratus.Server.Jobs;
 
 /// <summary>Runs one training job: a tracked run, the training itself, the model package as an artifact, and the registration.</summary>
-public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs)
+public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobRunner runner)
 {
     /// <summary>The artifact path of the model package in the run.</summary>
     public const string PackagePath = "model/package.zip";
@@ -58,6 +58,10 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
 
     private async Task<TrainResultInfo> AutoMlAsync(JobRow job, AutoMlRequest spec, Func<string, Task> log, CancellationToken ct)
     {
+        // Trials run side by side on the worker slots free now (or as many as asked for).
+        var parallel = runner.Claim(job.Id, spec.Parallel ?? int.MaxValue);
+        // After a restart, the search goes on from the trials an earlier attempt completed.
+        var prior = await PriorTrialsAsync(job, ct);
         var options = new AutoMlOptions
         {
             Target = spec.Target,
@@ -67,6 +71,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             Seed = spec.Seed ?? 42,
             Folds = spec.Folds ?? 0,
             Exclude = spec.Exclude ?? [],
+            Parallelism = parallel,
+            Resume = [.. prior.Select(p => p.Trial)],
         };
         var parameters = new Dictionary<string, string>
         {
@@ -79,11 +85,14 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         if (spec.Metric is not null) parameters["metric"] = spec.Metric;
         return await RunJobAsync(job, spec.Dataset, spec.Experiment, "automl", parameters, log, async (run, version, profile, parquet, temp, progress) =>
         {
-            await log($"run {run.Id}: AutoML on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}', budget {spec.BudgetSeconds} s");
-            var trials = new List<TrialInfo>();
+            await log($"run {run.Id}: AutoML on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}', budget {spec.BudgetSeconds} s, " +
+                $"{parallel} trial{(parallel == 1 ? "" : "s")} at a time");
+            var runIds = prior.ToDictionary(p => p.Trial.Number, p => p.RunId);
             // Each trial becomes a child run as it ends (from the search's thread, which waits for it).
-            void OnTrial(Trial t) => trials.Add(RecordTrialAsync(job, run, t, ct).GetAwaiter().GetResult());
+            void OnTrial(Trial t) => runIds[t.Number] = RecordTrialAsync(job, run, t, ct).GetAwaiter().GetResult();
             var search = await Task.Run(() => AutoMlSearch.Run(parquet, profile, options, temp, OnTrial, progress, ct), ct);
+            var trials = search.Trials.Select(t => new TrialInfo(t.Number, t.Trainer, t.Status, t.Score, Math.Round(t.Duration.TotalSeconds, 3), t.Parameters,
+                runIds.GetValueOrDefault(t.Number), t.Error)).ToList();
             var leaderboard = trials.Where(t => t.Score is not null)
                 .OrderByDescending(t => AutoMlMetrics.HigherIsBetter(search.Metric) ? t.Score : -t.Score).ThenBy(t => t.Number).ToList();
             await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string>
@@ -111,8 +120,31 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         }, ct);
     }
 
+    /// <summary>
+    /// The trials an earlier attempt of this job completed (child runs tagged with the job), as the search resumes
+    /// from them; a trial whose record was cut short by the crash is left out (it runs again).
+    /// </summary>
+    private async Task<List<(Trial Trial, string RunId)>> PriorTrialsAsync(JobRow job, CancellationToken ct)
+    {
+        var ids = await db.RunTags.AsNoTracking().Where(t => t.Key == "job_id" && t.Value == job.Id).Select(t => t.RunId)
+            .Intersect(db.RunTags.AsNoTracking().Where(t => t.Key == "trial").Select(t => t.RunId))
+            .ToListAsync(ct);
+        var prior = new List<(Trial, string)>();
+        foreach (var id in ids)
+        {
+            var r = await tracking.GetRunAsync(id, ct);
+            if (r.Status == RunStatus.Running || !r.LatestMetrics.TryGetValue("search_seconds", out var ended)) continue;
+            var metrics = r.LatestMetrics.Where(m => m.Key is not ("duration_seconds" or "search_seconds")).ToDictionary();
+            var duration = r.LatestMetrics.GetValueOrDefault("duration_seconds");
+            var trial = new Trial(int.Parse(r.Tags["trial"], CultureInfo.InvariantCulture), r.Params.GetValueOrDefault("trainer", "?"), r.Params, r.Tags["trial_status"],
+                null, metrics, TimeSpan.FromSeconds(duration), TimeSpan.FromSeconds(ended), r.Status == RunStatus.Failed ? r.FailureReason : null);
+            prior.Add((trial, r.Id));
+        }
+        return prior;
+    }
+
     /// <summary>A finished trial as a child run of the search: its parameters, metrics and outcome.</summary>
-    private async Task<TrialInfo> RecordTrialAsync(JobRow job, RunInfo parent, Trial t, CancellationToken ct)
+    private async Task<string> RecordTrialAsync(JobRow job, RunInfo parent, Trial t, CancellationToken ct)
     {
         var child = await tracking.CreateRunAsync(
             new CreateRunRequest(parent.ExperimentName, $"trial-{t.Number}", t.Parameters, new Dictionary<string, string>
@@ -123,12 +155,13 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 ["trial_status"] = t.Status,
             }),
             job.CreatedBy, ct);
-        var points = t.Metrics.Where(m => double.IsFinite(m.Value)).Select(m => new MetricPoint(m.Key, m.Value)).Append(new MetricPoint("duration_seconds", t.Duration.TotalSeconds)).ToList();
+        var points = t.Metrics.Where(m => double.IsFinite(m.Value)).Select(m => new MetricPoint(m.Key, m.Value))
+            .Append(new MetricPoint("duration_seconds", t.Duration.TotalSeconds)).Append(new MetricPoint("search_seconds", t.Ended.TotalSeconds)).ToList();
         await tracking.LogMetricsAsync(child.Id, new LogMetricsRequest(points), ct);
         await tracking.UpdateRunAsync(child.Id, t.Status is "failed" or "timeout"
             ? new UpdateRunRequest(RunStatus.Failed, t.Error ?? "the budget ran out during this trial")
             : new UpdateRunRequest(RunStatus.Finished), ct);
-        return new TrialInfo(t.Number, t.Trainer, t.Status, t.Score, Math.Round(t.Duration.TotalSeconds, 3), t.Parameters, child.Id, t.Error);
+        return child.Id;
     }
 
     /// <summary>

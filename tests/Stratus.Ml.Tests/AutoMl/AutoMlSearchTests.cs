@@ -68,11 +68,13 @@ public sealed class AutoMlSearchTests : IDisposable
         Assert.Equal(["neg", "pos"], result.Best.Classes.Order());
     }
 
-    [Fact]
-    public void Should_be_reproducible_for_a_seed_until_the_clock_differs()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Should_be_reproducible_for_a_seed_until_the_clock_differs(int parallelism)
     {
         var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(300));
-        var options = new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8), Seed = 5 };
+        var options = new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8), Seed = 5, Parallelism = parallelism };
 
         var first = AutoMlSearch.Run(parquet, profile, options, _dir);
         var second = AutoMlSearch.Run(parquet, profile, options, _dir);
@@ -85,6 +87,63 @@ public sealed class AutoMlSearchTests : IDisposable
         {
             Assert.Equal(first.Trials[i].Parameters, second.Trials[i].Parameters);
             Assert.Equal(first.Trials[i].Score, second.Trials[i].Score);
+        }
+    }
+
+    [Fact]
+    public void Should_run_trials_side_by_side_within_the_budget()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(600));
+        var budget = TimeSpan.FromSeconds(8);
+        var clock = Stopwatch.StartNew();
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget, Parallelism = 2 }, _dir);
+
+        Assert.True(clock.Elapsed < budget * 1.05, $"took {clock.Elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
+        // Trials are numbered in the order they were proposed, whichever ended first, and none is run twice.
+        Assert.Equal(Enumerable.Range(1, result.Trials.Count), result.Trials.Select(t => t.Number));
+        Assert.Equal(result.Trials.Count, result.Trials.Select(t => string.Join(';', t.Parameters.OrderBy(p => p.Key))).Distinct().Count());
+        Assert.True(result.Trials.Count >= 4, $"{result.Trials.Count} trials");
+        Assert.True(result.BestTrial.Score > 0.9, $"best auc {result.BestTrial.Score}");
+    }
+
+    [Fact]
+    public void Should_resume_from_the_trials_completed_before_a_crash_within_the_rest_of_the_budget()
+    {
+        var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(600));
+        var budget = TimeSpan.FromSeconds(10);
+        var options = new AutoMlOptions { Target = "label", Budget = budget, Seed = 9 };
+        var interrupted = AutoMlSearch.Run(parquet, profile, options, _dir);
+        // The process died 4 s into the search: what it had recorded by then is what a restart finds.
+        var completed = interrupted.Trials.Where(t => t.Ended < TimeSpan.FromSeconds(4)).ToList();
+        Assert.True(completed.Count >= 2, $"{completed.Count} trials in 4 s");
+        var spent = completed.Max(t => t.Ended);
+        var lines = new List<string>();
+        var clock = Stopwatch.StartNew();
+
+        var resumed = AutoMlSearch.Run(parquet, profile, options with { Resume = [.. completed.Select(t => t with { Score = null })] }, _dir,
+            progress: new Lines(lines));
+
+        // Within what was left of the budget, not a new one.
+        var elapsed = clock.Elapsed;
+        Assert.True(elapsed < budget - spent + budget * 0.05, $"resumed search took {elapsed.TotalSeconds:F1} s with {(budget - spent).TotalSeconds:F1} s left");
+        Assert.Contains(lines, l => l.StartsWith($"resuming after a restart: {completed.Count} trials done", StringComparison.Ordinal));
+        // The completed trials are kept as they were (their scores read from their metrics) and not run again; new
+        // trials are numbered after them.
+        Assert.Equal(completed.Select(t => (t.Number, t.Score)), resumed.Trials.Take(completed.Count).Select(t => (t.Number, t.Score)));
+        var fresh = resumed.Trials.Skip(completed.Count).ToList();
+        Assert.Equal(Enumerable.Range(completed.Count + 1, fresh.Count), fresh.Select(t => t.Number));
+        Assert.DoesNotContain(fresh, t => completed.Any(c => c.Parameters.OrderBy(p => p.Key).SequenceEqual(t.Parameters.OrderBy(p => p.Key))));
+        // Nothing found before the crash is lost: the result is at least as good as the best completed trial.
+        Assert.True(resumed.BestTrial.Score >= completed.Where(t => t.Status == "ok").Max(t => t.Score), "the best completed trial was lost");
+        Assert.True(resumed.Trials.All(t => t.Ended <= budget * 1.05), "a trial ended after the budget");
+    }
+
+    private sealed class Lines(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            lock (lines) lines.Add(value);
         }
     }
 

@@ -102,6 +102,7 @@ public sealed class ModelPackageTests : IDisposable
     [InlineData("flag", "lightgbm")]
     [InlineData("flag", "lbfgs")]
     [InlineData("y", "fastforest")]
+    [InlineData("y", "lightgbm-native")]
     public void Should_score_requests_row_by_row_exactly_as_the_batch_path_does(string target, string trainer)
     {
         var random = new Random(8);
@@ -112,7 +113,8 @@ public sealed class ModelPackageTests : IDisposable
             csv.Append(CultureInfo.InvariantCulture, $"{k * 10 + random.NextDouble() * 8:F3},{new[] { "a", "b", "c" }[k]},{(random.NextDouble() < 0.3 + k * 0.2 ? 1 : 0)},{k * 100 + random.NextDouble() * 30:F3},{(random.NextDouble() < 0.1 ? "" : new[] { "red", "green" }[random.Next(2)])}\n");
         }
         var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
-        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = target, Trainer = trainer, Iterations = 20, Folds = 2 }, _dir);
+        var options = new TrainOptions { Target = target, Trainer = trainer.Split('-')[0], NativeCategories = trainer.EndsWith("-native", StringComparison.Ordinal), Iterations = 20, Folds = 2 };
+        var result = ModelTrainer.Train(parquet, profile, options, _dir);
         using var stream = new MemoryStream();
         ModelPackage.Save(result, profile, target, stream, new Dictionary<string, string>());
         stream.Position = 0;

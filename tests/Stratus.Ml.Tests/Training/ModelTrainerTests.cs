@@ -232,4 +232,29 @@ public sealed class ModelTrainerTests : IDisposable
         Assert.Equal(300, result.ConfusionMatrix.Sum(r => r.Sum()));
         Assert.True(result.ConfusionMatrix[0][0] > 90, "class a mostly predicted as a");
     }
+
+    [Fact]
+    public void Should_split_on_groups_of_categories_natively_when_asked()
+    {
+        // Whether a shop is risky depends on which of 60 shops it is: one native categorical split separates them,
+        // one-hot columns need a split per shop.
+        var random = new Random(11);
+        var risky = Enumerable.Range(0, 60).Where(_ => random.NextDouble() < 0.5).ToHashSet();
+        var csv = new StringBuilder("shop,amount,fraud\n");
+        for (var i = 0; i < 1500; i++)
+        {
+            var shop = random.Next(60);
+            var fraud = risky.Contains(shop) ? random.NextDouble() < 0.8 : random.NextDouble() < 0.1;
+            csv.Append(CultureInfo.InvariantCulture, $"s{shop},{random.NextDouble() * 100:F2},{(fraud ? 1 : 0)}\n");
+        }
+        var (parquet, profile) = Dataset(csv.ToString());
+        var options = new TrainOptions { Target = "fraud", Iterations = 10, Leaves = 4, MinDataInLeaf = 5, Folds = 3 };
+
+        var oneHot = ModelTrainer.Train(parquet, profile, options, _dir);
+        var native = ModelTrainer.Train(parquet, profile, options with { NativeCategories = true }, _dir);
+
+        Assert.Contains("cat_threshold=", native.Model.Booster!.Save(), StringComparison.Ordinal);
+        Assert.DoesNotContain("cat_threshold=", oneHot.Model.Booster!.Save(), StringComparison.Ordinal);
+        Assert.True(native.Metrics["auc"] > oneHot.Metrics["auc"] + 0.02, $"native auc {native.Metrics["auc"]:F4}, one-hot {oneHot.Metrics["auc"]:F4}");
+    }
 }

@@ -29,6 +29,9 @@ public sealed record GbmOptions
     /// <summary>Threads LightGBM may use; 0 lets it choose.</summary>
     public int Threads { get; init; }
 
+    /// <summary>Feature columns holding category codes (non-negative integers) that LightGBM splits on as categories.</summary>
+    public IReadOnlyList<int> CategoricalFeatures { get; init; } = [];
+
     public int Seed { get; init; } = 42;
 }
 
@@ -171,6 +174,11 @@ internal static class GbmTrainer
         };
         if (o.BaggingFraction < 1) p.Add($"bagging_fraction={o.BaggingFraction.ToString("R", CultureInfo.InvariantCulture)} bagging_freq=1");
         if (o.Threads > 0) p.Add($"num_threads={o.Threads}");
+        if (o.CategoricalFeatures.Count > 0)
+        {
+            // LightGBM's default of 100 rows per category group would keep small data from any categorical split.
+            p.Add($"categorical_feature={string.Join(',', o.CategoricalFeatures)} min_data_per_group={Math.Max(1, o.MinDataInLeaf)}");
+        }
         return string.Join(' ', p);
     }
 }
