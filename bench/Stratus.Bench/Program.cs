@@ -10,11 +10,12 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- metrics [points] metric points per second through the batch endpoint (SQLite)
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve [requests] a 100-tree LightGBM endpoint vs a bare minimal-API endpoint calling the same model
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
-//   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
+//   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
 if (which == "automl")
 {
-    AutoMlBenchmark.Run(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
+    AutoMlBenchmark.Run(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10,
+        args.Length > 3 && args[3] != "all" ? args[3].Split(',') : [], args.Contains("--verbose"));
     return;
 }
 var work = Directory.CreateTempSubdirectory("stratus-bench-").FullName;

@@ -1,4 +1,5 @@
-"""Scores every method's test-fold predictions the same way and writes the comparison table (docs/benchmarks.md section).
+"""Scores every method's test-fold predictions the same way and writes the comparison table: the "## AutoML" section
+of OUT_MARKDOWN (docs/benchmarks.md), replaced in place, the file's other sections kept.
 
 usage: report.py WORK BUDGET_SECONDS OUT_MARKDOWN
 """
@@ -35,8 +36,12 @@ for name in sorted(os.listdir(work)):
     meta = json.load(open(meta_path))
     task, metric, target = meta["task"], meta["metric"], meta["target"]
     per = {m: [] for m in methods}
+    seconds = []
     for fold in sorted(d for d in os.listdir(os.path.join(work, name)) if d.startswith("fold")):
         d = os.path.join(work, name, fold)
+        info = os.path.join(d, "stratus.json")
+        if os.path.exists(info):
+            seconds.append(json.load(open(info))["seconds"])
         test = pd.read_csv(os.path.join(d, "test.csv"))
         for m in methods:
             path = os.path.join(d, f"{m}_pred.csv")
@@ -51,19 +56,28 @@ for name in sorted(os.listdir(work)):
     near = s <= best_ref * 1.01 + 1e-12 if lower else s >= best_ref - abs(best_ref) * 0.01 - 1e-12
     wins += good
     close += near
-    rows.append((name, meta["rows"], task, metric, mean, good, near))
+    rows.append((name, meta["rows"], task, metric, mean, good, near, max(seconds) if seconds else float("nan")))
 
 lines = [f"## AutoML ({budget} s per fold, 5-fold outer cross-validation)", "",
          "Mean test score over the outer folds (AUC and R²: higher is better; log-loss: lower is better). "
          "Each method sees the same training rows and the same budget; Stratus ran in-process (`AutoMlSearch`), the "
          "references from Debian's Python packages. Produced by `bench/automl/run.sh`.", "",
-         "| dataset | rows | task | metric | " + " | ".join(names[m] for m in methods) + " | Stratus ≥ every reference | within 1% of the best |",
-         "|---|---|---|---|" + "---|" * len(methods) + "---|---|"]
-for name, n, task, metric, mean, good, near in rows:
-    lines.append(f"| {name} | {n} | {task} | {metric} | " + " | ".join(f"{mean[m]:.4f}" for m in methods) + f" | {'yes' if good else 'no'} | {'yes' if near else 'no'} |")
+         "| dataset | rows | task | metric | " + " | ".join(names[m] for m in methods) + " | Stratus ≥ every reference | within 1% of the best | Stratus search, longest fold (s) |",
+         "|---|---|---|---|" + "---|" * len(methods) + "---|---|---|"]
+for name, n, task, metric, mean, good, near, longest in rows:
+    lines.append(f"| {name} | {n} | {task} | {metric} | " + " | ".join(f"{mean[m]:.4f}" for m in methods)
+                 + f" | {'yes' if good else 'no'} | {'yes' if near else 'no'} | {longest:.1f} |")
 lines += ["", f"Stratus at least as good as every reference on {wins} of {len(rows)} datasets ({100 * wins / len(rows):.0f}%, aim 80%); "
           f"within 1% of the best reference on {close} of {len(rows)}.", ""]
-text = "\n".join(lines)
-print(text)
+section = "\n".join(lines)
+print(section)
+# Replace this section of the file (up to the next "## " heading), or add it; the other sections stay.
+text = open(out).read() if os.path.exists(out) else "# Benchmarks\n\n"
+start = text.find("## AutoML")
+if start < 0:
+    text = text.rstrip("\n") + "\n\n" + section
+else:
+    end = text.find("\n## ", start + 1)
+    text = text[:start] + section + ("" if end < 0 else "\n" + text[end + 1:])
 with open(out, "w") as f:
     f.write(text)

@@ -94,9 +94,11 @@ public static class AutoMlMetrics
 /// (a 4-leaf LightGBM, a linear model, then larger boosted trees and ML.NET's tree learners), then runs a randomized
 /// local search around the best LightGBM configuration in the spirit of FLAML's CFO: a step in a random direction
 /// of the log-scaled hyperparameters, the opposite step if that fails, a smaller step after repeated failures.
-/// Boosting stops early on each fold's validation loss, so the number of trees is searched for free; a trial whose
+/// Boosting stops early on the folds' validation loss, so the number of trees is searched for free; a trial whose
 /// first folds already trail the best is abandoned; LightGBM trials stop at the next iteration when the budget ends,
-/// and ML.NET trainers (which cannot be interrupted) only start when their expected time fits.
+/// and ML.NET trainers (which cannot be interrupted) only start when their expected time fits. Trials run
+/// <see cref="AutoMlOptions.Parallelism"/> at a time, proposed and recorded in order (a seed and a parallelism give the
+/// same trials), and a search can resume from the trials of an interrupted one (<see cref="AutoMlOptions.Resume"/>).
 /// </summary>
 public static class AutoMlSearch
 {
@@ -133,11 +135,17 @@ public static class AutoMlSearch
         // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
         var foldMetrics = new Dictionary<int, IReadOnlyList<IReadOnlyDictionary<string, double>>>();
 
-        // Time kept for the final fits on all rows (cross-validation: the best trials', as an ensemble may need them)
-        // and packaging: it grows with what the best trials cost.
-        TimeSpan Reserve() => TimeSpan.FromSeconds(0.05 * options.Budget.TotalSeconds)
+        // Time kept for the final fits on all rows (cross-validation: the best trials', as an ensemble may need them),
+        // the permutation importance (3% of the budget) and packaging (5%): it grows with what the best trials cost.
+        TimeSpan Reserve() => options.Budget * 0.08
             + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
         TimeSpan Left() => options.Budget - Elapsed() - Reserve();
+        // What the feature importance may take at the end: what is left (less a margin), or a sliver when nothing is.
+        TimeSpan ImportanceTime()
+        {
+            progress?.Report("measuring feature importance");
+            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 100, options.Budget.Ticks / 50));
+        }
 
         // Evaluates configurations side by side, each first held against the incumbent's same folds: a trial whose
         // first folds trail it by more than a margin is abandoned (pruned).
@@ -190,21 +198,30 @@ public static class AutoMlSearch
         }
 
         // Runs new trials side by side, held against the rival (default: the best trial), and records them in order;
-        // none when no time is left for them.
-        List<Trial> Batch(IEnumerable<TrainOptions> candidates, int? rival = null)
+        // null when no time is left. A configuration tried before is not tried again.
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        List<Trial>? Batch(IEnumerable<TrainOptions> candidates, int? rival = null, bool prune = true)
         {
             var left = Left();
-            if (left <= TimeSpan.Zero) return [];
+            if (left <= TimeSpan.Zero) return null;
+            // Cross-validation: a trial that ends at its deadline and wins must still be fitted on every row (about
+            // 1.5 of its folds' time): the deadline leaves room for that.
+            if (session.Folds > 1) left /= 1 + 1.5 / session.Folds;
+            // Too little to finish anything: less than half the quickest trial that finished.
+            var quickest = trials.Where(t => t.Status == "ok").Select(t => t.Duration.Ticks / 2).DefaultIfEmpty(0).Min();
+            if (left.Ticks < Math.Max(quickest, Math.Max(TimeSpan.TicksPerMillisecond * 50, options.Budget.Ticks / 200))) return null;
             // ML.NET's trainers cannot be stopped mid-fit: start one only when its expected time fits.
-            var runnable = candidates.Where(c => c.Trainer == "lightgbm" || Expected(c.Trainer, costs, session) <= left).ToList();
+            var runnable = candidates.DistinctBy(c => Key(Describe(c))).Where(c => !tried.Contains(Key(Describe(c))))
+                .Where(c => c.Trainer == "lightgbm" || Expected(c.Trainer, costs, session) <= left).ToList();
             var first = trials.Count == 0 ? 1 : trials.Max(t => t.Number) + 1;
-            var incumbent = rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
+            var incumbent = !prune ? null : rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
             var outcomes = EvaluateAll([.. runnable.Select((c, i) => (first + i, c))], incumbent, left);
             for (var i = 0; i < runnable.Count; i++)
             {
                 var (trial, evaluation) = outcomes[i];
                 costs[trial.Trainer] = costs.TryGetValue(trial.Trainer, out var cost) && cost > trial.Duration ? cost : trial.Duration;
                 trials.Add(trial);
+                tried.Add(Key(trial.Parameters));
                 configurations[trial.Number] = runnable[i];
                 if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
                 onTrial?.Invoke(trial);
@@ -222,6 +239,7 @@ public static class AutoMlSearch
             foreach (var prior in resumed)
             {
                 trials.Add(prior);
+                tried.Add(Key(prior.Parameters));
                 configurations[prior.Number] = Configure(prior.Parameters, baseOptions);
                 costs[prior.Trainer] = costs.TryGetValue(prior.Trainer, out var cost) && cost > prior.Duration ? cost : prior.Duration;
             }
@@ -240,11 +258,27 @@ public static class AutoMlSearch
             }
         }
 
-        // The starts not tried yet (before a restart), as many at a time as run side by side.
-        var tried = trials.Select(t => Key(t.Parameters)).ToHashSet(StringComparer.Ordinal);
+        // The starts (those not tried before a restart), as many at a time as run side by side. They run to the end:
+        // each is the anchor of its family (the linear model's regularization is searched from its start) and a
+        // candidate for the ensemble.
         foreach (var chunk in Starts(task, baseOptions, session.Rows, categorical).Where(s => !tried.Contains(Key(Describe(s)))).Chunk(parallelism))
         {
-            if (Batch(chunk).Count == 0) break;
+            if (Batch(chunk, prune: false) is null) break;
+        }
+
+        // The linear model's regularization, ten times weaker or stronger while that improves it: cheap, and on small
+        // data often what wins, or what an ensemble needs beside the trees.
+        if (task != MlTask.Regression && BestOf("lbfgs") is { } linear)
+        {
+            var factors = new[] { 0.1, 10.0 };
+            while (Batch(factors.Select(f => linear.Options with { L2 = Math.Clamp((linear.Options.L2 ?? 1) * f, 1e-4, 100) }), linear.Number) is { } done)
+            {
+                var top = done.Where(t => t is { Status: "ok", Score: not null }).OrderByDescending(t => sign * t.Score!.Value).FirstOrDefault();
+                if (top is null || sign * (top.Score!.Value - linear.Score) <= 0) break;
+                var factor = configurations[top.Number].L2!.Value / (linear.Options.L2 ?? 1);
+                linear = (configurations[top.Number], top.Score.Value, top.Number);
+                factors = [factor]; // on in the direction that helped
+            }
         }
 
         // Local search around the best LightGBM configuration: move to any step that beats it.
@@ -269,8 +303,7 @@ public static class AutoMlSearch
             {
                 // Held against the center, not the best trial: a step that beats the center moves the search even
                 // while another trainer leads (and may still join it in an ensemble).
-                var done = Batch(chunk, c.Number);
-                if (done.Count == 0) break;
+                if (Batch(chunk, c.Number) is not { } done) break;
                 ran = true;
                 var top = done.Where(t => t is { Status: "ok", Score: not null }).OrderByDescending(t => sign * t.Score!.Value).FirstOrDefault();
                 if (top is null || sign * (top.Score!.Value - c.Score) <= 0) continue;
@@ -294,7 +327,7 @@ public static class AutoMlSearch
 
         // An ensemble of the best trials, when it beats the best one on the same validation predictions and its
         // members can still be fitted on every row within the budget.
-        var ensemble = Ensemble(library, task, session, metric, sign, winner.Trial.Score!.Value, options.Budget - Elapsed());
+        var ensemble = Ensemble(library, task, session, metric, sign, winner.Trial.Score!.Value, options.Budget * 0.97 - Elapsed());
         TrainResult result;
         if (ensemble is { } chosen)
         {
@@ -306,7 +339,7 @@ public static class AutoMlSearch
             var predictions = TrainedModel.Average(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
             var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
             result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, Elapsed(),
-                session.Categories(), session.Importance(model), null);
+                session.Categories(), session.Importance(model, ImportanceTime()), null);
         }
         else
         {
@@ -315,7 +348,7 @@ public static class AutoMlSearch
             var model = winner.Evaluation.Model ?? session.FitFinal(
                 winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
             result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
-                session.Validation, Elapsed(), session.Categories(), session.Importance(model), winner.Evaluation.Curve);
+                session.Validation, Elapsed(), session.Categories(), session.Importance(model, ImportanceTime()), winner.Evaluation.Curve);
         }
         return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
 

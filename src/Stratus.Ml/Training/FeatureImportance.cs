@@ -13,7 +13,9 @@ internal static class FeatureImportance
     /// <summary>Rows scored per permutation; enough for a stable ranking, cheap enough to run after every training.</summary>
     public const int SampleRows = 2000;
 
-    public static IReadOnlyDictionary<string, double> Compute(MLContext ml, TrainedModel model, IDataView data, IReadOnlyList<FeatureColumn> features, int seed)
+    /// <param name="allowance">Time the whole measure may take, about: fewer rows are scored when the model is too slow for it.</param>
+    public static IReadOnlyDictionary<string, double> Compute(MLContext ml, TrainedModel model, IDataView data, IReadOnlyList<FeatureColumn> features, int seed,
+        TimeSpan? allowance = null)
     {
         var sample = ml.Data.TakeRows(data, SampleRows);
         var schema = sample.Schema;
@@ -21,15 +23,25 @@ internal static class FeatureImportance
         var rows = columns.Length == 0 ? 0 : columns[0].Length;
         if (rows < 10) return new Dictionary<string, double>();
 
-        var unchanged = new RowsDataView(schema, columns, rows);
-        var labels = TrainedModel.Labels(unchanged, model.Task, model.Classes);
         var metric = ModelMetrics.Primary(model.Task);
+        var sources = features.GroupBy(f => f.SourceColumn).ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var labels = TrainedModel.Labels(new RowsDataView(schema, columns, rows), model.Task, model.Classes);
         double Score(IDataView view) => ModelMetrics.Compute(model.Task, labels, model.Score(view), model.Classes.Count).Metrics[metric];
-        var baseline = Score(unchanged);
+        var baseline = Score(new RowsDataView(schema, columns, rows));
+        var expected = clock.Elapsed * sources.Count;
+        if (allowance is { } limit && expected > limit && rows > MinimumRows)
+        {
+            // One scoring per column would overrun: fewer rows, in proportion (never fewer than a few hundred).
+            rows = Math.Max(MinimumRows, (int)(rows * (limit / expected)));
+            columns = [.. columns.Select(c => Slice(c, rows))];
+            labels = TrainedModel.Labels(new RowsDataView(schema, columns, rows), model.Task, model.Classes);
+            baseline = Score(new RowsDataView(schema, columns, rows));
+        }
         if (!double.IsFinite(baseline)) return new Dictionary<string, double>(); // e.g. one class only in the sample
         var random = new Random(seed);
         var importance = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var source in features.GroupBy(f => f.SourceColumn))
+        foreach (var source in sources)
         {
             var order = Enumerable.Range(0, rows).ToArray();
             random.Shuffle(order);
@@ -45,6 +57,15 @@ internal static class FeatureImportance
             importance[source.Key] = baseline - Score(new RowsDataView(schema, permuted, rows));
         }
         return importance.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    private const int MinimumRows = 200;
+
+    private static Array Slice(Array column, int rows)
+    {
+        var slice = Array.CreateInstance(column.GetType().GetElementType()!, rows);
+        Array.Copy(column, slice, rows);
+        return slice;
     }
 
     /// <summary>Reads the sample once, in one cursor pass, into arrays that <see cref="RowsDataView"/> serves.</summary>

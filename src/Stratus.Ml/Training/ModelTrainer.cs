@@ -40,7 +40,7 @@ public sealed record TrainOptions
     /// <summary>LightGBM: share of rows each tree is grown on (default 1).</summary>
     public double? BaggingFraction { get; init; }
 
-    /// <summary>LightGBM: L2 regularization of leaf values (default 0).</summary>
+    /// <summary>L2 regularization: of LightGBM's leaf values (default 0), of the linear models' weights (lbfgs: 1; sdca: its own choice).</summary>
     public double? L2 { get; init; }
 
     /// <summary>LightGBM: stop when the validation metric has not improved for this many iterations (0: never).</summary>

@@ -46,11 +46,14 @@ public sealed class TrainedModel(ITransformer pipeline, DataViewSchema inputSche
     /// Scores every row of <paramref name="input"/>: the positive class's probability (binary), one probability per
     /// class in <see cref="Classes"/> order (multiclass, row after row), or the predicted value (regression).
     /// </summary>
-    public double[] Score(IDataView input)
+    public double[] Score(IDataView input) => Score(input, -1);
+
+    /// <param name="iterations">LightGBM: score with the first this many boosting iterations (all when -1).</param>
+    internal double[] Score(IDataView input, int iterations)
     {
         if (Members.Count > 0) return Average(Members.Select(m => (m.Model.Score(input), m.Info.Weight)));
         var transformed = Pipeline.Transform(input);
-        if (Booster is { } booster) return booster.Predict(SparseRows.Read(transformed));
+        if (Booster is { } booster) return booster.Predict(SparseRows.Read(transformed), iterations);
         return Task switch
         {
             MlTask.BinaryClassification => [.. transformed.GetColumn<float>("Probability").Select(p => (double)p)],

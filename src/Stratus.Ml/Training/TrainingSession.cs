@@ -103,39 +103,31 @@ public sealed class TrainingSession : IDisposable
 
     /// <summary>
     /// Measures one configuration on the session's splits: each fold (or the holdout) fitted and scored, metrics
-    /// averaged, confusion matrices summed, learning curves averaged.
+    /// averaged, confusion matrices summed, learning curves averaged. With early stopping in cross-validation the
+    /// number of trees is chosen once, where the folds' mean validation loss is lowest, and every fold is scored at
+    /// that number (as <c>lgb.cv</c> and <c>xgb.cv</c> do): scoring each fold at its own best iteration would choose
+    /// the trees on the very rows that measure them, and flatter small data.
     /// </summary>
     /// <param name="keepGoing">Called after each fold with the folds done and their averaged metrics so far; false stops (a trial that cannot win).</param>
     public Evaluation Evaluate(TrainOptions options, IProgress<string>? progress, CancellationToken ct, Func<int, IReadOnlyDictionary<string, double>, bool>? keepGoing = null)
     {
-        var perFold = new List<Dictionary<string, double>>();
+        var common = options.Trainer == "lightgbm" && Folds > 1 && options.EarlyStoppingRounds > 0;
+        var measured = new List<(Dictionary<string, double> Metrics, long[][]? Confusion, float[] Labels, double[] Scores)>();
         var curves = new List<LearningCurve>();
-        long[][]? confusion = null;
+        var models = new List<TrainedModel>();
         TrainedModel? kept = null;
-        var predictions = new List<double>();
-        var labels = new List<float>();
         for (var k = 0; k < _splits.Count; k++)
         {
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.StartNew();
             var step = Folds > 1 ? $"fold {k + 1}/{Folds}" : "holdout";
-            var (model, curve) = Fit(k, options, step, null, progress, ct);
-            var test = _splits[k].Test;
-            var foldLabels = TrainedModel.Labels(test, Task, Classes);
-            var scores = model.Score(test);
-            predictions.AddRange(scores);
-            labels.AddRange(foldLabels);
-            var (metrics, matrix) = ModelMetrics.Compute(Task, foldLabels, scores, Classes.Count);
-            perFold.Add(metrics);
+            var (model, curve) = Fit(k, options, step, null, progress, ct, keepAllIterations: common);
+            models.Add(model);
             if (curve is not null) curves.Add(curve);
-            if (matrix is not null)
-            {
-                confusion ??= [.. matrix.Select(r => new long[r.Length])];
-                for (var i = 0; i < matrix.Length; i++)
-                {
-                    for (var j = 0; j < matrix.Length; j++) confusion[i][j] += matrix[i][j];
-                }
-            }
+            // Until the common number of trees is known, each fold is followed at its own best iteration.
+            var fold = Measure(k, model, common ? curve!.BestIteration : -1);
+            measured.Add(fold);
+            var metrics = fold.Metrics;
             if (Folds <= 1)
             {
                 kept = model;
@@ -143,9 +135,48 @@ public sealed class TrainingSession : IDisposable
             }
             var headline = ModelMetrics.Primary(Task);
             progress?.Report($"fold {k + 1}/{Folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
-            if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average(perFold))) break;
+            if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average([.. measured.Select(m => m.Metrics)]))) break;
         }
-        return new Evaluation(Average(perFold), confusion, AverageCurves(curves), kept, perFold.Count, [.. predictions], [.. labels], perFold);
+
+        var averaged = AverageCurves(curves);
+        var iterations = -1;
+        if (common && averaged is not null)
+        {
+            var loss = averaged.Series[Task == MlTask.Regression ? "valid.rmse" : "valid.log_loss"];
+            iterations = Array.IndexOf(loss, loss.Min()) + 1;
+            averaged = averaged with { BestIteration = iterations };
+            measured = [.. models.Select((m, k) => Measure(k, m, iterations))];
+        }
+        // Cross-validation keeps no fold model: their native memory goes now, not at some later collection.
+        if (kept is null) models.ForEach(m => m.Booster?.Dispose());
+        // Metrics per fold, confusion summed, out-of-fold predictions in fold order.
+        var perFold = new List<Dictionary<string, double>>();
+        long[][]? confusion = null;
+        var predictions = new List<double>();
+        var labels = new List<float>();
+        foreach (var (metrics, matrix, foldLabels, scores) in measured)
+        {
+            perFold.Add(metrics);
+            predictions.AddRange(scores);
+            labels.AddRange(foldLabels);
+            if (matrix is null) continue;
+            confusion ??= [.. matrix.Select(r => new long[r.Length])];
+            for (var i = 0; i < matrix.Length; i++)
+            {
+                for (var j = 0; j < matrix.Length; j++) confusion[i][j] += matrix[i][j];
+            }
+        }
+        return new Evaluation(Average(perFold), confusion, averaged, kept, perFold.Count, [.. predictions], [.. labels], perFold);
+    }
+
+    /// <summary>A model's metrics on split <paramref name="k"/>'s test rows (LightGBM: with its first <paramref name="iterations"/> iterations, all when -1).</summary>
+    private (Dictionary<string, double> Metrics, long[][]? Confusion, float[] Labels, double[] Scores) Measure(int k, TrainedModel model, int iterations)
+    {
+        var test = _splits[k].Test;
+        var labels = TrainedModel.Labels(test, Task, Classes);
+        var scores = model.Score(test, iterations);
+        var (metrics, confusion) = ModelMetrics.Compute(Task, labels, scores, Classes.Count);
+        return (metrics, confusion, labels, scores);
     }
 
     /// <summary>Fits a configuration on every row (after cross-validation).</summary>
@@ -157,8 +188,9 @@ public sealed class TrainingSession : IDisposable
     }
 
     /// <summary>Permutation importance of a model: on the holdout rows, or (cross-validation) on the first rows, which the model saw.</summary>
-    public IReadOnlyDictionary<string, double> Importance(TrainedModel model) =>
-        FeatureImportance.Compute(_ml, model, Folds > 1 ? _data : _splits[0].Test, Features, _seed);
+    /// <param name="allowance">About how long it may take (fewer rows are scored for a slow model); no limit when null.</param>
+    public IReadOnlyDictionary<string, double> Importance(TrainedModel model, TimeSpan? allowance = null) =>
+        FeatureImportance.Compute(_ml, model, Folds > 1 ? _data : _splits[0].Test, Features, _seed, allowance);
 
     /// <summary>The values of each one-hot encoded column, so that serving can refuse values the model never saw.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Categories() => TrainingData.Categories(_parquet, Features, _tempDirectory);
@@ -178,7 +210,8 @@ public sealed class TrainingSession : IDisposable
     }
 
     /// <summary>Fits on split <paramref name="split"/>'s training rows (validating on its test rows), or on every row when -1.</summary>
-    private (TrainedModel Model, LearningCurve? Curve) Fit(int split, TrainOptions options, string step, int? iterations, IProgress<string>? progress, CancellationToken ct)
+    private (TrainedModel Model, LearningCurve? Curve) Fit(int split, TrainOptions options, string step, int? iterations, IProgress<string>? progress, CancellationToken ct,
+        bool keepAllIterations = false)
     {
         var train = split < 0 ? _data : _splits[split].Train;
         if (options.Trainer != "lightgbm")
@@ -203,6 +236,7 @@ public sealed class TrainingSession : IDisposable
             L2 = options.L2 ?? 0,
             Seed = options.Seed,
             EarlyStoppingRounds = options.EarlyStoppingRounds,
+            KeepAllIterations = keepAllIterations,
             Threads = options.Threads,
             // Native categories come first in the feature vector, one code column each.
             CategoricalFeatures = options.NativeCategories ? [.. Enumerable.Range(0, Features.Count(IsCategorical))] : [],
@@ -272,13 +306,7 @@ public sealed class TrainingSession : IDisposable
                     parts.Add(f.Name);
                     break;
                 case FeatureKind.Numeric:
-                    // The indicator lets the other trainers learn from missingness itself.
-                    chain = chain.Append(ml.Transforms.IndicateMissingValues(output + "_missing", f.Name))
-                        .Append(ml.Transforms.Conversion.ConvertType(output + "_missing", outputKind: DataKind.Single))
-                        .Append(ml.Transforms.ReplaceMissingValues(output, f.Name));
-                    parts.Add(output);
-                    parts.Add(output + "_missing");
-                    break;
+                    break; // below, all at once
                 case FeatureKind.Categorical:
                     chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, f.Name));
                     parts.Add(output);
@@ -292,6 +320,19 @@ public sealed class TrainingSession : IDisposable
                     parts.Add(output);
                     break;
             }
+        }
+        var numbers = features.Where(f => f.Kind == FeatureKind.Numeric).Select(f => f.Name).ToArray();
+        if (trainer != "lightgbm" && numbers.Length > 0)
+        {
+            // Every number in one vector: a few transforms whatever the width (three per column made a 60-column
+            // dataset take seconds to fit, each transform being fitted through all those before it). The indicators
+            // let these trainers learn from missingness itself.
+            chain = chain.Append(ml.Transforms.Concatenate("__numbers", numbers))
+                .Append(ml.Transforms.IndicateMissingValues("__missing", "__numbers"))
+                .Append(ml.Transforms.Conversion.ConvertType("__missing", outputKind: DataKind.Single))
+                .Append(ml.Transforms.ReplaceMissingValues("__numbers"));
+            parts.Add("__numbers");
+            parts.Add("__missing");
         }
         chain = chain.Append(ml.Transforms.Concatenate("Features", [.. parts]));
         if (trainer is "sdca" or "lbfgs") chain = chain.Append(ml.Transforms.NormalizeMinMax("Features"));
@@ -311,19 +352,19 @@ public sealed class TrainingSession : IDisposable
             (MlTask.BinaryClassification, "fasttree") => ml.BinaryClassification.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.BinaryClassification, "fastforest") => ml.BinaryClassification.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20)
                 .Append(ml.BinaryClassification.Calibrators.Platt(label)),
-            (MlTask.BinaryClassification, "sdca") => ml.BinaryClassification.Trainers.SdcaLogisticRegression(label, maximumNumberOfIterations: o.Iterations),
-            (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label),
+            (MlTask.BinaryClassification, "sdca") => ml.BinaryClassification.Trainers.SdcaLogisticRegression(label, l2Regularization: (float?)o.L2, maximumNumberOfIterations: o.Iterations),
+            (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label, l2Regularization: (float)(o.L2 ?? 1)),
             (MlTask.MulticlassClassification, "fasttree") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, "fastforest") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
-            (MlTask.MulticlassClassification, "sdca") => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(label, maximumNumberOfIterations: o.Iterations)
+            (MlTask.MulticlassClassification, "sdca") => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(label, l2Regularization: (float?)o.L2, maximumNumberOfIterations: o.Iterations)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
-            (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label)
+            (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label, l2Regularization: (float)(o.L2 ?? 1))
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.Regression, "fasttree") => ml.Regression.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.Regression, "fastforest") => ml.Regression.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20),
-            _ => ml.Regression.Trainers.Sdca(label, maximumNumberOfIterations: o.Iterations),
+            _ => ml.Regression.Trainers.Sdca(label, l2Regularization: (float?)o.L2, maximumNumberOfIterations: o.Iterations),
         };
     }
 

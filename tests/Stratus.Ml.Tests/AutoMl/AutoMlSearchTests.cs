@@ -171,6 +171,28 @@ public sealed class AutoMlSearchTests : IDisposable
     }
 
     [Fact]
+    public void Should_search_the_linear_models_regularization()
+    {
+        // Classes that a line separates, with few rows: the linear model's L2 matters.
+        var random = new Random(6);
+        var csv = new StringBuilder("x,z,label\n");
+        for (var i = 0; i < 120; i++)
+        {
+            var k = random.Next(3);
+            csv.Append(CultureInfo.InvariantCulture, $"{k * 1.2 + random.NextDouble() * 1.5:F3},{random.NextDouble():F3},{"abc"[k]}\n");
+        }
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8) }, _dir);
+
+        var linear = result.Trials.Where(t => t.Trainer == "lbfgs").ToList();
+        Assert.True(linear.Count >= 3, $"{linear.Count} linear trials");
+        Assert.Contains(linear, t => !t.Parameters.ContainsKey("l2")); // the default first
+        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == "0.1");
+        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == "10");
+    }
+
+    [Fact]
     public void Should_refuse_a_metric_that_does_not_fit_the_task()
     {
         var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(60));

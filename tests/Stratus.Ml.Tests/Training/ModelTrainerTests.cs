@@ -185,11 +185,31 @@ public sealed class ModelTrainerTests : IDisposable
         var result = ModelTrainer.Train(parquet, profile,
             new TrainOptions { Target = "fraud", Folds = 3, Iterations = 2000, LearningRate = 0.5, EarlyStoppingRounds = 10 }, _dir);
 
-        // Each fold stops on its own; the final model boosts as long as the folds found best on average.
+        // Each fold stops on its own; the number of trees is then chosen once, where the folds' mean validation loss
+        // is lowest, the folds are measured there, and the final model boosts that long.
         var iterations = result.Model.Booster!.Iterations;
+        var mean = result.Curve!.Series["valid.log_loss"];
         Assert.InRange(iterations, 1, 1000);
-        Assert.Equal(result.Curve!.BestIteration, iterations);
-        Assert.True(result.Curve.Series["valid.log_loss"].Length < 2000);
+        Assert.True(mean.Length < 2000);
+        Assert.Equal(Array.IndexOf(mean, mean.Min()) + 1, result.Curve.BestIteration);
+        Assert.Equal(result.Curve.BestIteration, iterations);
+        Assert.Equal(mean.Min(), result.Metrics["log_loss"], 4);
+    }
+
+    [Fact]
+    public void Should_measure_feature_importance_on_fewer_rows_when_time_is_short()
+    {
+        var (parquet, profile) = Dataset(Transactions(3000));
+        var options = new TrainOptions { Target = "fraud", Trainer = "fastforest", Folds = 2 };
+        using var session = TrainingSession.Open(parquet, profile, options, _dir);
+        var model = session.FitFinal(options, null, TestContext.Current.CancellationToken);
+
+        var full = session.Importance(model);
+        var hurried = session.Importance(model, TimeSpan.FromTicks(1));
+
+        // Every column is still measured, and the strongest signal still leads.
+        Assert.Equal(full.Keys.Order(), hurried.Keys.Order());
+        Assert.Equal(full.First().Key, hurried.First().Key);
     }
 
     [Fact]

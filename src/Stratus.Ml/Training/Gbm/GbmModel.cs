@@ -39,6 +39,11 @@ public sealed class GbmModel : IDisposable
         return Load(text);
     }
 
+    /// <summary>Takes ownership of a trained booster as it is, and of the datasets it was trained on (freed with it).</summary>
+    internal static GbmModel Owning(BoosterHandle booster, IReadOnlyList<IDisposable> datasets) => new(booster) { _datasets = datasets };
+
+    private IReadOnlyList<IDisposable> _datasets = [];
+
     /// <summary>Reads LightGBM model text.</summary>
     /// <exception cref="LightGbmException">The text is not a LightGBM model.</exception>
     public static GbmModel Load(string text)
@@ -62,7 +67,8 @@ public sealed class GbmModel : IDisposable
     /// Scores rows: per row, the probability of the positive class (binary), one probability per class (multiclass),
     /// or the predicted value (regression).
     /// </summary>
-    internal double[] Predict(SparseRows rows)
+    /// <param name="iterations">Score with the first this many iterations only (all when -1).</param>
+    internal double[] Predict(SparseRows rows, int iterations = -1)
     {
         if (rows.Columns != Features) throw new InvalidOperationException($"the model reads {Features} features, the rows have {rows.Columns}");
         var result = new double[(long)rows.Rows * Classes];
@@ -70,9 +76,13 @@ public sealed class GbmModel : IDisposable
         // Small batches (a real-time request) gain nothing from LightGBM's thread team and pay for waking it.
         var parameters = rows.Rows < 512 ? "num_threads=1" : "";
         Check(BoosterPredictForCsr(_handle, rows.RowStarts, DtypeInt64, rows.Indices, rows.Values, DtypeFloat32, rows.RowStarts.Length, rows.Values.Length,
-            rows.Columns, PredictNormal, 0, -1, parameters, out _, result));
+            rows.Columns, PredictNormal, 0, iterations, parameters, out _, result));
         return result;
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        foreach (var d in _datasets) d.Dispose();
+    }
 }

@@ -26,6 +26,9 @@ public sealed record GbmOptions
     /// <summary>Stop when the first validation metric has not improved for this many iterations; 0 never stops early.</summary>
     public int EarlyStoppingRounds { get; init; }
 
+    /// <summary>With early stopping: keep every iteration boosted, not only those up to the best (the caller chooses later).</summary>
+    public bool KeepAllIterations { get; init; }
+
     /// <summary>Threads LightGBM may use; 0 lets it choose.</summary>
     public int Threads { get; init; }
 
@@ -78,12 +81,15 @@ internal static class GbmTrainer
         var parameters = Parameters(task, classes, o with { Threads = o.Threads > 0 ? o.Threads : x.Rows < SmallRows ? 1 : 0 }, metrics, trainMetric: !sampled);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
-        using var train = Dataset(x, y, parameters, null);
-        using var valid = validX is null ? null : Dataset(validX, validY!, parameters, train);
-        using var trainSample = sampled ? Dataset(x.Sample(y, TrainCurveRows), parameters, train) : null;
-        Check(BoosterCreate(train, parameters, out var booster));
+        var datasets = new List<DatasetHandle>();
+        BoosterHandle? booster = null;
+        var handedOver = false;
         try
         {
+            var train = Add(Dataset(x, y, parameters, null));
+            var valid = validX is null ? null : Add(Dataset(validX, validY!, parameters, train));
+            var trainSample = sampled ? Add(Dataset(x.Sample(y, TrainCurveRows), parameters, train)) : null;
+            Check(BoosterCreate(train, parameters, out booster));
             // Evaluation data: 0 is the training set itself, then the validation set and the training sample, as added.
             if (valid is not null) Check(BoosterAddValidData(booster, valid));
             if (trainSample is not null) Check(BoosterAddValidData(booster, trainSample));
@@ -116,11 +122,28 @@ internal static class GbmTrainer
             // With early stopping the model keeps its best iteration; without, every iteration it boosted.
             var keep = o.EarlyStoppingRounds > 0 && best > 0 ? best : done;
             var curve = new LearningCurve(series.ToDictionary(s => s.Key, s => s.Value.ToArray()), best > 0 ? best : done);
+            if (o.KeepAllIterations)
+            {
+                // The booster as it is, with the data it was trained on: no round trip through model text, which
+                // costs seconds for thousands of trees.
+                handedOver = true;
+                return (GbmModel.Owning(booster, datasets), curve);
+            }
             return (GbmModel.From(booster, keep), curve);
         }
         finally
         {
-            booster.Dispose();
+            if (!handedOver)
+            {
+                booster?.Dispose();
+                foreach (var d in datasets) d.Dispose();
+            }
+        }
+
+        DatasetHandle Add(DatasetHandle dataset)
+        {
+            datasets.Add(dataset);
+            return dataset;
         }
     }
 
