@@ -197,9 +197,18 @@ public static class AutoMlSearch
             if (library.Count > LibrarySize) library.RemoveAt(library.Count - 1);
         }
 
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        // A trial joins the record: what it ran, and the longest time its trainer took.
+        void Add(Trial trial, TrainOptions configuration)
+        {
+            trials.Add(trial);
+            tried.Add(Key(trial.Parameters));
+            configurations[trial.Number] = configuration;
+            costs[trial.Trainer] = costs.TryGetValue(trial.Trainer, out var cost) && cost > trial.Duration ? cost : trial.Duration;
+        }
+
         // Runs new trials side by side, held against the rival (default: the best trial), and records them in order;
         // null when no time is left. A configuration tried before is not tried again.
-        var tried = new HashSet<string>(StringComparer.Ordinal);
         List<Trial>? Batch(IEnumerable<TrainOptions> candidates, int? rival = null, bool prune = true)
         {
             var left = Left();
@@ -219,10 +228,7 @@ public static class AutoMlSearch
             for (var i = 0; i < runnable.Count; i++)
             {
                 var (trial, evaluation) = outcomes[i];
-                costs[trial.Trainer] = costs.TryGetValue(trial.Trainer, out var cost) && cost > trial.Duration ? cost : trial.Duration;
-                trials.Add(trial);
-                tried.Add(Key(trial.Parameters));
-                configurations[trial.Number] = runnable[i];
+                Add(trial, runnable[i]);
                 if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
                 onTrial?.Invoke(trial);
                 progress?.Report($"trial {trial.Number} {trial.Status}: {trial.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
@@ -238,10 +244,7 @@ public static class AutoMlSearch
                 .Select(t => t with { Score = t.Score ?? (t.Status is "ok" or "pruned" && t.Metrics.TryGetValue(metric, out var m) ? m : null) }).ToList();
             foreach (var prior in resumed)
             {
-                trials.Add(prior);
-                tried.Add(Key(prior.Parameters));
-                configurations[prior.Number] = Configure(prior.Parameters, baseOptions);
-                costs[prior.Trainer] = costs.TryGetValue(prior.Trainer, out var cost) && cost > prior.Duration ? cost : prior.Duration;
+                Add(prior, Configure(prior.Parameters, baseOptions));
             }
             progress?.Report($"resuming after a restart: {trials.Count} trials done in {spent.TotalSeconds:F0} s, " +
                 $"{Math.Max(0, (options.Budget - spent).TotalSeconds):F0} s of the budget left");
