@@ -281,6 +281,14 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> DeployAsync(string name, string model, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}", StratusClient.Json(new DeployRequest(model), StratusJsonContext.Default.DeployRequest), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Splits an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version.</summary>
+    public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/traffic", StratusClient.Json(request, StratusJsonContext.Default.TrafficRequest), StratusJsonContext.Default.EndpointInfo, ct);
+
+    /// <summary>The latest requests the endpoint's shadow version scored beside the live one, newest first.</summary>
+    public Task<IReadOnlyList<ShadowRecord>> ShadowAsync(string name, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(name)}/shadow", StratusJsonContext.Default.IReadOnlyListShadowRecord, ct);
+
     /// <summary>Shows an endpoint.</summary>
     public Task<EndpointInfo> GetAsync(string name, CancellationToken ct = default) =>
         client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(name)}", StratusJsonContext.Default.EndpointInfo, ct);

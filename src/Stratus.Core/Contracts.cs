@@ -363,14 +363,32 @@ public sealed record JobInfo(
 /// <summary>A line of a job's log.</summary>
 public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 
-/// <summary>A real-time endpoint serving one model version.</summary>
+/// <summary>A real-time endpoint serving one or more model versions.</summary>
 /// <param name="Name">Endpoint name; the predict URL is <c>/api/v1/endpoints/{name}/predict</c>.</param>
-/// <param name="ModelRef">The reference it was deployed with, e.g. <c>fraud@champion</c>.</param>
-/// <param name="Model">The version it serves.</param>
-public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+/// <param name="ModelRef">The reference its main version (the largest share of the traffic) was deployed with, e.g. <c>fraud@champion</c>.</param>
+/// <param name="Model">Its main version.</param>
+/// <param name="Traffic">Every version that answers requests, with its share of them (percent; they sum to 100).</param>
+/// <param name="Shadow">A version that scores a copy of every request; its predictions are recorded, never returned.</param>
+public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow);
 
-/// <summary>Deploys (or switches) an endpoint to a model reference.</summary>
+/// <summary>A model version behind an endpoint and its share of the requests, in percent (0 for a shadow).</summary>
+public sealed record TrafficShare(ModelVersionRef Model, string ModelRef, int Weight);
+
+/// <summary>Deploys (or switches) an endpoint to a model reference: it then takes all the traffic.</summary>
 public sealed record DeployRequest(string Model);
+
+/// <summary>Splits an endpoint's requests between model versions (weights in percent, summing to 100), optionally with a shadow version that scores a copy of every request.</summary>
+public sealed record TrafficRequest(IReadOnlyList<TrafficSplit> Versions, string? Shadow = null);
+
+/// <summary>A model reference (NAME:VERSION, NAME@ALIAS or NAME) and its share of the requests, in percent.</summary>
+public sealed record TrafficSplit(string Model, int Weight);
+
+/// <summary>A request that the shadow version scored beside the live one.</summary>
+/// <param name="Disagreements">Rows where the shadow's label (or, for regression, its value within 1%) differs from the live answer.</param>
+/// <param name="Error">Why the shadow failed on the request, when it did.</param>
+public sealed record ShadowRecord(string RequestId, DateTimeOffset Time, ModelVersionRef Live, ModelVersionRef Shadow, int Rows, int Disagreements,
+    double Milliseconds, string? Error);
 
 /// <summary>Rows to score, as objects keyed by input column.</summary>
 public sealed record PredictRequest(IReadOnlyList<Dictionary<string, JsonElement>> Instances);
@@ -444,6 +462,8 @@ public static class StratusJson
 [JsonSerializable(typeof(EndpointInfo))]
 [JsonSerializable(typeof(Page<EndpointInfo>))]
 [JsonSerializable(typeof(DeployRequest))]
+[JsonSerializable(typeof(TrafficRequest))]
+[JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]
 [JsonSerializable(typeof(PredictRequest))]
 [JsonSerializable(typeof(PredictResponse))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]

@@ -25,10 +25,10 @@ public sealed class EndpointsTests : IAsyncLifetime
         TestServer.TryDelete(_dataDir);
     }
 
-    private async Task<ModelVersionRef> TrainAsync(string model, int seed)
+    private async Task<ModelVersionRef> TrainAsync(string model, int seed, string amount = "amount")
     {
         var random = new Random(seed);
-        var csv = new StringBuilder("amount,category,fraud\n");
+        var csv = new StringBuilder($"{amount},category,fraud\n");
         for (var i = 0; i < 300; i++)
         {
             var fraud = random.NextDouble() < 0.3;
@@ -107,5 +107,134 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
 
         Assert.Single((await _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 10, "category": "grocery"}"""))).Predictions);
+    }
+
+    private async Task<string> MetricsAsync()
+    {
+        using var anonymous = _server.Http();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics", TestContext.Current.CancellationToken)).StatusCode);
+        using var http = _server.Http(_server.AdminToken);
+        using var response = await http.GetAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString());
+        return await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+    }
+
+    private static long Series(string metrics, string series)
+    {
+        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Should_split_traffic_between_versions_in_proportion_count_each_and_keep_the_split_after_a_restart()
+    {
+        var v1 = await TrainAsync("ep-split", 4);
+        var v2 = await TrainAsync("ep-split", 5);
+        await _client.Endpoints.DeployAsync("split", $"ep-split:{v1.Version}");
+        var info = await _client.Endpoints.SetTrafficAsync("split", new TrafficRequest([new($"ep-split:{v1.Version}", 80), new($"ep-split:{v2.Version}", 20)]));
+        Assert.Equal([(v1, 80), (v2, 20)], info.Traffic.Select(t => (t.Model, t.Weight)));
+        Assert.Equal(v1, info.Model);
+        Assert.Null(info.Shadow);
+
+        const int requests = 1000;
+        var served = new List<int>();
+        for (var i = 0; i < requests; i++)
+            served.Add((await _client.Endpoints.PredictAsync("split", Rows("""{"amount": 50, "category": "grocery"}"""))).Model.Version);
+        // Binomial(1000, 0.2): 200 +- 12.6 per standard deviation; five of them make a false alarm a one-in-a-million event.
+        var second = served.Count(v => v == v2.Version);
+        Assert.InRange(second, 200 - 63, 200 + 63);
+        Assert.Equal(requests - second, served.Count(v => v == v1.Version));
+
+        // Every answer is counted under the version that gave it; a refused request is counted apart.
+        await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("split", Rows("""{"category": "grocery"}""")));
+        var metrics = await MetricsAsync();
+        Assert.Equal(second, Series(metrics, $"stratus_endpoint_requests_total{{endpoint=\"split\",model=\"ep-split\",version=\"{v2.Version}\",role=\"live\"}}")
+            - Series(metrics, $"stratus_endpoint_rejected_total{{endpoint=\"split\",model=\"ep-split\",version=\"{v2.Version}\",role=\"live\"}}"));
+        var first = $"endpoint=\"split\",model=\"ep-split\",version=\"{v1.Version}\",role=\"live\"";
+        Assert.Equal(requests - second, Series(metrics, $"stratus_endpoint_rows_total{{{first}}}"));
+        Assert.Equal(Series(metrics, $"stratus_endpoint_requests_total{{{first}}}"), Series(metrics, $"stratus_endpoint_request_duration_seconds_bucket{{{first},le=\"+Inf\"}}"));
+        Assert.Equal(0, Series(metrics, $"stratus_endpoint_errors_total{{{first}}}"));
+        Assert.True(Series(metrics, "stratus_models_loaded") >= 2);
+
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(dataDir: _dataDir);
+        _client = _server.Client();
+        Assert.Equal([(v1, 80), (v2, 20)], (await _client.Endpoints.GetAsync("split")).Traffic.Select(t => (t.Model, t.Weight)));
+        var after = new HashSet<int>();
+        for (var i = 0; i < 60; i++) after.Add((await _client.Endpoints.PredictAsync("split", Rows("""{"amount": 50, "category": "grocery"}"""))).Model.Version);
+        Assert.Equal([v1.Version, v2.Version], after.Order());
+
+        // Deploying one version gives it all the traffic again.
+        var single = await _client.Endpoints.DeployAsync("split", $"ep-split:{v2.Version}");
+        Assert.Equal((v2, 100), Assert.Single(single.Traffic) is var t ? (t.Model, t.Weight) : default);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_bad_traffic_split_naming_the_field_and_keep_the_old_one()
+    {
+        var v1 = await TrainAsync("ep-bad-split", 6);
+        await _client.Endpoints.DeployAsync("bad-split", $"ep-bad-split:{v1.Version}");
+
+        async Task<StratusApiException> Refused(TrafficRequest request) =>
+            await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetTrafficAsync("bad-split", request));
+        var sum = await Refused(new([new("ep-bad-split:1", 90), new("ep-bad-split:1", 20)]));
+        Assert.Equal((HttpStatusCode.BadRequest, "versions"), (sum.Status, sum.Field));
+        Assert.Contains("add up to 110", sum.Detail);
+        Assert.Equal("versions[1].weight", (await Refused(new([new("ep-bad-split:1", 100), new("ep-bad-split:1", 0)]))).Field);
+        var unknown = await Refused(new([new("ep-bad-split:1", 50), new("nowhere:3", 50)]));
+        Assert.Equal((HttpStatusCode.BadRequest, "versions[1].model"), (unknown.Status, unknown.Field));
+        Assert.Equal("versions[1].model", (await Refused(new([new("ep-bad-split:1", 50), new("ep-bad-split@champion", 50)]))).Field);
+        Assert.Contains("named twice", (await Refused(new([new("ep-bad-split:1", 50), new("ep-bad-split", 50)]))).Detail);
+        Assert.Equal("shadow", (await Refused(new([new("ep-bad-split:1", 100)], "ep-bad-split:1"))).Field);
+        Assert.Equal("versions", (await Refused(new([]))).Field);
+
+        var kept = await _client.Endpoints.GetAsync("bad-split");
+        Assert.Equal((v1, 100), Assert.Single(kept.Traffic) is var t ? (t.Model, t.Weight) : default);
+        Assert.Equal(v1, (await _client.Endpoints.PredictAsync("bad-split", Rows("""{"amount": 50, "category": "grocery"}"""))).Model);
+    }
+
+    [Fact]
+    public async Task Should_score_a_copy_of_every_request_with_the_shadow_record_it_and_never_return_it()
+    {
+        var live = await TrainAsync("ep-shadowed", 7);
+        var shadow = await TrainAsync("ep-shadowed", 8);
+        var info = await _client.Endpoints.SetTrafficAsync("shadowed", new TrafficRequest([new($"ep-shadowed:{live.Version}", 100)], $"ep-shadowed:{shadow.Version}"));
+        Assert.Equal(shadow, info.Shadow!.Model);
+
+        for (var i = 0; i < 20; i++)
+        {
+            var answer = await _client.Endpoints.PredictAsync("shadowed", Rows("""{"amount": 420, "category": "online"}""", """{"amount": 30, "category": "grocery"}"""));
+            Assert.Equal(live, answer.Model);
+        }
+        var records = await WaitForShadowAsync("shadowed", 20);
+        Assert.All(records, r => Assert.Equal((live, shadow, 2, 0, (string?)null), (r.Live, r.Shadow, r.Rows, r.Disagreements, r.Error)));
+        var metrics = await MetricsAsync();
+        Assert.Equal(20, Series(metrics, $"stratus_endpoint_requests_total{{endpoint=\"shadowed\",model=\"ep-shadowed\",version=\"{shadow.Version}\",role=\"shadow\"}}"));
+
+        // A shadow that fails on every request (it was trained on other columns) costs the live answers nothing.
+        var other = await TrainAsync("ep-other", 9, amount: "total");
+        await _client.Endpoints.SetTrafficAsync("shadowed", new TrafficRequest([new($"ep-shadowed:{live.Version}", 100)], $"ep-other:{other.Version}"));
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(live, (await _client.Endpoints.PredictAsync("shadowed", Rows("""{"amount": 420, "category": "online"}"""))).Model);
+        var failed = (await WaitForShadowAsync("shadowed", 25)).Where(r => r.Shadow == other).ToList();
+        Assert.Equal(5, failed.Count);
+        Assert.All(failed, r => Assert.Contains("total", r.Error));
+
+        // Without a shadow, nothing more is scored beside the live version.
+        await _client.Endpoints.DeployAsync("shadowed", $"ep-shadowed:{live.Version}");
+        await _client.Endpoints.PredictAsync("shadowed", Rows("""{"amount": 420, "category": "online"}"""));
+        Assert.Empty(await _client.Endpoints.ShadowAsync("shadowed"));
+    }
+
+    private async Task<IReadOnlyList<ShadowRecord>> WaitForShadowAsync(string endpoint, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var records = await _client.Endpoints.ShadowAsync(endpoint);
+            if (records.Count >= count || DateTime.UtcNow > deadline) return records;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
     }
 }

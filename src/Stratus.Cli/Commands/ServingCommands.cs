@@ -32,8 +32,8 @@ internal static class ServingCommands
         list.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.ListAsync(ct: ct), StratusJsonContext.Default.PageEndpointInfo, p =>
             {
-                var table = NewTable("Endpoint", "Model", "Deployed as", "Updated");
-                foreach (var e in p.Items) table.AddRow(Esc(e.Name), Esc($"{e.Model.Name}:{e.Model.Version}"), Esc(e.ModelRef), When(e.UpdatedAt));
+                var table = NewTable("Endpoint", "Traffic", "Deployed as", "Updated");
+                foreach (var e in p.Items) table.AddRow(Esc(e.Name), Esc(Traffic(e)), Esc(e.ModelRef), When(e.UpdatedAt));
                 AnsiConsole.Write(table);
             })));
         command.Subcommands.Add(list);
@@ -41,8 +41,40 @@ internal static class ServingCommands
         var show = new Command("show", "Show an endpoint") { name };
         show.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.GetAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.EndpointInfo,
-                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(e.Model.Name)}:{e.Model.Version} ({Esc(e.ModelRef)}), updated {When(e.UpdatedAt)}"))));
+                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, updated {When(e.UpdatedAt)}"))));
         command.Subcommands.Add(show);
+
+        var split = new Option<string[]>("--split")
+        {
+            Description = "MODEL=PERCENT, once per version (MODEL is NAME:VERSION, NAME@ALIAS or NAME); the percents add up to 100",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var shadow = new Option<string?>("--shadow") { Description = "A version that scores a copy of every request; its predictions are recorded, never returned" };
+        var traffic = new Command("traffic", "Split an endpoint's requests between model versions, optionally with a shadow version") { name, split, shadow };
+        traffic.SetAction(Remote(async (result, client, ct) =>
+        {
+            var versions = result.GetValue(split)!.Select(ParseSplit).ToList();
+            var endpoint = await client.Endpoints.SetTrafficAsync(result.GetValue(name)!, new TrafficRequest(versions, result.GetValue(shadow)), ct);
+            Print(result, endpoint, StratusJsonContext.Default.EndpointInfo, e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}"));
+        }));
+        command.Subcommands.Add(traffic);
+
+        var shadowLog = new Command("shadow", "The latest requests the shadow version scored beside the live one") { name };
+        shadowLog.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Endpoints.ShadowAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.IReadOnlyListShadowRecord, records =>
+            {
+                var table = NewTable("Time", "Request", "Live", "Shadow", "Rows", "Disagree", "Shadow ms", "Error");
+                foreach (var r in records)
+                {
+                    table.AddRow(When(r.Time), Esc(r.RequestId), Esc($"{r.Live.Name}:{r.Live.Version}"), Esc($"{r.Shadow.Name}:{r.Shadow.Version}"), Esc(r.Rows),
+                        Esc(r.Disagreements), Esc(r.Milliseconds.ToString("F2", CultureInfo.InvariantCulture)), Esc(r.Error ?? ""));
+                }
+                AnsiConsole.Write(table);
+                var rows = records.Sum(r => r.Rows);
+                if (rows > 0) AnsiConsole.MarkupLine($"The shadow disagreed with the live answer on {records.Sum(r => r.Disagreements)} of {rows} rows.");
+            })));
+        command.Subcommands.Add(shadowLog);
 
         var delete = new Command("delete", "Delete an endpoint") { name };
         delete.SetAction(Remote(async (result, client, ct) =>
@@ -54,6 +86,20 @@ internal static class ServingCommands
         command.Subcommands.Add(delete);
         return command;
     }
+
+    /// <summary><c>fraud:2=10</c>: a model reference and its share of the traffic.</summary>
+    private static TrafficSplit ParseSplit(string text)
+    {
+        var at = text.LastIndexOf('=');
+        if (at <= 0 || !int.TryParse(text.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var weight))
+            throw new ArgumentException($"--split '{text}' must be MODEL=PERCENT, e.g. fraud:2=10");
+        return new TrafficSplit(text[..at], weight);
+    }
+
+    /// <summary><c>fraud:1 90%, fraud:2 10%, shadow fraud:3</c>.</summary>
+    private static string Traffic(EndpointInfo e) =>
+        string.Join(", ", e.Traffic.Select(t => $"{t.Model.Name}:{t.Model.Version} {t.Weight}%"))
+        + (e.Shadow is { } s ? $", shadow {s.Model.Name}:{s.Model.Version}" : "");
 
     public static Command Predict()
     {

@@ -109,6 +109,9 @@ public static partial class StratusServer
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddSingleton<ModelCache>();
+        builder.Services.AddSingleton<ServingMetrics>();
+        builder.Services.AddSingleton<ShadowScoring>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<ShadowScoring>());
 
         // One Orleans silo in the process; cluster membership comes with the cluster mode.
         var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;

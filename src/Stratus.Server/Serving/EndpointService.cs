@@ -10,21 +10,47 @@ namespace Stratus.Server.Serving;
 /// <summary>A model version loaded for serving.</summary>
 public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package);
 
+/// <summary>An endpoint ready to answer: the versions that answer requests with their weights (percent), and its shadow.</summary>
+public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow)
+{
+    public string Name => name;
+
+    public IReadOnlyList<(LoadedModel Model, int Weight)> Live => live;
+
+    public LoadedModel? Shadow => shadow;
+
+    /// <summary>A version for one request, each in proportion to its weight.</summary>
+    public LoadedModel Pick()
+    {
+        if (live.Count == 1) return live[0].Model;
+        var ticket = Random.Shared.Next(100);
+        foreach (var (model, weight) in live)
+        {
+            if (ticket < weight) return model;
+            ticket -= weight;
+        }
+        return live[^1].Model;
+    }
+}
+
 /// <summary>
-/// The models this process serves, by endpoint name. A switch swaps one reference, so requests in flight finish on
-/// the version they started with and none is dropped. Endpoints load lazily from the database, so they come back
-/// after a restart on their first request.
+/// The endpoints this process serves, by name. A switch swaps one reference, so requests in flight finish on the
+/// versions they started with and none is dropped. Endpoints load lazily from the database, so they come back after
+/// a restart on their first request.
 /// </summary>
 public sealed class ModelCache
 {
-    private readonly ConcurrentDictionary<string, LoadedModel> _byEndpoint = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LoadedEndpoint> _byEndpoint = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ModelPackage> _byBlob = new(StringComparer.Ordinal);
 
-    public bool TryGet(string endpoint, out LoadedModel model) => _byEndpoint.TryGetValue(endpoint, out model!);
+    public bool TryGet(string endpoint, out LoadedEndpoint loaded) => _byEndpoint.TryGetValue(endpoint, out loaded!);
 
-    public void Set(string endpoint, LoadedModel model) => _byEndpoint[endpoint] = model;
+    public void Set(LoadedEndpoint endpoint) => _byEndpoint[endpoint.Name] = endpoint;
 
     public void Remove(string endpoint) => _byEndpoint.TryRemove(endpoint, out _);
+
+    /// <summary>Model packages in memory.</summary>
+    public int Loaded => _byBlob.Count;
 
     /// <summary>Loads a package once per content hash; endpoints serving the same version share it.</summary>
     public async Task<ModelPackage> LoadAsync(IBlobStore blobs, string sha256, CancellationToken ct)
@@ -40,47 +66,90 @@ public sealed class ModelCache
     }
 }
 
-/// <summary>Deploys, switches, lists and deletes endpoints, and answers predictions.</summary>
+/// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
 public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
     public const int MaxInstances = 10_000;
 
-    /// <summary>Points an endpoint at a model version, loading it first: a package that does not load is refused and the endpoint keeps serving the old one.</summary>
-    public async Task<EndpointInfo> DeployAsync(string name, DeployRequest request, CancellationToken ct)
+    /// <summary>Points an endpoint at one model version, which then takes all its traffic (a shadow is dropped).</summary>
+    public Task<EndpointInfo> DeployAsync(string name, DeployRequest request, CancellationToken ct) =>
+        RouteAsync(name, [(request.Model, 100, "model")], null, ct);
+
+    /// <summary>
+    /// Splits an endpoint's requests between model versions (weights in percent summing to 100), with an optional
+    /// shadow version. Every version is loaded first: a package that does not load is refused and the endpoint keeps
+    /// its routing.
+    /// </summary>
+    public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct)
+    {
+        if (request.Versions is not { Count: > 0 }) throw ProblemException.Invalid("versions", "name at least one model version and its weight");
+        for (var i = 0; i < request.Versions.Count; i++)
+        {
+            if (request.Versions[i].Weight is < 1 or > 100) throw ProblemException.Invalid($"versions[{i}].weight", $"is {request.Versions[i].Weight}; a share of the traffic is 1 to 100 (percent)");
+        }
+        var total = request.Versions.Sum(v => v.Weight);
+        if (total != 100) throw ProblemException.Invalid("versions", $"the weights add up to {total}; they must add up to 100");
+        return RouteAsync(name, [.. request.Versions.Select((v, i) => (v.Model, v.Weight, $"versions[{i}].model"))], request.Shadow, ct);
+    }
+
+    private async Task<EndpointInfo> RouteAsync(string name, IReadOnlyList<(string Model, int Weight, string Field)> live, string? shadow, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
-        if (!ModelRef.TryParse(request.Model, out var reference, out var error)) throw ProblemException.Invalid("model", error!);
-        var version = await registry.GetVersionAsync(reference, ct);
-        ModelPackage package;
-        try
+        var targets = live.Select(v => (v.Model, v.Weight, v.Field, Shadow: false)).ToList();
+        if (shadow is not null) targets.Add((shadow, 0, "shadow", true));
+        var resolved = new List<(EndpointVersionRow Row, LoadedModel Model)>();
+        foreach (var (model, weight, field, isShadow) in targets)
         {
-            package = await cache.LoadAsync(blobs, version.Sha256, ct);
+            if (!ModelRef.TryParse(model, out var reference, out var error)) throw ProblemException.Invalid(field, error!);
+            ModelVersionInfo version;
+            try
+            {
+                version = await registry.GetVersionAsync(reference, ct);
+            }
+            catch (ProblemException ex) when (ex.Status == 404 && field != "model")
+            {
+                throw ProblemException.Invalid(field, ex.Message);
+            }
+            if (resolved.Any(r => r.Row.ModelName == version.Name && r.Row.ModelVersion == version.Version))
+                throw ProblemException.Invalid(field, $"{version.Name}:{version.Version} is named twice; each version takes one place");
+            ModelPackage package;
+            try
+            {
+                package = await cache.LoadAsync(blobs, version.Sha256, ct);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw ProblemException.Invalid(field, $"{version.Name}:{version.Version} is not a servable Stratus model package: {ex.Message}");
+            }
+            var row = new EndpointVersionRow { ModelRef = reference.ToString(), ModelName = version.Name, ModelVersion = version.Version, Weight = weight, Shadow = isShadow };
+            resolved.Add((row, new LoadedModel(new ModelVersionRef(version.Name, version.Version), package)));
         }
-        catch (InvalidDataException ex)
-        {
-            throw ProblemException.Invalid("model", $"{version.Name}:{version.Version} is not a servable Stratus model package: {ex.Message}");
-        }
+
         var now = clock.GetUtcNow();
-        var row = await db.Endpoints.FirstOrDefaultAsync(e => e.Name == name, ct);
-        if (row is null)
+        var main = resolved.Where(r => !r.Row.Shadow).MaxBy(r => r.Row.Weight).Row; // the first of the largest
+        var endpoint = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct);
+        if (endpoint is null)
         {
-            row = new EndpointRow { Name = name, ModelRef = reference.ToString(), ModelName = version.Name, CreatedAt = now };
-            db.Add(row);
+            endpoint = new EndpointRow { Name = name, ModelRef = main.ModelRef, ModelName = main.ModelName, CreatedAt = now };
+            db.Add(endpoint);
         }
-        row.ModelRef = reference.ToString();
-        row.ModelName = version.Name;
-        row.ModelVersion = version.Version;
-        row.UpdatedAt = now;
+        endpoint.ModelRef = main.ModelRef;
+        endpoint.ModelName = main.ModelName;
+        endpoint.ModelVersion = main.ModelVersion;
+        endpoint.UpdatedAt = now;
+        endpoint.Versions.Clear();
+        endpoint.Versions.AddRange(resolved.Select(r => r.Row));
         await db.SaveChangesAsync(ct);
-        cache.Set(name, new LoadedModel(new ModelVersionRef(version.Name, version.Version), package));
-        return ToInfo(row);
+        cache.Set(new LoadedEndpoint(name, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))],
+            resolved.FirstOrDefault(r => r.Row.Shadow).Model));
+        return ToInfo(endpoint);
     }
 
     public async Task<Page<EndpointInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {
         var (offset, size) = Paging.Parse(pageSize, pageToken);
-        var rows = await db.Endpoints.AsNoTracking().OrderBy(e => e.Name).Skip(offset).Take(size + 1).ToListAsync(ct);
+        var rows = await db.Endpoints.AsNoTracking().Include(e => e.Versions).OrderBy(e => e.Name).Skip(offset).Take(size + 1).ToListAsync(ct);
         return Paging.Build(rows.ConvertAll(ToInfo), offset, size);
     }
 
@@ -93,7 +162,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         cache.Remove(name);
     }
 
-    /// <summary>Scores rows with an endpoint's model; rows that do not fit its signature get a 400 naming the field.</summary>
+    /// <summary>Scores rows with a model; rows that do not fit its signature get a 400 naming the field.</summary>
     public static PredictResponse Predict(LoadedModel model, PredictRequest request, string requestId)
     {
         if (request.Instances is not { Count: > 0 }) throw ProblemException.Invalid("instances", "must hold at least one row");
@@ -109,22 +178,36 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         }
     }
 
-    /// <summary>The model an endpoint serves, loading it (after a restart, or on another silo) on first use.</summary>
-    public async Task<LoadedModel> ResolveAsync(string name, CancellationToken ct)
+    /// <summary>An endpoint's models, loading them (after a restart, or on another silo) on first use.</summary>
+    public async Task<LoadedEndpoint> ResolveAsync(string name, CancellationToken ct)
     {
         if (cache.TryGet(name, out var loaded)) return loaded;
         var row = await FindAsync(name, ct);
-        var version = await registry.GetVersionAsync(new ModelRef(row.ModelName, row.ModelVersion, null), ct);
-        loaded = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct));
-        cache.Set(name, loaded);
+        var live = new List<(LoadedModel, int)>();
+        LoadedModel? shadow = null;
+        foreach (var v in row.Versions)
+        {
+            var version = await registry.GetVersionAsync(new ModelRef(v.ModelName, v.ModelVersion, null), ct);
+            var model = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct));
+            if (v.Shadow) shadow = model;
+            else live.Add((model, v.Weight));
+        }
+        loaded = new LoadedEndpoint(name, live, shadow);
+        cache.Set(loaded);
         return loaded;
     }
 
     private async Task<EndpointRow> FindAsync(string name, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
-        return await db.Endpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+        return await db.Endpoints.AsNoTracking().Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
     }
 
-    private static EndpointInfo ToInfo(EndpointRow r) => new(r.Name, r.ModelRef, new ModelVersionRef(r.ModelName, r.ModelVersion), r.CreatedAt, r.UpdatedAt);
+    private static EndpointInfo ToInfo(EndpointRow r)
+    {
+        static TrafficShare Share(EndpointVersionRow v) => new(new ModelVersionRef(v.ModelName, v.ModelVersion), v.ModelRef, v.Weight);
+        return new(r.Name, r.ModelRef, new ModelVersionRef(r.ModelName, r.ModelVersion), r.CreatedAt, r.UpdatedAt,
+            [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)],
+            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null);
+    }
 }

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Stratus.Server.Hosting;
 using Stratus.Server.Security;
 
 namespace Stratus.Server.Serving;
 
-/// <summary>Routes of <c>/api/v1/endpoints</c>.</summary>
+/// <summary>Routes of <c>/api/v1/endpoints</c>, and <c>/metrics</c>.</summary>
 public static class EndpointsApi
 {
     public static void MapEndpointsApi(this IEndpointRouteBuilder routes)
@@ -12,9 +14,14 @@ public static class EndpointsApi
         api.MapGet("/", List).WithName("ListEndpoints").WithSummary("List endpoints");
         api.MapGet("/{name}", Get).WithName("GetEndpoint").WithSummary("Show an endpoint");
         api.MapPut("/{name}", Deploy).WithName("DeployEndpoint").WithSummary("Deploy or switch an endpoint to a model (NAME:VERSION, NAME@ALIAS or NAME)").RequireAuthorization(Policies.Editor);
+        api.MapPut("/{name}/traffic", SetTraffic).WithName("SetEndpointTraffic")
+            .WithSummary("Split an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
         api.MapDelete("/{name}", Delete).WithName("DeleteEndpoint").WithSummary("Delete an endpoint").RequireAuthorization(Policies.Editor);
         api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
             .WithMetadata(new ReadOnlyPostMetadata());
+        routes.MapGet("/metrics", Metrics).WithTags("Endpoints").WithName("Metrics")
+            .WithSummary("Serving metrics in Prometheus's text format: requests, errors, rows and latency per endpoint and model version");
     }
 
     private static Task<Page<EndpointInfo>> List(EndpointService endpoints, int? page_size, string? page_token, CancellationToken ct) =>
@@ -22,19 +29,56 @@ public static class EndpointsApi
 
     private static async Task<Ok<EndpointInfo>> Get(string name, EndpointService endpoints, CancellationToken ct) => TypedResults.Ok(await endpoints.GetAsync(name, ct));
 
-    private static async Task<Ok<EndpointInfo>> Deploy(string name, DeployRequest request, EndpointService endpoints, CancellationToken ct) =>
-        TypedResults.Ok(await endpoints.DeployAsync(name, request, ct));
+    private static async Task<Ok<EndpointInfo>> Deploy(string name, DeployRequest request, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
+    {
+        var info = await endpoints.DeployAsync(name, request, ct);
+        shadows.Forget(name);
+        return TypedResults.Ok(info);
+    }
 
-    private static async Task<NoContent> Delete(string name, EndpointService endpoints, CancellationToken ct)
+    private static async Task<Ok<EndpointInfo>> SetTraffic(string name, TrafficRequest request, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
+    {
+        var info = await endpoints.SetTrafficAsync(name, request, ct);
+        if (info.Shadow is null) shadows.Forget(name);
+        return TypedResults.Ok(info);
+    }
+
+    private static async Task<Ok<IReadOnlyList<ShadowRecord>>> Shadow(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
+    {
+        await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
+        return TypedResults.Ok(shadows.Records(name));
+    }
+
+    private static async Task<NoContent> Delete(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
     {
         await endpoints.DeleteAsync(name, ct);
+        shadows.Forget(name);
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, ModelCache cache, CancellationToken ct)
+    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, ModelCache cache, ServingMetrics metrics,
+        ShadowScoring shadows, CancellationToken ct)
     {
-        // A loaded endpoint answers from memory: no database context is built unless the model must be loaded.
-        var model = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
-        return TypedResults.Ok(EndpointService.Predict(model, request, context.TraceIdentifier));
+        // A loaded endpoint answers from memory: no database context is built unless the models must be loaded.
+        var endpoint = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
+        var model = endpoint.Pick();
+        var stats = metrics.For(name, model.Version, "live");
+        var started = Stopwatch.GetTimestamp();
+        PredictResponse response;
+        try
+        {
+            response = EndpointService.Predict(model, request, context.TraceIdentifier);
+        }
+        catch (Exception ex)
+        {
+            stats.Record(started, request.Instances?.Count ?? 0, ex is ProblemException { Status: < 500 } ? Outcome.Rejected : Outcome.Error);
+            throw;
+        }
+        stats.Record(started, response.Predictions.Count, Outcome.Ok);
+        if (endpoint.Shadow is { } shadow) shadows.Offer(new ShadowWork(name, shadow, request, response));
+        return TypedResults.Ok(response);
     }
+
+    private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>
+        TypedResults.Text(metrics.Write(cache.Loaded), "text/plain; version=0.0.4; charset=utf-8");
 }

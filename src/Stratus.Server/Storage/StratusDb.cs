@@ -30,6 +30,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<JobRow> Jobs => Set<JobRow>();
     public DbSet<JobLogRow> JobLog => Set<JobLogRow>();
     public DbSet<EndpointRow> Endpoints => Set<EndpointRow>();
+    public DbSet<EndpointVersionRow> EndpointVersions => Set<EndpointVersionRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

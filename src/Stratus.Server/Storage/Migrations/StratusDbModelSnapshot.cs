@@ -389,6 +389,40 @@ namespace Stratus.Server.Storage.Migrations
                     b.ToTable("endpoints", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Serving.EndpointVersionRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("EndpointId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelRef")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("Shadow")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Weight")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EndpointId", "ModelName", "ModelVersion")
+                        .IsUnique();
+
+                    b.ToTable("endpoint_versions", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Storage.BlobRow", b =>
                 {
                     b.Property<string>("Sha256")
@@ -590,6 +624,15 @@ namespace Stratus.Server.Storage.Migrations
                     b.Navigation("Dataset");
                 });
 
+            modelBuilder.Entity("Stratus.Server.Serving.EndpointVersionRow", b =>
+                {
+                    b.HasOne("Stratus.Server.Serving.EndpointRow", null)
+                        .WithMany("Versions")
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Stratus.Server.Tracking.RunRow", b =>
                 {
                     b.HasOne("Stratus.Server.Tracking.ExperimentRow", "Experiment")
@@ -602,6 +645,11 @@ namespace Stratus.Server.Storage.Migrations
                 });
 
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetRow", b =>
+                {
+                    b.Navigation("Versions");
+                });
+
+            modelBuilder.Entity("Stratus.Server.Serving.EndpointRow", b =>
                 {
                     b.Navigation("Versions");
                 });

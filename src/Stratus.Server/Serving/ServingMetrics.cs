@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Stratus.Server.Serving;
+
+/// <summary>How a prediction request ended, as the metrics count it.</summary>
+public enum Outcome
+{
+    Ok,
+
+    /// <summary>The request did not fit the model's signature (a 4xx): the caller's fault, not the version's.</summary>
+    Rejected,
+
+    /// <summary>The model failed on a valid request.</summary>
+    Error,
+}
+
+/// <summary>
+/// Requests, rows, errors and latencies per endpoint, model version and role (<c>live</c> or <c>shadow</c>), kept with
+/// lock-free counters so that counting costs the request path nothing measurable; written in Prometheus's text format
+/// at <c>/metrics</c>, and read by rollouts to judge a new version.
+/// </summary>
+public sealed class ServingMetrics
+{
+    /// <summary>Upper bounds of the latency histogram's buckets, in seconds.</summary>
+    public static readonly double[] Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private readonly ConcurrentDictionary<(string Endpoint, ModelVersionRef Version, string Role), VersionStats> _stats = new();
+    private long _shadowDropped;
+
+    public VersionStats For(string endpoint, ModelVersionRef version, string role) => _stats.GetOrAdd((endpoint, version, role), _ => new VersionStats());
+
+    /// <summary>A shadow request not scored because the shadow queue was full.</summary>
+    public void ShadowDropped() => Interlocked.Increment(ref _shadowDropped);
+
+    /// <summary>Every series in Prometheus's text exposition format (version 0.0.4).</summary>
+    public string Write(int modelsLoaded)
+    {
+        var text = new StringBuilder();
+        var series = _stats.OrderBy(s => s.Key.Endpoint, StringComparer.Ordinal).ThenBy(s => s.Key.Version.Name, StringComparer.Ordinal)
+            .ThenBy(s => s.Key.Version.Version).ThenBy(s => s.Key.Role, StringComparer.Ordinal).Select(s => (Labels: Labels(s.Key), Stats: s.Value.Snapshot())).ToList();
+        void Counter(string name, string help, Func<StatsSnapshot, long> value)
+        {
+            text.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" counter\n");
+            foreach (var (labels, stats) in series) text.Append(name).Append('{').Append(labels).Append("} ").Append(value(stats)).Append('\n');
+        }
+        Counter("stratus_endpoint_requests_total", "Prediction requests answered, by endpoint, model version and role.", s => s.Requests);
+        Counter("stratus_endpoint_errors_total", "Requests on which the model failed.", s => s.Errors);
+        Counter("stratus_endpoint_rejected_total", "Requests refused for not fitting the model's signature.", s => s.Rejected);
+        Counter("stratus_endpoint_rows_total", "Rows scored.", s => s.Rows);
+        const string latency = "stratus_endpoint_request_duration_seconds";
+        text.Append("# HELP ").Append(latency).Append(" Time to score a request, from its rows to its predictions.\n# TYPE ").Append(latency).Append(" histogram\n");
+        foreach (var (labels, stats) in series)
+        {
+            long cumulative = 0;
+            for (var b = 0; b <= Buckets.Length; b++)
+            {
+                cumulative += stats.Buckets[b];
+                var bound = b < Buckets.Length ? Buckets[b].ToString(CultureInfo.InvariantCulture) : "+Inf";
+                text.Append(latency).Append("_bucket{").Append(labels).Append(",le=\"").Append(bound).Append("\"} ").Append(cumulative).Append('\n');
+            }
+            text.Append(latency).Append("_sum{").Append(labels).Append("} ").Append(stats.Seconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            text.Append(latency).Append("_count{").Append(labels).Append("} ").Append(cumulative).Append('\n');
+        }
+        text.Append("# HELP stratus_shadow_dropped_total Shadow requests not scored because the shadow queue was full.\n# TYPE stratus_shadow_dropped_total counter\n")
+            .Append("stratus_shadow_dropped_total ").Append(Interlocked.Read(ref _shadowDropped)).Append('\n');
+        text.Append("# HELP stratus_models_loaded Model packages in memory.\n# TYPE stratus_models_loaded gauge\nstratus_models_loaded ").Append(modelsLoaded).Append('\n');
+        return text.ToString();
+    }
+
+    private static string Labels((string Endpoint, ModelVersionRef Version, string Role) key) =>
+        $"endpoint=\"{Escape(key.Endpoint)}\",model=\"{Escape(key.Version.Name)}\",version=\"{key.Version.Version}\",role=\"{key.Role}\"";
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+}
+
+/// <summary>A version's counters at one moment; two of them give the rates and latencies in between.</summary>
+public sealed record StatsSnapshot(long Requests, long Errors, long Rejected, long Rows, double Seconds, long[] Buckets)
+{
+    /// <summary>The latency below which a share <paramref name="q"/> of the requests since <paramref name="before"/> ended (a bucket's upper bound), or null when none ended.</summary>
+    public double? Quantile(StatsSnapshot before, double q)
+    {
+        var counts = Buckets.Select((c, i) => c - before.Buckets[i]).ToArray();
+        var total = counts.Sum();
+        if (total == 0) return null;
+        long seen = 0;
+        for (var b = 0; b < counts.Length; b++)
+        {
+            seen += counts[b];
+            if (seen >= q * total) return b < ServingMetrics.Buckets.Length ? ServingMetrics.Buckets[b] : double.PositiveInfinity;
+        }
+        return double.PositiveInfinity;
+    }
+}
+
+/// <summary>The counters of one endpoint version and role.</summary>
+public sealed class VersionStats
+{
+    private long _requests, _errors, _rejected, _rows, _ticks;
+    private readonly long[] _buckets = new long[ServingMetrics.Buckets.Length + 1];
+
+    public void Record(long startedTimestamp, int rows, Outcome outcome)
+    {
+        var elapsed = Stopwatch.GetElapsedTime(startedTimestamp);
+        Interlocked.Increment(ref _requests);
+        if (outcome == Outcome.Error) Interlocked.Increment(ref _errors);
+        else if (outcome == Outcome.Rejected) Interlocked.Increment(ref _rejected);
+        else Interlocked.Add(ref _rows, rows);
+        Interlocked.Add(ref _ticks, elapsed.Ticks);
+        var seconds = elapsed.TotalSeconds;
+        var bucket = 0;
+        while (bucket < ServingMetrics.Buckets.Length && seconds > ServingMetrics.Buckets[bucket]) bucket++;
+        Interlocked.Increment(ref _buckets[bucket]);
+    }
+
+    public StatsSnapshot Snapshot() => new(Interlocked.Read(ref _requests), Interlocked.Read(ref _errors), Interlocked.Read(ref _rejected),
+        Interlocked.Read(ref _rows), TimeSpan.FromTicks(Interlocked.Read(ref _ticks)).TotalSeconds, [.. _buckets]);
+}
