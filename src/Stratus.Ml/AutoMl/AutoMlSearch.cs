@@ -21,7 +21,7 @@ public sealed record AutoMlOptions
 
     public int Seed { get; init; } = 42;
 
-    /// <summary>Cross-validation folds; 0 chooses by size, as training does.</summary>
+    /// <summary>Cross-validation folds; 0 chooses by size and budget (see <see cref="AutoMlSearch"/>).</summary>
     public int Folds { get; init; }
 
     public IReadOnlyCollection<string> Exclude { get; init; } = [];
@@ -112,9 +112,11 @@ public static class AutoMlSearch
         // A resumed search has already spent the time up to its last trial's end.
         var spent = options.Resume.Count > 0 ? options.Resume.Max(t => t.Ended) : TimeSpan.Zero;
         TimeSpan Elapsed() => spent + clock.Elapsed;
-        var baseOptions = new TrainOptions { Target = options.Target, Task = options.Task, Seed = options.Seed, Folds = options.Folds, Exclude = options.Exclude };
-        var (task, _) = ModelTrainer.Plan(profile, baseOptions);
-        baseOptions = baseOptions with { Task = task };
+        // Trials follow their validation rows only: measuring the training rows too at every iteration costs a fifth
+        // of a small booster's time.
+        var baseOptions = new TrainOptions { Target = options.Target, Task = options.Task, Seed = options.Seed, Folds = options.Folds, Exclude = options.Exclude, TrainingCurve = false };
+        var (task, features) = ModelTrainer.Plan(profile, baseOptions);
+        baseOptions = baseOptions with { Task = task, Folds = options.Folds > 0 ? options.Folds : Folds(profile, options, task, features.Count) };
         var metric = AutoMlMetrics.Resolve(options.Metric, task);
         var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
         using var session = TrainingSession.Open(parquet, profile, baseOptions, tempDirectory);
@@ -144,7 +146,7 @@ public static class AutoMlSearch
         TimeSpan ImportanceTime()
         {
             progress?.Report("measuring feature importance");
-            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 100, options.Budget.Ticks / 50));
+            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 30, options.Budget.Ticks / 50));
         }
 
         // Evaluates configurations side by side, each first held against the incumbent's same folds: a trial whose
@@ -274,7 +276,7 @@ public static class AutoMlSearch
         if (task != MlTask.Regression && BestOf("lbfgs") is { } linear)
         {
             var factors = new[] { 0.1, 10.0 };
-            while (Batch(factors.Select(f => linear.Options with { L2 = Math.Clamp((linear.Options.L2 ?? 1) * f, 1e-4, 100) }), linear.Number) is { } done)
+            while (Batch(factors.Select(f => linear.Options with { L2 = Math.Round(Math.Clamp((linear.Options.L2 ?? 1) * f, 1e-4, 100), 6) }), linear.Number) is { } done)
             {
                 var top = done.Where(t => t is { Status: "ok", Score: not null }).OrderByDescending(t => sign * t.Score!.Value).FirstOrDefault();
                 if (top is null || sign * (top.Score!.Value - linear.Score) <= 0) break;
@@ -283,6 +285,9 @@ public static class AutoMlSearch
                 factors = [factor]; // on in the direction that helped
             }
         }
+
+        // ML.NET's tree learners after the cheap searches, and only when half of what is left covers them.
+        Batch([.. OtherTrees(baseOptions).Where(c => Expected(c.Trainer, costs, session) * 2 <= Left())], prune: false);
 
         // Local search around the best LightGBM configuration: move to any step that beats it.
         var center = BestOf("lightgbm");
@@ -364,6 +369,19 @@ public static class AutoMlSearch
         }
     }
 
+    /// <summary>
+    /// The validation when the caller did not choose: as training's (5 folds on small data, a holdout on large), but 3
+    /// folds when 5 would leave a short budget too few trials: when rows x features (x classes: a multiclass
+    /// booster grows a tree per class) pass 50,000 per second of budget, as FLAML weighs data against time.
+    /// </summary>
+    private static int Folds(IReadOnlyList<ColumnProfile> profile, AutoMlOptions options, MlTask task, int features)
+    {
+        var target = profile.First(c => c.Name == options.Target);
+        if (target.Count >= ModelTrainer.HoldoutRows) return 0;
+        var work = (double)target.Count * features * (task == MlTask.MulticlassClassification ? target.Distinct : 1);
+        return work > options.Budget.TotalSeconds * 50_000 ? 3 : 5;
+    }
+
     private static double Margin(double score) => 0.02 * Math.Abs(score) + 1e-3;
 
     /// <summary>Trials kept as ensemble candidates.</summary>
@@ -381,7 +399,7 @@ public static class AutoMlSearch
         return refit < left ? members : null;
     }
 
-    /// <summary>The cheap, robust configurations every search begins with, cheapest first.</summary>
+    /// <summary>The cheap, robust configurations every search begins with, cheapest first (then the linear model's L2 and <see cref="OtherTrees"/>).</summary>
     private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows, bool categorical)
     {
         var gbm = o with { Trainer = "lightgbm", Iterations = MaxIterations, EarlyStoppingRounds = EarlyStopping };
@@ -389,11 +407,17 @@ public static class AutoMlSearch
         var leafRows = (int)Math.Clamp(rows / 50, 2, 20);
         // First, a model that is cheap whatever the data (FLAML starts as small): a result even from a tight budget.
         yield return gbm with { Leaves = 4, LearningRate = 0.3, MinDataInLeaf = leafRows, Iterations = 200 };
-        yield return o with { Trainer = task == MlTask.Regression ? "sdca" : "lbfgs", Iterations = 100 };
+        // ML.NET averages the loss: an L2 of 1 (its default) flattens a linear model on small data.
+        yield return task == MlTask.Regression ? o with { Trainer = "sdca", Iterations = 100 } : o with { Trainer = "lbfgs", Iterations = 100, L2 = 0.1 };
         yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = leafRows, FeatureFraction = 0.9, BaggingFraction = 0.8 };
         yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
         // Categories split natively, in groups, rather than one-hot: the featurization is part of the search.
         if (categorical) yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = leafRows, FeatureFraction = 0.8, L2 = 1, NativeCategories = true };
+    }
+
+    /// <summary>ML.NET's tree learners: different enough to help an ensemble, but slow (one-vs-all on many classes).</summary>
+    private static IEnumerable<TrainOptions> OtherTrees(TrainOptions o)
+    {
         yield return o with { Trainer = "fastforest", Iterations = 100, Leaves = 32 };
         yield return o with { Trainer = "fasttree", Iterations = 100, Leaves = 20, LearningRate = 0.2 };
     }

@@ -40,7 +40,7 @@ public sealed record TrainOptions
     /// <summary>LightGBM: share of rows each tree is grown on (default 1).</summary>
     public double? BaggingFraction { get; init; }
 
-    /// <summary>L2 regularization: of LightGBM's leaf values (default 0), of the linear models' weights (lbfgs: 1; sdca: its own choice).</summary>
+    /// <summary>L2 regularization: of LightGBM's leaf values (default 0), of the linear models' weights (lbfgs: 1, without L1; sdca: its own choice).</summary>
     public double? L2 { get; init; }
 
     /// <summary>LightGBM: stop when the validation metric has not improved for this many iterations (0: never).</summary>
@@ -54,6 +54,9 @@ public sealed record TrainOptions
 
     /// <summary>LightGBM: threads one fit may use; 0 chooses (one below 10,000 rows, all cores above).</summary>
     public int Threads { get; init; }
+
+    /// <summary>LightGBM: measure the training rows too at every iteration (the learning curve's <c>train.*</c> series); AutoML's trials do without.</summary>
+    public bool TrainingCurve { get; init; } = true;
 
     /// <summary>Columns to leave out of the features (identifiers, leaks).</summary>
     public IReadOnlyCollection<string> Exclude { get; init; } = [];

@@ -238,6 +238,7 @@ public sealed class TrainingSession : IDisposable
             EarlyStoppingRounds = options.EarlyStoppingRounds,
             KeepAllIterations = keepAllIterations,
             Threads = options.Threads,
+            TrainMetrics = options.TrainingCurve,
             // Native categories come first in the feature vector, one code column each.
             CategoricalFeatures = options.NativeCategories ? [.. Enumerable.Range(0, Features.Count(IsCategorical))] : [],
         };
@@ -247,8 +248,8 @@ public sealed class TrainingSession : IDisposable
             // The first iteration, about one a second, and the last: live progress without flooding the job log.
             if (i.Number != 1 && i.Number != i.Total && i.Elapsed - reported < TimeSpan.FromSeconds(1)) return;
             reported = i.Elapsed;
-            var metrics = i.Valid is { } v ? "valid " + Format(v) : "train " + Format(i.Train);
-            progress?.Report($"{step}: iteration {i.Number}/{i.Total}, {metrics} ({i.Elapsed.TotalSeconds:F1} s)");
+            var metrics = i.Valid is { } v ? ", valid " + Format(v) : i.Train is { } t ? ", train " + Format(t) : "";
+            progress?.Report($"{step}: iteration {i.Number}/{i.Total}{metrics} ({i.Elapsed.TotalSeconds:F1} s)");
         }, ct);
         return (new TrainedModel(featurizer, train.Schema, booster, Task, Classes), curve);
     }
@@ -353,14 +354,14 @@ public sealed class TrainingSession : IDisposable
             (MlTask.BinaryClassification, "fastforest") => ml.BinaryClassification.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20)
                 .Append(ml.BinaryClassification.Calibrators.Platt(label)),
             (MlTask.BinaryClassification, "sdca") => ml.BinaryClassification.Trainers.SdcaLogisticRegression(label, l2Regularization: (float?)o.L2, maximumNumberOfIterations: o.Iterations),
-            (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label, l2Regularization: (float)(o.L2 ?? 1)),
+            (MlTask.BinaryClassification, "lbfgs") => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(label, l1Regularization: 0, l2Regularization: (float)(o.L2 ?? 1)),
             (MlTask.MulticlassClassification, "fasttree") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, "fastforest") => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest(numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20), label)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.MulticlassClassification, "sdca") => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(label, l2Regularization: (float?)o.L2, maximumNumberOfIterations: o.Iterations)
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
-            (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label, l2Regularization: (float)(o.L2 ?? 1))
+            (MlTask.MulticlassClassification, _) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(label, l1Regularization: 0, l2Regularization: (float)(o.L2 ?? 1))
                 .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")),
             (MlTask.Regression, "fasttree") => ml.Regression.Trainers.FastTree(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20, learningRate: o.LearningRate ?? 0.2),
             (MlTask.Regression, "fastforest") => ml.Regression.Trainers.FastForest(label, numberOfTrees: o.Iterations, numberOfLeaves: o.Leaves ?? 20),

@@ -29,6 +29,9 @@ public sealed record GbmOptions
     /// <summary>With early stopping: keep every iteration boosted, not only those up to the best (the caller chooses later).</summary>
     public bool KeepAllIterations { get; init; }
 
+    /// <summary>Measure the training rows at every iteration (a learning curve's train series), not only the validation rows.</summary>
+    public bool TrainMetrics { get; init; } = true;
+
     /// <summary>Threads LightGBM may use; 0 lets it choose.</summary>
     public int Threads { get; init; }
 
@@ -38,8 +41,8 @@ public sealed record GbmOptions
     public int Seed { get; init; } = 42;
 }
 
-/// <summary>The metrics after one boosting iteration, on the training rows and (when given) the validation rows.</summary>
-public sealed record GbmIteration(int Number, int Total, IReadOnlyDictionary<string, double> Train, IReadOnlyDictionary<string, double>? Valid, TimeSpan Elapsed);
+/// <summary>The metrics after one boosting iteration, on the training rows (unless not measured) and the validation rows (when given).</summary>
+public sealed record GbmIteration(int Number, int Total, IReadOnlyDictionary<string, double>? Train, IReadOnlyDictionary<string, double>? Valid, TimeSpan Elapsed);
 
 /// <summary>Metric values per iteration (index 0 is iteration 1), keyed <c>train.auc</c>, <c>valid.log_loss</c>, ...</summary>
 public sealed record LearningCurve(IReadOnlyDictionary<string, double[]> Series, int BestIteration);
@@ -76,9 +79,9 @@ internal static class GbmTrainer
     {
         if (x.Rows != y.Length) throw new ArgumentException("one label per row is needed", nameof(y));
         var metrics = Metrics(task);
-        var sampled = x.Rows > TrainCurveRows;
+        var sampled = o.TrainMetrics && x.Rows > TrainCurveRows;
         // Small data gains nothing from a thread team and pays for waking it at every iteration.
-        var parameters = Parameters(task, classes, o with { Threads = o.Threads > 0 ? o.Threads : x.Rows < SmallRows ? 1 : 0 }, metrics, trainMetric: !sampled);
+        var parameters = Parameters(task, classes, o with { Threads = o.Threads > 0 ? o.Threads : x.Rows < SmallRows ? 1 : 0 }, metrics, trainMetric: o.TrainMetrics && !sampled);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         var datasets = new List<DatasetHandle>();
@@ -103,7 +106,7 @@ internal static class GbmTrainer
                 ct.ThrowIfCancellationRequested();
                 Check(BoosterUpdateOneIter(booster, out var finished));
                 if (finished != 0) break; // no split improves the model any more
-                var trainMetrics = Evaluate(booster, trainData, "train", metrics, values, series);
+                var trainMetrics = o.TrainMetrics ? Evaluate(booster, trainData, "train", metrics, values, series) : null;
                 var validMetrics = valid is null ? null : Evaluate(booster, 1, "valid", metrics, values, series);
                 progress?.Invoke(new GbmIteration(i, o.Iterations, trainMetrics, validMetrics, started.Elapsed));
                 if (validMetrics is null) continue;
