@@ -285,6 +285,18 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/traffic", StratusClient.Json(request, StratusJsonContext.Default.TrafficRequest), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Starts a gradual rollout of a new version; it steps and rolls back by itself.</summary>
+    public Task<RolloutInfo> RolloutAsync(string name, RolloutRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(name)}/rollout", StratusClient.Json(request, StratusJsonContext.Default.RolloutRequest), StratusJsonContext.Default.RolloutInfo, ct);
+
+    /// <summary>The endpoint's latest rollout.</summary>
+    public Task<RolloutInfo> GetRolloutAsync(string name, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(name)}/rollout", StratusJsonContext.Default.RolloutInfo, ct);
+
+    /// <summary>Aborts the endpoint's running rollout: the old version takes all the traffic back.</summary>
+    public Task<RolloutInfo> AbortRolloutAsync(string name, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Delete, $"api/v1/endpoints/{StratusClient.Segment(name)}/rollout", null, StratusJsonContext.Default.RolloutInfo, ct);
+
     /// <summary>The latest requests the endpoint's shadow version scored beside the live one, newest first.</summary>
     public Task<IReadOnlyList<ShadowRecord>> ShadowAsync(string name, CancellationToken ct = default) =>
         client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(name)}/shadow", StratusJsonContext.Default.IReadOnlyListShadowRecord, ct);

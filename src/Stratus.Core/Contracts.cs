@@ -298,7 +298,7 @@ public sealed record TrainRequest(
 /// <param name="Register">Registers the best model under this name when given.</param>
 /// <param name="Experiment">Experiment of the runs (default: the dataset's name).</param>
 /// <param name="Seed">Seed for splits, trainers and the search (default 42).</param>
-/// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size.</param>
+/// <param name="Folds">Cross-validation folds; 0 or omitted chooses by size and budget (a holdout from 20,000 rows, else 5 folds, or 3 when the budget is short for the data).</param>
 /// <param name="Exclude">Columns to leave out of the features.</param>
 /// <param name="Parallel">Trials at a time, at most (1 to 64); each takes a worker slot. Default: the slots free when the search starts.</param>
 public sealed record AutoMlRequest(
@@ -384,6 +384,23 @@ public sealed record TrafficRequest(IReadOnlyList<TrafficSplit> Versions, string
 /// <summary>A model reference (NAME:VERSION, NAME@ALIAS or NAME) and its share of the requests, in percent.</summary>
 public sealed record TrafficSplit(string Model, int Weight);
 
+/// <summary>Starts a gradual rollout of a new model version on an endpoint that serves one version.</summary>
+/// <param name="Model">The new version: NAME:VERSION, NAME@ALIAS or NAME.</param>
+/// <param name="Canary">Its first share of the traffic, in percent (1 to 99).</param>
+/// <param name="Step">Percent added after each healthy interval (1 to 100).</param>
+/// <param name="IntervalSeconds">Time between steps.</param>
+/// <param name="MaxErrorRate">Roll back when the new version fails this share of its requests more than the old version fails of its own (0.01: one point).</param>
+/// <param name="MaxP99Ms">Roll back when the new version's p99 latency over an interval passes this, in milliseconds; null: no limit.</param>
+/// <param name="MinRequests">Requests the new version must answer in an interval before it is judged; with fewer, the step waits.</param>
+public sealed record RolloutRequest(string Model, int Canary = 10, int Step = 10, int IntervalSeconds = 60, double MaxErrorRate = 0.01, double? MaxP99Ms = null,
+    int MinRequests = 20);
+
+/// <summary>A rollout: from which version to which, how far it got, and how it ended.</summary>
+/// <param name="Weight">The new version's share of the traffic now, in percent.</param>
+/// <param name="Status"><c>running</c>, <c>completed</c>, <c>rolled_back</c> (with the evidence in <see cref="Reason"/>), <c>aborted</c> or <c>superseded</c> (the traffic was changed by hand).</param>
+public sealed record RolloutInfo(long Id, string Endpoint, ModelVersionRef From, ModelVersionRef To, int Weight, string Status, string? Reason,
+    RolloutRequest Settings, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
 /// <summary>A request that the shadow version scored beside the live one.</summary>
 /// <param name="Disagreements">Rows where the shadow's label (or, for regression, its value within 1%) differs from the live answer.</param>
 /// <param name="Error">Why the shadow failed on the request, when it did.</param>
@@ -463,6 +480,8 @@ public static class StratusJson
 [JsonSerializable(typeof(Page<EndpointInfo>))]
 [JsonSerializable(typeof(DeployRequest))]
 [JsonSerializable(typeof(TrafficRequest))]
+[JsonSerializable(typeof(RolloutRequest))]
+[JsonSerializable(typeof(RolloutInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]
 [JsonSerializable(typeof(PredictRequest))]
 [JsonSerializable(typeof(PredictResponse))]

@@ -99,6 +99,17 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(1, badBudget.ExitCode);
         Assert.Contains("--budget: 'soon' is not a duration", badBudget.Err);
 
+        // The endpoint's requests split between the trained and the searched model, by weight.
+        var split = await Json("endpoints", "traffic", "fraud-live", "--split", "fraud-cli:1=70", "--split", "fraud-auto:1=30");
+        Assert.Equal([("fraud-cli", 70), ("fraud-auto", 30)], split.GetProperty("traffic").EnumerateArray()
+            .Select(t => (t.GetProperty("model").GetProperty("name").GetString(), t.GetProperty("weight").GetInt32())));
+        var badSplit = await Cli("endpoints", "traffic", "fraud-live", "--split", "fraud-cli:1");
+        Assert.Equal(1, badSplit.ExitCode);
+        Assert.Contains("--split 'fraud-cli:1' must be MODEL=PERCENT", badSplit.Err);
+        var overfull = await Cli("endpoints", "traffic", "fraud-live", "--split", "fraud-cli:1=70", "--split", "fraud-auto:1=40");
+        Assert.Equal(1, overfull.ExitCode);
+        Assert.Contains("the weights add up to 110", overfull.Err);
+
         var badTarget = await Cli("train", "--dataset", "transactions", "--target", "nope");
         Assert.Equal(1, badTarget.ExitCode);
         Assert.Contains("'nope' does not exist", badTarget.Err);

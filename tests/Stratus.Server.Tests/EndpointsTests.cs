@@ -237,4 +237,81 @@ public sealed class EndpointsTests : IAsyncLifetime
             await Task.Delay(50, TestContext.Current.CancellationToken);
         }
     }
+
+    /// <summary>Calls the endpoint (refusals included: a failing canary refuses) until the rollout is done, or a minute passed.</summary>
+    private async Task<(RolloutInfo Rollout, SortedSet<int> Weights)> TrafficUntilDoneAsync(string endpoint)
+    {
+        var weights = new SortedSet<int>();
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                try
+                {
+                    await _client.Endpoints.PredictAsync(endpoint, Rows("""{"amount": 50, "category": "grocery"}"""));
+                }
+                catch (StratusApiException)
+                {
+                }
+            }
+            var rollout = await _client.Endpoints.GetRolloutAsync(endpoint);
+            weights.Add(rollout.Weight);
+            if (rollout.Status != "running" || DateTime.UtcNow > deadline) return (rollout, weights);
+        }
+    }
+
+    [Fact]
+    public async Task Should_roll_a_healthy_version_out_step_by_step_until_it_takes_all_the_traffic()
+    {
+        var v1 = await TrainAsync("ep-roll", 10);
+        var v2 = await TrainAsync("ep-roll", 11);
+        await _client.Endpoints.DeployAsync("roll", $"ep-roll:{v1.Version}");
+
+        var started = await _client.Endpoints.RolloutAsync("roll", new RolloutRequest($"ep-roll:{v2.Version}", Canary: 10, Step: 45, IntervalSeconds: 1, MinRequests: 5));
+        Assert.Equal(("running", 10, v1, v2), (started.Status, started.Weight, started.From, started.To));
+        Assert.Equal([(v1, 90), (v2, 10)], (await _client.Endpoints.GetAsync("roll")).Traffic.Select(t => (t.Model, t.Weight)));
+        var twice = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.RolloutAsync("roll", new RolloutRequest($"ep-roll:{v2.Version}")));
+        Assert.Equal(HttpStatusCode.Conflict, twice.Status);
+
+        var (done, weights) = await TrafficUntilDoneAsync("roll");
+        Assert.Equal(("completed", 100), (done.Status, done.Weight));
+        Assert.Contains(55, weights); // 10 -> 55 -> 100
+        var after = await _client.Endpoints.GetAsync("roll");
+        Assert.Equal((v2, 100), Assert.Single(after.Traffic) is var t ? (t.Model, t.Weight) : default);
+    }
+
+    [Fact]
+    public async Task Should_roll_back_a_version_that_fails_requests_by_itself_and_record_the_evidence()
+    {
+        var v1 = await TrainAsync("ep-risky", 12);
+        // Trained on another column: it refuses every request the old version answers.
+        var broken = await TrainAsync("ep-risky", 13, amount: "total");
+        await _client.Endpoints.DeployAsync("risky", $"ep-risky:{v1.Version}");
+
+        await _client.Endpoints.RolloutAsync("risky", new RolloutRequest($"ep-risky:{broken.Version}", Canary: 20, Step: 20, IntervalSeconds: 1, MinRequests: 5));
+        var (done, _) = await TrafficUntilDoneAsync("risky");
+        Assert.Equal(("rolled_back", 0), (done.Status, done.Weight));
+        Assert.Contains($"ep-risky:{broken.Version} failed", done.Reason);
+        Assert.Contains("(100.0%) against 0.0%", done.Reason);
+        var after = await _client.Endpoints.GetAsync("risky");
+        Assert.Equal((v1, 100), Assert.Single(after.Traffic) is var t ? (t.Model, t.Weight) : default);
+        var audit = await _client.AuditAsync(actor: "stratus:rollout");
+        Assert.Contains(audit.Items, a => a.Path == "/api/v1/endpoints/risky/rollout" && a.Outcome.StartsWith("rolled back: ", StringComparison.Ordinal));
+
+        // Settings out of range name their field; an unknown version is refused before any traffic moves.
+        async Task<StratusApiException> Refused(RolloutRequest request) =>
+            await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.RolloutAsync("risky", request));
+        Assert.Equal("canary", (await Refused(new($"ep-risky:{broken.Version}", Canary: 100))).Field);
+        Assert.Equal("interval_seconds", (await Refused(new($"ep-risky:{broken.Version}", IntervalSeconds: 0))).Field);
+        Assert.Equal("max_error_rate", (await Refused(new($"ep-risky:{broken.Version}", MaxErrorRate: 2))).Field);
+        Assert.Equal("model", (await Refused(new("ep-risky:99"))).Field);
+        Assert.Equal("model", (await Refused(new($"ep-risky:{v1.Version}"))).Field); // the version it already serves
+
+        // A rollout can be aborted: the old version takes all the traffic back.
+        await _client.Endpoints.RolloutAsync("risky", new RolloutRequest($"ep-risky:{broken.Version}", IntervalSeconds: 3600));
+        var aborted = await _client.Endpoints.AbortRolloutAsync("risky");
+        Assert.Equal(("aborted", 0), (aborted.Status, aborted.Weight));
+        Assert.Equal((v1, 100), Assert.Single((await _client.Endpoints.GetAsync("risky")).Traffic) is var u ? (u.Model, u.Weight) : default);
+    }
 }

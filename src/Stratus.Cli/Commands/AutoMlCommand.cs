@@ -21,7 +21,7 @@ internal static partial class AutoMlCommand
         var register = new Option<string?>("--register") { Description = "Register the best model under this name" };
         var experiment = new Option<string?>("--experiment") { Description = "Experiment of the runs (default: the dataset's name)" };
         var seed = new Option<int?>("--seed") { Description = "Seed for splits, trainers and the search (default 42)" };
-        var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: 5 below 20,000 rows, else a 20% holdout)" };
+        var folds = new Option<int?>("--folds") { Description = "Cross-validation folds (default: a 20% holdout from 20,000 rows; below, 5 folds, or 3 when the budget is short for the data)" };
         var exclude = new Option<string[]>("--exclude") { Description = "Columns to leave out (repeatable)", AllowMultipleArgumentsPerToken = true };
         var parallel = new Option<int?>("--parallel") { Description = "Trials at a time, at most; each takes a worker slot (default: the slots free when it starts)" };
         var detach = new Option<bool>("--detach") { Description = "Print the queued job and return at once" };
@@ -94,14 +94,14 @@ internal static partial class AutoMlCommand
         return new Rows(bar, Leaderboard(ranked, metric), new Markup($"[grey]{Esc(status)}[/]"));
     }
 
-    /// <summary>A budget such as <c>90s</c>, <c>5m</c>, <c>1h</c> or <c>120</c>, in seconds.</summary>
-    internal static int Seconds(string text)
+    /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h</c> or <c>120</c>, in seconds.</summary>
+    internal static int Seconds(string text, string option = "--budget")
     {
         var t = text.Trim().ToLowerInvariant();
         var unit = t.Length > 0 && char.IsLetter(t[^1]) ? t[^1] : 's';
         var number = char.IsLetter(t[^1]) ? t[..^1] : t;
         if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0 || unit is not ('s' or 'm' or 'h'))
-            throw new ArgumentException($"--budget: '{text}' is not a duration such as 90s, 5m or 1h");
+            throw new ArgumentException($"{option}: '{text}' is not a duration such as 90s, 5m or 1h");
         return (int)Math.Round(value * unit switch { 'h' => 3600, 'm' => 60, _ => 1 });
     }
 

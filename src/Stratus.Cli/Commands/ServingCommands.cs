@@ -60,6 +60,41 @@ internal static class ServingCommands
         }));
         command.Subcommands.Add(traffic);
 
+        var rolloutModel = new Option<string?>("--model") { Description = "Start rolling out this version: MODEL:VERSION, MODEL@ALIAS or MODEL" };
+        var canary = new Option<int>("--canary") { Description = "Its first share of the traffic, in percent", DefaultValueFactory = _ => 10 };
+        var step = new Option<int>("--step") { Description = "Percent added after each healthy interval", DefaultValueFactory = _ => 10 };
+        var interval = new Option<string>("--interval") { Description = "Time between steps: 30s, 1m, 1h", DefaultValueFactory = _ => "1m" };
+        var maxErrorRate = new Option<double>("--max-error-rate") { Description = "Roll back when the new version fails this share of requests more than the old one", DefaultValueFactory = _ => 0.01 };
+        var maxP99 = new Option<double?>("--max-p99-ms") { Description = "Roll back when the new version's p99 latency passes this many milliseconds" };
+        var minRequests = new Option<int>("--min-requests") { Description = "Requests an interval needs before the new version is judged", DefaultValueFactory = _ => 20 };
+        var abort = new Option<bool>("--abort") { Description = "Abort the running rollout: the old version takes all the traffic back" };
+        var watch = new Option<bool>("--watch") { Description = "Follow the rollout until it ends" };
+        var rollout = new Command("rollout", "Roll a new version out step by step with automatic rollback; without --model, show the latest rollout")
+            { name, rolloutModel, canary, step, interval, maxErrorRate, maxP99, minRequests, abort, watch };
+        rollout.SetAction(Remote(async (result, client, ct) =>
+        {
+            var endpoint = result.GetValue(name)!;
+            var info = result.GetValue(abort) ? await client.Endpoints.AbortRolloutAsync(endpoint, ct)
+                : result.GetValue(rolloutModel) is { } reference
+                    ? await client.Endpoints.RolloutAsync(endpoint, new RolloutRequest(reference, result.GetValue(canary), result.GetValue(step),
+                        AutoMlCommand.Seconds(result.GetValue(interval)!, "--interval"), result.GetValue(maxErrorRate), result.GetValue(maxP99), result.GetValue(minRequests)), ct)
+                    : await client.Endpoints.GetRolloutAsync(endpoint, ct);
+            if (result.GetValue(watch) && info.Status == "running")
+            {
+                await AnsiConsole.Status().StartAsync(Esc(Describe(info)), async status =>
+                {
+                    while (info.Status == "running")
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                        info = await client.Endpoints.GetRolloutAsync(endpoint, ct);
+                        status.Status(Esc(Describe(info)));
+                    }
+                });
+            }
+            Print(result, info, StratusJsonContext.Default.RolloutInfo, r => AnsiConsole.MarkupLine(Esc(Describe(r))));
+        }));
+        command.Subcommands.Add(rollout);
+
         var shadowLog = new Command("shadow", "The latest requests the shadow version scored beside the live one") { name };
         shadowLog.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.ShadowAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.IReadOnlyListShadowRecord, records =>
@@ -86,6 +121,9 @@ internal static class ServingCommands
         command.Subcommands.Add(delete);
         return command;
     }
+
+    private static string Describe(RolloutInfo r) =>
+        $"rollout {r.Id} on {r.Endpoint}: {r.From.Name}:{r.From.Version} -> {r.To.Name}:{r.To.Version} at {r.Weight}%, {r.Status.Replace('_', ' ')}{(r.Reason is null ? "" : $" ({r.Reason})")}";
 
     /// <summary><c>fraud:2=10</c>: a model reference and its share of the traffic.</summary>
     private static TrafficSplit ParseSplit(string text)

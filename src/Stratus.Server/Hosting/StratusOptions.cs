@@ -33,6 +33,9 @@ public sealed class StratusOptions
     /// <summary>Orleans gateway port. Default: 0, meaning the first free port from 30000 on (embedded mode).</summary>
     public int GatewayPort { get; set; }
 
+    /// <summary>How often running rollouts are checked for a step that is due. Default: 1 second.</summary>
+    public TimeSpan RolloutTick { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often runs are checked for missed heartbeats. Default: 30 seconds.</summary>
     public TimeSpan RunReaperInterval { get; set; } = TimeSpan.FromSeconds(30);
 

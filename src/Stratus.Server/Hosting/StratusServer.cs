@@ -110,6 +110,8 @@ public static partial class StratusServer
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ServingMetrics>();
+        builder.Services.AddSingleton<RolloutBaselines>();
+        builder.Services.AddScoped<RolloutService>();
         builder.Services.AddSingleton<ShadowScoring>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ShadowScoring>());
 
@@ -268,6 +270,7 @@ internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
     {
         await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
         await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
+        await grains.GetGrain<IRolloutGrain>(0).PokeAsync(); // rollouts that were running go on
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

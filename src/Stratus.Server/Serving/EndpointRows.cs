@@ -46,3 +46,39 @@ internal sealed class EndpointVersionRowConfiguration : IEntityTypeConfiguration
         b.HasIndex(x => new { x.EndpointId, x.ModelName, x.ModelVersion }).IsUnique();
     }
 }
+
+/// <summary>A gradual rollout of a new version on an endpoint, and where it stands.</summary>
+public sealed class RolloutRow
+{
+    public long Id { get; set; }
+    public required string Endpoint { get; set; }
+    public required string FromName { get; set; }
+    public int FromVersion { get; set; }
+    public required string ToName { get; set; }
+    public int ToVersion { get; set; }
+    public int Canary { get; set; }
+    public int Step { get; set; }
+    public int IntervalSeconds { get; set; }
+    public double MaxErrorRate { get; set; }
+    public double? MaxP99Ms { get; set; }
+    public int MinRequests { get; set; }
+
+    /// <summary>The new version's share of the traffic now, in percent.</summary>
+    public int Weight { get; set; }
+    public required string Status { get; set; }
+    public string? Reason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>When the new version is judged next.</summary>
+    public DateTimeOffset NextAt { get; set; }
+}
+
+internal sealed class RolloutRowConfiguration : IEntityTypeConfiguration<RolloutRow>
+{
+    public void Configure(EntityTypeBuilder<RolloutRow> b)
+    {
+        b.ToTable("rollouts");
+        b.HasIndex(x => new { x.Endpoint, x.Status });
+    }
+}

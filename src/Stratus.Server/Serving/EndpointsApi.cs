@@ -17,6 +17,12 @@ public static class EndpointsApi
         api.MapPut("/{name}/traffic", SetTraffic).WithName("SetEndpointTraffic")
             .WithSummary("Split an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version").RequireAuthorization(Policies.Editor);
         api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
+        api.MapPost("/{name}/rollout", StartRollout).WithName("StartRollout")
+            .WithSummary("Roll a new model version out step by step (canary, step, interval), rolling back by itself when it fails more requests or answers slower than allowed")
+            .RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/rollout", GetRollout).WithName("GetRollout").WithSummary("The endpoint's latest rollout: its step, status and the evidence of its end");
+        api.MapDelete("/{name}/rollout", AbortRollout).WithName("AbortRollout").WithSummary("Abort a running rollout: the old version takes all the traffic back")
+            .RequireAuthorization(Policies.Editor);
         api.MapDelete("/{name}", Delete).WithName("DeleteEndpoint").WithSummary("Delete an endpoint").RequireAuthorization(Policies.Editor);
         api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
             .WithMetadata(new ReadOnlyPostMetadata());
@@ -48,6 +54,13 @@ public static class EndpointsApi
         await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
         return TypedResults.Ok(shadows.Records(name));
     }
+
+    private static async Task<Created<RolloutInfo>> StartRollout(string name, RolloutRequest request, RolloutService rollouts, CancellationToken ct) =>
+        TypedResults.Created($"/api/v1/endpoints/{Uri.EscapeDataString(name)}/rollout", await rollouts.StartAsync(name, request, ct));
+
+    private static async Task<Ok<RolloutInfo>> GetRollout(string name, RolloutService rollouts, CancellationToken ct) => TypedResults.Ok(await rollouts.GetAsync(name, ct));
+
+    private static async Task<Ok<RolloutInfo>> AbortRollout(string name, RolloutService rollouts, CancellationToken ct) => TypedResults.Ok(await rollouts.AbortAsync(name, ct));
 
     private static async Task<NoContent> Delete(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
     {

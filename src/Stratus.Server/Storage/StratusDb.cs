@@ -31,6 +31,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<JobLogRow> JobLog => Set<JobLogRow>();
     public DbSet<EndpointRow> Endpoints => Set<EndpointRow>();
     public DbSet<EndpointVersionRow> EndpointVersions => Set<EndpointVersionRow>();
+    public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

@@ -423,6 +423,74 @@ namespace Stratus.Server.Storage.Migrations
                     b.ToTable("endpoint_versions", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Serving.RolloutRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Canary")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FromName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("FromVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("IntervalSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("MaxErrorRate")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("MaxP99Ms")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("MinRequests")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("NextAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Step")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ToName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ToVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Weight")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Endpoint", "Status");
+
+                    b.ToTable("rollouts", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Storage.BlobRow", b =>
                 {
                     b.Property<string>("Sha256")

@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Stratus.Server.Hosting;
+using Stratus.Server.Security;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Serving;
+
+/// <summary>The counters of a rollout's two versions when its current step began (in memory: a restart judges from the next interval).</summary>
+public sealed class RolloutBaselines
+{
+    private readonly ConcurrentDictionary<long, (StatsSnapshot New, StatsSnapshot Old)> _byRollout = new();
+
+    public bool TryGet(long rollout, out (StatsSnapshot New, StatsSnapshot Old) baseline) => _byRollout.TryGetValue(rollout, out baseline);
+
+    public void Set(long rollout, (StatsSnapshot New, StatsSnapshot Old) baseline) => _byRollout[rollout] = baseline;
+
+    public void Remove(long rollout) => _byRollout.TryRemove(rollout, out _);
+}
+
+/// <summary>
+/// Gradual rollouts: a new version starts with a canary share of an endpoint's traffic, gains a step after every
+/// interval in which it answered enough requests no worse than the old version (failure rate within the allowed
+/// margin, p99 latency under the limit), and takes all the traffic at 100%; a version that breaks a threshold is
+/// rolled back at once, with the evidence in the rollout and the audit log.
+/// </summary>
+public sealed class RolloutService(StratusDb db, EndpointService endpoints, ServingMetrics metrics, RolloutBaselines baselines, IGrainFactory grains,
+    TimeProvider clock)
+{
+    public async Task<RolloutInfo> StartAsync(string name, RolloutRequest request, CancellationToken ct)
+    {
+        if (request.Canary is < 1 or > 99) throw ProblemException.Invalid("canary", $"is {request.Canary}; the first share is 1 to 99 (percent)");
+        if (request.Step is < 1 or > 100) throw ProblemException.Invalid("step", $"is {request.Step}; a step is 1 to 100 (percent)");
+        if (request.IntervalSeconds is < 1 or > 86_400) throw ProblemException.Invalid("interval_seconds", $"is {request.IntervalSeconds}; an interval is 1 second to 1 day");
+        if (request.MaxErrorRate is < 0 or > 1 || double.IsNaN(request.MaxErrorRate)) throw ProblemException.Invalid("max_error_rate", $"is {request.MaxErrorRate}; a share is 0 to 1");
+        if (request.MaxP99Ms is <= 0 || request.MaxP99Ms is double p && double.IsNaN(p)) throw ProblemException.Invalid("max_p99_ms", $"is {request.MaxP99Ms}; a latency limit is above 0 ms");
+        if (request.MinRequests < 1) throw ProblemException.Invalid("min_requests", $"is {request.MinRequests}; at least one request must be judged");
+        var endpoint = await endpoints.GetAsync(name, ct);
+        if (await db.Rollouts.AsNoTracking().FirstOrDefaultAsync(r => r.Endpoint == name && r.Status == "running", ct) is { } running)
+            throw ProblemException.Conflict($"endpoint '{name}' is already rolling out {running.ToName}:{running.ToVersion}; abort it first");
+        if (endpoint.Traffic.Count != 1)
+            throw ProblemException.Conflict($"endpoint '{name}' splits its traffic between {endpoint.Traffic.Count} versions; a rollout starts from one (deploy it first)");
+        var from = endpoint.Traffic[0].Model;
+
+        EndpointInfo routed;
+        try
+        {
+            routed = await endpoints.SetTrafficAsync(name, new TrafficRequest([new(Ref(from), 100 - request.Canary), new(request.Model, request.Canary)], endpoint.Shadow?.ModelRef), ct);
+        }
+        catch (ProblemException ex) when (ex.Field == "versions[1].model")
+        {
+            throw ProblemException.Invalid("model", ex.Message[(ex.Field.Length + 2)..]);
+        }
+        var to = routed.Traffic.First(t => t.Model != from).Model;
+        var now = clock.GetUtcNow();
+        var row = new RolloutRow
+        {
+            Endpoint = name, FromName = from.Name, FromVersion = from.Version, ToName = to.Name, ToVersion = to.Version, Canary = request.Canary,
+            Step = request.Step, IntervalSeconds = request.IntervalSeconds, MaxErrorRate = request.MaxErrorRate, MaxP99Ms = request.MaxP99Ms,
+            MinRequests = request.MinRequests, Weight = request.Canary, Status = "running", CreatedAt = now, UpdatedAt = now,
+            NextAt = now.AddSeconds(request.IntervalSeconds),
+        };
+        db.Rollouts.Add(row);
+        await db.SaveChangesAsync(ct);
+        baselines.Set(row.Id, Snapshots(row));
+        await grains.GetGrain<IRolloutGrain>(0).PokeAsync();
+        return ToInfo(row);
+    }
+
+    /// <summary>The endpoint's latest rollout.</summary>
+    public async Task<RolloutInfo> GetAsync(string name, CancellationToken ct)
+    {
+        await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
+        var row = await db.Rollouts.AsNoTracking().Where(r => r.Endpoint == name).OrderByDescending(r => r.Id).FirstOrDefaultAsync(ct)
+            ?? throw ProblemException.NotFound($"a rollout on endpoint '{name}'");
+        return ToInfo(row);
+    }
+
+    /// <summary>Stops a running rollout: the old version takes all the traffic back.</summary>
+    public async Task<RolloutInfo> AbortAsync(string name, CancellationToken ct)
+    {
+        await endpoints.GetAsync(name, ct);
+        var row = await db.Rollouts.FirstOrDefaultAsync(r => r.Endpoint == name && r.Status == "running", ct)
+            ?? throw ProblemException.NotFound($"a running rollout on endpoint '{name}'");
+        await EndAsync(row, "aborted", "aborted by request", rollBack: true, ct);
+        return ToInfo(row);
+    }
+
+    /// <summary>Judges every running rollout whose interval has passed; returns how many moved.</summary>
+    public async Task<int> StepAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var due = (await db.Rollouts.Where(r => r.Status == "running").ToListAsync(ct)).Where(r => r.NextAt <= now).ToList();
+        foreach (var row in due) await StepAsync(row, now, ct);
+        return due.Count;
+    }
+
+    private async Task StepAsync(RolloutRow row, DateTimeOffset now, CancellationToken ct)
+    {
+        EndpointInfo endpoint;
+        try
+        {
+            endpoint = await endpoints.GetAsync(row.Endpoint, ct);
+        }
+        catch (ProblemException ex) when (ex.Status == 404)
+        {
+            await EndAsync(row, "aborted", "the endpoint was deleted", rollBack: false, ct);
+            return;
+        }
+        var from = new ModelVersionRef(row.FromName, row.FromVersion);
+        var to = new ModelVersionRef(row.ToName, row.ToVersion);
+        if (!endpoint.Traffic.Select(t => (t.Model, t.Weight)).ToHashSet().SetEquals([(from, 100 - row.Weight), (to, row.Weight)]))
+        {
+            await EndAsync(row, "superseded", "the endpoint's traffic was changed by hand", rollBack: false, ct);
+            return;
+        }
+
+        var current = Snapshots(row);
+        row.NextAt = now.AddSeconds(row.IntervalSeconds);
+        row.UpdatedAt = now;
+        if (!baselines.TryGet(row.Id, out var baseline))
+        {
+            // After a restart the counters start again: judge from the next interval on.
+            baselines.Set(row.Id, current);
+            await db.SaveChangesAsync(ct);
+            return;
+        }
+        var requests = current.New.Requests - baseline.New.Requests;
+        if (requests < row.MinRequests)
+        {
+            await db.SaveChangesAsync(ct); // too little evidence: the step waits, the counts go on adding up
+            return;
+        }
+        var failed = Failures(current.New) - Failures(baseline.New);
+        var oldRequests = current.Old.Requests - baseline.Old.Requests;
+        var oldFailed = Failures(current.Old) - Failures(baseline.Old);
+        var rate = (double)failed / requests;
+        var oldRate = oldRequests > 0 ? (double)oldFailed / oldRequests : 0;
+        if (rate - oldRate > row.MaxErrorRate)
+        {
+            await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
+                $"{to.Name}:{to.Version} failed {failed} of {requests} requests ({rate * 100:F1}%) against {oldRate * 100:F1}% for {from.Name}:{from.Version}; allowed: {row.MaxErrorRate * 100:F1} points more"),
+                rollBack: true, ct);
+            return;
+        }
+        if (row.MaxP99Ms is { } limit && current.New.Quantile(baseline.New, 0.99) is { } p99 && p99 * 1000 > limit)
+        {
+            await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
+                $"{to.Name}:{to.Version} answered 1% of {requests} requests in more than {p99 * 1000:G4} ms; allowed: p99 up to {limit:G4} ms"), rollBack: true, ct);
+            return;
+        }
+
+        row.Weight = Math.Min(100, row.Weight + row.Step);
+        if (row.Weight == 100)
+        {
+            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(to), 100)], endpoint.Shadow?.ModelRef), ct);
+            await EndAsync(row, "completed", $"{to.Name}:{to.Version} takes all the traffic", rollBack: false, ct);
+            return;
+        }
+        await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(from), 100 - row.Weight), new(Ref(to), row.Weight)], endpoint.Shadow?.ModelRef), ct);
+        baselines.Set(row.Id, Snapshots(row));
+        await db.SaveChangesAsync(ct);
+    }
+
+    private async Task EndAsync(RolloutRow row, string status, string reason, bool rollBack, CancellationToken ct)
+    {
+        if (rollBack)
+        {
+            var shadow = (await endpoints.GetAsync(row.Endpoint, ct)).Shadow?.ModelRef;
+            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new($"{row.FromName}:{row.FromVersion}", 100)], shadow), ct);
+            row.Weight = 0;
+        }
+        row.Status = status;
+        row.Reason = reason;
+        row.UpdatedAt = clock.GetUtcNow();
+        if (status == "rolled_back")
+        {
+            // The evidence goes to the audit log with the decision.
+            db.Audit.Add(new AuditRow
+            {
+                Time = row.UpdatedAt, Actor = "stratus:rollout", Method = "POST", Path = $"/api/v1/endpoints/{row.Endpoint}/rollout",
+                Status = 200, Outcome = $"rolled back: {reason}",
+            });
+        }
+        await db.SaveChangesAsync(ct);
+        baselines.Remove(row.Id);
+    }
+
+    private (StatsSnapshot New, StatsSnapshot Old) Snapshots(RolloutRow row) =>
+        (metrics.For(row.Endpoint, new ModelVersionRef(row.ToName, row.ToVersion), "live").Snapshot(),
+         metrics.For(row.Endpoint, new ModelVersionRef(row.FromName, row.FromVersion), "live").Snapshot());
+
+    // A version that refuses requests the old one took (another signature) fails them as surely as one that throws.
+    private static long Failures(StatsSnapshot s) => s.Errors + s.Rejected;
+
+    private static string Ref(ModelVersionRef v) => $"{v.Name}:{v.Version}";
+
+    private static RolloutInfo ToInfo(RolloutRow r) => new(r.Id, r.Endpoint, new ModelVersionRef(r.FromName, r.FromVersion), new ModelVersionRef(r.ToName, r.ToVersion),
+        r.Weight, r.Status, r.Reason, new RolloutRequest($"{r.ToName}:{r.ToVersion}", r.Canary, r.Step, r.IntervalSeconds, r.MaxErrorRate, r.MaxP99Ms, r.MinRequests),
+        r.CreatedAt, r.UpdatedAt);
+}
+
+/// <summary>The one activation in the cluster that steps rollouts (as the run reaper sweeps runs).</summary>
+public interface IRolloutGrain : IGrainWithIntegerKey
+{
+    /// <summary>Activates the stepper (idempotent).</summary>
+    Task PokeAsync();
+}
+
+internal sealed partial class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<RolloutGrain> logger) : Grain, IRolloutGrain
+{
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var period = options.Value.RolloutTick;
+        this.RegisterGrainTimer(static (grain, ct) => grain.StepAsync(ct), this,
+            new GrainTimerCreationOptions { DueTime = period, Period = period, KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    public Task PokeAsync() => Task.CompletedTask;
+
+    private async Task StepAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<RolloutService>().StepAsync(ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogStepError(logger, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stepping rollouts failed; it will be tried again")]
+    private static partial void LogStepError(ILogger logger, Exception exception);
+}
