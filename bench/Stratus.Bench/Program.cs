@@ -34,7 +34,7 @@ try
     if (which is "all" or "upload") await UploadBenchmark(client, work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000);
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
-    if (which is "all" or "serve") await ServeBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 && which == "serve" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3000);
+    if (which is "all" or "serve") await ServeBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 && which == "serve" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000);
     await app.StopAsync();
 }
 finally
