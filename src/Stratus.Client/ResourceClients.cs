@@ -285,6 +285,10 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/traffic", StratusClient.Json(request, StratusJsonContext.Default.TrafficRequest), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Sets how many requests the endpoint scores at once and how many may wait (more get 429).</summary>
+    public Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/limits", StratusClient.Json(limits, StratusJsonContext.Default.EndpointLimits), StratusJsonContext.Default.EndpointInfo, ct);
+
     /// <summary>Starts a gradual rollout of a new version; it steps and rolls back by itself.</summary>
     public Task<RolloutInfo> RolloutAsync(string name, RolloutRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(name)}/rollout", StratusClient.Json(request, StratusJsonContext.Default.RolloutRequest), StratusJsonContext.Default.RolloutInfo, ct);

@@ -369,8 +369,14 @@ public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 /// <param name="Model">Its main version.</param>
 /// <param name="Traffic">Every version that answers requests, with its share of them (percent; they sum to 100).</param>
 /// <param name="Shadow">A version that scores a copy of every request; its predictions are recorded, never returned.</param>
+/// <param name="Limits">How many requests it scores at once and how many may wait; more get 429.</param>
 public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow);
+    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits);
+
+/// <summary>An endpoint's protection against overload: requests beyond both get 429 with Retry-After, so admitted requests keep their latency.</summary>
+/// <param name="MaxConcurrency">Requests scored at the same time (1 to 1024).</param>
+/// <param name="MaxQueue">Requests waiting for a turn, oldest first (0 to 100,000).</param>
+public sealed record EndpointLimits(int MaxConcurrency, int MaxQueue);
 
 /// <summary>A model version behind an endpoint and its share of the requests, in percent (0 for a shadow).</summary>
 public sealed record TrafficShare(ModelVersionRef Model, string ModelRef, int Weight);
@@ -480,6 +486,7 @@ public static class StratusJson
 [JsonSerializable(typeof(Page<EndpointInfo>))]
 [JsonSerializable(typeof(DeployRequest))]
 [JsonSerializable(typeof(TrafficRequest))]
+[JsonSerializable(typeof(EndpointLimits))]
 [JsonSerializable(typeof(RolloutRequest))]
 [JsonSerializable(typeof(RolloutInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]

@@ -314,4 +314,35 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Equal(("aborted", 0), (aborted.Status, aborted.Weight));
         Assert.Equal((v1, 100), Assert.Single((await _client.Endpoints.GetAsync("risky")).Traffic) is var u ? (u.Model, u.Weight) : default);
     }
+
+    [Fact]
+    public async Task Should_answer_429_with_retry_after_when_an_endpoint_is_full_and_keep_serving_what_it_admits()
+    {
+        await TrainAsync("ep-busy", 14);
+        await _client.Endpoints.DeployAsync("busy", "ep-busy");
+        Assert.Equal(new EndpointLimits(1, 1), (await _client.Endpoints.SetLimitsAsync("busy", new EndpointLimits(1, 1))).Limits);
+
+        // Large batches arriving together: one is scored, one waits, the others are refused at once.
+        var body = "{\"instances\": [" + string.Join(",", Enumerable.Repeat("""{"amount": 50, "category": "grocery"}""", 10_000)) + "]}";
+        using var http = _server.Http(_server.AdminToken);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ =>
+            http.PostAsync("api/v1/endpoints/busy/predict", new StringContent(body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken)));
+        var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.NotEmpty(refused);
+        Assert.True(responses.Count(r => r.StatusCode == HttpStatusCode.OK) >= 2);
+        Assert.Equal(32, responses.Count(r => r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
+        Assert.Equal(TimeSpan.FromSeconds(1), refused[0].Headers.RetryAfter?.Delta);
+        Assert.Contains("is scoring 1 requests with 1 waiting", await refused[0].Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(refused.Count, Series(await MetricsAsync(), "stratus_endpoint_throttled_total{endpoint=\"busy\"}"));
+
+        // The limits hold after a restart; out of range, they are refused naming the field.
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(dataDir: _dataDir);
+        _client = _server.Client();
+        Assert.Equal(new EndpointLimits(1, 1), (await _client.Endpoints.GetAsync("busy")).Limits);
+        Assert.Single((await _client.Endpoints.PredictAsync("busy", Rows("""{"amount": 50, "category": "grocery"}"""))).Predictions);
+        var zero = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetLimitsAsync("busy", new EndpointLimits(0, 1)));
+        Assert.Equal((HttpStatusCode.BadRequest, "max_concurrency"), (zero.Status, zero.Field));
+        Assert.Equal("max_queue", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetLimitsAsync("busy", new EndpointLimits(4, -1)))).Field);
+    }
 }

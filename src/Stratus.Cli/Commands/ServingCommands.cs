@@ -41,8 +41,19 @@ internal static class ServingCommands
         var show = new Command("show", "Show an endpoint") { name };
         show.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.GetAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.EndpointInfo,
-                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, updated {When(e.UpdatedAt)}"))));
+                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting, updated {When(e.UpdatedAt)}"))));
         command.Subcommands.Add(show);
+
+        var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests scored at once", Required = true };
+        var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for a turn; more get 429 with Retry-After", Required = true };
+        var limits = new Command("limits", "Set how many requests an endpoint scores at once and how many may wait") { name, maxConcurrency, maxQueue };
+        limits.SetAction(Remote(async (result, client, ct) =>
+        {
+            var endpoint = await client.Endpoints.SetLimitsAsync(result.GetValue(name)!, new EndpointLimits(result.GetValue(maxConcurrency), result.GetValue(maxQueue)), ct);
+            Print(result, endpoint, StratusJsonContext.Default.EndpointInfo,
+                e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] scores {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting; more get 429"));
+        }));
+        command.Subcommands.Add(limits);
 
         var split = new Option<string[]>("--split")
         {

@@ -12,6 +12,12 @@ public sealed class ProblemException(int status, string title, string detail, st
     public string Title { get; } = title;
     public string? Field { get; } = field;
 
+    /// <summary>Seconds after which the client may try again (sent as <c>Retry-After</c>).</summary>
+    public int? RetryAfterSeconds { get; init; }
+
+    /// <summary>429: too many requests right now; try again after <paramref name="seconds"/>.</summary>
+    public static ProblemException TooMany(string message, int seconds) => new(429, "Too many requests", message) { RetryAfterSeconds = seconds };
+
     public static ProblemException NotFound(string what) => new(404, "Not found", $"{what} does not exist");
 
     public static ProblemException Invalid(string field, string message) => new(400, "Invalid request", $"{field}: {message}", field);
@@ -41,6 +47,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         if (status >= 500) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
         if (context.Response.HasStarted) return true;
         context.Response.StatusCode = status;
+        if (exception is ProblemException { RetryAfterSeconds: { } retry }) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["field"] = field;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });

@@ -33,6 +33,12 @@ public sealed class StratusOptions
     /// <summary>Orleans gateway port. Default: 0, meaning the first free port from 30000 on (embedded mode).</summary>
     public int GatewayPort { get; set; }
 
+    /// <summary>Requests an endpoint scores at once unless it sets its own limit. Default: 4 per core.</summary>
+    public int EndpointMaxConcurrency { get; set; } = 4 * Environment.ProcessorCount;
+
+    /// <summary>Requests an endpoint lets wait for a turn unless it sets its own limit; more get 429. Default: 256.</summary>
+    public int EndpointMaxQueue { get; set; } = 256;
+
     /// <summary>How often running rollouts are checked for a step that is due. Default: 1 second.</summary>
     public TimeSpan RolloutTick { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -13,6 +13,12 @@ public sealed class EndpointRow
     public int ModelVersion { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Requests scored at once; null: the server's default.</summary>
+    public int? MaxConcurrency { get; set; }
+
+    /// <summary>Requests waiting for a turn; null: the server's default.</summary>
+    public int? MaxQueue { get; set; }
     public List<EndpointVersionRow> Versions { get; set; } = [];
 }
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Stratus.Ml.Inference;
 using Stratus.Server.Hosting;
 using Stratus.Server.Registry;
@@ -10,10 +12,20 @@ namespace Stratus.Server.Serving;
 /// <summary>A model version loaded for serving.</summary>
 public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package);
 
-/// <summary>An endpoint ready to answer: the versions that answer requests with their weights (percent), and its shadow.</summary>
-public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow)
+/// <summary>An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, and its admission limits.</summary>
+public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits)
 {
     public string Name => name;
+
+    public EndpointLimits Limits => limits;
+
+    /// <summary>Admits at most <see cref="EndpointLimits.MaxConcurrency"/> requests at once and queues up to <see cref="EndpointLimits.MaxQueue"/>, oldest first.</summary>
+    public ConcurrencyLimiter Limiter { get; } = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = limits.MaxConcurrency,
+        QueueLimit = limits.MaxQueue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
 
     public IReadOnlyList<(LoadedModel Model, int Weight)> Live => live;
 
@@ -67,7 +79,7 @@ public sealed class ModelCache
 }
 
 /// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
-public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, TimeProvider clock)
+public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, IOptions<StratusOptions> options, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
     public const int MaxInstances = 10_000;
@@ -142,9 +154,27 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         endpoint.Versions.AddRange(resolved.Select(r => r.Row));
         await db.SaveChangesAsync(ct);
         cache.Set(new LoadedEndpoint(name, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))],
-            resolved.FirstOrDefault(r => r.Row.Shadow).Model));
+            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint)));
         return ToInfo(endpoint);
     }
+
+    /// <summary>Sets how many requests an endpoint scores at once and how many may wait; the models stay loaded.</summary>
+    public async Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct)
+    {
+        if (limits.MaxConcurrency is < 1 or > 1024) throw ProblemException.Invalid("max_concurrency", $"is {limits.MaxConcurrency}; an endpoint scores 1 to 1024 requests at once");
+        if (limits.MaxQueue is < 0 or > 100_000) throw ProblemException.Invalid("max_queue", $"is {limits.MaxQueue}; 0 to 100,000 requests may wait");
+        ProblemException.CheckName("name", name);
+        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+        row.MaxConcurrency = limits.MaxConcurrency;
+        row.MaxQueue = limits.MaxQueue;
+        row.UpdatedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits));
+        return ToInfo(row);
+    }
+
+    private EndpointLimits Limits(EndpointRow row) =>
+        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue);
 
     public async Task<Page<EndpointInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {
@@ -192,7 +222,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }
-        loaded = new LoadedEndpoint(name, live, shadow);
+        loaded = new LoadedEndpoint(name, live, shadow, Limits(row));
         cache.Set(loaded);
         return loaded;
     }
@@ -203,11 +233,11 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         return await db.Endpoints.AsNoTracking().Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
     }
 
-    private static EndpointInfo ToInfo(EndpointRow r)
+    private EndpointInfo ToInfo(EndpointRow r)
     {
         static TrafficShare Share(EndpointVersionRow v) => new(new ModelVersionRef(v.ModelName, v.ModelVersion), v.ModelRef, v.Weight);
         return new(r.Name, r.ModelRef, new ModelVersionRef(r.ModelName, r.ModelVersion), r.CreatedAt, r.UpdatedAt,
             [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)],
-            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null);
+            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r));
     }
 }

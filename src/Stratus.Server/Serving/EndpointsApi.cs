@@ -16,6 +16,8 @@ public static class EndpointsApi
         api.MapPut("/{name}", Deploy).WithName("DeployEndpoint").WithSummary("Deploy or switch an endpoint to a model (NAME:VERSION, NAME@ALIAS or NAME)").RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/traffic", SetTraffic).WithName("SetEndpointTraffic")
             .WithSummary("Split an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version").RequireAuthorization(Policies.Editor);
+        api.MapPut("/{name}/limits", SetLimits).WithName("SetEndpointLimits")
+            .WithSummary("Set how many requests the endpoint scores at once and how many may wait; more get 429 with Retry-After").RequireAuthorization(Policies.Editor);
         api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
         api.MapPost("/{name}/rollout", StartRollout).WithName("StartRollout")
             .WithSummary("Roll a new model version out step by step (canary, step, interval), rolling back by itself when it fails more requests or answers slower than allowed")
@@ -49,6 +51,9 @@ public static class EndpointsApi
         return TypedResults.Ok(info);
     }
 
+    private static async Task<Ok<EndpointInfo>> SetLimits(string name, EndpointLimits limits, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.SetLimitsAsync(name, limits, ct));
+
     private static async Task<Ok<IReadOnlyList<ShadowRecord>>> Shadow(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
     {
         await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
@@ -74,6 +79,13 @@ public static class EndpointsApi
     {
         // A loaded endpoint answers from memory: no database context is built unless the models must be loaded.
         var endpoint = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
+        // Overload gets a quick 429 rather than a queue that grows until every request times out.
+        using var turn = await endpoint.Limiter.AcquireAsync(1, ct);
+        if (!turn.IsAcquired)
+        {
+            metrics.Throttled(name);
+            throw ProblemException.TooMany($"endpoint '{name}' is scoring {endpoint.Limits.MaxConcurrency} requests with {endpoint.Limits.MaxQueue} waiting; try again shortly", 1);
+        }
         var model = endpoint.Pick();
         var stats = metrics.For(name, model.Version, "live");
         var started = Stopwatch.GetTimestamp();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Stratus.Server.Serving;
@@ -29,6 +30,10 @@ public sealed class ServingMetrics
 
     private readonly ConcurrentDictionary<(string Endpoint, ModelVersionRef Version, string Role), VersionStats> _stats = new();
     private long _shadowDropped;
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _throttled = new(StringComparer.Ordinal);
+
+    /// <summary>A request refused with 429: the endpoint was at its concurrency limit with a full queue.</summary>
+    public void Throttled(string endpoint) => Interlocked.Increment(ref _throttled.GetOrAdd(endpoint, _ => new StrongBox<long>()).Value);
 
     public VersionStats For(string endpoint, ModelVersionRef version, string role) => _stats.GetOrAdd((endpoint, version, role), _ => new VersionStats());
 
@@ -64,6 +69,9 @@ public sealed class ServingMetrics
             text.Append(latency).Append("_sum{").Append(labels).Append("} ").Append(stats.Seconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
             text.Append(latency).Append("_count{").Append(labels).Append("} ").Append(cumulative).Append('\n');
         }
+        text.Append("# HELP stratus_endpoint_throttled_total Requests refused with 429: the endpoint was at its concurrency limit with a full queue.\n# TYPE stratus_endpoint_throttled_total counter\n");
+        foreach (var (endpoint, count) in _throttled.OrderBy(t => t.Key, StringComparer.Ordinal))
+            text.Append("stratus_endpoint_throttled_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Interlocked.Read(ref count.Value)).Append('\n');
         text.Append("# HELP stratus_shadow_dropped_total Shadow requests not scored because the shadow queue was full.\n# TYPE stratus_shadow_dropped_total counter\n")
             .Append("stratus_shadow_dropped_total ").Append(Interlocked.Read(ref _shadowDropped)).Append('\n');
         text.Append("# HELP stratus_models_loaded Model packages in memory.\n# TYPE stratus_models_loaded gauge\nstratus_models_loaded ").Append(modelsLoaded).Append('\n');

@@ -363,6 +363,12 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("MaxConcurrency")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxQueue")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ModelName")
                         .IsRequired()
                         .HasColumnType("TEXT");
