@@ -10,8 +10,8 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Storage.Migrations
 {
     [DbContext(typeof(StratusDb))]
-    [Migration("20261123002946_EndpointLimits")]
-    partial class EndpointLimits
+    [Migration("20261123003526_Serving")]
+    partial class Serving
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
