@@ -345,4 +345,35 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Equal((HttpStatusCode.BadRequest, "max_concurrency"), (zero.Status, zero.Field));
         Assert.Equal("max_queue", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetLimitsAsync("busy", new EndpointLimits(4, -1)))).Field);
     }
+
+    [Fact]
+    public async Task Should_unload_the_least_recently_used_model_under_the_memory_cap_and_load_it_again_on_its_next_request()
+    {
+        var a = await TrainAsync("ep-lru-a", 15);
+        var b = await TrainAsync("ep-lru-b", 16);
+        var size = Math.Max((await _client.Models.ResolveAsync("ep-lru-a")).SizeBytes, (await _client.Models.ResolveAsync("ep-lru-b")).SizeBytes);
+        // Room for one package and a half: serving the second unloads the first.
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(o => o.ModelCacheBytes = size * 3 / 2, _dataDir);
+        _client = _server.Client();
+        var row = Rows("""{"amount": 420, "category": "online"}""");
+
+        await _client.Endpoints.DeployAsync("lru-a", $"ep-lru-a:{a.Version}");
+        await _client.Endpoints.DeployAsync("lru-b", $"ep-lru-b:{b.Version}");
+        var metrics = await MetricsAsync();
+        Assert.Equal((2, 1, 1), (Series(metrics, "stratus_model_loads_total"), Series(metrics, "stratus_model_unloads_total"), Series(metrics, "stratus_models_loaded")));
+        Assert.InRange(Series(metrics, "stratus_models_loaded_bytes"), 1, size * 3 / 2);
+
+        // The unloaded one answers as before, loaded again (a cold start, counted), and the other makes room.
+        Assert.Equal(["1"], (await _client.Endpoints.PredictAsync("lru-a", row)).Predictions.Select(p => p.Label));
+        Assert.Equal(["1"], (await _client.Endpoints.PredictAsync("lru-b", row)).Predictions.Select(p => p.Label));
+        metrics = await MetricsAsync();
+        Assert.Equal((4, 3, 1), (Series(metrics, "stratus_model_loads_total"), Series(metrics, "stratus_model_unloads_total"), Series(metrics, "stratus_models_loaded")));
+        Assert.True(double.Parse(metrics.Split('\n').Single(l => l.StartsWith("stratus_model_load_seconds_total ", StringComparison.Ordinal)).Split(' ')[1],
+            CultureInfo.InvariantCulture) > 0);
+
+        // A model in use stays: calling b again loads nothing.
+        await _client.Endpoints.PredictAsync("lru-b", row);
+        Assert.Equal(4, Series(await MetricsAsync(), "stratus_model_loads_total"));
+    }
 }

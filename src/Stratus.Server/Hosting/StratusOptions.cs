@@ -33,6 +33,12 @@ public sealed class StratusOptions
     /// <summary>Orleans gateway port. Default: 0, meaning the first free port from 30000 on (embedded mode).</summary>
     public int GatewayPort { get; set; }
 
+    /// <summary>
+    /// Model packages kept in memory for serving, in bytes as stored; beyond it the least recently used are unloaded
+    /// (their endpoints load them again on the next request). Default: 4 GiB.
+    /// </summary>
+    public long ModelCacheBytes { get; set; } = 4L << 30;
+
     /// <summary>Requests an endpoint scores at once unless it sets its own limit. Default: 4 per core.</summary>
     public int EndpointMaxConcurrency { get; set; } = 4 * Environment.ProcessorCount;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.RateLimiting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,8 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Serving;
 
-/// <summary>A model version loaded for serving.</summary>
-public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package);
+/// <summary>A model version loaded for serving; <paramref name="Sha256"/> names its package in the <see cref="ModelCache"/>.</summary>
+public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package, string Sha256);
 
 /// <summary>An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, and its admission limits.</summary>
 public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits)
@@ -46,14 +47,25 @@ public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model
 }
 
 /// <summary>
-/// The endpoints this process serves, by name. A switch swaps one reference, so requests in flight finish on the
-/// versions they started with and none is dropped. Endpoints load lazily from the database, so they come back after
-/// a restart on their first request.
+/// The endpoints this process serves, by name, and the model packages they share, by content hash. A switch swaps one
+/// reference, so requests in flight finish on the versions they started with and none is dropped. Endpoints load
+/// lazily from the database, so they come back after a restart (or after their models were unloaded) on their first
+/// request. Packages beyond <see cref="StratusOptions.ModelCacheBytes"/> are unloaded, least recently used first,
+/// with the endpoints that use them; each load is timed (the cold start) in the metrics.
 /// </summary>
-public sealed class ModelCache
+public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics metrics)
 {
+    private sealed class Entry(ModelPackage package, long bytes)
+    {
+        public ModelPackage Package { get; } = package;
+        public long Bytes { get; } = bytes;
+        public long LastUsed = Stopwatch.GetTimestamp();
+    }
+
     private readonly ConcurrentDictionary<string, LoadedEndpoint> _byEndpoint = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ModelPackage> _byBlob = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _byBlob = new(StringComparer.Ordinal);
+    private readonly Lock _evicting = new();
+    private long _bytes;
 
     public bool TryGet(string endpoint, out LoadedEndpoint loaded) => _byEndpoint.TryGetValue(endpoint, out loaded!);
 
@@ -64,17 +76,58 @@ public sealed class ModelCache
     /// <summary>Model packages in memory.</summary>
     public int Loaded => _byBlob.Count;
 
-    /// <summary>Loads a package once per content hash; endpoints serving the same version share it.</summary>
+    /// <summary>Their size, as stored (the estimate the cap is held against).</summary>
+    public long LoadedBytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Marks a package as just used: the last to be unloaded.</summary>
+    public void Touch(string sha256)
+    {
+        if (_byBlob.TryGetValue(sha256, out var entry)) Volatile.Write(ref entry.LastUsed, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Loads a package once per content hash (endpoints serving the same version share it), then unloads the least recently used others while over the cap.</summary>
     public async Task<ModelPackage> LoadAsync(IBlobStore blobs, string sha256, CancellationToken ct)
     {
-        if (_byBlob.TryGetValue(sha256, out var cached)) return cached;
+        if (_byBlob.TryGetValue(sha256, out var cached))
+        {
+            Volatile.Write(ref cached.LastUsed, Stopwatch.GetTimestamp());
+            return cached.Package;
+        }
+        var started = Stopwatch.GetTimestamp();
         await using var stream = new MemoryStream();
         await using (var blob = blobs.OpenRead(sha256))
         {
             await blob.CopyToAsync(stream, ct);
         }
         stream.Position = 0;
-        return _byBlob.GetOrAdd(sha256, ModelPackage.Load(stream));
+        var loaded = new Entry(ModelPackage.Load(stream), stream.Length);
+        var entry = _byBlob.GetOrAdd(sha256, loaded);
+        if (ReferenceEquals(entry, loaded))
+        {
+            Interlocked.Add(ref _bytes, loaded.Bytes);
+            metrics.ModelLoaded(Stopwatch.GetElapsedTime(started));
+            Evict(sha256);
+        }
+        return entry.Package;
+    }
+
+    private void Evict(string keep)
+    {
+        lock (_evicting)
+        {
+            while (Interlocked.Read(ref _bytes) > options.Value.ModelCacheBytes)
+            {
+                var victim = _byBlob.Where(kv => kv.Key != keep).MinBy(kv => Volatile.Read(ref kv.Value.LastUsed));
+                if (victim.Key is null || !_byBlob.TryRemove(victim.Key, out var entry)) break;
+                Interlocked.Add(ref _bytes, -entry.Bytes);
+                metrics.ModelUnloaded();
+                // Its endpoints load again on their next request; requests in flight finish on what they hold.
+                foreach (var (name, endpoint) in _byEndpoint)
+                {
+                    if (endpoint.Live.Any(v => v.Model.Sha256 == victim.Key) || endpoint.Shadow?.Sha256 == victim.Key) _byEndpoint.TryRemove(name, out _);
+                }
+            }
+        }
     }
 }
 
@@ -135,7 +188,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
                 throw ProblemException.Invalid(field, $"{version.Name}:{version.Version} is not a servable Stratus model package: {ex.Message}");
             }
             var row = new EndpointVersionRow { ModelRef = reference.ToString(), ModelName = version.Name, ModelVersion = version.Version, Weight = weight, Shadow = isShadow };
-            resolved.Add((row, new LoadedModel(new ModelVersionRef(version.Name, version.Version), package)));
+            resolved.Add((row, new LoadedModel(new ModelVersionRef(version.Name, version.Version), package, version.Sha256)));
         }
 
         var now = clock.GetUtcNow();
@@ -218,7 +271,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         foreach (var v in row.Versions)
         {
             var version = await registry.GetVersionAsync(new ModelRef(v.ModelName, v.ModelVersion, null), ct);
-            var model = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct));
+            var model = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct), version.Sha256);
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }

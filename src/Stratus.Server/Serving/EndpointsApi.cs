@@ -87,6 +87,7 @@ public static class EndpointsApi
             throw ProblemException.TooMany($"endpoint '{name}' is scoring {endpoint.Limits.MaxConcurrency} requests with {endpoint.Limits.MaxQueue} waiting; try again shortly", 1);
         }
         var model = endpoint.Pick();
+        cache.Touch(model.Sha256);
         var stats = metrics.For(name, model.Version, "live");
         var started = Stopwatch.GetTimestamp();
         PredictResponse response;
@@ -105,5 +106,5 @@ public static class EndpointsApi
     }
 
     private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>
-        TypedResults.Text(metrics.Write(cache.Loaded), "text/plain; version=0.0.4; charset=utf-8");
+        TypedResults.Text(metrics.Write(cache.Loaded, cache.LoadedBytes), "text/plain; version=0.0.4; charset=utf-8");
 }

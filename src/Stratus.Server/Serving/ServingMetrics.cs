@@ -29,7 +29,17 @@ public sealed class ServingMetrics
     public static readonly double[] Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private readonly ConcurrentDictionary<(string Endpoint, ModelVersionRef Version, string Role), VersionStats> _stats = new();
-    private long _shadowDropped;
+    private long _shadowDropped, _loads, _loadTicks, _unloads;
+
+    /// <summary>A model package loaded for serving (a cold start) in <paramref name="elapsed"/>.</summary>
+    public void ModelLoaded(TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _loads);
+        Interlocked.Add(ref _loadTicks, elapsed.Ticks);
+    }
+
+    /// <summary>A model package unloaded to stay under the memory cap.</summary>
+    public void ModelUnloaded() => Interlocked.Increment(ref _unloads);
     private readonly ConcurrentDictionary<string, StrongBox<long>> _throttled = new(StringComparer.Ordinal);
 
     /// <summary>A request refused with 429: the endpoint was at its concurrency limit with a full queue.</summary>
@@ -41,7 +51,7 @@ public sealed class ServingMetrics
     public void ShadowDropped() => Interlocked.Increment(ref _shadowDropped);
 
     /// <summary>Every series in Prometheus's text exposition format (version 0.0.4).</summary>
-    public string Write(int modelsLoaded)
+    public string Write(int modelsLoaded, long bytesLoaded)
     {
         var text = new StringBuilder();
         var series = _stats.OrderBy(s => s.Key.Endpoint, StringComparer.Ordinal).ThenBy(s => s.Key.Version.Name, StringComparer.Ordinal)
@@ -75,6 +85,11 @@ public sealed class ServingMetrics
         text.Append("# HELP stratus_shadow_dropped_total Shadow requests not scored because the shadow queue was full.\n# TYPE stratus_shadow_dropped_total counter\n")
             .Append("stratus_shadow_dropped_total ").Append(Interlocked.Read(ref _shadowDropped)).Append('\n');
         text.Append("# HELP stratus_models_loaded Model packages in memory.\n# TYPE stratus_models_loaded gauge\nstratus_models_loaded ").Append(modelsLoaded).Append('\n');
+        text.Append("# HELP stratus_models_loaded_bytes Their size as stored, held against the cap.\n# TYPE stratus_models_loaded_bytes gauge\nstratus_models_loaded_bytes ").Append(bytesLoaded).Append('\n');
+        text.Append("# HELP stratus_model_loads_total Model packages loaded (cold starts).\n# TYPE stratus_model_loads_total counter\nstratus_model_loads_total ").Append(Interlocked.Read(ref _loads)).Append('\n');
+        text.Append("# HELP stratus_model_load_seconds_total Time spent loading them.\n# TYPE stratus_model_load_seconds_total counter\nstratus_model_load_seconds_total ")
+            .Append(TimeSpan.FromTicks(Interlocked.Read(ref _loadTicks)).TotalSeconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+        text.Append("# HELP stratus_model_unloads_total Model packages unloaded to stay under the memory cap.\n# TYPE stratus_model_unloads_total counter\nstratus_model_unloads_total ").Append(Interlocked.Read(ref _unloads)).Append('\n');
         return text.ToString();
     }
 
