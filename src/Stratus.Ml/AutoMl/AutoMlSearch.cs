@@ -91,9 +91,10 @@ public static class AutoMlMetrics
 
 /// <summary>
 /// Finds the best model for a dataset within a time budget. The search starts with cheap, robust configurations
-/// (a 4-leaf LightGBM, a linear model, then larger boosted trees and ML.NET's tree learners), then runs a randomized
-/// local search around the best LightGBM configuration in the spirit of FLAML's CFO: a step in a random direction
-/// of the log-scaled hyperparameters, the opposite step if that fails, a smaller step after repeated failures.
+/// (a 4-leaf LightGBM, a linear model, larger boosted trees), searches the linear model's L2, tries ML.NET's tree
+/// learners when the budget allows, then runs a randomized local search around the best LightGBM configuration in
+/// the spirit of FLAML's CFO: a step in a random direction of the log-scaled hyperparameters, the opposite step if
+/// that fails, a smaller step after repeated failures.
 /// Boosting stops early on the folds' validation loss, so the number of trees is searched for free; a trial whose
 /// first folds already trail the best is abandoned; LightGBM trials stop at the next iteration when the budget ends,
 /// and ML.NET trainers (which cannot be interrupted) only start when their expected time fits. Trials run

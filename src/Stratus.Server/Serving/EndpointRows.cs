@@ -3,14 +3,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Stratus.Server.Serving;
 
-/// <summary>An endpoint; <see cref="ModelRef"/> and the model columns name its main version (the largest share of the traffic).</summary>
+/// <summary>An endpoint; the versions it serves are its <see cref="Versions"/>.</summary>
 public sealed class EndpointRow
 {
     public long Id { get; set; }
     public required string Name { get; set; }
-    public required string ModelRef { get; set; }
-    public required string ModelName { get; set; }
-    public int ModelVersion { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 

@@ -192,16 +192,12 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         }
 
         var now = clock.GetUtcNow();
-        var main = resolved.Where(r => !r.Row.Shadow).MaxBy(r => r.Row.Weight).Row; // the first of the largest
         var endpoint = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct);
         if (endpoint is null)
         {
-            endpoint = new EndpointRow { Name = name, ModelRef = main.ModelRef, ModelName = main.ModelName, CreatedAt = now };
+            endpoint = new EndpointRow { Name = name, CreatedAt = now };
             db.Add(endpoint);
         }
-        endpoint.ModelRef = main.ModelRef;
-        endpoint.ModelName = main.ModelName;
-        endpoint.ModelVersion = main.ModelVersion;
         endpoint.UpdatedAt = now;
         endpoint.Versions.Clear();
         endpoint.Versions.AddRange(resolved.Select(r => r.Row));
@@ -289,8 +285,9 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     private EndpointInfo ToInfo(EndpointRow r)
     {
         static TrafficShare Share(EndpointVersionRow v) => new(new ModelVersionRef(v.ModelName, v.ModelVersion), v.ModelRef, v.Weight);
-        return new(r.Name, r.ModelRef, new ModelVersionRef(r.ModelName, r.ModelVersion), r.CreatedAt, r.UpdatedAt,
-            [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)],
+        // The main version is the one with the largest share (the first named of those).
+        List<TrafficShare> traffic = [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)];
+        return new(r.Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
             r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r));
     }
 }

@@ -369,17 +369,6 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<int?>("MaxQueue")
                         .HasColumnType("INTEGER");
 
-                    b.Property<string>("ModelName")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ModelRef")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("ModelVersion")
-                        .HasColumnType("INTEGER");
-
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT");
