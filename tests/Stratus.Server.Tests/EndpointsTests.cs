@@ -109,6 +109,53 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Single((await _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 10, "category": "grocery"}"""))).Predictions);
     }
 
+    [Fact]
+    public async Task Should_answer_on_the_fast_path_as_on_the_routed_one_and_audit_predictions_only_when_refused()
+    {
+        await TrainAsync("ep-quick", 4);
+        await _client.Endpoints.DeployAsync("quick", "ep-quick");
+        var viewer = await _client.Tokens.CreateAsync("quick-viewer", "viewer");
+        using var http = _server.Http(viewer.Token);
+        var ct = TestContext.Current.CancellationToken;
+        async Task<(HttpStatusCode Status, JsonElement Body)> Post(string path, string body, string type = "application/json")
+        {
+            using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, type), ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+        }
+        const string Row = """{"instances": [{"amount": 420, "category": "online"}, {"amount": 35, "category": "grocery"}]}""";
+
+        // A token not seen before is looked up by the routed endpoint; then it is cached and the fast path answers, the same.
+        var routed = await Post("api/v1/endpoints/quick/predict", Row);
+        var fast = await Post("api/v1/endpoints/quick/predict", Row);
+        Assert.Equal(HttpStatusCode.OK, routed.Status);
+        Assert.Equal(routed.Body.GetProperty("predictions").GetRawText(), fast.Body.GetProperty("predictions").GetRawText());
+        Assert.Equal(routed.Body.GetProperty("model").GetRawText(), fast.Body.GetProperty("model").GetRawText());
+        Assert.NotEqual(routed.Body.GetProperty("request_id").GetString(), fast.Body.GetProperty("request_id").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Post("API/V1/Endpoints/quick/PREDICT", Row)).Status);
+
+        // Bad requests get the answers the full pipeline gives.
+        var broken = await Post("api/v1/endpoints/quick/predict", """{"instances": [""");
+        Assert.Equal((HttpStatusCode.BadRequest, "Invalid JSON"), (broken.Status, broken.Body.GetProperty("title").GetString()));
+        var notRows = await Post("api/v1/endpoints/quick/predict", """{"instances": "all of them"}""");
+        Assert.Equal((HttpStatusCode.BadRequest, "instances"), (notRows.Status, notRows.Body.GetProperty("field").GetString()));
+        var wrongType = await Post("api/v1/endpoints/quick/predict", """{"instances": [{"amount": "lots", "category": "online"}]}""");
+        Assert.Equal((HttpStatusCode.BadRequest, "instances[0].amount"), (wrongType.Status, wrongType.Body.GetProperty("field").GetString()));
+        Assert.Equal(HttpStatusCode.BadRequest, (await Post("api/v1/endpoints/quick/predict", "null")).Status);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await Post("api/v1/endpoints/quick/predict", Row, "text/plain")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Post("api/v1/endpoints/nowhere/predict", Row)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Post("api/v1/endpoints/quick/predict/more", Row)).Status);
+
+        // A revoked token stops at once, on either path; predictions, answered or not, are audited only when refused
+        // (a body that is not JSON never reaches the prediction: routing answers 415, audited like any refused POST).
+        await _client.Tokens.RevokeAsync(viewer.Info.Id);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Post("api/v1/endpoints/quick/predict", Row)).Status);
+        var audited = (await _client.AuditAsync(actor: "quick-viewer")).Items;
+        Assert.DoesNotContain(audited, e => e.Path.EndsWith("/predict", StringComparison.OrdinalIgnoreCase) && e.Status is 200 or 400);
+        var anonymous = (await _client.AuditAsync(actor: "anonymous", outcome: "refused")).Items;
+        Assert.Contains(anonymous, e => e.Path == "/api/v1/endpoints/quick/predict" && e.Status == 401);
+    }
+
     private async Task<string> MetricsAsync()
     {
         using var anonymous = _server.Http();

@@ -110,6 +110,7 @@ public static partial class StratusServer
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ServingMetrics>();
+        builder.Services.AddSingleton<Scorer>();
         builder.Services.AddSingleton<RolloutBaselines>();
         builder.Services.AddScoped<RolloutService>();
         builder.Services.AddSingleton<ShadowScoring>();
@@ -129,7 +130,9 @@ public static partial class StratusServer
         app.UseHostFiltering();
         app.UseMiddleware<AuditMiddleware>();
         app.UseExceptionHandler();
+        app.UseMiddleware<PredictFastPath>();
         app.UseRouting();
+        app.Use(AuditMiddleware.NoteRoute);
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<BodyGuardMiddleware>();
@@ -198,7 +201,9 @@ public static partial class StratusServer
         switch (options.Database.ToLowerInvariant())
         {
             case "sqlite":
-                db.UseSqlite(options.ConnectionString ?? $"Data Source={Path.Combine(options.DataDir, "stratus.db")};Pooling=True");
+                db.UseSqlite(options.ConnectionString ?? $"Data Source={Path.Combine(options.DataDir, "stratus.db")};Pooling=True")
+                    // SQLite rebuilds a table with foreign keys off, outside a transaction; the migrations that do so are written for it.
+                    .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.NonTransactionalMigrationOperationWarning));
                 break;
             default:
                 throw new InvalidOperationException($"Stratus:Database '{options.Database}' is not supported; use 'sqlite'.");

@@ -23,21 +23,30 @@ internal sealed class BearerTokenHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("not a bearer token");
+        if (Secret(header) is not { } secret) return AuthenticateResult.Fail("not a bearer token");
         // The hot path (a token seen in the last seconds) needs no database context; only a miss builds the token service.
-        var secret = header["Bearer ".Length..].Trim();
         if (!TokenService.TryGetCached(cache, secret, out var principal))
             principal = await Context.RequestServices.GetRequiredService<TokenService>().AuthenticateAsync(secret, Context.RequestAborted);
         if (principal is null) return AuthenticateResult.Fail("unknown or revoked token");
-        var identity = new ClaimsIdentity(
-            [
-                new Claim(ClaimTypes.Name, principal.Name),
-                new Claim(ClaimTypes.Role, principal.Role),
-                new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ],
-            SchemeName);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(User(principal), SchemeName));
     }
+
+    /// <summary>The user of a request whose bearer token was authenticated in the last seconds, or null (no token, or one that must be looked up).</summary>
+    public static ClaimsPrincipal? CachedUser(HttpRequest request, IMemoryCache cache) =>
+        Secret(request.Headers.Authorization.ToString()) is { } secret && TokenService.TryGetCached(cache, secret, out var principal) && principal is not null
+            ? User(principal)
+            : null;
+
+    private static string? Secret(string header) =>
+        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+
+    private static ClaimsPrincipal User(Principal principal) => new(new ClaimsIdentity(
+        [
+            new Claim(ClaimTypes.Name, principal.Name),
+            new Claim(ClaimTypes.Role, principal.Role),
+            new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ],
+        SchemeName));
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {

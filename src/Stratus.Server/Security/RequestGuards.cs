@@ -60,6 +60,21 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
 /// <summary>Appends an audit entry for every mutation and every refused request: who, what, when, from where, and the outcome.</summary>
 internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory scopes, TimeProvider clock)
 {
+    /// <summary>Whether the request's route changes nothing, noted when routed: the exception handler clears the route before the audit looks.</summary>
+    private sealed class ReadOnlyFeature;
+
+    /// <summary>Notes that the request changes nothing (a prediction), so that it is audited only when refused.</summary>
+    public static void MarkReadOnly(HttpContext context) => context.Features.Set(ReadOnly);
+
+    private static readonly ReadOnlyFeature ReadOnly = new();
+
+    /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/> endpoint.</summary>
+    public static Task NoteRoute(HttpContext context, RequestDelegate next)
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<ReadOnlyPostMetadata>() is not null) MarkReadOnly(context);
+        return next(context);
+    }
+
     public async Task InvokeAsync(HttpContext context)
     {
         try
@@ -71,7 +86,7 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
             var status = context.Response.StatusCode;
             var method = context.Request.Method;
             var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
-                && context.GetEndpoint()?.Metadata.GetMetadata<ReadOnlyPostMetadata>() is null;
+                && context.Features.Get<ReadOnlyFeature>() is null;
             var refused = status is 401 or 403;
             if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health"))
             {

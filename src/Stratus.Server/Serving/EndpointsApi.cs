@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Stratus.Server.Hosting;
 using Stratus.Server.Security;
 
 namespace Stratus.Server.Serving;
@@ -74,35 +72,12 @@ public static class EndpointsApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, ModelCache cache, ServingMetrics metrics,
-        ShadowScoring shadows, CancellationToken ct)
+    private static async Task<Ok<PredictResponse>> Predict(string name, PredictRequest request, HttpContext context, ModelCache cache, Scorer scorer, CancellationToken ct)
     {
-        // A loaded endpoint answers from memory: no database context is built unless the models must be loaded.
+        // Requests to a loaded endpoint from a known token take PredictFastPath; here come the rest (a first request
+        // after a start or an unload loads the models).
         var endpoint = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
-        // Overload gets a quick 429 rather than a queue that grows until every request times out.
-        using var turn = await endpoint.Limiter.AcquireAsync(1, ct);
-        if (!turn.IsAcquired)
-        {
-            metrics.Throttled(name);
-            throw ProblemException.TooMany($"endpoint '{name}' is scoring {endpoint.Limits.MaxConcurrency} requests with {endpoint.Limits.MaxQueue} waiting; try again shortly", 1);
-        }
-        var model = endpoint.Pick();
-        cache.Touch(model.Sha256);
-        var stats = metrics.For(name, model.Version, "live");
-        var started = Stopwatch.GetTimestamp();
-        PredictResponse response;
-        try
-        {
-            response = EndpointService.Predict(model, request, context.TraceIdentifier);
-        }
-        catch (Exception ex)
-        {
-            stats.Record(started, request.Instances?.Count ?? 0, ex is ProblemException { Status: < 500 } ? Outcome.Rejected : Outcome.Error);
-            throw;
-        }
-        stats.Record(started, response.Predictions.Count, Outcome.Ok);
-        if (endpoint.Shadow is { } shadow) shadows.Offer(new ShadowWork(name, shadow, request, response));
-        return TypedResults.Ok(response);
+        return TypedResults.Ok(await scorer.ScoreAsync(endpoint, request, context.TraceIdentifier, ct));
     }
 
     private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>
