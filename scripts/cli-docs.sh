@@ -9,7 +9,7 @@ commands=(
   "datasets upload" "datasets list" "datasets show" "datasets download" "datasets delete"
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"
-  "models register" "models list" "models show" "models alias"
+  "models import" "models register" "models list" "models show" "models alias"
   "train" "automl" "jobs list" "jobs show" "jobs cancel"
   "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints list" "endpoints show" "endpoints delete" "predict"
   "tokens create" "tokens list" "tokens revoke" "audit"

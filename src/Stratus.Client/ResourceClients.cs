@@ -185,6 +185,29 @@ public sealed class ModelsClient(StratusClient client)
     public Task<ModelVersionInfo> CreateVersionAsync(string name, CreateModelVersionRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, $"api/v1/models/{StratusClient.Segment(name)}/versions", StratusClient.Json(request, StratusJsonContext.Default.CreateModelVersionRequest), StratusJsonContext.Default.ModelVersionInfo, ct);
 
+    /// <summary>
+    /// Imports an ONNX model (exported from PyTorch, scikit-learn, TensorFlow, ...) as the next version of
+    /// <paramref name="name"/>; what <paramref name="signature"/> leaves out is read off the model. A model that cannot
+    /// be served is refused at once, naming the field at fault.
+    /// </summary>
+    public async Task<ModelVersionInfo> ImportAsync(string name, Stream onnx, string fileName, OnnxSignature? signature = null, string? description = null, CancellationToken ct = default)
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new StreamContent(onnx);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, "model", fileName);
+        if (signature is not null) form.Add(new StringContent(System.Text.Json.JsonSerializer.Serialize(signature, StratusJsonContext.Default.OnnxSignature), System.Text.Encoding.UTF8, new MediaTypeHeaderValue("application/json")), "signature");
+        if (description is not null) form.Add(new StringContent(description), "description");
+        return await client.SendAsync(HttpMethod.Post, $"api/v1/models/{StratusClient.Segment(name)}/import", form, StratusJsonContext.Default.ModelVersionInfo, ct);
+    }
+
+    /// <summary>Imports an ONNX model file; see <see cref="ImportAsync(string, Stream, string, OnnxSignature?, string?, CancellationToken)"/>.</summary>
+    public async Task<ModelVersionInfo> ImportAsync(string name, string onnxFile, OnnxSignature? signature = null, string? description = null, CancellationToken ct = default)
+    {
+        await using var file = File.OpenRead(onnxFile);
+        return await ImportAsync(name, file, Path.GetFileName(onnxFile), signature, description, ct);
+    }
+
     /// <summary>Lists versions, newest first.</summary>
     public Task<Page<ModelVersionInfo>> ListVersionsAsync(string name, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
         client.GetAsync(StratusClient.Query($"api/v1/models/{StratusClient.Segment(name)}/versions", ("page_size", pageSize?.ToString(CultureInfo.InvariantCulture)), ("page_token", pageToken)), StratusJsonContext.Default.PageModelVersionInfo, ct);

@@ -230,7 +230,30 @@ public sealed record ModelManifest(
     IReadOnlyDictionary<string, string> Libraries,
     string? Dataset = null,
     string? DatasetSha256 = null,
-    IReadOnlyList<EnsembleMember>? Members = null);
+    IReadOnlyList<EnsembleMember>? Members = null,
+    OnnxSignature? Onnx = null);
+
+/// <summary>
+/// How an imported ONNX model is called: which request columns fill which input tensor, which output holds the
+/// scores, and what they mean. Every field may be left out at import and is then read off the model; the package's
+/// manifest holds it complete.
+/// </summary>
+/// <param name="Task"><c>binary</c>, <c>multiclass</c> or <c>regression</c>; by default from the output's width (1: regression, 2: binary, more: multiclass).</param>
+/// <param name="Classes">Class labels in the order of the output's columns; by default 0, 1, ...</param>
+/// <param name="Inputs">Input tensors and the request columns that fill them, in order; by default a rank-1 or [N, 1] input is one column named as the tensor, an [N, F] input F columns named TENSOR_0 ... TENSOR_{F-1}.</param>
+/// <param name="Output">The output tensor with the scores; by default the first floating-point tensor output.</param>
+/// <param name="Scores"><c>probabilities</c> (the default) or <c>logits</c> (turned into probabilities by softmax, or sigmoid for one column).</param>
+/// <param name="Target">The name of what the model predicts, for display; <c>prediction</c> by default.</param>
+public sealed record OnnxSignature(
+    string? Task = null,
+    IReadOnlyList<string>? Classes = null,
+    IReadOnlyList<OnnxInput>? Inputs = null,
+    string? Output = null,
+    string? Scores = null,
+    string? Target = null);
+
+/// <summary>An ONNX input tensor and the request columns that fill it, in order (one per position of its last axis).</summary>
+public sealed record OnnxInput(string Tensor, IReadOnlyList<string> Columns);
 
 /// <summary>A model inside an ensemble package, with its weight in the average of scores.</summary>
 public sealed record EnsembleMember(string Trainer, double Weight, IReadOnlyDictionary<string, string> Parameters);
@@ -491,6 +514,7 @@ public static class StratusJson
 [JsonSerializable(typeof(RolloutInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]
 [JsonSerializable(typeof(PredictRequest))]
+[JsonSerializable(typeof(OnnxSignature))]
 [JsonSerializable(typeof(PredictResponse))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 [JsonSerializable(typeof(Dictionary<string, double>))]

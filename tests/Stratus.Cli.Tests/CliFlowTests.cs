@@ -110,6 +110,25 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(1, overfull.ExitCode);
         Assert.Contains("the weights add up to 110", overfull.Err);
 
+        // An ONNX model imported with a signature file, deployed and called like a trained one; a broken file is refused.
+        var (onnx, _) = OnnxGraph.Mlp(3, 2, 8, 2);
+        var onnxFile = Path.Combine(_home, "scorer.onnx");
+        await File.WriteAllBytesAsync(onnxFile, onnx);
+        var signatureFile = Path.Combine(_home, "signature.json");
+        await File.WriteAllTextAsync(signatureFile, """{"task": "binary", "classes": ["ok", "fraud"], "inputs": [{"tensor": "x", "columns": ["amount", "hour"]}], "scores": "logits"}""");
+        var imported = await Json("models", "import", onnxFile, "--name", "scorer", "--signature", signatureFile);
+        Assert.Equal(("scorer", 1), (imported.GetProperty("name").GetString(), imported.GetProperty("version").GetInt32()));
+        await Json("endpoints", "deploy", "scorer-live", "--model", "scorer:1");
+        var onnxAnswer = await Json("predict", "scorer-live", "--json", """{"instances": [{"amount": 30, "hour": 2}]}""");
+        Assert.Contains(onnxAnswer.GetProperty("predictions")[0].GetProperty("label").GetString(), new[] { "ok", "fraud" });
+        await File.WriteAllBytesAsync(onnxFile, onnx[..(onnx.Length / 3)]);
+        var broken = await Cli("models", "import", onnxFile, "--name", "scorer");
+        Assert.Equal(1, broken.ExitCode);
+        Assert.Contains("model: not an ONNX model", broken.Err);
+        var badSignature = await Cli("models", "import", onnxFile, "--name", "scorer", "--signature", csv);
+        Assert.Equal(1, badSignature.ExitCode);
+        Assert.Contains("--signature: cards.csv is not a valid signature", badSignature.Err);
+
         var badTarget = await Cli("train", "--dataset", "transactions", "--target", "nope");
         Assert.Equal(1, badTarget.ExitCode);
         Assert.Contains("'nope' does not exist", badTarget.Err);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Stratus.Client;
+using Stratus.Server.Registry;
 using Stratus.Testing;
 
 namespace Stratus.Server.Tests;
@@ -154,6 +155,46 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.DoesNotContain(audited, e => e.Path.EndsWith("/predict", StringComparison.OrdinalIgnoreCase) && e.Status is 200 or 400);
         var anonymous = (await _client.AuditAsync(actor: "anonymous", outcome: "refused")).Items;
         Assert.Contains(anonymous, e => e.Path == "/api/v1/endpoints/quick/predict" && e.Status == 401);
+    }
+
+    [Fact]
+    public async Task Should_import_an_onnx_model_serve_it_as_its_source_computes_and_refuse_bad_ones_at_import()
+    {
+        var (onnx, source) = OnnxGraph.Mlp(11, 3, 32, 3);
+        var signature = new OnnxSignature(Classes: ["low", "mid", "high"], Inputs: [new OnnxInput("x", ["a", "b", "c"])], Scores: "logits", Target: "risk");
+        var version = await _client.Models.ImportAsync("risk-net", new MemoryStream(onnx), "risk.onnx", signature, "exported from PyTorch");
+        Assert.Equal(("risk-net", 1, RegistryService.ImportExperiment), (version.Name, version.Version, version.Lineage.ExperimentName));
+        var run = await _client.Runs.GetAsync(version.RunId);
+        Assert.Equal(("risk.onnx", "onnx"), (run.Params["source"], run.Params["format"]));
+
+        await _client.Endpoints.DeployAsync("risk", "risk-net:1");
+        var random = new Random(5);
+        var rows = Enumerable.Range(0, 20).Select(_ => new[] { (float)random.NextDouble(), (float)(random.NextDouble() * 3), (float)-random.NextDouble() }).ToList();
+        var answer = await _client.Endpoints.PredictAsync("risk", Rows([.. rows.Select(x => string.Create(CultureInfo.InvariantCulture, $$"""{"a": {{x[0]}}, "b": {{x[1]}}, "c": {{x[2]}}}"""))]));
+        for (var r = 0; r < rows.Count; r++)
+        {
+            var logits = source(rows[r]);
+            var exp = logits.Select(v => Math.Exp(v - logits.Max())).ToArray();
+            Assert.Equal(exp[1] / exp.Sum(), answer.Predictions[r].Probabilities!["mid"], 1e-5);
+        }
+        var wrong = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("risk", Rows("""{"a": 1, "b": "x", "c": 0}""")));
+        Assert.Equal((HttpStatusCode.BadRequest, "instances[0].b"), (wrong.Status, wrong.Field));
+
+        // Refused at import, naming what is wrong; nothing is registered.
+        var truncated = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.ImportAsync("broken-net", new MemoryStream(onnx[..100]), "broken.onnx"));
+        Assert.Equal((HttpStatusCode.BadRequest, "model"), (truncated.Status, truncated.Field));
+        Assert.Contains("not an ONNX model", truncated.Detail);
+        var mismatch = await Assert.ThrowsAsync<StratusApiException>(() =>
+            _client.Models.ImportAsync("broken-net", new MemoryStream(onnx), "risk.onnx", new OnnxSignature(Inputs: [new OnnxInput("x", ["a", "b"])])));
+        Assert.Equal("signature.inputs[0].columns", mismatch.Field);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.GetAsync("broken-net"))).Status);
+        using var http = _server.Http(_server.AdminToken);
+        using var notForm = await http.PostAsync("api/v1/models/broken-net/import", new ByteArrayContent(onnx), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.BadRequest, notForm.StatusCode);
+        using var badSignature = new MultipartFormDataContent { { new ByteArrayContent(onnx), "model", "risk.onnx" }, { new StringContent("{\"inputs\": 3}"), "signature" } };
+        using var refused = await http.PostAsync("api/v1/models/broken-net/import", badSignature, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("\"field\":\"signature\"", await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
     private async Task<string> MetricsAsync()

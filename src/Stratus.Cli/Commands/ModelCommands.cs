@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using Spectre.Console;
 using static Stratus.Cli.GlobalOptions;
 
@@ -23,6 +24,35 @@ internal static class ModelCommands
             Print(result, v, StratusJsonContext.Default.ModelVersionInfo, PrintVersion);
         }));
         command.Subcommands.Add(register);
+
+        var onnxFile = new Argument<FileInfo>("file") { Description = "The ONNX model (.onnx), exported from PyTorch, scikit-learn, TensorFlow, ..." };
+        var importName = new Option<string>("--name") { Description = "Registered model name", Required = true };
+        var signature = new Option<FileInfo?>("--signature")
+        {
+            Description = "JSON: task, classes, inputs [{tensor, columns}], output, scores (probabilities or logits), target; what it leaves out is read off the model",
+        };
+        var import = new Command("import", "Import an ONNX model as a new version, served like a trained one; refused at once if it cannot be served") { onnxFile, importName, signature, description };
+        import.SetAction(Remote(async (result, client, ct) =>
+        {
+            var path = result.GetValue(onnxFile)!;
+            if (!path.Exists) throw new IOException($"file '{path.FullName}' does not exist");
+            OnnxSignature? declared = null;
+            if (result.GetValue(signature) is { } signatureFile)
+            {
+                if (!signatureFile.Exists) throw new IOException($"--signature: file '{signatureFile.FullName}' does not exist");
+                try
+                {
+                    declared = JsonSerializer.Deserialize(await File.ReadAllTextAsync(signatureFile.FullName, ct), StratusJsonContext.Default.OnnxSignature);
+                }
+                catch (JsonException ex)
+                {
+                    throw new ArgumentException($"--signature: {signatureFile.Name} is not a valid signature: {ex.Message}");
+                }
+            }
+            var v = await client.Models.ImportAsync(result.GetValue(importName)!, path.FullName, declared, result.GetValue(description), ct);
+            Print(result, v, StratusJsonContext.Default.ModelVersionInfo, PrintVersion);
+        }));
+        command.Subcommands.Add(import);
 
         var pageToken = new Option<string?>("--page-token") { Description = "Token from the previous page" };
         var list = new Command("list", "List registered models") { pageToken };

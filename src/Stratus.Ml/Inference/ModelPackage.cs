@@ -18,22 +18,33 @@ public sealed class PredictionInputException(string field, string message) : Exc
 /// <summary>
 /// A trained model as Stratus stores it: one zip holding <c>manifest.json</c> (signature, task, classes, metrics,
 /// lineage), <c>model.zip</c> (the ML.NET pipeline, featurization included) and, for LightGBM, <c>booster.txt</c>
-/// (LightGBM's own model text, scoring the pipeline's features).
+/// (LightGBM's own model text, scoring the pipeline's features). An imported ONNX model is stored as
+/// <c>manifest.json</c> (its resolved <see cref="OnnxSignature"/> included) and <c>model.onnx</c>.
 /// </summary>
 public sealed class ModelPackage
 {
     /// <summary>The package format this version writes and reads.</summary>
     public const string Format = "stratus-model/1";
 
-    private readonly TrainedModel _model;
-    private readonly InputPlan[] _plan;
+    private readonly TrainedModel? _model;
+    private readonly InputPlan[] _plan = [];
+    private readonly OnnxModel? _onnx;
+    private readonly MlTask _task;
 
     /// <summary>How one request column fills the model's columns: resolved once per package, not per row.</summary>
     private sealed record InputPlan(string Name, (FeatureColumn Feature, int Index)[] Targets, HashSet<string>? Categories, IReadOnlyList<string>? Known);
 
+    private ModelPackage(OnnxModel onnx, ModelManifest manifest)
+    {
+        _onnx = onnx;
+        _task = onnx.Task;
+        Manifest = manifest;
+    }
+
     private ModelPackage(TrainedModel model, ModelManifest manifest)
     {
         _model = model;
+        _task = model.Task;
         var inputSchema = model.InputSchema;
         Manifest = manifest;
         _plan = [.. manifest.Inputs.Select(input => new InputPlan(
@@ -97,9 +108,45 @@ public sealed class ModelPackage
         }
         if (manifest.Format != Format) throw new InvalidDataException($"model package format '{manifest.Format}' is not supported; this server reads {Format}");
         var task = MlTasks.Parse(manifest.Task) ?? throw new InvalidDataException($"manifest.json names an unknown task '{manifest.Task}'");
+        if (manifest.Onnx is { } signature)
+        {
+            using var onnx = new MemoryStream();
+            using (var stream = (zip.GetEntry(OnnxEntry) ?? throw new InvalidDataException($"not a Stratus model package: {OnnxEntry} is missing")).Open())
+            {
+                stream.CopyTo(onnx);
+            }
+            return new ModelPackage(OnnxModel.Open(onnx.ToArray(), signature), manifest);
+        }
         if (manifest.Members is not { Count: > 0 } members) return new ModelPackage(ReadModel(zip, "", task, manifest.Classes), manifest);
         var ensemble = TrainedModel.Ensemble([.. members.Select((m, i) => (ReadModel(zip, $"members/{i}/", task, manifest.Classes), m))]);
         return new ModelPackage(ensemble, manifest);
+    }
+
+    private const string OnnxEntry = "model.onnx";
+
+    /// <summary>
+    /// Packages an ONNX model (exported from PyTorch, scikit-learn, TensorFlow, ...) for serving, after checking that
+    /// ONNX Runtime runs it, that <paramref name="signature"/> fits its inputs and outputs, and that a trial row goes
+    /// through; what the signature leaves out is read off the model.
+    /// </summary>
+    /// <exception cref="InvalidModelException">The model cannot be served; the exception names the field at fault.</exception>
+    public static ModelManifest ImportOnnx(byte[] onnx, OnnxSignature? signature, Stream destination)
+    {
+        using var model = OnnxModel.Open(onnx, signature);
+        var parameters = new Dictionary<string, string> { ["source_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(onnx)) };
+        if (!string.IsNullOrEmpty(model.Producer)) parameters["producer"] = model.Producer;
+        var manifest = new ModelManifest(Format, model.Task.Name(), model.Signature.Target!, "onnx", model.Columns, model.Signature.Classes!,
+            new Dictionary<string, double>(), "imported", parameters, new Dictionary<string, string> { ["onnxruntime"] = OnnxModel.Version }, Onnx: model.Signature);
+        using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
+        using (var entry = zip.CreateEntry("manifest.json").Open())
+        {
+            JsonSerializer.Serialize(entry, manifest, StratusJsonContext.Default.ModelManifest);
+        }
+        using (var entry = zip.CreateEntry(OnnxEntry, CompressionLevel.Fastest).Open())
+        {
+            entry.Write(onnx);
+        }
+        return manifest;
     }
 
     private static TrainedModel ReadModel(ZipArchive zip, string prefix, MlTask task, IReadOnlyList<string> classes)
@@ -124,15 +171,15 @@ public sealed class ModelPackage
     /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>
     /// <exception cref="PredictionInputException">A row lacks an input column or carries a value of the wrong type.</exception>
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
-        Predict(rows, (columns, count) => _model.Score(columns, count));
+        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(columns, count));
 
     /// <summary>As <see cref="Predict(IReadOnlyList{IReadOnlyDictionary{string, JsonElement}})"/>, through an ML.NET transform of all rows at once (the path training evaluates with).</summary>
     internal IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
-        Predict(rows, (columns, count) => _model.Score(new RowsDataView(_model.InputSchema, columns, count)));
+        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(new RowsDataView(_model.InputSchema, columns, count)));
 
     private IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, Func<Array[], int, double[]> score)
     {
-        var schema = _model.InputSchema;
+        var schema = _model!.InputSchema;
         var columns = new Array[schema.Count];
         for (var c = 0; c < schema.Count; c++)
         {
@@ -146,9 +193,14 @@ public sealed class ModelPackage
         }
         for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns);
 
-        var scores = score(columns, rows.Count);
+        return ToPredictions(score(columns, rows.Count));
+    }
+
+    /// <summary>Predictions from scores: the positive class's probability per row (binary), every class's per row (multiclass), or values.</summary>
+    private Prediction[] ToPredictions(double[] scores)
+    {
         var classes = Manifest.Classes;
-        return _model.Task switch
+        return _task switch
         {
             MlTask.BinaryClassification => [.. scores.Select(p => new Prediction(
                 p >= 0.5 ? classes[1] : classes[0],
@@ -194,7 +246,7 @@ public sealed class ModelPackage
         }
     }
 
-    private static string Field(int row, string column) => $"instances[{row}].{column}";
+    internal static string Field(int row, string column) => $"instances[{row}].{column}";
 
     private static float Number(FeatureColumn feature, JsonElement value, int row)
     {
@@ -221,7 +273,7 @@ public sealed class ModelPackage
         };
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.String => "a string",
         JsonValueKind.True or JsonValueKind.False => "a boolean",

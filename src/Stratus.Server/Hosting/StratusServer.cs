@@ -144,7 +144,7 @@ public static partial class StratusServer
 
         app.MapDatasetsApi(options.MaxUploadBytes);
         app.MapTrackingApi(options.MaxUploadBytes);
-        app.MapRegistryApi();
+        app.MapRegistryApi(options.MaxUploadBytes);
         app.MapJobsApi();
         app.MapEndpointsApi();
         app.MapSecurityApi();

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Stratus.Server.Hosting;
 using Stratus.Server.Security;
@@ -8,7 +10,7 @@ namespace Stratus.Server.Registry;
 /// <summary>Routes of <c>/api/v1/models</c>.</summary>
 public static class RegistryApi
 {
-    public static void MapRegistryApi(this IEndpointRouteBuilder routes)
+    public static void MapRegistryApi(this IEndpointRouteBuilder routes, long maxUploadBytes)
     {
         var api = routes.MapGroup("/api/v1/models").WithTags("Models");
         api.MapPost("/", CreateModel).WithName("CreateModel").WithSummary("Register a model name").RequireAuthorization(Policies.Editor);
@@ -17,6 +19,9 @@ public static class RegistryApi
         api.MapGet("/{name}", GetModel).WithName("GetModel").WithSummary("Show a registered model");
         api.MapPatch("/{name}", UpdateModel).WithName("UpdateModel").WithSummary("Change description or tags (an empty tag value removes it)").RequireAuthorization(Policies.Editor);
         api.MapPost("/{name}/versions", CreateVersion).WithName("CreateModelVersion").WithSummary("Create a version from a run's artifact").RequireAuthorization(Policies.Editor);
+        api.MapPost("/{name}/import", Import).WithName("ImportModel")
+            .WithSummary("Import an ONNX model as a new version: multipart/form-data with the file in 'model' and an optional JSON signature in 'signature'; refused at once if it cannot be served")
+            .Accepts<ImportModelForm>("multipart/form-data").WithMetadata(new RawBodyMetadata(maxUploadBytes)).RequireAuthorization(Policies.Editor);
         api.MapGet("/{name}/versions", ListVersions).WithName("ListModelVersions").WithSummary("List versions, newest first");
         api.MapGet("/{name}/versions/{version:int}", GetVersion).WithName("GetModelVersion").WithSummary("Show a version with its lineage");
         api.MapPatch("/{name}/versions/{version:int}", UpdateVersion).WithName("UpdateModelVersion").WithSummary("Change a version's description or tags").RequireAuthorization(Policies.Editor);
@@ -51,6 +56,31 @@ public static class RegistryApi
         return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
     }
 
+    private static async Task<Created<ModelVersionInfo>> Import(string name, HttpContext context, RegistryService registry, CancellationToken ct)
+    {
+        if (!context.Request.HasFormContentType) throw ProblemException.Invalid("model", "send multipart/form-data with the ONNX file in a part named 'model'");
+        var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? long.MaxValue;
+        context.Features.Set<IFormFeature>(new FormFeature(context.Request, new FormOptions { MultipartBodyLengthLimit = limit, ValueLengthLimit = 4 << 20 }));
+        var form = await context.Request.ReadFormAsync(ct);
+        var file = form.Files.GetFile("model") ?? throw ProblemException.Invalid("model", "the part named 'model' with the ONNX file is missing");
+        OnnxSignature? signature = null;
+        if (form.TryGetValue("signature", out var text) && !string.IsNullOrWhiteSpace(text))
+        {
+            try
+            {
+                signature = JsonSerializer.Deserialize(text.ToString(), StratusJsonContext.Default.OnnxSignature);
+            }
+            catch (JsonException ex)
+            {
+                throw ProblemException.Invalid("signature", $"is not a valid signature: {ex.Message}");
+            }
+        }
+        using var bytes = new MemoryStream((int)Math.Min(file.Length, int.MaxValue));
+        await file.CopyToAsync(bytes, ct);
+        var version = await registry.ImportOnnxAsync(name, bytes.ToArray(), signature, Path.GetFileName(file.FileName), form["description"].FirstOrDefault(), context.User.Actor(), ct);
+        return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
+    }
+
     private static Task<Page<ModelVersionInfo>> ListVersions(string name, RegistryService registry, int? page_size, string? page_token, CancellationToken ct) =>
         registry.ListVersionsAsync(name, page_size, page_token, ct);
 
@@ -76,3 +106,9 @@ public static class RegistryApi
         return TypedResults.NoContent();
     }
 }
+
+/// <summary>The parts of an ONNX import (documents the multipart body).</summary>
+/// <param name="Model">The ONNX file.</param>
+/// <param name="Signature">Optional: an <see cref="OnnxSignature"/> as JSON.</param>
+/// <param name="Description">Optional: what this version is.</param>
+internal sealed record ImportModelForm(IFormFile Model, string? Signature, string? Description);

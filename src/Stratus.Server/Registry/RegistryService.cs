@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.Inference;
 using Stratus.Server.Hosting;
+using Stratus.Server.Jobs;
 using Stratus.Server.Storage;
 using Stratus.Server.Tracking;
 
@@ -80,6 +82,35 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, Time
             }
         }
     }
+
+    /// <summary>
+    /// Registers an ONNX model as the next version of <paramref name="name"/>: checked and packaged first (refused with
+    /// the field at fault, nothing stored), then kept as the artifact of a finished run in the <c>imported-models</c>
+    /// experiment (its lineage: file, hash, exporter) and registered from it like a trained model.
+    /// </summary>
+    public async Task<ModelVersionInfo> ImportOnnxAsync(string name, byte[] onnx, OnnxSignature? signature, string fileName, string? description, string? actor, CancellationToken ct)
+    {
+        ProblemException.CheckName("name", name);
+        using var package = new MemoryStream();
+        ModelManifest manifest;
+        try
+        {
+            manifest = ModelPackage.ImportOnnx(onnx, signature, package);
+        }
+        catch (InvalidModelException ex)
+        {
+            throw ProblemException.Invalid(ex.Field, ex.Reason);
+        }
+        var parameters = new Dictionary<string, string>(manifest.Parameters) { ["source"] = fileName, ["format"] = "onnx", ["task"] = manifest.Task };
+        var run = await tracking.CreateRunAsync(new CreateRunRequest(ImportExperiment, $"import-{name}", parameters), actor, ct);
+        package.Position = 0;
+        await tracking.PutArtifactAsync(run.Id, TrainJobExecutor.PackagePath, package, ct);
+        await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), ct);
+        return await CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, TrainJobExecutor.PackagePath, description), actor, ct);
+    }
+
+    /// <summary>The experiment whose runs hold imported models.</summary>
+    public const string ImportExperiment = "imported-models";
 
     public async Task<Page<ModelVersionInfo>> ListVersionsAsync(string name, int? pageSize, string? pageToken, CancellationToken ct)
     {

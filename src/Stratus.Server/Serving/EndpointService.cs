@@ -183,7 +183,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             {
                 package = await cache.LoadAsync(blobs, version.Sha256, ct);
             }
-            catch (InvalidDataException ex)
+            catch (Exception ex) when (ex is InvalidDataException or InvalidModelException)
             {
                 throw ProblemException.Invalid(field, $"{version.Name}:{version.Version} is not a servable Stratus model package: {ex.Message}");
             }
