@@ -312,6 +312,10 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/limits", StratusClient.Json(limits, StratusJsonContext.Default.EndpointLimits), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Turns adaptive micro-batching on or off.</summary>
+    public Task<EndpointInfo> SetBatchingAsync(string name, EndpointBatching batching, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/batching", StratusClient.Json(batching, StratusJsonContext.Default.EndpointBatching), StratusJsonContext.Default.EndpointInfo, ct);
+
     /// <summary>Starts a gradual rollout of a new version; it steps and rolls back by itself.</summary>
     public Task<RolloutInfo> RolloutAsync(string name, RolloutRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(name)}/rollout", StratusClient.Json(request, StratusJsonContext.Default.RolloutRequest), StratusJsonContext.Default.RolloutInfo, ct);

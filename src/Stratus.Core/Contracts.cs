@@ -393,8 +393,19 @@ public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 /// <param name="Traffic">Every version that answers requests, with its share of them (percent; they sum to 100).</param>
 /// <param name="Shadow">A version that scores a copy of every request; its predictions are recorded, never returned.</param>
 /// <param name="Limits">How many requests it scores at once and how many may wait; more get 429.</param>
+/// <param name="Batching">Whether concurrent requests are grouped into one model call, and how.</param>
 public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits);
+    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits, EndpointBatching Batching);
+
+/// <summary>
+/// Adaptive micro-batching: concurrent requests to the same model version are scored in one call. A request waits for
+/// company only while requests arrive faster than a batch takes to score, and never longer than <paramref name="MaxDelayMs"/>.
+/// With batching on, the concurrency limit counts model calls: up to max_concurrency x max_batch_rows requests are admitted.
+/// </summary>
+/// <param name="Enabled">Whether requests are batched.</param>
+/// <param name="MaxBatchRows">The most rows one model call scores (2 to 10,000).</param>
+/// <param name="MaxDelayMs">The most a request waits for others to join its batch, in milliseconds (0 to 1,000).</param>
+public sealed record EndpointBatching(bool Enabled, int MaxBatchRows = 64, double MaxDelayMs = 5);
 
 /// <summary>An endpoint's protection against overload: requests beyond both get 429 with Retry-After, so admitted requests keep their latency.</summary>
 /// <param name="MaxConcurrency">Requests scored at the same time (1 to 1024).</param>
@@ -510,6 +521,7 @@ public static class StratusJson
 [JsonSerializable(typeof(DeployRequest))]
 [JsonSerializable(typeof(TrafficRequest))]
 [JsonSerializable(typeof(EndpointLimits))]
+[JsonSerializable(typeof(EndpointBatching))]
 [JsonSerializable(typeof(RolloutRequest))]
 [JsonSerializable(typeof(RolloutInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]

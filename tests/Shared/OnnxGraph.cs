@@ -120,7 +120,7 @@ internal sealed class OnnxGraph
     /// <summary>Protobuf wire format, the little of it ONNX needs.</summary>
     private sealed class Proto
     {
-        private readonly MemoryStream _bytes = new();
+        private readonly List<byte> _bytes = [];
 
         public Proto Int(int field, long value)
         {
@@ -135,7 +135,7 @@ internal sealed class OnnxGraph
         {
             Tag(field, 2);
             Varint((ulong)value.Length);
-            _bytes.Write(value);
+            _bytes.AddRange(value);
             return this;
         }
 
@@ -149,10 +149,10 @@ internal sealed class OnnxGraph
         {
             while (value >= 0x80)
             {
-                _bytes.WriteByte((byte)(value | 0x80));
+                _bytes.Add((byte)(value | 0x80));
                 value >>= 7;
             }
-            _bytes.WriteByte((byte)value);
+            _bytes.Add((byte)value);
         }
     }
 }

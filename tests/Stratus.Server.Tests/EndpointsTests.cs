@@ -197,6 +197,54 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Contains("\"field\":\"signature\"", await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task Should_batch_concurrent_requests_into_few_model_calls_with_the_same_answers_and_fail_only_a_bad_request()
+    {
+        // A network large enough that scoring takes a while, so that concurrent requests meet in the queue.
+        var (onnx, source) = OnnxGraph.Mlp(21, 16, 512, 512, 2);
+        await _client.Models.ImportAsync("wide-net", new MemoryStream(onnx), "wide.onnx", new OnnxSignature(Scores: "logits"));
+        await _client.Endpoints.DeployAsync("wide", "wide-net");
+        var on = await _client.Endpoints.SetBatchingAsync("wide", new EndpointBatching(true, 32, 20));
+        Assert.Equal(new EndpointBatching(true, 32, 20), on.Batching);
+
+        var random = new Random(8);
+        var rows = Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, 16).Select(_ => (float)random.NextDouble()).ToArray()).ToList();
+        static string Json(float[] x) => "{" + string.Join(", ", x.Select((v, j) => string.Create(CultureInfo.InvariantCulture, $"\"x_{j}\": {v}"))) + "}";
+        var answers = Task.WhenAll(rows.Select(x => _client.Endpoints.PredictAsync("wide", Rows(Json(x)))));
+        var bad = Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("wide", Rows(Json(rows[0]), """{"x_0": "?"}""")));
+        var predictions = await answers;
+        for (var r = 0; r < rows.Count; r++)
+        {
+            var logits = source(rows[r]);
+            Assert.Equal(1 / (1 + Math.Exp(logits[0] - logits[1])), predictions[r].Predictions[0].Probabilities!["1"], 1e-5);
+        }
+        var refused = await bad;
+        Assert.Equal((HttpStatusCode.BadRequest, "instances[1].x_0"), (refused.Status, refused.Field));
+
+        var metrics = await MetricsAsync();
+        const string Labels = "{endpoint=\"wide\",model=\"wide-net\",version=\"1\",role=\"live\"}";
+        var (batches, batchRows) = (Series(metrics, "stratus_endpoint_batches_total" + Labels), Series(metrics, "stratus_endpoint_batch_rows_total" + Labels));
+        Assert.InRange(batchRows, 64, 66);
+        Assert.InRange(batches, 1, 63); // fewer model calls than requests
+
+        // One request at a time waits for no one: every call holds one request's rows.
+        for (var i = 0; i < 5; i++) await _client.Endpoints.PredictAsync("wide", Rows(Json(rows[i])));
+        metrics = await MetricsAsync();
+        Assert.Equal(5, Series(metrics, "stratus_endpoint_batch_rows_total" + Labels) - batchRows);
+        Assert.Equal(5, Series(metrics, "stratus_endpoint_batches_total" + Labels) - batches);
+
+        // Settings are checked, kept after a restart, and batching turns off.
+        Assert.Equal("max_batch_rows", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetBatchingAsync("wide", new EndpointBatching(true, 1)))).Field);
+        Assert.Equal("max_delay_ms", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetBatchingAsync("wide", new EndpointBatching(true, 8, 5000)))).Field);
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(dataDir: _dataDir);
+        _client = _server.Client();
+        Assert.Equal(new EndpointBatching(true, 32, 20), (await _client.Endpoints.GetAsync("wide")).Batching);
+        Assert.Single((await _client.Endpoints.PredictAsync("wide", Rows(Json(rows[0])))).Predictions);
+        Assert.False((await _client.Endpoints.SetBatchingAsync("wide", new EndpointBatching(false))).Batching.Enabled);
+        Assert.Single((await _client.Endpoints.PredictAsync("wide", Rows(Json(rows[1])))).Predictions);
+    }
+
     private async Task<string> MetricsAsync()
     {
         using var anonymous = _server.Http();

@@ -41,7 +41,7 @@ internal static class ServingCommands
         var show = new Command("show", "Show an endpoint") { name };
         show.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.GetAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.EndpointInfo,
-                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting, updated {When(e.UpdatedAt)}"))));
+                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting{(e.Batching.Enabled ? $", batching up to {e.Batching.MaxBatchRows} rows ({e.Batching.MaxDelayMs} ms)" : "")}, updated {When(e.UpdatedAt)}"))));
         command.Subcommands.Add(show);
 
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests scored at once", Required = true };
@@ -54,6 +54,19 @@ internal static class ServingCommands
                 e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] scores {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting; more get 429"));
         }));
         command.Subcommands.Add(limits);
+
+        var off = new Option<bool>("--off") { Description = "Score each request alone again" };
+        var maxRows = new Option<int>("--max-rows") { Description = "The most rows one model call scores", DefaultValueFactory = _ => 64 };
+        var maxDelay = new Option<double>("--max-delay-ms") { Description = "The most a request waits for others to join its batch, in milliseconds", DefaultValueFactory = _ => 5 };
+        var batching = new Command("batching", "Turn adaptive micro-batching on (concurrent requests scored in one model call) or off (--off)") { name, off, maxRows, maxDelay };
+        batching.SetAction(Remote(async (result, client, ct) =>
+        {
+            var settings = new EndpointBatching(!result.GetValue(off), result.GetValue(maxRows), result.GetValue(maxDelay));
+            Print(result, await client.Endpoints.SetBatchingAsync(result.GetValue(name)!, settings, ct), StratusJsonContext.Default.EndpointInfo, e => AnsiConsole.MarkupLine(e.Batching.Enabled
+                ? $"Endpoint [bold]{Esc(e.Name)}[/] batches concurrent requests: up to {e.Batching.MaxBatchRows} rows per model call, waiting at most {e.Batching.MaxDelayMs} ms"
+                : $"Endpoint [bold]{Esc(e.Name)}[/] scores each request alone"));
+        }));
+        command.Subcommands.Add(batching);
 
         var split = new Option<string[]>("--split")
         {

@@ -16,6 +16,12 @@ public sealed class EndpointRow
 
     /// <summary>Requests waiting for a turn; null: the server's default.</summary>
     public int? MaxQueue { get; set; }
+
+    /// <summary>The most rows one batched model call scores; null: requests are not batched.</summary>
+    public int? BatchMaxRows { get; set; }
+
+    /// <summary>The most a request waits for its batch to fill, in milliseconds.</summary>
+    public double? BatchMaxDelayMs { get; set; }
     public List<EndpointVersionRow> Versions { get; set; } = [];
 }
 

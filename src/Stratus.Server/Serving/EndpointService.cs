@@ -13,17 +13,28 @@ namespace Stratus.Server.Serving;
 /// <summary>A model version loaded for serving; <paramref name="Sha256"/> names its package in the <see cref="ModelCache"/>.</summary>
 public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package, string Sha256);
 
-/// <summary>An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, and its admission limits.</summary>
-public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits)
+/// <summary>
+/// An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, its
+/// admission limits and, when batching is on, a <see cref="MicroBatcher"/> per version (made on first use).
+/// </summary>
+public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits, EndpointBatching batching)
 {
+    private readonly ConcurrentDictionary<LoadedModel, MicroBatcher> _batchers = new();
+    private volatile bool _retired;
+
     public string Name => name;
 
     public EndpointLimits Limits => limits;
 
-    /// <summary>Admits at most <see cref="EndpointLimits.MaxConcurrency"/> requests at once and queues up to <see cref="EndpointLimits.MaxQueue"/>, oldest first.</summary>
+    public EndpointBatching Batching => batching;
+
+    /// <summary>
+    /// Admits at most <see cref="EndpointLimits.MaxConcurrency"/> requests at once (with batching on, that many model
+    /// calls: times <see cref="EndpointBatching.MaxBatchRows"/> requests) and queues up to <see cref="EndpointLimits.MaxQueue"/>, oldest first.
+    /// </summary>
     public ConcurrencyLimiter Limiter { get; } = new(new ConcurrencyLimiterOptions
     {
-        PermitLimit = limits.MaxConcurrency,
+        PermitLimit = batching.Enabled ? (int)Math.Min((long)limits.MaxConcurrency * batching.MaxBatchRows, 1 << 20) : limits.MaxConcurrency,
         QueueLimit = limits.MaxQueue,
         QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
     });
@@ -43,6 +54,22 @@ public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model
             ticket -= weight;
         }
         return live[^1].Model;
+    }
+
+    /// <summary>The version's batcher when batching is on (and the endpoint still current), else null.</summary>
+    public MicroBatcher? Batcher(LoadedModel model, Func<LoadedModel, MicroBatcher> create)
+    {
+        if (!batching.Enabled || _retired) return null;
+        var batcher = _batchers.GetOrAdd(model, create);
+        if (_retired) batcher.Retire(); // lost a race with Retire: it drains what it took
+        return batcher;
+    }
+
+    /// <summary>Called when the endpoint is replaced or unloaded: its batchers finish what they hold and take no more.</summary>
+    public void Retire()
+    {
+        _retired = true;
+        foreach (var batcher in _batchers.Values) batcher.Retire();
     }
 }
 
@@ -69,9 +96,21 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
 
     public bool TryGet(string endpoint, out LoadedEndpoint loaded) => _byEndpoint.TryGetValue(endpoint, out loaded!);
 
-    public void Set(LoadedEndpoint endpoint) => _byEndpoint[endpoint.Name] = endpoint;
+    public void Set(LoadedEndpoint endpoint)
+    {
+        LoadedEndpoint? old = null;
+        _byEndpoint.AddOrUpdate(endpoint.Name, endpoint, (_, previous) =>
+        {
+            old = previous;
+            return endpoint;
+        });
+        if (!ReferenceEquals(old, endpoint)) old?.Retire();
+    }
 
-    public void Remove(string endpoint) => _byEndpoint.TryRemove(endpoint, out _);
+    public void Remove(string endpoint)
+    {
+        if (_byEndpoint.TryRemove(endpoint, out var old)) old.Retire();
+    }
 
     /// <summary>Model packages in memory.</summary>
     public int Loaded => _byBlob.Count;
@@ -124,7 +163,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
                 // Its endpoints load again on their next request; requests in flight finish on what they hold.
                 foreach (var (name, endpoint) in _byEndpoint)
                 {
-                    if (endpoint.Live.Any(v => v.Model.Sha256 == victim.Key) || endpoint.Shadow?.Sha256 == victim.Key) _byEndpoint.TryRemove(name, out _);
+                    if (endpoint.Live.Any(v => v.Model.Sha256 == victim.Key) || endpoint.Shadow?.Sha256 == victim.Key) Remove(name);
                 }
             }
         }
@@ -203,7 +242,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         endpoint.Versions.AddRange(resolved.Select(r => r.Row));
         await db.SaveChangesAsync(ct);
         cache.Set(new LoadedEndpoint(name, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))],
-            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint)));
+            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint), Batching(endpoint)));
         return ToInfo(endpoint);
     }
 
@@ -218,9 +257,30 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.MaxQueue = limits.MaxQueue;
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits));
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits, loaded.Batching));
         return ToInfo(row);
     }
+
+    /// <summary>Turns micro-batching on (with its maximum rows per call and added delay) or off; the models stay loaded.</summary>
+    public async Task<EndpointInfo> SetBatchingAsync(string name, EndpointBatching batching, CancellationToken ct)
+    {
+        if (batching.Enabled)
+        {
+            if (batching.MaxBatchRows is < 2 or > MaxInstances) throw ProblemException.Invalid("max_batch_rows", $"is {batching.MaxBatchRows}; a batch holds 2 to {MaxInstances:N0} rows");
+            if (batching.MaxDelayMs is < 0 or > 1000 || double.IsNaN(batching.MaxDelayMs)) throw ProblemException.Invalid("max_delay_ms", $"is {batching.MaxDelayMs}; a request waits 0 to 1,000 ms for its batch");
+        }
+        ProblemException.CheckName("name", name);
+        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+        row.BatchMaxRows = batching.Enabled ? batching.MaxBatchRows : null;
+        row.BatchMaxDelayMs = batching.Enabled ? batching.MaxDelayMs : null;
+        row.UpdatedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, Batching(row)));
+        return ToInfo(row);
+    }
+
+    private static EndpointBatching Batching(EndpointRow row) =>
+        row.BatchMaxRows is { } rows ? new EndpointBatching(true, rows, row.BatchMaxDelayMs ?? 5) : new EndpointBatching(false);
 
     private EndpointLimits Limits(EndpointRow row) =>
         new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue);
@@ -241,14 +301,14 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         cache.Remove(name);
     }
 
-    /// <summary>Scores rows with a model; rows that do not fit its signature get a 400 naming the field.</summary>
-    public static PredictResponse Predict(LoadedModel model, PredictRequest request, string requestId)
+    /// <summary>Scores rows with a model, in a batch when <paramref name="batcher"/> is given; rows that do not fit its signature get a 400 naming the field.</summary>
+    public static async ValueTask<PredictResponse> PredictAsync(LoadedModel model, PredictRequest request, string requestId, MicroBatcher? batcher = null)
     {
         if (request.Instances is not { Count: > 0 }) throw ProblemException.Invalid("instances", "must hold at least one row");
         if (request.Instances.Count > MaxInstances) throw new ProblemException(413, "Too many rows", $"instances: at most {MaxInstances} rows per request; split the batch", "instances");
         try
         {
-            var predictions = model.Package.Predict(request.Instances);
+            var predictions = batcher is null ? model.Package.Predict(request.Instances) : await batcher.PredictAsync(request.Instances);
             return new PredictResponse(predictions, model.Version, requestId);
         }
         catch (PredictionInputException ex)
@@ -271,7 +331,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }
-        loaded = new LoadedEndpoint(name, live, shadow, Limits(row));
+        loaded = new LoadedEndpoint(name, live, shadow, Limits(row), Batching(row));
         cache.Set(loaded);
         return loaded;
     }
@@ -288,6 +348,6 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         // The main version is the one with the largest share (the first named of those).
         List<TrafficShare> traffic = [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)];
         return new(r.Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
-            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r));
+            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r));
     }
 }

@@ -16,6 +16,8 @@ public static class EndpointsApi
             .WithSummary("Split an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version").RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/limits", SetLimits).WithName("SetEndpointLimits")
             .WithSummary("Set how many requests the endpoint scores at once and how many may wait; more get 429 with Retry-After").RequireAuthorization(Policies.Editor);
+        api.MapPut("/{name}/batching", SetBatching).WithName("SetEndpointBatching")
+            .WithSummary("Turn adaptive micro-batching on or off: concurrent requests scored in one model call, waiting at most max_delay_ms").RequireAuthorization(Policies.Editor);
         api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
         api.MapPost("/{name}/rollout", StartRollout).WithName("StartRollout")
             .WithSummary("Roll a new model version out step by step (canary, step, interval), rolling back by itself when it fails more requests or answers slower than allowed")
@@ -51,6 +53,9 @@ public static class EndpointsApi
 
     private static async Task<Ok<EndpointInfo>> SetLimits(string name, EndpointLimits limits, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetLimitsAsync(name, limits, ct));
+
+    private static async Task<Ok<EndpointInfo>> SetBatching(string name, EndpointBatching batching, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.SetBatchingAsync(name, batching, ct));
 
     private static async Task<Ok<IReadOnlyList<ShadowRecord>>> Shadow(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
     {

@@ -5,7 +5,8 @@ namespace Stratus.Server.Serving;
 
 /// <summary>
 /// Answers one prediction request on a loaded endpoint: admission (concurrency and queue limits), the version drawn
-/// by traffic weight, the model call, the metrics, and the shadow's copy. Both ways a request arrives (the fast path
+/// by traffic weight, the model call (alone, or in a micro-batch when the endpoint batches), the metrics, and the
+/// shadow's copy. Both ways a request arrives (the fast path
 /// and the routed endpoint) call this.
 /// </summary>
 public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows)
@@ -26,7 +27,8 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
         PredictResponse response;
         try
         {
-            response = EndpointService.Predict(model, request, requestId);
+            var batcher = endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)));
+            response = await EndpointService.PredictAsync(model, request, requestId, batcher);
         }
         catch (Exception ex)
         {

@@ -65,6 +65,8 @@ public sealed class ServingMetrics
         Counter("stratus_endpoint_errors_total", "Requests on which the model failed.", s => s.Errors);
         Counter("stratus_endpoint_rejected_total", "Requests refused for not fitting the model's signature.", s => s.Rejected);
         Counter("stratus_endpoint_rows_total", "Rows scored.", s => s.Rows);
+        Counter("stratus_endpoint_batches_total", "Batched model calls (micro-batching); rows per call = batch_rows / batches.", s => s.Batches);
+        Counter("stratus_endpoint_batch_rows_total", "Rows scored in batched model calls.", s => s.BatchRows);
         const string latency = "stratus_endpoint_request_duration_seconds";
         text.Append("# HELP ").Append(latency).Append(" Time to score a request, from its rows to its predictions.\n# TYPE ").Append(latency).Append(" histogram\n");
         foreach (var (labels, stats) in series)
@@ -100,7 +102,7 @@ public sealed class ServingMetrics
 }
 
 /// <summary>A version's counters at one moment; two of them give the rates and latencies in between.</summary>
-public sealed record StatsSnapshot(long Requests, long Errors, long Rejected, long Rows, double Seconds, long[] Buckets)
+public sealed record StatsSnapshot(long Requests, long Errors, long Rejected, long Rows, double Seconds, long[] Buckets, long Batches = 0, long BatchRows = 0)
 {
     /// <summary>The latency below which a share <paramref name="q"/> of the requests since <paramref name="before"/> ended (a bucket's upper bound), or null when none ended.</summary>
     public double? Quantile(StatsSnapshot before, double q)
@@ -121,7 +123,7 @@ public sealed record StatsSnapshot(long Requests, long Errors, long Rejected, lo
 /// <summary>The counters of one endpoint version and role.</summary>
 public sealed class VersionStats
 {
-    private long _requests, _errors, _rejected, _rows, _ticks;
+    private long _requests, _errors, _rejected, _rows, _ticks, _batches, _batchRows;
     private readonly long[] _buckets = new long[ServingMetrics.Buckets.Length + 1];
 
     public void Record(long startedTimestamp, int rows, Outcome outcome)
@@ -138,6 +140,13 @@ public sealed class VersionStats
         Interlocked.Increment(ref _buckets[bucket]);
     }
 
+    /// <summary>One batched model call of <paramref name="rows"/> rows (micro-batching).</summary>
+    public void Batch(int rows)
+    {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _batchRows, rows);
+    }
+
     public StatsSnapshot Snapshot() => new(Interlocked.Read(ref _requests), Interlocked.Read(ref _errors), Interlocked.Read(ref _rejected),
-        Interlocked.Read(ref _rows), TimeSpan.FromTicks(Interlocked.Read(ref _ticks)).TotalSeconds, [.. _buckets]);
+        Interlocked.Read(ref _rows), TimeSpan.FromTicks(Interlocked.Read(ref _ticks)).TotalSeconds, [.. _buckets], Interlocked.Read(ref _batches), Interlocked.Read(ref _batchRows));
 }

@@ -360,6 +360,12 @@ namespace Stratus.Server.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<double?>("BatchMaxDelayMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<int?>("BatchMaxRows")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 

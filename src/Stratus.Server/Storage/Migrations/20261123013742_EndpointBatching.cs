@@ -1,0 +1,38 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Stratus.Server.Storage.Migrations
+{
+    /// <inheritdoc />
+    public partial class EndpointBatching : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<double>(
+                name: "BatchMaxDelayMs",
+                table: "endpoints",
+                type: "REAL",
+                nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "BatchMaxRows",
+                table: "endpoints",
+                type: "INTEGER",
+                nullable: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "BatchMaxDelayMs",
+                table: "endpoints");
+
+            migrationBuilder.DropColumn(
+                name: "BatchMaxRows",
+                table: "endpoints");
+        }
+    }
+}
