@@ -410,7 +410,12 @@ public sealed record EndpointBatching(bool Enabled, int MaxBatchRows = 64, doubl
 /// <summary>An endpoint's protection against overload: requests beyond both get 429 with Retry-After, so admitted requests keep their latency.</summary>
 /// <param name="MaxConcurrency">Requests scored at the same time (1 to 1024).</param>
 /// <param name="MaxQueue">Requests waiting for a turn, oldest first (0 to 100,000).</param>
-public sealed record EndpointLimits(int MaxConcurrency, int MaxQueue);
+/// <param name="TimeoutMs">
+/// The longest a request may take, in milliseconds (1 to 600,000), or null for no limit: one still waiting for a turn
+/// then gets 503 with Retry-After, one whose model call runs past it 504 (the call finishes in the background,
+/// holding its turn, and counts as an error of its version).
+/// </param>
+public sealed record EndpointLimits(int MaxConcurrency, int MaxQueue, int? TimeoutMs = null);
 
 /// <summary>A model version behind an endpoint and its share of the requests, in percent (0 for a shadow).</summary>
 public sealed record TrafficShare(ModelVersionRef Model, string ModelRef, int Weight);

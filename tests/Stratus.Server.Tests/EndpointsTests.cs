@@ -245,6 +245,43 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Single((await _client.Endpoints.PredictAsync("wide", Rows(Json(rows[1])))).Predictions);
     }
 
+    [Fact]
+    public async Task Should_answer_504_past_the_timeout_and_503_to_requests_still_waiting_then_serve_again()
+    {
+        var (onnx, _) = OnnxGraph.Mlp(4, 16, 1024, 1024, 2);
+        await _client.Models.ImportAsync("slow-net", new MemoryStream(onnx), "slow.onnx", new OnnxSignature(Scores: "logits"));
+        await _client.Endpoints.DeployAsync("slow", "slow-net");
+        Assert.Equal(new EndpointLimits(1, 5, 50), (await _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5, 50))).Limits);
+
+        // 10,000 rows through a million weights take far longer than 50 ms; the call goes on holding the endpoint's
+        // one turn, so the next request waits for it in vain.
+        var row = "{" + string.Join(", ", Enumerable.Range(0, 16).Select(j => $"\"x_{j}\": 0.5")) + "}";
+        var timedOut = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("slow", Rows([.. Enumerable.Repeat(row, 10_000)])));
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.Status);
+        Assert.Contains("did not answer within its timeout of 50 ms", timedOut.Detail);
+        var waited = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("slow", Rows(row)));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, waited.Status);
+        Assert.Contains("no turn free within its timeout", waited.Detail);
+
+        // The abandoned call keeps its turn until it ends; then the endpoint answers again. The timeout counts as an error of the version.
+        PredictResponse? answer = null;
+        for (var attempt = 0; answer is null && attempt < 100; attempt++)
+        {
+            try
+            {
+                answer = await _client.Endpoints.PredictAsync("slow", Rows(row));
+            }
+            catch (StratusApiException ex) when (ex.Status == HttpStatusCode.ServiceUnavailable)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+        }
+        Assert.Single(answer!.Predictions);
+        Assert.Equal(1, Series(await MetricsAsync(), "stratus_endpoint_errors_total{endpoint=\"slow\",model=\"slow-net\",version=\"1\",role=\"live\"}"));
+        Assert.Equal("timeout_ms", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5, 0)))).Field);
+        Assert.Null((await _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5))).Limits.TimeoutMs);
+    }
+
     private async Task<string> MetricsAsync()
     {
         using var anonymous = _server.Http();

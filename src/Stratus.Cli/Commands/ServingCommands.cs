@@ -46,12 +46,14 @@ internal static class ServingCommands
 
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests scored at once", Required = true };
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for a turn; more get 429 with Retry-After", Required = true };
-        var limits = new Command("limits", "Set how many requests an endpoint scores at once and how many may wait") { name, maxConcurrency, maxQueue };
+        var timeoutMs = new Option<int?>("--timeout-ms") { Description = "The longest a request may take (503 while waiting for a turn, 504 once scoring); no limit when left out" };
+        var limits = new Command("limits", "Set how many requests an endpoint scores at once, how many may wait, and how long one may take") { name, maxConcurrency, maxQueue, timeoutMs };
         limits.SetAction(Remote(async (result, client, ct) =>
         {
-            var endpoint = await client.Endpoints.SetLimitsAsync(result.GetValue(name)!, new EndpointLimits(result.GetValue(maxConcurrency), result.GetValue(maxQueue)), ct);
+            var endpoint = await client.Endpoints.SetLimitsAsync(result.GetValue(name)!, new EndpointLimits(result.GetValue(maxConcurrency), result.GetValue(maxQueue), result.GetValue(timeoutMs)), ct);
             Print(result, endpoint, StratusJsonContext.Default.EndpointInfo,
-                e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] scores {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting; more get 429"));
+                e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] scores {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting; more get 429" +
+                    (e.Limits.TimeoutMs is { } ms ? $"; each may take {ms} ms" : "")));
         }));
         command.Subcommands.Add(limits);
 

@@ -44,7 +44,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request", "the client went away", null),
             _ => (500, "Internal server error", "the server failed to answer; the error is in its log", null),
         };
-        if (status >= 500) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
+        if (status >= 500 && exception is not ProblemException) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
         if (context.Response.HasStarted) return true;
         context.Response.StatusCode = status;
         if (exception is ProblemException { RetryAfterSeconds: { } retry }) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -17,6 +17,9 @@ public sealed class EndpointRow
     /// <summary>Requests waiting for a turn; null: the server's default.</summary>
     public int? MaxQueue { get; set; }
 
+    /// <summary>The longest a request may take, in milliseconds; null: no limit.</summary>
+    public int? TimeoutMs { get; set; }
+
     /// <summary>The most rows one batched model call scores; null: requests are not batched.</summary>
     public int? BatchMaxRows { get; set; }
 

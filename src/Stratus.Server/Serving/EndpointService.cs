@@ -251,10 +251,12 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     {
         if (limits.MaxConcurrency is < 1 or > 1024) throw ProblemException.Invalid("max_concurrency", $"is {limits.MaxConcurrency}; an endpoint scores 1 to 1024 requests at once");
         if (limits.MaxQueue is < 0 or > 100_000) throw ProblemException.Invalid("max_queue", $"is {limits.MaxQueue}; 0 to 100,000 requests may wait");
+        if (limits.TimeoutMs is < 1 or > 600_000) throw ProblemException.Invalid("timeout_ms", $"is {limits.TimeoutMs}; a request may take 1 to 600,000 ms (leave it out for no limit)");
         ProblemException.CheckName("name", name);
         var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
         row.MaxConcurrency = limits.MaxConcurrency;
         row.MaxQueue = limits.MaxQueue;
+        row.TimeoutMs = limits.TimeoutMs;
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits, loaded.Batching));
@@ -283,7 +285,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.BatchMaxRows is { } rows ? new EndpointBatching(true, rows, row.BatchMaxDelayMs ?? 5) : new EndpointBatching(false);
 
     private EndpointLimits Limits(EndpointRow row) =>
-        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue);
+        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue, row.TimeoutMs);
 
     public async Task<Page<EndpointInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {

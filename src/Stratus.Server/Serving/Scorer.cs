@@ -5,38 +5,78 @@ namespace Stratus.Server.Serving;
 
 /// <summary>
 /// Answers one prediction request on a loaded endpoint: admission (concurrency and queue limits), the version drawn
-/// by traffic weight, the model call (alone, or in a micro-batch when the endpoint batches), the metrics, and the
-/// shadow's copy. Both ways a request arrives (the fast path
-/// and the routed endpoint) call this.
+/// by traffic weight, the model call (alone, or in a micro-batch when the endpoint batches) within the endpoint's
+/// timeout, the metrics, and the shadow's copy. Both ways a request arrives (the fast path and the routed endpoint)
+/// call this.
 /// </summary>
 public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows)
 {
     public async Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct)
     {
-        // Overload gets a quick 429 rather than a queue that grows until every request times out.
-        using var turn = await endpoint.Limiter.AcquireAsync(1, ct);
-        if (!turn.IsAcquired)
-        {
-            metrics.Throttled(endpoint.Name);
-            throw ProblemException.TooMany($"endpoint '{endpoint.Name}' is scoring {endpoint.Limits.MaxConcurrency} requests with {endpoint.Limits.MaxQueue} waiting; try again shortly", 1);
-        }
-        var model = endpoint.Pick();
-        cache.Touch(model.Sha256);
-        var stats = metrics.For(endpoint.Name, model.Version, "live");
         var started = Stopwatch.GetTimestamp();
-        PredictResponse response;
+        var timeout = endpoint.Limits.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
+        using var deadline = timeout is not null ? CancellationTokenSource.CreateLinkedTokenSource(ct) : null;
+        deadline?.CancelAfter(timeout!.Value);
+        System.Threading.RateLimiting.RateLimitLease turn;
         try
         {
-            var batcher = endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)));
-            response = await EndpointService.PredictAsync(model, request, requestId, batcher);
+            turn = await endpoint.Limiter.AcquireAsync(1, deadline?.Token ?? ct);
         }
-        catch (Exception ex)
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            stats.Record(started, request.Instances?.Count ?? 0, ex is ProblemException { Status: < 500 } ? Outcome.Rejected : Outcome.Error);
-            throw;
+            metrics.Throttled(endpoint.Name);
+            throw new ProblemException(503, "Service unavailable", $"endpoint '{endpoint.Name}' had no turn free within its timeout of {endpoint.Limits.TimeoutMs} ms; try again shortly") { RetryAfterSeconds = 1 };
         }
-        stats.Record(started, response.Predictions.Count, Outcome.Ok);
-        if (endpoint.Shadow is { } shadow) shadows.Offer(new ShadowWork(endpoint.Name, shadow, request, response));
-        return response;
+        var release = true;
+        try
+        {
+            // Overload gets a quick 429 rather than a queue that grows until every request times out.
+            if (!turn.IsAcquired)
+            {
+                metrics.Throttled(endpoint.Name);
+                throw ProblemException.TooMany($"endpoint '{endpoint.Name}' is scoring {endpoint.Limits.MaxConcurrency} requests with {endpoint.Limits.MaxQueue} waiting; try again shortly", 1);
+            }
+            var model = endpoint.Pick();
+            cache.Touch(model.Sha256);
+            var stats = metrics.For(endpoint.Name, model.Version, "live");
+            PredictResponse response;
+            try
+            {
+                var batcher = endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)));
+                if (timeout is null)
+                {
+                    response = await EndpointService.PredictAsync(model, request, requestId, batcher);
+                }
+                else
+                {
+                    // A model call cannot be interrupted: past the deadline the client is answered and the call
+                    // finishes in the background, keeping its turn so that timeouts cannot pile up work.
+                    var work = Task.Run(async () => await EndpointService.PredictAsync(model, request, requestId, batcher), CancellationToken.None);
+                    var remaining = timeout.Value - Stopwatch.GetElapsedTime(started);
+                    try
+                    {
+                        response = await work.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, ct);
+                    }
+                    catch (TimeoutException)
+                    {
+                        release = false;
+                        _ = work.ContinueWith(_ => turn.Dispose(), TaskScheduler.Default);
+                        throw new ProblemException(504, "Gateway timeout", $"endpoint '{endpoint.Name}' ({model.Version.Name}:{model.Version.Version}) did not answer within its timeout of {endpoint.Limits.TimeoutMs} ms");
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                stats.Record(started, request.Instances?.Count ?? 0, ex is ProblemException { Status: < 500 } ? Outcome.Rejected : Outcome.Error);
+                throw;
+            }
+            stats.Record(started, response.Predictions.Count, Outcome.Ok);
+            if (endpoint.Shadow is { } shadow) shadows.Offer(new ShadowWork(endpoint.Name, shadow, request, response));
+            return response;
+        }
+        finally
+        {
+            if (release) turn.Dispose();
+        }
     }
 }

@@ -68,7 +68,7 @@ public sealed class ServingMetrics
         Counter("stratus_endpoint_batches_total", "Batched model calls (micro-batching); rows per call = batch_rows / batches.", s => s.Batches);
         Counter("stratus_endpoint_batch_rows_total", "Rows scored in batched model calls.", s => s.BatchRows);
         const string latency = "stratus_endpoint_request_duration_seconds";
-        text.Append("# HELP ").Append(latency).Append(" Time to score a request, from its rows to its predictions.\n# TYPE ").Append(latency).Append(" histogram\n");
+        text.Append("# HELP ").Append(latency).Append(" Time to answer a request, from its arrival at the endpoint (a wait for a turn included) to its predictions.\n# TYPE ").Append(latency).Append(" histogram\n");
         foreach (var (labels, stats) in series)
         {
             long cumulative = 0;

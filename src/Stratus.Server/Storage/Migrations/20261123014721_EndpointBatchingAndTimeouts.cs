@@ -5,7 +5,7 @@
 namespace Stratus.Server.Storage.Migrations
 {
     /// <inheritdoc />
-    public partial class EndpointBatching : Migration
+    public partial class EndpointBatchingAndTimeouts : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -21,6 +21,12 @@ namespace Stratus.Server.Storage.Migrations
                 table: "endpoints",
                 type: "INTEGER",
                 nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "TimeoutMs",
+                table: "endpoints",
+                type: "INTEGER",
+                nullable: true);
         }
 
         /// <inheritdoc />
@@ -32,6 +38,10 @@ namespace Stratus.Server.Storage.Migrations
 
             migrationBuilder.DropColumn(
                 name: "BatchMaxRows",
+                table: "endpoints");
+
+            migrationBuilder.DropColumn(
+                name: "TimeoutMs",
                 table: "endpoints");
         }
     }

@@ -10,8 +10,8 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Storage.Migrations
 {
     [DbContext(typeof(StratusDb))]
-    [Migration("20261123013742_EndpointBatching")]
-    partial class EndpointBatching
+    [Migration("20261123014721_EndpointBatchingAndTimeouts")]
+    partial class EndpointBatchingAndTimeouts
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -381,6 +381,9 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("TimeoutMs")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long>("UpdatedAt")
                         .HasColumnType("INTEGER");
