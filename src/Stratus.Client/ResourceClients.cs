@@ -312,6 +312,14 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/limits", StratusClient.Json(limits, StratusJsonContext.Default.EndpointLimits), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Sets the share of answered requests captured for monitoring (0 turns capture off).</summary>
+    public Task<EndpointInfo> SetCaptureAsync(string name, double sampleRate, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/capture", StratusClient.Json(new EndpointCapture(sampleRate), StratusJsonContext.Default.EndpointCapture), StratusJsonContext.Default.EndpointInfo, ct);
+
+    /// <summary>The latest captured rows, newest first.</summary>
+    public Task<IReadOnlyList<CapturedRow>> CapturesAsync(string name, int? limit = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(name)}/captures", ("limit", limit?.ToString(CultureInfo.InvariantCulture))), StratusJsonContext.Default.IReadOnlyListCapturedRow, ct);
+
     /// <summary>Turns adaptive micro-batching on or off.</summary>
     public Task<EndpointInfo> SetBatchingAsync(string name, EndpointBatching batching, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/batching", StratusClient.Json(batching, StratusJsonContext.Default.EndpointBatching), StratusJsonContext.Default.EndpointInfo, ct);

@@ -394,8 +394,16 @@ public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 /// <param name="Shadow">A version that scores a copy of every request; its predictions are recorded, never returned.</param>
 /// <param name="Limits">How many requests it scores at once and how many may wait; more get 429.</param>
 /// <param name="Batching">Whether concurrent requests are grouped into one model call, and how.</param>
+/// <param name="Capture">Which share of the answered requests is recorded for monitoring.</param>
 public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits, EndpointBatching Batching);
+    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits, EndpointBatching Batching, EndpointCapture Capture);
+
+/// <summary>Request capture: a share of the answered requests, each row with its inputs and prediction, recorded for monitoring off the request path.</summary>
+/// <param name="SampleRate">The share of requests recorded, 0 (off) to 1 (all).</param>
+public sealed record EndpointCapture(double SampleRate);
+
+/// <summary>One captured row: when, which request and model version, the inputs sent and the prediction returned.</summary>
+public sealed record CapturedRow(DateTimeOffset Time, string RequestId, int Row, ModelVersionRef Model, IReadOnlyDictionary<string, JsonElement> Inputs, Prediction Prediction);
 
 /// <summary>
 /// Adaptive micro-batching: concurrent requests to the same model version are scored in one call. A request waits for
@@ -527,6 +535,9 @@ public static class StratusJson
 [JsonSerializable(typeof(TrafficRequest))]
 [JsonSerializable(typeof(EndpointLimits))]
 [JsonSerializable(typeof(EndpointBatching))]
+[JsonSerializable(typeof(EndpointCapture))]
+[JsonSerializable(typeof(CapturedRow))]
+[JsonSerializable(typeof(IReadOnlyList<CapturedRow>))]
 [JsonSerializable(typeof(RolloutRequest))]
 [JsonSerializable(typeof(RolloutInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ShadowRecord>))]

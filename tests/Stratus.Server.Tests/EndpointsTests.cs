@@ -282,6 +282,55 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Null((await _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5))).Limits.TimeoutMs);
     }
 
+    [Fact]
+    public async Task Should_capture_the_sampled_share_of_requests_off_the_request_path_in_files_duckdb_reads()
+    {
+        var (onnx, _) = OnnxGraph.Mlp(6, 2, 4, 2);
+        await _client.Models.ImportAsync("tiny-net", new MemoryStream(onnx), "tiny.onnx");
+        await _client.Endpoints.DeployAsync("watched", "tiny-net");
+        Assert.Equal(1.0, (await _client.Endpoints.SetCaptureAsync("watched", 1)).Capture.SampleRate);
+
+        var answers = new List<PredictResponse>();
+        for (var i = 0; i < 30; i++)
+            answers.Add(await _client.Endpoints.PredictAsync("watched", Rows(string.Create(CultureInfo.InvariantCulture, $$"""{"x_0": {{i}}, "x_1": 0.5}"""), """{"x_0": -1, "x_1": 2}""")));
+        IReadOnlyList<CapturedRow> captured = [];
+        for (var attempt = 0; captured.Count < 60 && attempt < 50; attempt++)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            captured = await _client.Endpoints.CapturesAsync("watched", 1000);
+        }
+        Assert.Equal(60, captured.Count);
+        var latest = captured[0];
+        Assert.Equal((answers[^1].RequestId, 1), (latest.RequestId, latest.Row));
+        Assert.Equal(answers[^1].Predictions[1].Probabilities!["1"], latest.Prediction.Probabilities!["1"], 1e-12);
+        Assert.Equal(-1, latest.Inputs["x_0"].GetDouble());
+        Assert.Equal(new ModelVersionRef("tiny-net", 1), latest.Model);
+
+        // Monitoring reads the files with DuckDB as they are.
+        var folder = Path.Combine(_dataDir, "capture", "watched");
+        using (var duck = Stratus.Ml.Data.DuckDb.Open(_dataDir))
+        using (var query = duck.CreateCommand())
+        {
+            query.CommandText = $"SELECT count(*), sum(inputs.x_0)::DOUBLE, count(DISTINCT request_id) FROM read_json_auto('{folder}/*.jsonl')";
+            using var reader = query.ExecuteReader();
+            Assert.True(reader.Read());
+            Assert.Equal((60L, 435.0 - 30, 30L), (Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture), Convert.ToDouble(reader.GetValue(1), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(2), CultureInfo.InvariantCulture)));
+        }
+        Assert.Equal(60, Series(await MetricsAsync(), "stratus_capture_rows_total"));
+
+        // A share: about that share of requests, statistically (binomial, 5 sigma); settings checked.
+        await _client.Endpoints.SetCaptureAsync("watched", 0.25);
+        await Task.WhenAll(Enumerable.Range(0, 400).Select(_ => _client.Endpoints.PredictAsync("watched", Rows("""{"x_0": 1, "x_1": 1}"""))));
+        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        var sampled = Series(await MetricsAsync(), "stratus_capture_rows_total") - 60;
+        Assert.InRange(sampled, 100 - (5 * Math.Sqrt(400 * 0.25 * 0.75)), 100 + (5 * Math.Sqrt(400 * 0.25 * 0.75)));
+        Assert.Equal("sample_rate", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetCaptureAsync("watched", 1.5))).Field);
+
+        // Deleting the endpoint deletes what it captured.
+        await _client.Endpoints.DeleteAsync("watched");
+        Assert.False(Directory.Exists(folder));
+    }
+
     private async Task<string> MetricsAsync()
     {
         using var anonymous = _server.Http();

@@ -57,6 +57,32 @@ internal static class ServingCommands
         }));
         command.Subcommands.Add(limits);
 
+        var sampleRate = new Option<double?>("--sample-rate") { Description = "The share of answered requests to record, 0 (off) to 1 (all); without it, show the latest captured rows" };
+        var captureLimit = new Option<int>("--limit") { Description = "How many captured rows to show", DefaultValueFactory = _ => 20 };
+        var capture = new Command("capture", "Record a share of an endpoint's requests for monitoring (--sample-rate), or show the latest captured rows") { name, sampleRate, captureLimit };
+        capture.SetAction(Remote(async (result, client, ct) =>
+        {
+            var endpointName = result.GetValue(name)!;
+            if (result.GetValue(sampleRate) is { } rate)
+            {
+                Print(result, await client.Endpoints.SetCaptureAsync(endpointName, rate, ct), StratusJsonContext.Default.EndpointInfo, e => AnsiConsole.MarkupLine(e.Capture.SampleRate > 0
+                    ? $"Endpoint [bold]{Esc(e.Name)}[/] records {e.Capture.SampleRate:P0} of its answered requests for monitoring"
+                    : $"Endpoint [bold]{Esc(e.Name)}[/] records no requests"));
+                return;
+            }
+            Print(result, await client.Endpoints.CapturesAsync(endpointName, result.GetValue(captureLimit), ct), StratusJsonContext.Default.IReadOnlyListCapturedRow, rows =>
+            {
+                var table = NewTable("Time", "Request", "Model", "Inputs", "Prediction");
+                foreach (var r in rows)
+                {
+                    table.AddRow(When(r.Time), Esc($"{r.RequestId}#{r.Row}"), Esc($"{r.Model.Name}:{r.Model.Version}"),
+                        Esc(string.Join(", ", r.Inputs.Select(i => $"{i.Key}={i.Value.GetRawText()}"))), Esc(r.Prediction.Label ?? r.Prediction.Value?.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)));
+                }
+                AnsiConsole.Write(table);
+            });
+        }));
+        command.Subcommands.Add(capture);
+
         var off = new Option<bool>("--off") { Description = "Score each request alone again" };
         var maxRows = new Option<int>("--max-rows") { Description = "The most rows one model call scores", DefaultValueFactory = _ => 64 };
         var maxDelay = new Option<double>("--max-delay-ms") { Description = "The most a request waits for others to join its batch, in milliseconds", DefaultValueFactory = _ => 5 };

@@ -45,6 +45,9 @@ public sealed class StratusOptions
     /// <summary>Requests an endpoint lets wait for a turn unless it sets its own limit; more get 429. Default: 256.</summary>
     public int EndpointMaxQueue { get; set; } = 256;
 
+    /// <summary>How long captured requests are kept, in days.</summary>
+    public int CaptureRetentionDays { get; set; } = 30;
+
     /// <summary>How often running rollouts are checked for a step that is due. Default: 1 second.</summary>
     public TimeSpan RolloutTick { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -115,6 +115,8 @@ public static partial class StratusServer
         builder.Services.AddScoped<RolloutService>();
         builder.Services.AddSingleton<ShadowScoring>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ShadowScoring>());
+        builder.Services.AddSingleton<RequestCapture>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<RequestCapture>());
 
         // One Orleans silo in the process; cluster membership comes with the cluster mode.
         var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;

@@ -17,6 +17,9 @@ public sealed class EndpointRow
     /// <summary>Requests waiting for a turn; null: the server's default.</summary>
     public int? MaxQueue { get; set; }
 
+    /// <summary>The share of answered requests captured for monitoring; null: none.</summary>
+    public double? CaptureSampleRate { get; set; }
+
     /// <summary>The longest a request may take, in milliseconds; null: no limit.</summary>
     public int? TimeoutMs { get; set; }
 

@@ -17,7 +17,8 @@ public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package, 
 /// An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, its
 /// admission limits and, when batching is on, a <see cref="MicroBatcher"/> per version (made on first use).
 /// </summary>
-public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits, EndpointBatching batching)
+public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits, EndpointBatching batching,
+    EndpointCapture capture)
 {
     private readonly ConcurrentDictionary<LoadedModel, MicroBatcher> _batchers = new();
     private volatile bool _retired;
@@ -27,6 +28,11 @@ public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model
     public EndpointLimits Limits => limits;
 
     public EndpointBatching Batching => batching;
+
+    public EndpointCapture Capture => capture;
+
+    /// <summary>Whether this answered request is one of the share captured for monitoring.</summary>
+    public bool Sampled() => capture.SampleRate >= 1 || (capture.SampleRate > 0 && Random.Shared.NextDouble() < capture.SampleRate);
 
     /// <summary>
     /// Admits at most <see cref="EndpointLimits.MaxConcurrency"/> requests at once (with batching on, that many model
@@ -242,7 +248,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         endpoint.Versions.AddRange(resolved.Select(r => r.Row));
         await db.SaveChangesAsync(ct);
         cache.Set(new LoadedEndpoint(name, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))],
-            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint), Batching(endpoint)));
+            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint), Batching(endpoint), Capture(endpoint)));
         return ToInfo(endpoint);
     }
 
@@ -259,7 +265,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.TimeoutMs = limits.TimeoutMs;
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits, loaded.Batching));
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits, loaded.Batching, loaded.Capture));
         return ToInfo(row);
     }
 
@@ -277,9 +283,24 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.BatchMaxDelayMs = batching.Enabled ? batching.MaxDelayMs : null;
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, Batching(row)));
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, Batching(row), loaded.Capture));
         return ToInfo(row);
     }
+
+    /// <summary>Sets the share of answered requests captured for monitoring (0 turns capture off).</summary>
+    public async Task<EndpointInfo> SetCaptureAsync(string name, EndpointCapture capture, CancellationToken ct)
+    {
+        if (capture.SampleRate is < 0 or > 1 || double.IsNaN(capture.SampleRate)) throw ProblemException.Invalid("sample_rate", $"is {capture.SampleRate}; a share of the requests is 0 to 1");
+        ProblemException.CheckName("name", name);
+        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+        row.CaptureSampleRate = capture.SampleRate > 0 ? capture.SampleRate : null;
+        row.UpdatedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, loaded.Batching, Capture(row)));
+        return ToInfo(row);
+    }
+
+    private static EndpointCapture Capture(EndpointRow row) => new(row.CaptureSampleRate ?? 0);
 
     private static EndpointBatching Batching(EndpointRow row) =>
         row.BatchMaxRows is { } rows ? new EndpointBatching(true, rows, row.BatchMaxDelayMs ?? 5) : new EndpointBatching(false);
@@ -333,7 +354,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }
-        loaded = new LoadedEndpoint(name, live, shadow, Limits(row), Batching(row));
+        loaded = new LoadedEndpoint(name, live, shadow, Limits(row), Batching(row), Capture(row));
         cache.Set(loaded);
         return loaded;
     }
@@ -350,6 +371,6 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         // The main version is the one with the largest share (the first named of those).
         List<TrafficShare> traffic = [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)];
         return new(r.Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
-            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r));
+            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r), Capture(r));
     }
 }

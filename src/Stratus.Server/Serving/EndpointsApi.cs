@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Stratus.Server.Hosting;
 using Stratus.Server.Security;
 
 namespace Stratus.Server.Serving;
@@ -18,6 +19,9 @@ public static class EndpointsApi
             .WithSummary("Set how many requests the endpoint scores at once and how many may wait; more get 429 with Retry-After").RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/batching", SetBatching).WithName("SetEndpointBatching")
             .WithSummary("Turn adaptive micro-batching on or off: concurrent requests scored in one model call, waiting at most max_delay_ms").RequireAuthorization(Policies.Editor);
+        api.MapPut("/{name}/capture", SetCapture).WithName("SetEndpointCapture")
+            .WithSummary("Record a share of the answered requests (each row's inputs and prediction) for monitoring; 0 turns capture off").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/captures", Captures).WithName("GetEndpointCaptures").WithSummary("The latest captured rows, newest first (limit: 1 to 1,000, default 100)");
         api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
         api.MapPost("/{name}/rollout", StartRollout).WithName("StartRollout")
             .WithSummary("Roll a new model version out step by step (canary, step, interval), rolling back by itself when it fails more requests or answers slower than allowed")
@@ -57,6 +61,16 @@ public static class EndpointsApi
     private static async Task<Ok<EndpointInfo>> SetBatching(string name, EndpointBatching batching, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetBatchingAsync(name, batching, ct));
 
+    private static async Task<Ok<EndpointInfo>> SetCapture(string name, EndpointCapture capture, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.SetCaptureAsync(name, capture, ct));
+
+    private static async Task<Ok<IReadOnlyList<CapturedRow>>> Captures(string name, int? limit, EndpointService endpoints, RequestCapture capture, CancellationToken ct)
+    {
+        if (limit is < 1 or > 1000) throw ProblemException.Invalid("limit", $"is {limit}; ask for 1 to 1,000 rows");
+        await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
+        return TypedResults.Ok(await capture.LatestAsync(name, limit ?? 100, ct));
+    }
+
     private static async Task<Ok<IReadOnlyList<ShadowRecord>>> Shadow(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
     {
         await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
@@ -70,10 +84,11 @@ public static class EndpointsApi
 
     private static async Task<Ok<RolloutInfo>> AbortRollout(string name, RolloutService rollouts, CancellationToken ct) => TypedResults.Ok(await rollouts.AbortAsync(name, ct));
 
-    private static async Task<NoContent> Delete(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
+    private static async Task<NoContent> Delete(string name, EndpointService endpoints, ShadowScoring shadows, RequestCapture capture, CancellationToken ct)
     {
         await endpoints.DeleteAsync(name, ct);
         shadows.Forget(name);
+        capture.Forget(name);
         return TypedResults.NoContent();
     }
 

@@ -6,10 +6,10 @@ namespace Stratus.Server.Serving;
 /// <summary>
 /// Answers one prediction request on a loaded endpoint: admission (concurrency and queue limits), the version drawn
 /// by traffic weight, the model call (alone, or in a micro-batch when the endpoint batches) within the endpoint's
-/// timeout, the metrics, and the shadow's copy. Both ways a request arrives (the fast path and the routed endpoint)
+/// timeout, the metrics, the shadow's copy and the capture. Both ways a request arrives (the fast path and the routed endpoint)
 /// call this.
 /// </summary>
-public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows)
+public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows, RequestCapture capture, TimeProvider clock)
 {
     public async Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct)
     {
@@ -72,6 +72,7 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
             }
             stats.Record(started, response.Predictions.Count, Outcome.Ok);
             if (endpoint.Shadow is { } shadow) shadows.Offer(new ShadowWork(endpoint.Name, shadow, request, response));
+            if (endpoint.Sampled()) capture.Offer(new CaptureWork(endpoint.Name, clock.GetUtcNow(), request, response));
             return response;
         }
         finally

@@ -47,6 +47,14 @@ public sealed class ServingMetrics
 
     public VersionStats For(string endpoint, ModelVersionRef version, string role) => _stats.GetOrAdd((endpoint, version, role), _ => new VersionStats());
 
+    private long _captured, _captureDropped;
+
+    /// <summary>Rows written to the capture files.</summary>
+    public void Captured(int rows) => Interlocked.Add(ref _captured, rows);
+
+    /// <summary>A request not captured because the capture queue was full.</summary>
+    public void CaptureDropped() => Interlocked.Increment(ref _captureDropped);
+
     /// <summary>A shadow request not scored because the shadow queue was full.</summary>
     public void ShadowDropped() => Interlocked.Increment(ref _shadowDropped);
 
@@ -86,6 +94,10 @@ public sealed class ServingMetrics
             text.Append("stratus_endpoint_throttled_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Interlocked.Read(ref count.Value)).Append('\n');
         text.Append("# HELP stratus_shadow_dropped_total Shadow requests not scored because the shadow queue was full.\n# TYPE stratus_shadow_dropped_total counter\n")
             .Append("stratus_shadow_dropped_total ").Append(Interlocked.Read(ref _shadowDropped)).Append('\n');
+        text.Append("# HELP stratus_capture_rows_total Rows of answered requests captured for monitoring.\n# TYPE stratus_capture_rows_total counter\n")
+            .Append("stratus_capture_rows_total ").Append(Interlocked.Read(ref _captured)).Append('\n');
+        text.Append("# HELP stratus_capture_dropped_total Requests not captured because the capture queue was full.\n# TYPE stratus_capture_dropped_total counter\n")
+            .Append("stratus_capture_dropped_total ").Append(Interlocked.Read(ref _captureDropped)).Append('\n');
         text.Append("# HELP stratus_models_loaded Model packages in memory.\n# TYPE stratus_models_loaded gauge\nstratus_models_loaded ").Append(modelsLoaded).Append('\n');
         text.Append("# HELP stratus_models_loaded_bytes Their size as stored, held against the cap.\n# TYPE stratus_models_loaded_bytes gauge\nstratus_models_loaded_bytes ").Append(bytesLoaded).Append('\n');
         text.Append("# HELP stratus_model_loads_total Model packages loaded (cold starts).\n# TYPE stratus_model_loads_total counter\nstratus_model_loads_total ").Append(Interlocked.Read(ref _loads)).Append('\n');

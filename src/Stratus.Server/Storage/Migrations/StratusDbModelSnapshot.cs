@@ -366,6 +366,9 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<int?>("BatchMaxRows")
                         .HasColumnType("INTEGER");
 
+                    b.Property<double?>("CaptureSampleRate")
+                        .HasColumnType("REAL");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 

@@ -10,8 +10,8 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Storage.Migrations
 {
     [DbContext(typeof(StratusDb))]
-    [Migration("20261123014721_EndpointBatchingAndTimeouts")]
-    partial class EndpointBatchingAndTimeouts
+    [Migration("20261123015237_EndpointBatchingTimeoutsCapture")]
+    partial class EndpointBatchingTimeoutsCapture
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -368,6 +368,9 @@ namespace Stratus.Server.Storage.Migrations
 
                     b.Property<int?>("BatchMaxRows")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double?>("CaptureSampleRate")
+                        .HasColumnType("REAL");
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");

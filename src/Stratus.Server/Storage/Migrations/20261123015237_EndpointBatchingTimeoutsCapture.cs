@@ -5,7 +5,7 @@
 namespace Stratus.Server.Storage.Migrations
 {
     /// <inheritdoc />
-    public partial class EndpointBatchingAndTimeouts : Migration
+    public partial class EndpointBatchingTimeoutsCapture : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -20,6 +20,12 @@ namespace Stratus.Server.Storage.Migrations
                 name: "BatchMaxRows",
                 table: "endpoints",
                 type: "INTEGER",
+                nullable: true);
+
+            migrationBuilder.AddColumn<double>(
+                name: "CaptureSampleRate",
+                table: "endpoints",
+                type: "REAL",
                 nullable: true);
 
             migrationBuilder.AddColumn<int>(
@@ -38,6 +44,10 @@ namespace Stratus.Server.Storage.Migrations
 
             migrationBuilder.DropColumn(
                 name: "BatchMaxRows",
+                table: "endpoints");
+
+            migrationBuilder.DropColumn(
+                name: "CaptureSampleRate",
                 table: "endpoints");
 
             migrationBuilder.DropColumn(
