@@ -10,7 +10,7 @@ commands=(
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"
   "models import" "models register" "models list" "models show" "models alias"
-  "train" "automl" "jobs list" "jobs show" "jobs cancel"
+  "train" "automl" "batch" "jobs list" "jobs show" "jobs cancel"
   "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints batching" "endpoints capture" "endpoints list" "endpoints show" "endpoints delete" "predict"
   "tokens create" "tokens list" "tokens revoke" "audit"
 )

@@ -13,6 +13,7 @@ root.Subcommands.Add(TrackingCommands.Runs());
 root.Subcommands.Add(ModelCommands.Create());
 root.Subcommands.Add(TrainCommands.Train());
 root.Subcommands.Add(AutoMlCommand.Create());
+root.Subcommands.Add(BatchCommand.Create());
 root.Subcommands.Add(TrainCommands.Jobs());
 root.Subcommands.Add(ServingCommands.Endpoints());
 root.Subcommands.Add(ServingCommands.Predict());

@@ -255,6 +255,10 @@ public sealed class JobsClient(StratusClient client)
     public Task<JobInfo> TrainAsync(TrainRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, "api/v1/train", StratusClient.Json(request, StratusJsonContext.Default.TrainRequest), StratusJsonContext.Default.JobInfo, ct);
 
+    /// <summary>Queues a batch inference job; its result names the dataset version holding the predictions.</summary>
+    public Task<JobInfo> BatchAsync(BatchRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/batch", StratusClient.Json(request, StratusJsonContext.Default.BatchRequest), StratusJsonContext.Default.JobInfo, ct);
+
     /// <summary>Queues an AutoML search; its result has the trials count and the leaderboard besides what training returns.</summary>
     public Task<JobInfo> AutoMlAsync(AutoMlRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, "api/v1/automl", StratusClient.Json(request, StratusJsonContext.Default.AutoMlRequest), StratusJsonContext.Default.JobInfo, ct);

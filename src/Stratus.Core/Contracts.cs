@@ -51,6 +51,7 @@ public sealed record DatasetInfo(string Name, string? Description, int LatestVer
 /// <param name="CreatedAt">When the version was created.</param>
 /// <param name="CreatedBy">Name of the token that created it.</param>
 /// <param name="Created">False when the upload matched an existing version and nothing new was stored.</param>
+/// <param name="RunId">The run that produced it (a batch inference job): its lineage. Null for uploads.</param>
 public sealed record DatasetVersionInfo(
     string Name,
     int Version,
@@ -62,7 +63,8 @@ public sealed record DatasetVersionInfo(
     IReadOnlyList<ColumnSchema> Columns,
     DateTimeOffset CreatedAt,
     string? CreatedBy,
-    bool Created = false);
+    bool Created = false,
+    string? RunId = null);
 
 /// <summary>An experiment groups the runs of one modelling question.</summary>
 public sealed record ExperimentInfo(long Id, string Name, string? Description, IReadOnlyDictionary<string, string> Tags, DateTimeOffset CreatedAt);
@@ -381,7 +383,25 @@ public sealed record JobInfo(
     DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt,
     string? Error,
-    TrainResultInfo? Result);
+    TrainResultInfo? Result,
+    BatchResultInfo? Batch = null);
+
+/// <summary>Scores a whole dataset version with a model as a job; the predictions become a new dataset version.</summary>
+/// <param name="Model">MODEL:VERSION, MODEL@ALIAS or MODEL (latest).</param>
+/// <param name="Dataset">NAME:VERSION or NAME (latest).</param>
+/// <param name="Output">The dataset the scored rows are stored in, as its next version (default: DATASET-predictions).</param>
+/// <param name="MaxRunSeconds">Hard time limit (default 3600).</param>
+/// <param name="Retries">Attempts after a crash of the server or the job (default 1); an attempt resumes from the chunks already scored.</param>
+public sealed record BatchRequest(string Model, string Dataset, string? Output = null, int? MaxRunSeconds = null, int? Retries = null);
+
+/// <summary>What a batch inference job produced: the input's rows with the model's predictions, as a dataset version.</summary>
+/// <param name="RunId">The tracked run (its inputs: the dataset version; its parameters: the model), the output's lineage.</param>
+/// <param name="Model">The model version that scored.</param>
+/// <param name="Dataset">The dataset version scored, NAME:VERSION.</param>
+/// <param name="Output">The dataset version written, NAME:VERSION.</param>
+/// <param name="Rows">Rows scored.</param>
+/// <param name="Columns">The prediction columns added to the input's.</param>
+public sealed record BatchResultInfo(string RunId, ModelVersionRef Model, string Dataset, string Output, long Rows, IReadOnlyList<string> Columns);
 
 /// <summary>A line of a job's log.</summary>
 public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
@@ -522,6 +542,8 @@ public static class StratusJson
 [JsonSerializable(typeof(WhoAmI))]
 [JsonSerializable(typeof(ModelManifest))]
 [JsonSerializable(typeof(TrainRequest))]
+[JsonSerializable(typeof(BatchRequest))]
+[JsonSerializable(typeof(BatchResultInfo))]
 [JsonSerializable(typeof(JobInfo))]
 [JsonSerializable(typeof(Page<JobInfo>))]
 [JsonSerializable(typeof(IReadOnlyList<JobLogLine>))]

@@ -110,6 +110,13 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(1, overfull.ExitCode);
         Assert.Contains("the weights add up to 110", overfull.Err);
 
+        // Batch inference from the command line: the scored rows become a dataset version.
+        var scoredAll = await Json("batch", "--model", "fraud-cli:1", "--dataset", "transactions");
+        Assert.Equal(("transactions-predictions:1", 500), (scoredAll.GetProperty("output").GetString(), scoredAll.GetProperty("rows").GetInt32()));
+        var badBatch = await Cli("batch", "--model", "fraud-cli:1", "--dataset", "cards");
+        Assert.Equal(1, badBatch.ExitCode);
+        Assert.Contains("cards:1 has no column", badBatch.Err);
+
         // An ONNX model imported with a signature file, deployed and called like a trained one; a broken file is refused.
         var (onnx, _) = OnnxGraph.Mlp(3, 2, 8, 2);
         var onnxFile = Path.Combine(_home, "scorer.onnx");

@@ -55,7 +55,176 @@ public static class BatchScorer
         }
     }
 
-    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs)
+    /// <summary>What <see cref="ScoreParquet"/> wrote: the rows scored and the prediction columns added.</summary>
+    public sealed record ParquetOutput(long Rows, IReadOnlyList<string> Columns);
+
+    /// <summary>
+    /// Scores every row of a Parquet file on all cores, in chunks of <paramref name="chunkRows"/>, resumably: each
+    /// chunk's predictions are written to <paramref name="workDir"/> (aside, then renamed) and a chunk already there
+    /// is not scored again. Then writes <paramref name="output"/> (Parquet): the input's rows in their order with the
+    /// prediction columns added (<c>TARGET_predicted</c>, and <c>TARGET_probability_CLASS</c> for classifiers).
+    /// </summary>
+    /// <param name="progress">Receives the rows done and the total.</param>
+    public static ParquetOutput ScoreParquet(ModelPackage model, string parquet, string workDir, string output, Action<long, long>? progress = null,
+        int chunkRows = 10_000, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(workDir);
+        using var connection = DuckDb.Open(workDir);
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}, file_row_number = true)";
+        using var reader = command.ExecuteReader();
+        var inputs = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).Where(n => n != "file_row_number").ToHashSet(StringComparer.Ordinal);
+        var columns = PredictionColumns(model.Manifest, inputs);
+        var rowNumber = reader.GetOrdinal("file_row_number");
+        long total;
+        using (var count = connection.CreateCommand())
+        {
+            count.CommandText = $"SELECT count(*) FROM read_parquet({DuckDb.Literal(parquet)})";
+            total = Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+
+        // One reader feeds chunks to a scorer per core; each scorer writes its chunk's part file.
+        var chunks = System.Threading.Channels.Channel.CreateBounded<(string Part, long First, List<IReadOnlyDictionary<string, JsonElement>> Rows, List<JsonDocument> Docs)>(Environment.ProcessorCount);
+        long done = 0;
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var scorers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var (part, first, rows, docs) in chunks.Reader.ReadAllAsync(failed.Token))
+                {
+                    IReadOnlyList<Prediction> predictions;
+                    try
+                    {
+                        predictions = model.Predict(rows);
+                    }
+                    catch (PredictionInputException ex)
+                    {
+                        throw new InvalidDataException(RowError(ex, first));
+                    }
+                    docs.ForEach(d => d.Dispose());
+                    WritePart(part, first, predictions, model.Manifest);
+                    progress?.Invoke(Interlocked.Add(ref done, rows.Count), total);
+                }
+            }
+            catch
+            {
+                await failed.CancelAsync(); // the reader stops feeding
+                throw;
+            }
+        }, CancellationToken.None)).ToArray();
+        try
+        {
+            var chunk = 0;
+            var more = true;
+            while (more)
+            {
+                ct.ThrowIfCancellationRequested();
+                var part = Path.Combine(workDir, $"part-{chunk++:D6}.csv");
+                var rows = new List<IReadOnlyDictionary<string, JsonElement>>(chunkRows);
+                var docs = new List<JsonDocument>();
+                long first = -1;
+                var resumed = File.Exists(part);
+                while (rows.Count < chunkRows && (more = reader.Read()))
+                {
+                    if (first < 0) first = reader.GetInt64(rowNumber);
+                    rows.Add(resumed ? EmptyRow : ToRow(reader, docs, rowNumber));
+                }
+                if (rows.Count == 0) break;
+                if (resumed)
+                {
+                    progress?.Invoke(Interlocked.Add(ref done, rows.Count), total); // scored by an earlier attempt
+                    continue;
+                }
+                chunks.Writer.WriteAsync((part, first, rows, docs), failed.Token).AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // a scorer failed: its error is thrown below
+        }
+        finally
+        {
+            chunks.Writer.TryComplete();
+        }
+        try
+        {
+            Task.WaitAll(scorers, CancellationToken.None);
+        }
+        catch (AggregateException ex)
+        {
+            var cause = ex.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? ex.InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+        }
+        ct.ThrowIfCancellationRequested();
+
+        // The input joined with its predictions, in the input's order; a missing or extra row is an error, not a short file.
+        var types = string.Join(", ", new[] { "'file_row_number': 'BIGINT'" }.Concat(columns.Select((c, i) =>
+            $"{DuckDb.Literal(c)}: '{(i == 0 && model.Manifest.Classes.Count > 0 ? "VARCHAR" : "DOUBLE")}'")));
+        var joined = $"SELECT i.* EXCLUDE (file_row_number), p.* EXCLUDE (file_row_number) FROM read_parquet({DuckDb.Literal(parquet)}, file_row_number = true) i " +
+            $"JOIN read_csv({DuckDb.Literal(Path.Combine(workDir, "part-*.csv"))}, header = true, columns = {{{types}}}) p USING (file_row_number) ORDER BY file_row_number";
+        using (var copy = connection.CreateCommand())
+        {
+            copy.CommandText = $"COPY ({joined}) TO {DuckDb.Literal(output)} (FORMAT parquet, COMPRESSION zstd)";
+            copy.ExecuteNonQuery();
+        }
+        using (var check = connection.CreateCommand())
+        {
+            check.CommandText = $"SELECT count(*) FROM read_parquet({DuckDb.Literal(output)})";
+            var written = Convert.ToInt64(check.ExecuteScalar(), CultureInfo.InvariantCulture);
+            if (written != total) throw new InvalidDataException($"the scored output has {written:N0} rows, the input {total:N0}");
+        }
+        return new ParquetOutput(total, columns);
+    }
+
+    private static readonly Dictionary<string, JsonElement> EmptyRow = [];
+
+    /// <summary>"row 1234, column 'amount': expected a number" from a chunk's <c>instances[33].amount: ...</c>.</summary>
+    private static string RowError(PredictionInputException ex, long first)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(ex.Field, @"^instances\[(\d+)\]\.(.+)$");
+        var reason = ex.Message[(ex.Field.Length + 2)..];
+        return match.Success
+            ? $"row {first + long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) + 1:N0}, column '{match.Groups[2].Value}': {reason}"
+            : ex.Message;
+    }
+
+    /// <summary><c>TARGET_predicted</c>, then a probability per class for classifiers; renamed past any input column of the same name.</summary>
+    private static List<string> PredictionColumns(ModelManifest manifest, HashSet<string> inputs)
+    {
+        string Free(string name)
+        {
+            while (inputs.Contains(name)) name += "_scored";
+            return name;
+        }
+        return [Free($"{manifest.Target}_predicted"), .. manifest.Classes.Select(c => Free($"{manifest.Target}_probability_{c}"))];
+    }
+
+    private static void WritePart(string part, long first, IReadOnlyList<Prediction> predictions, ModelManifest manifest)
+    {
+        var temp = part + ".tmp";
+        using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
+        {
+            writer.WriteLine(string.Join(',', new[] { "file_row_number", "predicted" }.Concat(manifest.Classes.Select((_, k) => $"p{k}"))));
+            for (var r = 0; r < predictions.Count; r++)
+            {
+                var p = predictions[r];
+                writer.Write((first + r).ToString(CultureInfo.InvariantCulture));
+                writer.Write(',');
+                if (manifest.Classes.Count == 0)
+                {
+                    writer.WriteLine(p.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
+                    continue;
+                }
+                writer.Write(Quote(p.Label!));
+                foreach (var c in manifest.Classes) writer.Write(',' + p.Probabilities![c].ToString("R", CultureInfo.InvariantCulture));
+                writer.WriteLine();
+            }
+        }
+        File.Move(temp, part, overwrite: true);
+    }
+
+    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, int skip = -1)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -63,6 +232,7 @@ public static class BatchScorer
             json.WriteStartObject();
             for (var i = 0; i < reader.FieldCount; i++)
             {
+                if (i == skip) continue;
                 json.WritePropertyName(reader.GetName(i));
                 var value = reader.IsDBNull(i) ? null : reader.GetValue(i);
                 switch (value)

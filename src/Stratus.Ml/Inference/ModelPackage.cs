@@ -95,6 +95,14 @@ public sealed class ModelPackage
         }
     }
 
+    /// <summary>Reads only a package's manifest (its signature, task and classes), without loading the model.</summary>
+    public static ModelManifest ReadManifest(Stream source)
+    {
+        using var zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
+        using var stream = (zip.GetEntry("manifest.json") ?? throw new InvalidDataException("not a Stratus model package: manifest.json is missing")).Open();
+        return JsonSerializer.Deserialize(stream, StratusJsonContext.Default.ModelManifest) ?? throw new InvalidDataException("manifest.json is empty");
+    }
+
     /// <summary>Reads a package.</summary>
     /// <exception cref="InvalidDataException">The stream is not a Stratus model package of a known format.</exception>
     public static ModelPackage Load(Stream source)

@@ -28,6 +28,9 @@ public sealed class DatasetVersionRow
     public required string ProfileJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public string? CreatedBy { get; set; }
+
+    /// <summary>The run that produced this version (batch inference), when one did.</summary>
+    public string? RunId { get; set; }
     public DateTimeOffset? DeletedAt { get; set; }
 }
 

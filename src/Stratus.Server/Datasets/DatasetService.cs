@@ -15,7 +15,8 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     /// Stores an upload as a new version, or returns the existing version with the same bytes. The body is streamed
     /// to a scratch file while it is hashed and (for CSV) checked; nothing becomes visible until the version row commits.
     /// </summary>
-    public async Task<DatasetVersionInfo> UploadAsync(string name, SourceFormat format, char delimiter, Stream body, string? actor, CancellationToken ct)
+    /// <param name="runId">The run that produced the data (a batch inference job), recorded as the version's lineage.</param>
+    public async Task<DatasetVersionInfo> UploadAsync(string name, SourceFormat format, char delimiter, Stream body, string? actor, CancellationToken ct, string? runId = null)
     {
         ProblemException.CheckName("name", name);
         var source = blobs.NewTempPath(format == SourceFormat.Csv ? ".csv" : ".parquet");
@@ -33,7 +34,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
             if (ingest.Rows == 0) throw new DataFormatException("the file has no data rows");
             var converted = clock.GetElapsedTime(started);
             var blob = await blobs.ImportAsync(parquet, ct);
-            var version = await CommitVersionAsync(name, sourceSha, format, blob, ingest, profile, actor, ct);
+            var version = await CommitVersionAsync(name, sourceSha, format, blob, ingest, profile, actor, runId, ct);
             var total = clock.GetElapsedTime(started);
             LogIngested(logger, name, version.Version, ingest.Rows, received.TotalMilliseconds, (converted - received).TotalMilliseconds, (total - converted).TotalMilliseconds);
             return version;
@@ -47,7 +48,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
 
     private async Task<DatasetVersionInfo> CommitVersionAsync(
         string name, string sourceSha, SourceFormat format, BlobRef blob, IngestResult ingest,
-        IReadOnlyList<ColumnProfile> profile, string? actor, CancellationToken ct)
+        IReadOnlyList<ColumnProfile> profile, string? actor, string? runId, CancellationToken ct)
     {
         // Two uploads to one name can race for the next version number; the unique index decides and the loser retries.
         for (var attempt = 0; ; attempt++)
@@ -82,6 +83,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
                 ProfileJson = JsonSerializer.Serialize(profile, StratusJsonContext.Default.IReadOnlyListColumnProfile),
                 CreatedAt = now,
                 CreatedBy = actor,
+                RunId = runId,
             };
             db.DatasetVersions.Add(row);
             try
@@ -216,7 +218,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
         name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat,
         JsonSerializer.Deserialize(r.ColumnsJson, ServerJson.Default.IReadOnlyListColumnSchema) ?? [],
-        r.CreatedAt, r.CreatedBy, created);
+        r.CreatedAt, r.CreatedBy, created, r.RunId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored {Name}:{Version}, {Rows} rows: received in {ReceiveMs:F0} ms, converted and profiled in {ConvertMs:F0} ms, stored in {StoreMs:F0} ms")]
     private static partial void LogIngested(ILogger logger, string name, int version, long rows, double receiveMs, double convertMs, double storeMs);

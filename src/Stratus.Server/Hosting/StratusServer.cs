@@ -106,6 +106,7 @@ public static partial class StratusServer
         builder.Services.AddScoped<RegistryService>();
         builder.Services.AddScoped<JobService>();
         builder.Services.AddScoped<TrainJobExecutor>();
+        builder.Services.AddScoped<BatchJobExecutor>();
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddSingleton<ModelCache>();

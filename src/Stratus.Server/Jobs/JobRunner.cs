@@ -76,10 +76,11 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var executor = scope.ServiceProvider.GetRequiredService<TrainJobExecutor>();
-            var info = await executor.RunAsync(jobId, line => LogAsync(jobId, line), ct);
+            var kind = await scope.ServiceProvider.GetRequiredService<StratusDb>().Jobs.Where(j => j.Id == jobId).Select(j => j.Kind).FirstAsync(ct);
+            result = kind == JobService.BatchKind
+                ? JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<BatchJobExecutor>().RunAsync(jobId, line => LogAsync(jobId, line), ct), StratusJsonContext.Default.BatchResultInfo)
+                : JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<TrainJobExecutor>().RunAsync(jobId, line => LogAsync(jobId, line), ct), StratusJsonContext.Default.TrainResultInfo);
             status = JobStatus.Succeeded;
-            result = JsonSerializer.Serialize(info, StratusJsonContext.Default.TrainResultInfo);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

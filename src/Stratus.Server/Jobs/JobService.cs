@@ -6,15 +6,66 @@ using Stratus.Ml.Data;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
 using Stratus.Server.Hosting;
+using Stratus.Server.Registry;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
 
 /// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; grains only dispatch.</summary>
-public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
+public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
 {
     public const string TrainKind = "train";
     public const string AutoMlKind = "automl";
+    public const string BatchKind = "batch";
+
+    /// <summary>Checks a batch inference request (model, dataset, output name), pins the model and dataset versions, and queues it.</summary>
+    public async Task<JobInfo> SubmitBatchAsync(BatchRequest request, string? actor, CancellationToken ct)
+    {
+        if (!ModelRef.TryParse(request.Model, out var modelRef, out var modelError)) throw ProblemException.Invalid("model", modelError!);
+        if (!DatasetRef.TryParse(request.Dataset, out var datasetRef, out var datasetError)) throw ProblemException.Invalid("dataset", datasetError!);
+        var output = request.Output ?? $"{datasetRef.Name}-predictions";
+        ProblemException.CheckName("output", output);
+        if (request.MaxRunSeconds is < 1 or > 7 * 86_400) throw ProblemException.Invalid("max_run_seconds", "must be between 1 and 604800");
+        if (request.Retries is < 0 or > 5) throw ProblemException.Invalid("retries", "must be between 0 and 5");
+        ModelVersionInfo model;
+        try
+        {
+            model = await registry.GetVersionAsync(modelRef, ct);
+        }
+        catch (ProblemException ex) when (ex.Status == 404)
+        {
+            throw ProblemException.Invalid("model", ex.Message);
+        }
+        DatasetVersionRow version;
+        try
+        {
+            version = await datasets.ResolveAsync(datasetRef, ct);
+        }
+        catch (ProblemException ex) when (ex.Status == 404)
+        {
+            throw ProblemException.Invalid("dataset", ex.Message);
+        }
+        // A model that needs a column the dataset lacks fails here, not after the job started.
+        ModelManifest manifest;
+        await using (var package = blobs.OpenRead(model.Sha256))
+        {
+            var copy = new MemoryStream();
+            await package.CopyToAsync(copy, ct);
+            copy.Position = 0;
+            manifest = Ml.Inference.ModelPackage.ReadManifest(copy);
+        }
+        var columns = DatasetService.ProfileOf(version).ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
+        foreach (var input in manifest.Inputs)
+        {
+            if (!columns.TryGetValue(input.Name, out var type))
+                throw ProblemException.Invalid("dataset", $"{datasetRef.Name}:{version.Version} has no column '{input.Name}', which {model.Name}:{model.Version} needs (it reads {string.Join(", ", manifest.Inputs.Select(i => i.Name))})");
+            if (type == "VARCHAR" && input.Type is not ("VARCHAR" or "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE"))
+                throw ProblemException.Invalid("dataset", $"column '{input.Name}' of {datasetRef.Name}:{version.Version} holds text; {model.Name}:{model.Version} reads it as {input.Type}");
+        }
+        var pinned = request with { Model = $"{model.Name}:{model.Version}", Dataset = $"{datasetRef.Name}:{version.Version}", Output = output };
+        var row = NewJob(BatchKind, JsonSerializer.Serialize(pinned, StratusJsonContext.Default.BatchRequest), request.MaxRunSeconds ?? 3600, request.Retries ?? 1, actor);
+        return await QueueAsync(row, $"queued: batch inference of {pinned.Dataset} ({version.Rows:N0} rows) with {pinned.Model} into {output}", ct);
+    }
 
     /// <summary>Checks an AutoML request against the dataset (target, features, metric) and queues it.</summary>
     public async Task<JobInfo> SubmitAutoMlAsync(AutoMlRequest request, string? actor, CancellationToken ct)
@@ -189,5 +240,6 @@ public sealed class JobService(StratusDb db, DatasetService datasets, JobRunner 
 
     internal static JobInfo ToInfo(JobRow j) => new(
         j.Id, j.Kind, j.Status, j.RunId, j.Attempts, j.CreatedAt, j.StartedAt, j.EndedAt, j.Error,
-        j.ResultJson is null ? null : JsonSerializer.Deserialize(j.ResultJson, StratusJsonContext.Default.TrainResultInfo));
+        j.ResultJson is null || j.Kind == BatchKind ? null : JsonSerializer.Deserialize(j.ResultJson, StratusJsonContext.Default.TrainResultInfo),
+        j.ResultJson is null || j.Kind != BatchKind ? null : JsonSerializer.Deserialize(j.ResultJson, StratusJsonContext.Default.BatchResultInfo));
 }

@@ -3,7 +3,7 @@ using Stratus.Server.Security;
 
 namespace Stratus.Server.Jobs;
 
-/// <summary>Routes of <c>/api/v1/train</c> and <c>/api/v1/jobs</c>.</summary>
+/// <summary>Routes of <c>/api/v1/train</c>, <c>/api/v1/automl</c>, <c>/api/v1/batch</c> and <c>/api/v1/jobs</c>.</summary>
 public static class JobsApi
 {
     public static void MapJobsApi(this IEndpointRouteBuilder routes)
@@ -12,6 +12,8 @@ public static class JobsApi
             .WithSummary("Queue a training job; the request is checked against the dataset first").RequireAuthorization(Policies.Editor);
         routes.MapPost("/api/v1/automl", AutoMl).WithTags("Jobs").WithName("AutoMl")
             .WithSummary("Queue an AutoML search for the best model within a time budget").RequireAuthorization(Policies.Editor);
+        routes.MapPost("/api/v1/batch", Batch).WithTags("Jobs").WithName("BatchPredict")
+            .WithSummary("Queue a batch inference job: score a dataset version with a model into a new dataset version").RequireAuthorization(Policies.Editor);
         var jobs = routes.MapGroup("/api/v1/jobs").WithTags("Jobs");
         jobs.MapGet("/", List).WithName("ListJobs").WithSummary("List jobs, newest first");
         jobs.MapGet("/{id}", Get).WithName("GetJob").WithSummary("Show a job and its result");
@@ -28,6 +30,12 @@ public static class JobsApi
     private static async Task<Accepted<JobInfo>> AutoMl(AutoMlRequest request, HttpContext context, JobService jobs, CancellationToken ct)
     {
         var job = await jobs.SubmitAutoMlAsync(request, context.User.Actor(), ct);
+        return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
+    }
+
+    private static async Task<Accepted<JobInfo>> Batch(BatchRequest request, HttpContext context, JobService jobs, CancellationToken ct)
+    {
+        var job = await jobs.SubmitBatchAsync(request, context.User.Actor(), ct);
         return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
     }
 

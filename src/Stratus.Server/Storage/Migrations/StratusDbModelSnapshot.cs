@@ -77,6 +77,9 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<long>("Rows")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("RunId")
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("SizeBytes")
                         .HasColumnType("INTEGER");
 

@@ -10,8 +10,8 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Storage.Migrations
 {
     [DbContext(typeof(StratusDb))]
-    [Migration("20261123015237_EndpointBatchingTimeoutsCapture")]
-    partial class EndpointBatchingTimeoutsCapture
+    [Migration("20261123020021_ServingSettingsAndBatchLineage")]
+    partial class ServingSettingsAndBatchLineage
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -79,6 +79,9 @@ namespace Stratus.Server.Storage.Migrations
 
                     b.Property<long>("Rows")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("RunId")
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("SizeBytes")
                         .HasColumnType("INTEGER");

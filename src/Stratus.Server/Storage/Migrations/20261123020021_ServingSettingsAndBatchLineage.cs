@@ -5,7 +5,7 @@
 namespace Stratus.Server.Storage.Migrations
 {
     /// <inheritdoc />
-    public partial class EndpointBatchingTimeoutsCapture : Migration
+    public partial class ServingSettingsAndBatchLineage : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -33,6 +33,12 @@ namespace Stratus.Server.Storage.Migrations
                 table: "endpoints",
                 type: "INTEGER",
                 nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "RunId",
+                table: "dataset_versions",
+                type: "TEXT",
+                nullable: true);
         }
 
         /// <inheritdoc />
@@ -53,6 +59,10 @@ namespace Stratus.Server.Storage.Migrations
             migrationBuilder.DropColumn(
                 name: "TimeoutMs",
                 table: "endpoints");
+
+            migrationBuilder.DropColumn(
+                name: "RunId",
+                table: "dataset_versions");
         }
     }
 }
