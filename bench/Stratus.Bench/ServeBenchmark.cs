@@ -14,7 +14,8 @@ internal static class ServeBenchmark
 {
     private const string Row = """{"instances": [{"amount": 182.5, "merchant_category": "electronics", "hour": 2, "distance_km": 310.0, "card_present": 0, "customer_age": 34}]}""";
 
-    public static async Task RunAsync(StratusClient client, string work, string stratusUrl, string token, int requests, IReadOnlyList<int> concurrencies)
+    /// <summary>50,000 transactions, a 100-tree LightGBM trained on them, deployed as endpoint <c>bench</c>; returns the CSV.</summary>
+    private static async Task<string> DeployAsync(StratusClient client, string work)
     {
         var csv = Path.Combine(work, "serve.csv");
         BenchData.WriteTransactions(csv, 50_000);
@@ -23,6 +24,113 @@ internal static class ServeBenchmark
         var done = await client.Jobs.WaitAsync(job.Id);
         if (done.Status != JobStatus.Succeeded) throw new InvalidOperationException(done.Error);
         await client.Endpoints.DeployAsync("bench", "bench-serve-model");
+        return csv;
+    }
+
+    /// <summary>
+    /// Stratus vs the Python stack most teams serve with: FastAPI + uvicorn (one worker per core) serving a
+    /// scikit-learn pipeline with XGBoost of the same 100 trees on the same data (bench/serving/fastapi_app.py).
+    /// </summary>
+    public static async Task RunPythonAsync(StratusClient client, string work, string stratusUrl, string token, int requests, IReadOnlyList<int> concurrencies)
+    {
+        var csv = await DeployAsync(client, work);
+        var script = FindUp("bench/serving/fastapi_app.py");
+        var port = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpListeners().Max(e => e.Port) + 1;
+        var python = System.Diagnostics.Process.Start(new ProcessStartInfo("/usr/bin/python3", [script, csv, port.ToString(System.Globalization.CultureInfo.InvariantCulture), Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        // Drained as it comes: a full pipe would stop the workers at their next warning.
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        python.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            errors.Enqueue(e.Data);
+            while (errors.Count > 20 && errors.TryDequeue(out var _)) { }
+        };
+        python.OutputDataReceived += (_, _) => { };
+        python.BeginErrorReadLine();
+        python.BeginOutputReadLine();
+        try
+        {
+            var pythonUrl = $"http://127.0.0.1:{port}";
+            using (var probe = new HttpClient())
+            {
+                for (var waited = 0; ; waited++)
+                {
+                    if (python.HasExited) throw new InvalidOperationException($"the FastAPI reference did not start: {string.Join('\n', errors)}");
+                    try
+                    {
+                        if ((await probe.GetAsync($"{pythonUrl}/health")).IsSuccessStatusCode) break;
+                    }
+                    catch (HttpRequestException) when (waited < 240)
+                    {
+                    }
+                    await Task.Delay(500);
+                }
+            }
+            Console.WriteLine($"serve vs Python: FastAPI {Versions()} with {Environment.ProcessorCount} uvicorn workers, scikit-learn one-hot + XGBoost 100 trees vs Stratus LightGBM 100 trees; " +
+                $"one row per request, {requests:N0} requests per run, alternating {Rounds} times");
+            foreach (var concurrency in concurrencies)
+            {
+                var ratios = new List<(double Throughput, double P50, double P99)>();
+                for (var round = 0; round < Rounds; round++)
+                {
+                    (double Rps, double P50, double P99) reference;
+                    try
+                    {
+                        reference = await Load($"{pythonUrl}/predict", null, Row, concurrency, requests);
+                    }
+                    catch (HttpRequestException)
+                    {
+                        Console.Error.WriteLine($"the FastAPI reference failed:\n{string.Join('\n', errors)}");
+                        throw;
+                    }
+                    var stratus = await Load($"{stratusUrl}/api/v1/endpoints/bench/predict", token, Row, concurrency, requests);
+                    Console.WriteLine($"  concurrency {concurrency,2}: FastAPI {reference.Rps,8:F0} req/s p50 {reference.P50,6:F2} ms p99 {reference.P99,6:F2} ms | " +
+                        $"Stratus {stratus.Rps,8:F0} req/s p50 {stratus.P50,6:F2} ms p99 {stratus.P99,6:F2} ms");
+                    ratios.Add((stratus.Rps / reference.Rps, stratus.P50 / reference.P50, stratus.P99 / reference.P99));
+                }
+                static double Median(IEnumerable<double> values) => values.Order().ElementAt(Rounds / 2);
+                Console.WriteLine($"    median ratios (Stratus / FastAPI): throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 5), " +
+                    $"p50 {Median(ratios.Select(r => r.P50)):F2}, p99 {Median(ratios.Select(r => r.P99)):F2}");
+            }
+        }
+        finally
+        {
+            python.Kill(entireProcessTree: true);
+            await python.WaitForExitAsync();
+        }
+    }
+
+    private static string Versions()
+    {
+        var info = System.Diagnostics.Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-c", "import fastapi, uvicorn, xgboost, sklearn; print(fastapi.__version__, uvicorn.__version__, xgboost.__version__, sklearn.__version__)"])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var versions = info.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.TrimEntries);
+        info.WaitForExit();
+        return versions.Length == 4 ? $"{versions[0]} / uvicorn {versions[1]} / XGBoost {versions[2]} / scikit-learn {versions[3]}" : "(versions unknown)";
+    }
+
+    private static string FindUp(string relative)
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, relative))) return Path.Combine(dir.FullName, relative);
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, relative))) return Path.Combine(dir.FullName, relative);
+        }
+        throw new FileNotFoundException($"{relative} not found above {Environment.CurrentDirectory}");
+    }
+
+    public static async Task RunAsync(StratusClient client, string work, string stratusUrl, string token, int requests, IReadOnlyList<int> concurrencies)
+    {
+        await DeployAsync(client, work);
 
         // The reference: the same package, loaded the same way, behind one bare minimal-API route.
         var packageFile = Path.Combine(work, "package.zip");
