@@ -10,6 +10,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- metrics [points] metric points per second through the batch endpoint (SQLite)
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve [requests] [concurrency,...] a 100-tree LightGBM endpoint vs a bare minimal-API endpoint calling the same model
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-python [requests] [concurrency,...]   Stratus vs FastAPI + uvicorn + XGBoost (Debian's python3 packages)
+//   dotnet run -c Release --project bench/Stratus.Bench -- serve-soak [minutes]   10 minutes at 80% of peak: errors, latency and memory per minute
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-batching [requests]   adaptive micro-batching on vs off, an ONNX MLP at concurrency 64
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
@@ -36,6 +37,7 @@ try
     if (which is "all" or "upload") await UploadBenchmark(client, work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000);
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
+    if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
     if (which is "serve-python")
     {
         var concurrency = args.Length > 2 ? args[2].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [16];

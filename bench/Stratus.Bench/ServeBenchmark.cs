@@ -210,6 +210,70 @@ internal static class ServeBenchmark
         Console.WriteLine($"    median ratios (on / off): throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 2), p99 {Median(ratios.Select(r => r.P99)):F2} (aim <= 1.5)");
     }
 
+    /// <summary>
+    /// A soak: the peak throughput at concurrency 16, then <paramref name="minutes"/> minutes at 80% of it (requests
+    /// paced by a schedule, not as fast as possible), printing per minute the rate achieved, errors, p99 and the
+    /// server's memory (this process: the server runs in it), so that leaks and drift show.
+    /// </summary>
+    public static async Task RunSoakAsync(StratusClient client, string work, string stratusUrl, string token, int minutes)
+    {
+        await DeployAsync(client, work);
+        var url = $"{stratusUrl}/api/v1/endpoints/bench/predict";
+        var peak = (await Load(url, token, Row, 16, 20_000)).Rps;
+        var rate = peak * 0.8;
+        Console.WriteLine($"soak: peak {peak:F0} req/s at concurrency 16; {minutes} min at {rate:F0} req/s (80%), LightGBM 100 trees, one row per request");
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var started = Stopwatch.GetTimestamp();
+        long sent = 0, errors = 0;
+        var heap = new List<double>();
+        for (var minute = 1; minute <= minutes; minute++)
+        {
+            var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+            long minuteErrors = 0, minuteSent = 0;
+            var end = started + (long)(minute * 60 * Stopwatch.Frequency);
+            await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+            {
+                while (true)
+                {
+                    // Request n is due at n / rate seconds: an open schedule, so a slow answer does not lower the load.
+                    var n = Interlocked.Increment(ref sent);
+                    var due = started + (long)(n / rate * Stopwatch.Frequency);
+                    if (due >= end)
+                    {
+                        Interlocked.Decrement(ref sent); // not sent: the next minute takes it
+                        return;
+                    }
+                    var wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0) await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+                    var t = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        using var content = new StringContent(Row, System.Text.Encoding.UTF8, "application/json");
+                        using var response = await http.PostAsync(url, content);
+                        await response.Content.ReadAsByteArrayAsync();
+                        if (!response.IsSuccessStatusCode) Interlocked.Increment(ref minuteErrors);
+                    }
+                    catch (HttpRequestException)
+                    {
+                        Interlocked.Increment(ref minuteErrors);
+                    }
+                    Interlocked.Increment(ref minuteSent);
+                    latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+            }));
+            errors += minuteErrors;
+            GC.Collect();
+            var memory = GC.GetTotalMemory(forceFullCollection: true) / 1e6;
+            heap.Add(memory);
+            var sorted = latencies.Order().ToArray();
+            Console.WriteLine($"  minute {minute,2}: {minuteSent / 60.0,7:F0} req/s, errors {minuteErrors}, p50 {sorted[sorted.Length / 2]:F2} ms, p99 {sorted[(int)(sorted.Length * 0.99)]:F2} ms, " +
+                $"managed heap {memory:F1} MB, working set {Environment.WorkingSet / 1e6:F0} MB");
+        }
+        var later = heap.Skip(heap.Count / 2).ToList();
+        Console.WriteLine($"    errors in all: {errors}; managed heap over the second half {later.Min():F1}-{later.Max():F1} MB (first minute {heap[0]:F1} MB)");
+    }
+
     private static async Task<(double Rps, double P50, double P99)> Load(string url, string? token, string body, int concurrency, int requests)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
