@@ -92,7 +92,6 @@ internal static class ServeBenchmark
                         $"Stratus {stratus.Rps,8:F0} req/s p50 {stratus.P50,6:F2} ms p99 {stratus.P99,6:F2} ms");
                     ratios.Add((stratus.Rps / reference.Rps, stratus.P50 / reference.P50, stratus.P99 / reference.P99));
                 }
-                static double Median(IEnumerable<double> values) => values.Order().ElementAt(Rounds / 2);
                 Console.WriteLine($"    median ratios (Stratus / FastAPI): throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 5), " +
                     $"p50 {Median(ratios.Select(r => r.P50)):F2}, p99 {Median(ratios.Select(r => r.P99)):F2}");
             }
@@ -164,7 +163,6 @@ internal static class ServeBenchmark
                     $"Stratus {stratus.Rps,8:F0} req/s p50 {stratus.P50,6:F2} ms p99 {stratus.P99,6:F2} ms");
                 ratios.Add((stratus.Rps / reference.Rps, stratus.P50 / reference.P50, stratus.P99 / reference.P99));
             }
-            static double Median(IEnumerable<double> values) => values.Order().ElementAt(Rounds / 2);
             Console.WriteLine($"    median ratios: throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 0.80), " +
                 $"p50 {Median(ratios.Select(r => r.P50)):F2} (aim <= 1.30), p99 {Median(ratios.Select(r => r.P99)):F2}");
         }
@@ -172,6 +170,9 @@ internal static class ServeBenchmark
     }
 
     private const int Rounds = 3;
+
+    /// <summary>The middle of the rounds' ratios.</summary>
+    private static double Median(IEnumerable<double> values) => values.Order().ElementAt(Rounds / 2);
 
     /// <summary>
     /// Adaptive micro-batching on vs off on the same model at concurrency 64: a dense network (32 inputs, two hidden
@@ -206,7 +207,6 @@ internal static class ServeBenchmark
             .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
         var batches = Series(metrics, "stratus_endpoint_batches_total");
         Console.WriteLine($"    rows per model call with batching: {(double)Series(metrics, "stratus_endpoint_batch_rows_total") / Math.Max(1, batches):F1} over {batches:N0} calls");
-        static double Median(IEnumerable<double> values) => values.Order().ElementAt(Rounds / 2);
         Console.WriteLine($"    median ratios (on / off): throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 2), p99 {Median(ratios.Select(r => r.P99)):F2} (aim <= 1.5)");
     }
 

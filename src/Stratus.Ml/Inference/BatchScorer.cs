@@ -183,9 +183,8 @@ public static class BatchScorer
     private static string RowError(PredictionInputException ex, long first)
     {
         var match = System.Text.RegularExpressions.Regex.Match(ex.Field, @"^instances\[(\d+)\]\.(.+)$");
-        var reason = ex.Message[(ex.Field.Length + 2)..];
         return match.Success
-            ? $"row {first + long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) + 1:N0}, column '{match.Groups[2].Value}': {reason}"
+            ? $"row {first + long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) + 1:N0}, column '{match.Groups[2].Value}': {ex.Reason}"
             : ex.Message;
     }
 

@@ -13,6 +13,9 @@ public sealed class PredictionInputException(string field, string message) : Exc
 {
     /// <summary>The offending field.</summary>
     public string Field { get; } = field;
+
+    /// <summary>What is wrong with it, without the field's name.</summary>
+    public string Reason { get; } = message;
 }
 
 /// <summary>

@@ -12,6 +12,9 @@ public sealed class ProblemException(int status, string title, string detail, st
     public string Title { get; } = title;
     public string? Field { get; } = field;
 
+    /// <summary>For a 400 about one field (<see cref="Invalid"/>): what is wrong with it, without the field's name.</summary>
+    public string? Reason { get; init; }
+
     /// <summary>Seconds after which the client may try again (sent as <c>Retry-After</c>).</summary>
     public int? RetryAfterSeconds { get; init; }
 
@@ -20,7 +23,7 @@ public sealed class ProblemException(int status, string title, string detail, st
 
     public static ProblemException NotFound(string what) => new(404, "Not found", $"{what} does not exist");
 
-    public static ProblemException Invalid(string field, string message) => new(400, "Invalid request", $"{field}: {message}", field);
+    public static ProblemException Invalid(string field, string message) => new(400, "Invalid request", $"{field}: {message}", field) { Reason = message };
 
     public static ProblemException Conflict(string message) => new(409, "Conflict", message);
 

@@ -38,10 +38,8 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
             await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
             await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
             ModelPackage package;
-            await using (var stream = new MemoryStream())
+            await using (var stream = await blobs.ReadVerifiedAsync(model.Sha256, ct))
             {
-                await using (var blob = blobs.OpenRead(model.Sha256)) await blob.CopyToAsync(stream, ct);
-                stream.Position = 0;
                 package = ModelPackage.Load(stream);
             }
             var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);

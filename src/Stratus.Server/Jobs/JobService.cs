@@ -47,12 +47,9 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         }
         // A model that needs a column the dataset lacks fails here, not after the job started.
         ModelManifest manifest;
-        await using (var package = blobs.OpenRead(model.Sha256))
+        await using (var package = await blobs.ReadVerifiedAsync(model.Sha256, ct))
         {
-            var copy = new MemoryStream();
-            await package.CopyToAsync(copy, ct);
-            copy.Position = 0;
-            manifest = Ml.Inference.ModelPackage.ReadManifest(copy);
+            manifest = Ml.Inference.ModelPackage.ReadManifest(package);
         }
         var columns = DatasetService.ProfileOf(version).ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
         foreach (var input in manifest.Inputs)

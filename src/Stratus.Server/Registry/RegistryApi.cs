@@ -75,9 +75,12 @@ public static class RegistryApi
                 throw ProblemException.Invalid("signature", $"is not a valid signature: {ex.Message}");
             }
         }
-        using var bytes = new MemoryStream((int)Math.Min(file.Length, int.MaxValue));
-        await file.CopyToAsync(bytes, ct);
-        var version = await registry.ImportOnnxAsync(name, bytes.ToArray(), signature, Path.GetFileName(file.FileName), form["description"].FirstOrDefault(), context.User.Actor(), ct);
+        var onnx = new byte[file.Length]; // ONNX Runtime takes the model as one array
+        await using (var read = file.OpenReadStream())
+        {
+            await read.ReadExactlyAsync(onnx, ct);
+        }
+        var version = await registry.ImportOnnxAsync(name, onnx, signature, Path.GetFileName(file.FileName), form["description"].FirstOrDefault(), context.User.Actor(), ct);
         return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
     }
 

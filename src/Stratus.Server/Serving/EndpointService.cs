@@ -139,12 +139,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
             return cached.Package;
         }
         var started = Stopwatch.GetTimestamp();
-        await using var stream = new MemoryStream();
-        await using (var blob = blobs.OpenRead(sha256))
-        {
-            await blob.CopyToAsync(stream, ct);
-        }
-        stream.Position = 0;
+        await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
         var loaded = new Entry(ModelPackage.Load(stream), stream.Length);
         var entry = _byBlob.GetOrAdd(sha256, loaded);
         if (ReferenceEquals(entry, loaded))
@@ -177,7 +172,8 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
 }
 
 /// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
-public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, IOptions<StratusOptions> options, TimeProvider clock)
+public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, ShadowScoring shadows, RequestCapture capture,
+    IOptions<StratusOptions> options, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
     public const int MaxInstances = 10_000;
@@ -247,58 +243,61 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         endpoint.Versions.Clear();
         endpoint.Versions.AddRange(resolved.Select(r => r.Row));
         await db.SaveChangesAsync(ct);
-        cache.Set(new LoadedEndpoint(name, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))],
-            resolved.FirstOrDefault(r => r.Row.Shadow).Model, Limits(endpoint), Batching(endpoint), Capture(endpoint)));
+        cache.Set(Load(endpoint, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))], resolved.FirstOrDefault(r => r.Row.Shadow).Model));
+        if (shadow is null) shadows.Forget(name); // the comparisons belonged to a shadow that is gone
         return ToInfo(endpoint);
     }
 
-    /// <summary>Sets how many requests an endpoint scores at once and how many may wait; the models stay loaded.</summary>
-    public async Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct)
+    /// <summary>Sets how many requests an endpoint scores at once, how many may wait and how long one may take; the models stay loaded.</summary>
+    public Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct)
     {
         if (limits.MaxConcurrency is < 1 or > 1024) throw ProblemException.Invalid("max_concurrency", $"is {limits.MaxConcurrency}; an endpoint scores 1 to 1024 requests at once");
         if (limits.MaxQueue is < 0 or > 100_000) throw ProblemException.Invalid("max_queue", $"is {limits.MaxQueue}; 0 to 100,000 requests may wait");
         if (limits.TimeoutMs is < 1 or > 600_000) throw ProblemException.Invalid("timeout_ms", $"is {limits.TimeoutMs}; a request may take 1 to 600,000 ms (leave it out for no limit)");
-        ProblemException.CheckName("name", name);
-        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
-        row.MaxConcurrency = limits.MaxConcurrency;
-        row.MaxQueue = limits.MaxQueue;
-        row.TimeoutMs = limits.TimeoutMs;
-        row.UpdatedAt = clock.GetUtcNow();
-        await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, limits, loaded.Batching, loaded.Capture));
-        return ToInfo(row);
+        return ChangeAsync(name, row =>
+        {
+            row.MaxConcurrency = limits.MaxConcurrency;
+            row.MaxQueue = limits.MaxQueue;
+            row.TimeoutMs = limits.TimeoutMs;
+        }, ct);
     }
 
     /// <summary>Turns micro-batching on (with its maximum rows per call and added delay) or off; the models stay loaded.</summary>
-    public async Task<EndpointInfo> SetBatchingAsync(string name, EndpointBatching batching, CancellationToken ct)
+    public Task<EndpointInfo> SetBatchingAsync(string name, EndpointBatching batching, CancellationToken ct)
     {
         if (batching.Enabled)
         {
             if (batching.MaxBatchRows is < 2 or > MaxInstances) throw ProblemException.Invalid("max_batch_rows", $"is {batching.MaxBatchRows}; a batch holds 2 to {MaxInstances:N0} rows");
             if (batching.MaxDelayMs is < 0 or > 1000 || double.IsNaN(batching.MaxDelayMs)) throw ProblemException.Invalid("max_delay_ms", $"is {batching.MaxDelayMs}; a request waits 0 to 1,000 ms for its batch");
         }
-        ProblemException.CheckName("name", name);
-        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
-        row.BatchMaxRows = batching.Enabled ? batching.MaxBatchRows : null;
-        row.BatchMaxDelayMs = batching.Enabled ? batching.MaxDelayMs : null;
-        row.UpdatedAt = clock.GetUtcNow();
-        await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, Batching(row), loaded.Capture));
-        return ToInfo(row);
+        return ChangeAsync(name, row =>
+        {
+            row.BatchMaxRows = batching.Enabled ? batching.MaxBatchRows : null;
+            row.BatchMaxDelayMs = batching.Enabled ? batching.MaxDelayMs : null;
+        }, ct);
     }
 
     /// <summary>Sets the share of answered requests captured for monitoring (0 turns capture off).</summary>
-    public async Task<EndpointInfo> SetCaptureAsync(string name, EndpointCapture capture, CancellationToken ct)
+    public Task<EndpointInfo> SetCaptureAsync(string name, EndpointCapture capture, CancellationToken ct)
     {
         if (capture.SampleRate is < 0 or > 1 || double.IsNaN(capture.SampleRate)) throw ProblemException.Invalid("sample_rate", $"is {capture.SampleRate}; a share of the requests is 0 to 1");
+        return ChangeAsync(name, row => row.CaptureSampleRate = capture.SampleRate > 0 ? capture.SampleRate : null, ct);
+    }
+
+    /// <summary>Changes an endpoint's settings; a loaded endpoint is rebuilt from them around the models it holds.</summary>
+    private async Task<EndpointInfo> ChangeAsync(string name, Action<EndpointRow> change, CancellationToken ct)
+    {
         ProblemException.CheckName("name", name);
         var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
-        row.CaptureSampleRate = capture.SampleRate > 0 ? capture.SampleRate : null;
+        change(row);
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        if (cache.TryGet(name, out var loaded)) cache.Set(new LoadedEndpoint(name, loaded.Live, loaded.Shadow, loaded.Limits, loaded.Batching, Capture(row)));
+        if (cache.TryGet(name, out var loaded)) cache.Set(Load(row, loaded.Live, loaded.Shadow));
         return ToInfo(row);
     }
+
+    private LoadedEndpoint Load(EndpointRow row, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow) =>
+        new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row));
 
     private static EndpointCapture Capture(EndpointRow row) => new(row.CaptureSampleRate ?? 0);
 
@@ -322,6 +321,8 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         var row = await FindAsync(name, ct);
         await db.Endpoints.Where(e => e.Id == row.Id).ExecuteDeleteAsync(ct);
         cache.Remove(name);
+        shadows.Forget(name);
+        capture.Forget(name);
     }
 
     /// <summary>Scores rows with a model, in a batch when <paramref name="batcher"/> is given; rows that do not fit its signature get a 400 naming the field.</summary>
@@ -336,7 +337,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         }
         catch (PredictionInputException ex)
         {
-            throw ProblemException.Invalid(ex.Field, ex.Message[(ex.Field.Length + 2)..]);
+            throw ProblemException.Invalid(ex.Field, ex.Reason);
         }
     }
 
@@ -354,7 +355,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }
-        loaded = new LoadedEndpoint(name, live, shadow, Limits(row), Batching(row), Capture(row));
+        loaded = Load(row, live, shadow);
         cache.Set(loaded);
         return loaded;
     }

@@ -41,19 +41,11 @@ public static class EndpointsApi
 
     private static async Task<Ok<EndpointInfo>> Get(string name, EndpointService endpoints, CancellationToken ct) => TypedResults.Ok(await endpoints.GetAsync(name, ct));
 
-    private static async Task<Ok<EndpointInfo>> Deploy(string name, DeployRequest request, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
-    {
-        var info = await endpoints.DeployAsync(name, request, ct);
-        shadows.Forget(name);
-        return TypedResults.Ok(info);
-    }
+    private static async Task<Ok<EndpointInfo>> Deploy(string name, DeployRequest request, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.DeployAsync(name, request, ct));
 
-    private static async Task<Ok<EndpointInfo>> SetTraffic(string name, TrafficRequest request, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)
-    {
-        var info = await endpoints.SetTrafficAsync(name, request, ct);
-        if (info.Shadow is null) shadows.Forget(name);
-        return TypedResults.Ok(info);
-    }
+    private static async Task<Ok<EndpointInfo>> SetTraffic(string name, TrafficRequest request, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.SetTrafficAsync(name, request, ct));
 
     private static async Task<Ok<EndpointInfo>> SetLimits(string name, EndpointLimits limits, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetLimitsAsync(name, limits, ct));
@@ -84,11 +76,9 @@ public static class EndpointsApi
 
     private static async Task<Ok<RolloutInfo>> AbortRollout(string name, RolloutService rollouts, CancellationToken ct) => TypedResults.Ok(await rollouts.AbortAsync(name, ct));
 
-    private static async Task<NoContent> Delete(string name, EndpointService endpoints, ShadowScoring shadows, RequestCapture capture, CancellationToken ct)
+    private static async Task<NoContent> Delete(string name, EndpointService endpoints, CancellationToken ct)
     {
         await endpoints.DeleteAsync(name, ct);
-        shadows.Forget(name);
-        capture.Forget(name);
         return TypedResults.NoContent();
     }
 

@@ -51,7 +51,7 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
         }
         catch (ProblemException ex) when (ex.Field == "versions[1].model")
         {
-            throw ProblemException.Invalid("model", ex.Message[(ex.Field.Length + 2)..]);
+            throw ProblemException.Invalid("model", ex.Reason ?? ex.Message);
         }
         var to = routed.Traffic.First(t => t.Model != from).Model;
         var now = clock.GetUtcNow();

@@ -42,7 +42,9 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
             PredictResponse response;
             try
             {
-                var batcher = endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)));
+                var batcher = endpoint.Batching.Enabled
+                    ? endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)))
+                    : null;
                 if (timeout is null)
                 {
                     response = await EndpointService.PredictAsync(model, request, requestId, batcher);

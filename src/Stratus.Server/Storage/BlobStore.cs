@@ -247,3 +247,18 @@ public sealed class LocalBlobStore : IBlobStore
         }
     }
 }
+
+public static class BlobStoreExtensions
+{
+    /// <summary>A blob read whole into memory, its hash verified on the way (for readers that need to seek, such as a model package's zip).</summary>
+    public static async Task<MemoryStream> ReadVerifiedAsync(this IBlobStore blobs, string sha256, CancellationToken ct)
+    {
+        var memory = new MemoryStream();
+        await using (var blob = blobs.OpenRead(sha256))
+        {
+            await blob.CopyToAsync(memory, ct);
+        }
+        memory.Position = 0;
+        return memory;
+    }
+}
