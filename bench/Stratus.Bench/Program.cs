@@ -12,6 +12,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-python [requests] [concurrency,...]   Stratus vs FastAPI + uvicorn + XGBoost (Debian's python3 packages)
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-soak [minutes]   10 minutes at 80% of peak: errors, latency and memory per minute
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-batching [requests]   adaptive micro-batching on vs off, an ONNX MLP at concurrency 64
+//   dotnet run -c Release --project bench/Stratus.Bench -- serve-coldstart [rounds]   scale to zero, then the waking request vs warm ones, and memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -29,6 +30,7 @@ try
         o.DataDir = Path.Combine(work, "data");
         o.Urls = "http://127.0.0.1:0";
         o.PrintAdminToken = false;
+        o.ReplicaTick = TimeSpan.FromMilliseconds(100);
     });
     var urls = await app.StartStratusAsync();
     var token = (await File.ReadAllTextAsync(Path.Combine(work, "data", "admin.token"))).Trim();
@@ -38,6 +40,7 @@ try
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    if (which is "serve-coldstart") await ServeBenchmark.RunColdStartAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
     if (which is "serve-python")
     {
         var concurrency = args.Length > 2 ? args[2].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray() : [16];

@@ -211,6 +211,58 @@ internal static class ServeBenchmark
     }
 
     /// <summary>
+    /// Scale to zero and wake-up: endpoints with a minimum of 0 replicas and 1 s of idle time, the 100-tree LightGBM and
+    /// an ONNX network of 4.2 M weights. Each round lets the endpoint scale to zero (its model unloaded), then times the
+    /// request that wakes it against warm requests just after, and reads this process's memory (the server runs in it)
+    /// with the model loaded and unloaded.
+    /// </summary>
+    public static async Task RunColdStartAsync(StratusClient client, string work, string stratusUrl, string token, int rounds)
+    {
+        await DeployAsync(client, work);
+        var (onnx, _) = Stratus.Testing.OnnxGraph.Mlp(1, 32, 2048, 2048, 2);
+        await client.Models.ImportAsync("bench-mlp", new MemoryStream(onnx), "mlp.onnx", new OnnxSignature(Scores: "logits"));
+        await client.Endpoints.DeployAsync("mlp", "bench-mlp");
+        var mlpRow = "{\"instances\": [{" + string.Join(", ", Enumerable.Range(0, 32).Select(j => $"\"x_{j}\": 0.5")) + "}]}";
+        using var http = new HttpClient { BaseAddress = new Uri(stratusUrl), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+        async Task<double> TimeAsync(string endpoint, string body)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await http.PostAsync($"api/v1/endpoints/{endpoint}/predict", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            response.EnsureSuccessStatusCode();
+            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        static long Memory()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            return Process.GetCurrentProcess().WorkingSet64;
+        }
+        Console.WriteLine($"serve cold start: min 0 replicas, 1 s idle; per round the endpoint scales to zero, then the waking request vs the median of 20 warm ones; {rounds} rounds");
+        foreach (var (endpoint, body, what) in new[] { ("bench", Row, "LightGBM 100 trees"), ("mlp", mlpRow, "ONNX MLP 32-2048-2048-2") })
+        {
+            await client.Endpoints.SetScalingAsync(endpoint, 0, 2, 1);
+            var colds = new List<double>();
+            var warms = new List<double>();
+            long loaded = 0, unloaded = 0;
+            for (var round = 0; round < rounds; round++)
+            {
+                while ((await client.Endpoints.GetAsync(endpoint)).Replicas > 0) await Task.Delay(100);
+                unloaded = Memory();
+                colds.Add(await TimeAsync(endpoint, body));
+                var warm = new List<double>();
+                for (var i = 0; i < 20; i++) warm.Add(await TimeAsync(endpoint, body));
+                warms.Add(warm.Order().ElementAt(10));
+                loaded = Memory();
+            }
+            var cold = colds.Order().ElementAt(rounds / 2);
+            var warmMedian = warms.Order().ElementAt(rounds / 2);
+            Console.WriteLine($"  {what}: cold {cold,7:F1} ms (min {colds.Min():F1}, max {colds.Max():F1}) | warm {warmMedian,5:F2} ms | ratio {cold / warmMedian:F0}x; " +
+                $"working set {loaded / 1e6:F0} MB loaded, {unloaded / 1e6:F0} MB scaled to zero");
+        }
+    }
+
+    /// <summary>
     /// A soak: the peak throughput at concurrency 16, then <paramref name="minutes"/> minutes at 80% of it (requests
     /// paced by a schedule, not as fast as possible), printing per minute the rate achieved, errors, p99 and the
     /// server's memory (this process: the server runs in it), so that leaks and drift show.

@@ -316,6 +316,10 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<EndpointInfo> SetLimitsAsync(string name, EndpointLimits limits, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/limits", StratusClient.Json(limits, StratusJsonContext.Default.EndpointLimits), StratusJsonContext.Default.EndpointInfo, ct);
 
+    /// <summary>Sets the endpoint's replicas: from <paramref name="minReplicas"/> (0 lets it scale to zero when idle) to <paramref name="maxReplicas"/>, an unneeded one stopping after <paramref name="idleSeconds"/>.</summary>
+    public Task<EndpointInfo> SetScalingAsync(string name, int minReplicas, int maxReplicas, int idleSeconds = 300, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/scaling", StratusClient.Json(new EndpointScaling(minReplicas, maxReplicas, idleSeconds), StratusJsonContext.Default.EndpointScaling), StratusJsonContext.Default.EndpointInfo, ct);
+
     /// <summary>Sets the share of answered requests captured for monitoring (0 turns capture off).</summary>
     public Task<EndpointInfo> SetCaptureAsync(string name, double sampleRate, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}/capture", StratusClient.Json(new EndpointCapture(sampleRate), StratusJsonContext.Default.EndpointCapture), StratusJsonContext.Default.EndpointInfo, ct);

@@ -416,7 +416,18 @@ public sealed record JobLogLine(long Seq, DateTimeOffset Time, string Line);
 /// <param name="Batching">Whether concurrent requests are grouped into one model call, and how.</param>
 /// <param name="Capture">Which share of the answered requests is recorded for monitoring.</param>
 public sealed record EndpointInfo(string Name, string ModelRef, ModelVersionRef Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits, EndpointBatching Batching, EndpointCapture Capture);
+    IReadOnlyList<TrafficShare> Traffic, TrafficShare? Shadow, EndpointLimits Limits, EndpointBatching Batching, EndpointCapture Capture, EndpointScaling Scaling,
+    int Replicas);
+
+/// <summary>
+/// How many replicas serve an endpoint on each server: one per model call in flight, from <paramref name="MinReplicas"/>
+/// up to <paramref name="MaxReplicas"/>; a replica not needed for <paramref name="IdleSeconds"/> stops. With a minimum
+/// of 0 the endpoint frees its models' memory when idle and wakes on the next request (a cold start).
+/// </summary>
+/// <param name="MinReplicas">Replicas kept running even when idle (0 to 256); 0 lets the endpoint scale to zero.</param>
+/// <param name="MaxReplicas">The most replicas, and so model calls at once (1 to 256, at least the minimum).</param>
+/// <param name="IdleSeconds">How long a replica may go unneeded before it stops (1 to 86,400).</param>
+public sealed record EndpointScaling(int MinReplicas, int MaxReplicas, int IdleSeconds = 300);
 
 /// <summary>Request capture: a share of the answered requests, each row with its inputs and prediction, recorded for monitoring off the request path.</summary>
 /// <param name="SampleRate">The share of requests recorded, 0 (off) to 1 (all).</param>
@@ -558,6 +569,7 @@ public static class StratusJson
 [JsonSerializable(typeof(EndpointLimits))]
 [JsonSerializable(typeof(EndpointBatching))]
 [JsonSerializable(typeof(EndpointCapture))]
+[JsonSerializable(typeof(EndpointScaling))]
 [JsonSerializable(typeof(CapturedRow))]
 [JsonSerializable(typeof(IReadOnlyList<CapturedRow>))]
 [JsonSerializable(typeof(RolloutRequest))]

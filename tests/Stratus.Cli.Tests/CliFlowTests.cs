@@ -110,6 +110,14 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(1, overfull.ExitCode);
         Assert.Contains("the weights add up to 110", overfull.Err);
 
+        // Replicas: the endpoint may scale to zero; a maximum below the minimum names the option.
+        var scaled = await Cli("endpoints", "scale", "fraud-live", "--min", "0", "--max", "2", "--idle-seconds", "60");
+        Assert.Equal(0, scaled.ExitCode);
+        Assert.Contains("(0 to 2, idle ones stop after 60 s; scales to zero)", string.Join(' ', scaled.Out.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
+        var badScale = await Cli("endpoints", "scale", "fraud-live", "--min", "3", "--max", "2");
+        Assert.Equal(1, badScale.ExitCode);
+        Assert.Contains("max_replicas: is 2, below min_replicas (3)", badScale.Err);
+
         // Batch inference from the command line: the scored rows become a dataset version.
         var scoredAll = await Json("batch", "--model", "fraud-cli:1", "--dataset", "transactions");
         Assert.Equal(("transactions-predictions:1", 500), (scoredAll.GetProperty("output").GetString(), scoredAll.GetProperty("rows").GetInt32()));

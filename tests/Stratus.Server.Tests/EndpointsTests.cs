@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Stratus.Client;
 using Stratus.Server.Registry;
 using Stratus.Testing;
@@ -16,7 +17,8 @@ public sealed class EndpointsTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _server = await TestServer.StartAsync(dataDir: _dataDir);
+        // Replicas check every 200 ms whether they are still needed (1 s by default), so that idle ones stop within a test.
+        _server = await TestServer.StartAsync(o => o.ReplicaTick = TimeSpan.FromMilliseconds(200), _dataDir);
         _client = _server.Client();
     }
 
@@ -597,5 +599,123 @@ public sealed class EndpointsTests : IAsyncLifetime
         // A model in use stays: calling b again loads nothing.
         await _client.Endpoints.PredictAsync("lru-b", row);
         Assert.Equal(4, Series(await MetricsAsync(), "stratus_model_loads_total"));
+    }
+
+    /// <summary>Orleans activations of endpoint replicas in the silo.</summary>
+    private async Task<int> ReplicaActivationsAsync()
+    {
+        var management = _server.Services.GetRequiredService<Orleans.IGrainFactory>().GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        var stats = await management.GetSimpleGrainStatistics();
+        return stats.Where(s => s.GrainType.Contains("Replica", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var value = await probe();
+            if (done(value)) return value;
+            Assert.True(DateTime.UtcNow < deadline, $"{what} did not happen in 20 s; last seen: {value}");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Should_scale_an_idle_endpoint_to_zero_free_its_model_and_wake_on_the_next_request_with_the_same_answer()
+    {
+        await TrainAsync("ep-sleepy", 17);
+        await _client.Endpoints.DeployAsync("sleepy", "ep-sleepy");
+        await _client.Endpoints.DeployAsync("steady", "ep-sleepy");
+        var row = Rows("""{"amount": 420, "category": "online"}""");
+        var before = await _client.Endpoints.PredictAsync("sleepy", row);
+        Assert.Equal(new EndpointScaling(1, Environment.ProcessorCount, 300), (await _client.Endpoints.GetAsync("sleepy")).Scaling);
+
+        // The minimum is checked; "steady" keeps one replica however idle, "sleepy" may stop its last.
+        Assert.Equal("max_replicas", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetScalingAsync("sleepy", 3, 2))).Field);
+        Assert.Equal("idle_seconds", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetScalingAsync("sleepy", 0, 2, 0))).Field);
+        Assert.Equal("min_replicas", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetScalingAsync("sleepy", -1, 2))).Field);
+        Assert.Equal(new EndpointScaling(1, 2, 1), (await _client.Endpoints.SetScalingAsync("steady", 1, 2, 1)).Scaling);
+        var scaled = await _client.Endpoints.SetScalingAsync("sleepy", 0, 2, 1);
+        Assert.Equal((new EndpointScaling(0, 2, 1), 1), (scaled.Scaling, scaled.Replicas));
+        Assert.Equal(2, await ReplicaActivationsAsync());
+
+        // Idle for a second: sleepy's replica stops (an Orleans activation less) and its model leaves memory; steady's stays.
+        var metrics = await EventuallyAsync(MetricsAsync, m => Series(m, "stratus_endpoint_replicas{endpoint=\"sleepy\"}") == 0, "scaling sleepy to zero");
+        Assert.Equal(1, Series(metrics, "stratus_endpoint_replicas{endpoint=\"steady\"}"));
+        Assert.Equal(1, await ReplicaActivationsAsync());
+        Assert.False(_server.Services.GetRequiredService<Serving.ModelCache>().TryGet("sleepy", out _));
+        Assert.True(_server.Services.GetRequiredService<Serving.ModelCache>().TryGet("steady", out _));
+        Assert.Equal(0, (await _client.Endpoints.GetAsync("sleepy")).Replicas);
+
+        // Both endpoints serve the same package, so it stays while steady holds it; once steady goes too, it is freed.
+        Assert.Equal(1, Series(metrics, "stratus_models_loaded"));
+        await _client.Endpoints.SetScalingAsync("steady", 0, 2, 1);
+        metrics = await EventuallyAsync(MetricsAsync, m => Series(m, "stratus_models_loaded") == 0, "unloading the model of two idle endpoints");
+        Assert.Equal((0, 0, 1), (Series(metrics, "stratus_endpoint_replicas{endpoint=\"steady\"}"), await ReplicaActivationsAsync(), Series(metrics, "stratus_model_unloads_total")));
+
+        // The next request wakes it: the same answer, a cold start counted and timed, one replica again.
+        var after = await _client.Endpoints.PredictAsync("sleepy", row);
+        Assert.Equal(before.Predictions.Select(p => p.Probabilities), after.Predictions.Select(p => p.Probabilities));
+        metrics = await MetricsAsync();
+        Assert.Equal((1, 1, 2), (Series(metrics, "stratus_endpoint_cold_starts_total{endpoint=\"sleepy\"}"), Series(metrics, "stratus_endpoint_replicas{endpoint=\"sleepy\"}"),
+            Series(metrics, "stratus_model_loads_total")));
+        Assert.True(double.Parse(metrics.Split('\n').Single(l => l.StartsWith("stratus_endpoint_cold_start_seconds_total{endpoint=\"sleepy\"} ", StringComparison.Ordinal)).Split(' ')[1],
+            CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(1, await ReplicaActivationsAsync());
+
+        // The settings outlive a restart.
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(dataDir: _dataDir);
+        _client = _server.Client();
+        Assert.Equal(new EndpointScaling(0, 2, 1), (await _client.Endpoints.GetAsync("sleepy")).Scaling);
+        Assert.Equal(after.Predictions.Select(p => p.Probabilities), (await _client.Endpoints.PredictAsync("sleepy", row)).Predictions.Select(p => p.Probabilities));
+    }
+
+    [Fact]
+    public async Task Should_add_replicas_while_requests_pile_up_never_past_the_maximum_and_stop_them_when_idle()
+    {
+        // A network slow enough (about a millisecond a row) that 24 clients keep several calls in flight.
+        var (onnx, _) = OnnxGraph.Mlp(5, 16, 1024, 1024, 2);
+        await _client.Models.ImportAsync("deep-net", new MemoryStream(onnx), "deep.onnx", new OnnxSignature(Scores: "logits"));
+        await _client.Endpoints.DeployAsync("elastic", "deep-net");
+        await _client.Endpoints.SetScalingAsync("elastic", 1, 3, 1);
+        var replicas = _server.Services.GetRequiredService<Serving.ReplicaRegistry>();
+        Assert.Equal(1, replicas.CountOf("elastic"));
+
+        var row = Rows("{" + string.Join(", ", Enumerable.Range(0, 16).Select(j => $"\"x_{j}\": 0.5")) + "}");
+        using var load = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var clients = Enumerable.Range(0, 24).Select(_ => Task.Run(async () =>
+        {
+            var answered = 0;
+            while (!load.IsCancellationRequested)
+            {
+                await _client.Endpoints.PredictAsync("elastic", row);
+                answered++;
+            }
+            return answered;
+        })).ToList();
+        var peak = 0;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(3) && peak < 3)
+        {
+            peak = Math.Max(peak, replicas.CountOf("elastic"));
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+        while (watch.Elapsed < TimeSpan.FromSeconds(4))
+        {
+            peak = Math.Max(peak, replicas.CountOf("elastic"));
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+        await load.CancelAsync();
+        var answered = (await Task.WhenAll(clients)).Sum();
+        Assert.True(answered > 0);
+        Assert.Equal(3, peak); // grew to the maximum, and no further
+        Assert.Equal(3, await ReplicaActivationsAsync());
+
+        // Idle again: back to the minimum, one replica at a time.
+        await EventuallyAsync(() => Task.FromResult(replicas.CountOf("elastic")), n => n == 1, "scaling elastic back to its minimum");
+        Assert.Equal(1, await ReplicaActivationsAsync());
+        Assert.Single((await _client.Endpoints.PredictAsync("elastic", row)).Predictions);
     }
 }

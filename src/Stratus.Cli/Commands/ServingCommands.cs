@@ -10,6 +10,9 @@ namespace Stratus.Cli.Commands;
 /// <summary><c>stratus endpoints …</c> and <c>stratus predict</c>.</summary>
 internal static class ServingCommands
 {
+    private static string Replicas(EndpointInfo e) =>
+        $"{e.Replicas} replica{(e.Replicas == 1 ? "" : "s")} running ({e.Scaling.MinReplicas} to {e.Scaling.MaxReplicas}, idle ones stop after {e.Scaling.IdleSeconds} s{(e.Scaling.MinReplicas == 0 ? "; scales to zero" : "")})";
+
     public static Command Endpoints()
     {
         var command = new Command("endpoints", "Deploy models behind real-time REST endpoints");
@@ -41,7 +44,7 @@ internal static class ServingCommands
         var show = new Command("show", "Show an endpoint") { name };
         show.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Endpoints.GetAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.EndpointInfo,
-                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting{(e.Batching.Enabled ? $", batching up to {e.Batching.MaxBatchRows} rows ({e.Batching.MaxDelayMs} ms)" : "")}, updated {When(e.UpdatedAt)}"))));
+                e => AnsiConsole.MarkupLine($"[bold]{Esc(e.Name)}[/] serves {Esc(Traffic(e))}, {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting{(e.Batching.Enabled ? $", batching up to {e.Batching.MaxBatchRows} rows ({e.Batching.MaxDelayMs} ms)" : "")}, {Replicas(e)}, updated {When(e.UpdatedAt)}"))));
         command.Subcommands.Add(show);
 
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests scored at once", Required = true };
@@ -56,6 +59,18 @@ internal static class ServingCommands
                     (e.Limits.TimeoutMs is { } ms ? $"; each may take {ms} ms" : "")));
         }));
         command.Subcommands.Add(limits);
+
+        var minReplicas = new Option<int>("--min") { Description = "Replicas kept running when idle; 0 lets the endpoint scale to zero (its models leave memory, the next request wakes it)", Required = true };
+        var maxReplicas = new Option<int?>("--max") { Description = "The most replicas, and so model calls at once (default: one per core)" };
+        var idleSeconds = new Option<int>("--idle-seconds") { Description = "How long a replica may go unneeded before it stops", DefaultValueFactory = _ => 300 };
+        var scale = new Command("scale", "Set an endpoint's replicas: from --min to --max, following the requests in flight") { name, minReplicas, maxReplicas, idleSeconds };
+        scale.SetAction(Remote(async (result, client, ct) =>
+        {
+            var min = result.GetValue(minReplicas);
+            var endpoint = await client.Endpoints.SetScalingAsync(result.GetValue(name)!, min, result.GetValue(maxReplicas) ?? Math.Max(min, Environment.ProcessorCount), result.GetValue(idleSeconds), ct);
+            Print(result, endpoint, StratusJsonContext.Default.EndpointInfo, e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/]: {Replicas(e)}"));
+        }));
+        command.Subcommands.Add(scale);
 
         var sampleRate = new Option<double?>("--sample-rate") { Description = "The share of answered requests to record, 0 (off) to 1 (all); without it, show the latest captured rows" };
         var captureLimit = new Option<int>("--limit") { Description = "How many captured rows to show", DefaultValueFactory = _ => 20 };

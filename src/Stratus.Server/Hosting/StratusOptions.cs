@@ -45,6 +45,9 @@ public sealed class StratusOptions
     /// <summary>Requests an endpoint lets wait for a turn unless it sets its own limit; more get 429. Default: 256.</summary>
     public int EndpointMaxQueue { get; set; } = 256;
 
+    /// <summary>How often each endpoint replica checks whether it is still needed. Default: 1 second.</summary>
+    public TimeSpan ReplicaTick { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long captured requests are kept, in days.</summary>
     public int CaptureRetentionDays { get; set; } = 30;
 

@@ -110,6 +110,7 @@ public static partial class StratusServer
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddSingleton<ModelCache>();
+        builder.Services.AddSingleton<ReplicaRegistry>();
         builder.Services.AddSingleton<ServingMetrics>();
         builder.Services.AddSingleton<Scorer>();
         builder.Services.AddSingleton<RolloutBaselines>();

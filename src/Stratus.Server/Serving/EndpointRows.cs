@@ -28,6 +28,15 @@ public sealed class EndpointRow
 
     /// <summary>The most a request waits for its batch to fill, in milliseconds.</summary>
     public double? BatchMaxDelayMs { get; set; }
+
+    /// <summary>Replicas kept running when idle; null: 1.</summary>
+    public int? MinReplicas { get; set; }
+
+    /// <summary>The most replicas; null: one per core.</summary>
+    public int? MaxReplicas { get; set; }
+
+    /// <summary>Seconds a replica may go unneeded before it stops; null: 300.</summary>
+    public int? IdleSeconds { get; set; }
     public List<EndpointVersionRow> Versions { get; set; } = [];
 }
 

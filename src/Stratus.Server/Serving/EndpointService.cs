@@ -15,15 +15,41 @@ public sealed record LoadedModel(ModelVersionRef Version, ModelPackage Package, 
 
 /// <summary>
 /// An endpoint ready to answer: the versions that answer requests with their weights (percent), its shadow, its
-/// admission limits and, when batching is on, a <see cref="MicroBatcher"/> per version (made on first use).
+/// admission limits, its replicas and, when batching is on, a <see cref="MicroBatcher"/> per version (made on first use).
 /// </summary>
-public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits, EndpointBatching batching,
-    EndpointCapture capture)
+public sealed class LoadedEndpoint
 {
     private readonly ConcurrentDictionary<LoadedModel, MicroBatcher> _batchers = new();
+    private readonly string name;
+    private readonly IReadOnlyList<(LoadedModel Model, int Weight)> live;
+    private readonly EndpointLimits limits;
+    private readonly EndpointBatching batching;
+    private readonly EndpointCapture capture;
     private volatile bool _retired;
 
+    public LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow, EndpointLimits limits, EndpointBatching batching,
+        EndpointCapture capture, ReplicaSet replicas, EndpointScaling scaling)
+    {
+        this.name = name;
+        this.live = live;
+        this.limits = limits;
+        this.batching = batching;
+        this.capture = capture;
+        Shadow = shadow;
+        Replicas = replicas;
+        Limiter = new(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = batching.Enabled ? (int)Math.Min((long)limits.MaxConcurrency * batching.MaxBatchRows, 1 << 20) : limits.MaxConcurrency,
+            QueueLimit = limits.MaxQueue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+        replicas.Scaling = scaling;
+    }
+
     public string Name => name;
+
+    /// <summary>The replicas that give model calls their lanes (kept across the endpoint's re-routes).</summary>
+    public ReplicaSet Replicas { get; }
 
     public EndpointLimits Limits => limits;
 
@@ -38,16 +64,11 @@ public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model
     /// Admits at most <see cref="EndpointLimits.MaxConcurrency"/> requests at once (with batching on, that many model
     /// calls: times <see cref="EndpointBatching.MaxBatchRows"/> requests) and queues up to <see cref="EndpointLimits.MaxQueue"/>, oldest first.
     /// </summary>
-    public ConcurrencyLimiter Limiter { get; } = new(new ConcurrencyLimiterOptions
-    {
-        PermitLimit = batching.Enabled ? (int)Math.Min((long)limits.MaxConcurrency * batching.MaxBatchRows, 1 << 20) : limits.MaxConcurrency,
-        QueueLimit = limits.MaxQueue,
-        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-    });
+    public ConcurrencyLimiter Limiter { get; }
 
     public IReadOnlyList<(LoadedModel Model, int Weight)> Live => live;
 
-    public LoadedModel? Shadow => shadow;
+    public LoadedModel? Shadow { get; }
 
     /// <summary>A version for one request, each in proportion to its weight.</summary>
     public LoadedModel Pick()
@@ -61,6 +82,9 @@ public sealed class LoadedEndpoint(string name, IReadOnlyList<(LoadedModel Model
         }
         return live[^1].Model;
     }
+
+    /// <summary>Whether the endpoint serves (or shadows) the package with this content hash.</summary>
+    public bool Uses(string sha256) => live.Any(v => v.Model.Sha256 == sha256) || Shadow?.Sha256 == sha256;
 
     /// <summary>The version's batcher when batching is on (and the endpoint still current), else null.</summary>
     public MicroBatcher? Batcher(LoadedModel model, Func<LoadedModel, MicroBatcher> create)
@@ -118,6 +142,22 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
         if (_byEndpoint.TryRemove(endpoint, out var old)) old.Retire();
     }
 
+    /// <summary>Unloads an endpoint (scaled to zero) and the packages no other loaded endpoint uses: their memory is freed.</summary>
+    public void Release(string endpoint)
+    {
+        if (!_byEndpoint.TryRemove(endpoint, out var old)) return;
+        old.Retire();
+        lock (_evicting)
+        {
+            foreach (var sha in old.Live.Select(v => v.Model.Sha256).Append(old.Shadow?.Sha256).OfType<string>().Distinct())
+            {
+                if (_byEndpoint.Values.Any(e => e.Uses(sha)) || !_byBlob.TryRemove(sha, out var entry)) continue;
+                Interlocked.Add(ref _bytes, -entry.Bytes);
+                metrics.ModelUnloaded();
+            }
+        }
+    }
+
     /// <summary>Model packages in memory.</summary>
     public int Loaded => _byBlob.Count;
 
@@ -164,7 +204,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
                 // Its endpoints load again on their next request; requests in flight finish on what they hold.
                 foreach (var (name, endpoint) in _byEndpoint)
                 {
-                    if (endpoint.Live.Any(v => v.Model.Sha256 == victim.Key) || endpoint.Shadow?.Sha256 == victim.Key) Remove(name);
+                    if (endpoint.Uses(victim.Key)) Remove(name);
                 }
             }
         }
@@ -173,10 +213,13 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
 
 /// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
 public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, ShadowScoring shadows, RequestCapture capture,
-    IOptions<StratusOptions> options, TimeProvider clock)
+    ReplicaRegistry replicas, IOptions<StratusOptions> options, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
     public const int MaxInstances = 10_000;
+
+    /// <summary>The most replicas an endpoint may run on one server.</summary>
+    public const int MaxReplicas = 256;
 
     /// <summary>Points an endpoint at one model version, which then takes all its traffic (a shadow is dropped).</summary>
     public Task<EndpointInfo> DeployAsync(string name, DeployRequest request, CancellationToken ct) =>
@@ -284,6 +327,21 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         return ChangeAsync(name, row => row.CaptureSampleRate = capture.SampleRate > 0 ? capture.SampleRate : null, ct);
     }
 
+    /// <summary>Sets how many replicas serve the endpoint (a minimum of 0 lets it scale to zero) and how long an unneeded one lives.</summary>
+    public Task<EndpointInfo> SetScalingAsync(string name, EndpointScaling scaling, CancellationToken ct)
+    {
+        if (scaling.MinReplicas is < 0 or > MaxReplicas) throw ProblemException.Invalid("min_replicas", $"is {scaling.MinReplicas}; keep 0 to {MaxReplicas} replicas running (0 lets the endpoint scale to zero)");
+        if (scaling.MaxReplicas is < 1 or > MaxReplicas) throw ProblemException.Invalid("max_replicas", $"is {scaling.MaxReplicas}; an endpoint runs 1 to {MaxReplicas} replicas");
+        if (scaling.MaxReplicas < scaling.MinReplicas) throw ProblemException.Invalid("max_replicas", $"is {scaling.MaxReplicas}, below min_replicas ({scaling.MinReplicas})");
+        if (scaling.IdleSeconds is < 1 or > 86_400) throw ProblemException.Invalid("idle_seconds", $"is {scaling.IdleSeconds}; a replica may idle 1 to 86,400 seconds before it stops");
+        return ChangeAsync(name, row =>
+        {
+            row.MinReplicas = scaling.MinReplicas;
+            row.MaxReplicas = scaling.MaxReplicas;
+            row.IdleSeconds = scaling.IdleSeconds;
+        }, ct);
+    }
+
     /// <summary>Changes an endpoint's settings; a loaded endpoint is rebuilt from them around the models it holds.</summary>
     private async Task<EndpointInfo> ChangeAsync(string name, Action<EndpointRow> change, CancellationToken ct)
     {
@@ -293,11 +351,15 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.UpdatedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         if (cache.TryGet(name, out var loaded)) cache.Set(Load(row, loaded.Live, loaded.Shadow));
+        else replicas.For(name).Scaling = Scaling(row); // an endpoint scaled to zero (or not loaded yet) learns its new minimum now
         return ToInfo(row);
     }
 
     private LoadedEndpoint Load(EndpointRow row, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow) =>
-        new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row));
+        new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row), replicas.For(row.Name), Scaling(row));
+
+    private static EndpointScaling Scaling(EndpointRow row) =>
+        new(row.MinReplicas ?? 1, row.MaxReplicas ?? Math.Max(Environment.ProcessorCount, row.MinReplicas ?? 1), row.IdleSeconds ?? 300);
 
     private static EndpointCapture Capture(EndpointRow row) => new(row.CaptureSampleRate ?? 0);
 
@@ -321,6 +383,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         var row = await FindAsync(name, ct);
         await db.Endpoints.Where(e => e.Id == row.Id).ExecuteDeleteAsync(ct);
         cache.Remove(name);
+        replicas.Stop(name);
         shadows.Forget(name);
         capture.Forget(name);
     }
@@ -372,6 +435,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         // The main version is the one with the largest share (the first named of those).
         List<TrafficShare> traffic = [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)];
         return new(r.Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
-            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r), Capture(r));
+            r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r), Capture(r), Scaling(r),
+            replicas.CountOf(r.Name));
     }
 }

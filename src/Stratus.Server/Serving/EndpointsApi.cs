@@ -19,6 +19,9 @@ public static class EndpointsApi
             .WithSummary("Set how many requests the endpoint scores at once and how many may wait; more get 429 with Retry-After").RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/batching", SetBatching).WithName("SetEndpointBatching")
             .WithSummary("Turn adaptive micro-batching on or off: concurrent requests scored in one model call, waiting at most max_delay_ms").RequireAuthorization(Policies.Editor);
+        api.MapPut("/{name}/scaling", SetScaling).WithName("SetEndpointScaling")
+            .WithSummary("Set the endpoint's replicas: from min_replicas (0 lets it scale to zero when idle) to max_replicas, following requests in flight; an unneeded replica stops after idle_seconds")
+            .RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/capture", SetCapture).WithName("SetEndpointCapture")
             .WithSummary("Record a share of the answered requests (each row's inputs and prediction) for monitoring; 0 turns capture off").RequireAuthorization(Policies.Editor);
         api.MapGet("/{name}/captures", Captures).WithName("GetEndpointCaptures").WithSummary("The latest captured rows, newest first (limit: 1 to 1,000, default 100)");
@@ -53,6 +56,9 @@ public static class EndpointsApi
     private static async Task<Ok<EndpointInfo>> SetBatching(string name, EndpointBatching batching, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetBatchingAsync(name, batching, ct));
 
+    private static async Task<Ok<EndpointInfo>> SetScaling(string name, EndpointScaling scaling, EndpointService endpoints, CancellationToken ct) =>
+        TypedResults.Ok(await endpoints.SetScalingAsync(name, scaling, ct));
+
     private static async Task<Ok<EndpointInfo>> SetCapture(string name, EndpointCapture capture, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetCaptureAsync(name, capture, ct));
 
@@ -86,8 +92,9 @@ public static class EndpointsApi
     {
         // Requests to a loaded endpoint from a known token take PredictFastPath; here come the rest (a first request
         // after a start or an unload loads the models).
+        var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
-        return TypedResults.Ok(await scorer.ScoreAsync(endpoint, request, context.TraceIdentifier, ct));
+        return TypedResults.Ok(await scorer.ScoreAsync(endpoint, request, context.TraceIdentifier, ct, arrived));
     }
 
     private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>

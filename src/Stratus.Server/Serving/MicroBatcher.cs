@@ -21,7 +21,7 @@ public sealed class MicroBatcher
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ModelPackage _package;
     private readonly VersionStats _stats;
-    private readonly SemaphoreSlim _workers;
+    private readonly ReplicaSet _replicas;
     private readonly System.Collections.Concurrent.BlockingCollection<(List<Item> Batch, int Rows)> _batches = [];
     private readonly int _maxRows;
     private readonly double _maxDelaySeconds;
@@ -30,14 +30,15 @@ public sealed class MicroBatcher
     private double _gapSeconds = 1; // recent time between arrivals (moving average)
     private double _batchSeconds; // recent time to score a batch (moving average)
 
-    public MicroBatcher(ModelPackage package, EndpointBatching settings, VersionStats stats, int workers)
+    /// <param name="replicas">The endpoint's replicas: each batch is scored on a lane of one, so as many batches at once as lanes.</param>
+    public MicroBatcher(ModelPackage package, EndpointBatching settings, VersionStats stats, ReplicaSet replicas)
     {
         _package = package;
         _stats = stats;
         _maxRows = settings.MaxBatchRows;
         _maxDelaySeconds = settings.MaxDelayMs / 1000;
-        _workers = new SemaphoreSlim(workers, workers);
-        for (var i = 0; i < workers; i++)
+        _replicas = replicas;
+        for (var i = 0; i < Math.Min(replicas.Scaling.MaxReplicas, Environment.ProcessorCount); i++)
         {
             new Thread(Work) { IsBackground = true, Name = "stratus-batch" }.Start();
         }
@@ -58,7 +59,7 @@ public sealed class MicroBatcher
             }
             finally
             {
-                _workers.Release();
+                _replicas.Exit();
             }
         }
     }
@@ -82,13 +83,13 @@ public sealed class MicroBatcher
         var reader = _queue.Reader;
         while (_carry is not null || await reader.WaitToReadAsync())
         {
-            // A free worker first: while all are busy, arrivals gather into this batch by themselves.
-            await _workers.WaitAsync();
+            // A free lane first: while all are busy, arrivals gather into this batch by themselves.
+            await _replicas.EnterAsync(_carry?.Enqueued ?? (reader.TryPeek(out var head) ? head.Enqueued : Stopwatch.GetTimestamp()));
             var first = _carry;
             _carry = null;
             if (first is null && !reader.TryRead(out first))
             {
-                _workers.Release();
+                _replicas.Exit();
                 continue;
             }
             var batch = new List<Item> { first };

@@ -11,9 +11,10 @@ namespace Stratus.Server.Serving;
 /// </summary>
 public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows, RequestCapture capture, TimeProvider clock)
 {
-    public async Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct)
+    /// <param name="arrived">When the request arrived (a Stopwatch timestamp), if before this call: its endpoint's models were loaded for it.</param>
+    public async Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct, long? arrived = null)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = arrived ?? Stopwatch.GetTimestamp();
         var timeout = endpoint.Limits.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
         using var deadline = timeout is not null ? CancellationTokenSource.CreateLinkedTokenSource(ct) : null;
         deadline?.CancelAfter(timeout!.Value);
@@ -42,18 +43,16 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
             PredictResponse response;
             try
             {
-                var batcher = endpoint.Batching.Enabled
-                    ? endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, Math.Min(endpoint.Limits.MaxConcurrency, Environment.ProcessorCount)))
-                    : null;
+                var batcher = endpoint.Batching.Enabled ? endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, endpoint.Replicas)) : null;
                 if (timeout is null)
                 {
-                    response = await EndpointService.PredictAsync(model, request, requestId, batcher);
+                    response = await CallAsync(endpoint, model, request, requestId, batcher, started);
                 }
                 else
                 {
                     // A model call cannot be interrupted: past the deadline the client is answered and the call
                     // finishes in the background, keeping its turn so that timeouts cannot pile up work.
-                    var work = Task.Run(async () => await EndpointService.PredictAsync(model, request, requestId, batcher), CancellationToken.None);
+                    var work = Task.Run(async () => await CallAsync(endpoint, model, request, requestId, batcher, started), CancellationToken.None);
                     var remaining = timeout.Value - Stopwatch.GetElapsedTime(started);
                     try
                     {
@@ -80,6 +79,21 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
         finally
         {
             if (release) turn.Dispose();
+        }
+    }
+
+    /// <summary>The model call, on a lane of one of the endpoint's replicas (a batcher takes lanes for its batches).</summary>
+    private static async ValueTask<PredictResponse> CallAsync(LoadedEndpoint endpoint, LoadedModel model, PredictRequest request, string requestId, MicroBatcher? batcher, long arrived)
+    {
+        if (batcher is not null) return await EndpointService.PredictAsync(model, request, requestId, batcher);
+        await endpoint.Replicas.EnterAsync(arrived);
+        try
+        {
+            return await EndpointService.PredictAsync(model, request, requestId);
+        }
+        finally
+        {
+            endpoint.Replicas.Exit();
         }
     }
 }

@@ -38,8 +38,26 @@ public sealed class ServingMetrics
         Interlocked.Add(ref _loadTicks, elapsed.Ticks);
     }
 
-    /// <summary>A model package unloaded to stay under the memory cap.</summary>
+    /// <summary>A model package unloaded: to stay under the memory cap, or with an endpoint scaled to zero.</summary>
     public void ModelUnloaded() => Interlocked.Increment(ref _unloads);
+
+    private sealed class ReplicaGauge
+    {
+        public int Count;
+        public long ColdStarts, ColdTicks;
+    }
+
+    private readonly ConcurrentDictionary<string, ReplicaGauge> _replicas = new(StringComparer.Ordinal);
+
+    /// <summary>An endpoint now runs <paramref name="count"/> replicas; <paramref name="wake"/> is how long a request waited for the first (a cold start from zero).</summary>
+    public void Replicas(string endpoint, int count, TimeSpan? wake)
+    {
+        var gauge = _replicas.GetOrAdd(endpoint, _ => new ReplicaGauge());
+        Volatile.Write(ref gauge.Count, count);
+        if (wake is not { } elapsed) return;
+        Interlocked.Increment(ref gauge.ColdStarts);
+        Interlocked.Add(ref gauge.ColdTicks, elapsed.Ticks);
+    }
     private readonly ConcurrentDictionary<string, StrongBox<long>> _throttled = new(StringComparer.Ordinal);
 
     /// <summary>A request refused with 429: the endpoint was at its concurrency limit with a full queue.</summary>
@@ -92,6 +110,19 @@ public sealed class ServingMetrics
         text.Append("# HELP stratus_endpoint_throttled_total Requests refused with 429: the endpoint was at its concurrency limit with a full queue.\n# TYPE stratus_endpoint_throttled_total counter\n");
         foreach (var (endpoint, count) in _throttled.OrderBy(t => t.Key, StringComparer.Ordinal))
             text.Append("stratus_endpoint_throttled_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Interlocked.Read(ref count.Value)).Append('\n');
+        var replicas = _replicas.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
+        text.Append("# HELP stratus_endpoint_replicas Replicas of the endpoint running on this server.\n# TYPE stratus_endpoint_replicas gauge\n");
+        foreach (var (endpoint, gauge) in replicas)
+            text.Append("stratus_endpoint_replicas{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Volatile.Read(ref gauge.Count)).Append('\n');
+        text.Append("# HELP stratus_endpoint_cold_starts_total Requests that found the endpoint scaled to zero and woke it.\n# TYPE stratus_endpoint_cold_starts_total counter\n");
+        foreach (var (endpoint, gauge) in replicas)
+            text.Append("stratus_endpoint_cold_starts_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Interlocked.Read(ref gauge.ColdStarts)).Append('\n');
+        text.Append("# HELP stratus_endpoint_cold_start_seconds_total Time those requests waited, from arrival (the models' load included) to their model call.\n# TYPE stratus_endpoint_cold_start_seconds_total counter\n");
+        foreach (var (endpoint, gauge) in replicas)
+        {
+            text.Append("stratus_endpoint_cold_start_seconds_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ")
+                .Append(TimeSpan.FromTicks(Interlocked.Read(ref gauge.ColdTicks)).TotalSeconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+        }
         text.Append("# HELP stratus_shadow_dropped_total Shadow requests not scored because the shadow queue was full.\n# TYPE stratus_shadow_dropped_total counter\n")
             .Append("stratus_shadow_dropped_total ").Append(Interlocked.Read(ref _shadowDropped)).Append('\n');
         text.Append("# HELP stratus_capture_rows_total Rows of answered requests captured for monitoring.\n# TYPE stratus_capture_rows_total counter\n")
@@ -103,7 +134,7 @@ public sealed class ServingMetrics
         text.Append("# HELP stratus_model_loads_total Model packages loaded (cold starts).\n# TYPE stratus_model_loads_total counter\nstratus_model_loads_total ").Append(Interlocked.Read(ref _loads)).Append('\n');
         text.Append("# HELP stratus_model_load_seconds_total Time spent loading them.\n# TYPE stratus_model_load_seconds_total counter\nstratus_model_load_seconds_total ")
             .Append(TimeSpan.FromTicks(Interlocked.Read(ref _loadTicks)).TotalSeconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-        text.Append("# HELP stratus_model_unloads_total Model packages unloaded to stay under the memory cap.\n# TYPE stratus_model_unloads_total counter\nstratus_model_unloads_total ").Append(Interlocked.Read(ref _unloads)).Append('\n');
+        text.Append("# HELP stratus_model_unloads_total Model packages unloaded: under the memory cap, or with an endpoint scaled to zero.\n# TYPE stratus_model_unloads_total counter\nstratus_model_unloads_total ").Append(Interlocked.Read(ref _unloads)).Append('\n');
         return text.ToString();
     }
 

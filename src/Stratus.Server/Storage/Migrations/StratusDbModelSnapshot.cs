@@ -375,10 +375,19 @@ namespace Stratus.Server.Storage.Migrations
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("IdleSeconds")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int?>("MaxConcurrency")
                         .HasColumnType("INTEGER");
 
                     b.Property<int?>("MaxQueue")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxReplicas")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MinReplicas")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Name")
