@@ -266,20 +266,23 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Contains("no turn free within its timeout", waited.Detail);
 
         // The abandoned call keeps its turn until it ends; then the endpoint answers again. The timeout counts as an error of the version.
+        // (On a machine busy with other work one row can itself take over 50 ms: a 504 too, counted as an error.)
         PredictResponse? answer = null;
+        var lateRows = 0;
         for (var attempt = 0; answer is null && attempt < 100; attempt++)
         {
             try
             {
                 answer = await _client.Endpoints.PredictAsync("slow", Rows(row));
             }
-            catch (StratusApiException ex) when (ex.Status == HttpStatusCode.ServiceUnavailable)
+            catch (StratusApiException ex) when (ex.Status is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
             {
+                if (ex.Status == HttpStatusCode.GatewayTimeout) lateRows++;
                 await Task.Delay(100, TestContext.Current.CancellationToken);
             }
         }
         Assert.Single(answer!.Predictions);
-        Assert.Equal(1, Series(await MetricsAsync(), "stratus_endpoint_errors_total{endpoint=\"slow\",model=\"slow-net\",version=\"1\",role=\"live\"}"));
+        Assert.Equal(1 + lateRows, Series(await MetricsAsync(), "stratus_endpoint_errors_total{endpoint=\"slow\",model=\"slow-net\",version=\"1\",role=\"live\"}"));
         Assert.Equal("timeout_ms", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5, 0)))).Field);
         Assert.Null((await _client.Endpoints.SetLimitsAsync("slow", new EndpointLimits(1, 5))).Limits.TimeoutMs);
     }

@@ -48,6 +48,15 @@ public sealed class StratusOptions
     /// <summary>How often each endpoint replica checks whether it is still needed. Default: 1 second.</summary>
     public TimeSpan ReplicaTick { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// An OpenTelemetry collector taking OTLP over HTTP (such as <c>http://localhost:4318</c>) to send traces to; the
+    /// standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> works too. Default: none (no traces are recorded).
+    /// </summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary>How often recorded spans are sent to the collector. Default: 5 seconds.</summary>
+    public TimeSpan OtlpExportInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long captured requests are kept, in days.</summary>
     public int CaptureRetentionDays { get; set; } = 30;
 

@@ -12,7 +12,37 @@ namespace Stratus.Server.Serving;
 public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScoring shadows, RequestCapture capture, TimeProvider clock)
 {
     /// <param name="arrived">When the request arrived (a Stopwatch timestamp), if before this call: its endpoint's models were loaded for it.</param>
-    public async Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct, long? arrived = null)
+    public Task<PredictResponse> ScoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, CancellationToken ct, long? arrived = null)
+    {
+        var activity = StratusTelemetry.Source.StartActivity("predict");
+        return activity is null ? ScoreCoreAsync(endpoint, request, requestId, arrived, ct) : TracedAsync(activity, endpoint, request, requestId, arrived, ct);
+    }
+
+    private async Task<PredictResponse> TracedAsync(Activity activity, LoadedEndpoint endpoint, PredictRequest request, string requestId, long? arrived, CancellationToken ct)
+    {
+        using (activity)
+        {
+            activity.SetTag("stratus.endpoint", endpoint.Name);
+            activity.SetTag("stratus.request_id", requestId);
+            try
+            {
+                var response = await ScoreCoreAsync(endpoint, request, requestId, arrived, ct);
+                activity.SetTag("stratus.model", $"{response.Model.Name}:{response.Model.Version}");
+                activity.SetTag("stratus.rows", response.Predictions.Count);
+                return response;
+            }
+            catch (Exception ex)
+            {
+                // A refused request (4xx) is the caller's fault, not a failure of the server's span.
+                var status = ex is ProblemException problem ? problem.Status : 500;
+                activity.SetTag("stratus.status", status);
+                if (status >= 500) activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+                throw;
+            }
+        }
+    }
+
+    private async Task<PredictResponse> ScoreCoreAsync(LoadedEndpoint endpoint, PredictRequest request, string requestId, long? arrived, CancellationToken ct)
     {
         var started = arrived ?? Stopwatch.GetTimestamp();
         var timeout = endpoint.Limits.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
@@ -85,6 +115,9 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
     /// <summary>The model call, on a lane of one of the endpoint's replicas (a batcher takes lanes for its batches).</summary>
     private static async ValueTask<PredictResponse> CallAsync(LoadedEndpoint endpoint, LoadedModel model, PredictRequest request, string requestId, MicroBatcher? batcher, long arrived)
     {
+        using var span = StratusTelemetry.Source.StartActivity("model call");
+        span?.SetTag("stratus.model", $"{model.Version.Name}:{model.Version.Version}");
+        span?.SetTag("stratus.batched", batcher is not null);
         if (batcher is not null) return await EndpointService.PredictAsync(model, request, requestId, batcher);
         await endpoint.Replicas.EnterAsync(arrived);
         try
