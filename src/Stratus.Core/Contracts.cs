@@ -263,6 +263,57 @@ public sealed record EnsembleMember(string Trainer, double Weight, IReadOnlyDict
 /// <summary>One prediction: a label with class probabilities for classification, a value for regression.</summary>
 public sealed record Prediction(string? Label = null, IReadOnlyDictionary<string, double>? Probabilities = null, double? Value = null);
 
+/// <summary>
+/// The shape of one column's values, as drift detection compares them: for numbers their quantiles at
+/// <see cref="QuantileCount"/> evenly spaced levels (0, 0.001, ..., 1) with the moments, for categories the count of each value.
+/// </summary>
+/// <param name="Kind"><c>numeric</c> or <c>categorical</c>.</param>
+/// <param name="Count">Rows with a value.</param>
+/// <param name="Missing">Rows without one.</param>
+/// <param name="Values">A window's own values, sorted, when it is small (for exact tests); never in a baseline.</param>
+public sealed record DistributionSketch(string Kind, long Count, long Missing, IReadOnlyList<double>? Quantiles = null, double? Mean = null, double? Std = null,
+    IReadOnlyDictionary<string, long>? Counts = null, IReadOnlyList<double>? Values = null)
+{
+    /// <summary>Quantile levels kept for numeric columns: 1,001, so that distances between distributions are exact to 0.1%.</summary>
+    public const int QuantileCount = 1001;
+}
+
+/// <summary>
+/// What a model version was trained on and how it answered, kept with it as the reference that monitoring compares live
+/// requests against: the distribution of every input column on the training data, and of its predictions on validation rows.
+/// </summary>
+/// <param name="Source">Where the reference comes from, for people.</param>
+/// <param name="Prediction">The distribution of the predictions: the positive class's probability (binary), the label (multiclass) or the value (regression).</param>
+/// <param name="Metrics">The model's validation metrics, the reference for live performance.</param>
+public sealed record ModelBaseline(string Source, long Rows, IReadOnlyDictionary<string, DistributionSketch> Features, DistributionSketch? Prediction,
+    IReadOnlyDictionary<string, double> Metrics, DateTimeOffset CreatedAt);
+
+/// <summary>How one column is judged, instead of the default.</summary>
+/// <param name="Method"><c>ks</c>, <c>chisquare</c> (p-value below the threshold: drift), <c>wasserstein</c> (normed by the baseline's deviation), <c>psi</c> or <c>jensenshannon</c> (above the threshold: drift).</param>
+public sealed record DriftRule(string Method, double Threshold);
+
+/// <summary>A drift check on demand: the requests captured in the last <paramref name="WindowMinutes"/> minutes against the baseline.</summary>
+/// <param name="Rules">Methods and thresholds per column (<c>prediction</c> for the predictions), instead of the defaults.</param>
+/// <param name="MinRows">Fewer rows than this in the window: insufficient data, not a verdict. Default 30.</param>
+public sealed record DriftCheckRequest(double WindowMinutes = 60, IReadOnlyDictionary<string, DriftRule>? Rules = null, int? MinRows = null);
+
+/// <summary>
+/// One column's drift: the method that decided (by default, for up to 1,000 rows a statistical test, Kolmogorov-Smirnov
+/// for numbers and chi-squared for categories; for more a distance, normed Wasserstein or Jensen-Shannon), its score and
+/// threshold, every other statistic for reference, and data quality.
+/// </summary>
+/// <param name="Status"><c>drift</c>, <c>ok</c> or <c>insufficient_data</c> (too few rows to judge: never "ok").</param>
+/// <param name="Statistics">psi, jensenshannon, and per kind ks and ks_p_value, wasserstein and wasserstein_normed, or chisquare and chisquare_p_value.</param>
+/// <param name="NewCategoryRate">The share of rows with a category the baseline never saw.</param>
+/// <param name="OutOfRangeRate">The share of rows outside the baseline's minimum and maximum.</param>
+public sealed record FeatureDrift(string Column, string Kind, string Status, string Method, double? Score, double Threshold, long Rows,
+    double MissingRate, double BaselineMissingRate, IReadOnlyDictionary<string, double> Statistics, double? NewCategoryRate = null, double? OutOfRangeRate = null);
+
+/// <summary>A drift check of an endpoint: the window, its verdict per column and for the predictions, and columns the model does not know.</summary>
+/// <param name="Status"><c>drift</c> (some column drifted), <c>ok</c>, or <c>insufficient_data</c>.</param>
+public sealed record DriftReport(long Id, string Endpoint, ModelVersionRef Model, DateTimeOffset From, DateTimeOffset To, long Rows, string Status,
+    int Drifted, double DriftShare, IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns, DateTimeOffset CreatedAt);
+
 /// <summary>Job lifecycle states.</summary>
 public static class JobStatus
 {
@@ -571,6 +622,10 @@ public static class StratusJson
 [JsonSerializable(typeof(EndpointCapture))]
 [JsonSerializable(typeof(EndpointScaling))]
 [JsonSerializable(typeof(CapturedRow))]
+[JsonSerializable(typeof(ModelBaseline))]
+[JsonSerializable(typeof(DriftCheckRequest))]
+[JsonSerializable(typeof(DriftReport))]
+[JsonSerializable(typeof(IReadOnlyList<DriftReport>))]
 [JsonSerializable(typeof(IReadOnlyList<CapturedRow>))]
 [JsonSerializable(typeof(RolloutRequest))]
 [JsonSerializable(typeof(RolloutInfo))]
