@@ -17,6 +17,7 @@ root.Subcommands.Add(BatchCommand.Create());
 root.Subcommands.Add(TrainCommands.Jobs());
 root.Subcommands.Add(ServingCommands.Endpoints());
 root.Subcommands.Add(ServingCommands.Predict());
+root.Subcommands.Add(MonitorCommands.Create());
 root.Subcommands.Add(SecurityCommands.Tokens());
 root.Subcommands.Add(SecurityCommands.Audit());
 

@@ -364,3 +364,21 @@ public sealed class EndpointsClient(StratusClient client)
     public Task<PredictResponse> PredictAsync(string name, PredictRequest request, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(name)}/predict", StratusClient.Json(request, StratusJsonContext.Default.PredictRequest), StratusJsonContext.Default.PredictResponse, ct);
 }
+
+/// <summary>Monitoring: model baselines and endpoint drift.</summary>
+public sealed class MonitoringClient(StratusClient client)
+{
+    /// <summary>A model version's baseline: its inputs on the training data, its predictions on validation rows.</summary>
+    public Task<ModelBaseline> BaselineAsync(string model, int version, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/models/{StratusClient.Segment(model)}/versions/{version.ToString(CultureInfo.InvariantCulture)}/baseline", StratusJsonContext.Default.ModelBaseline, ct);
+
+    /// <summary>Checks an endpoint's captured requests in a window against its model's baseline; the report is kept.</summary>
+    public Task<DriftReport> CheckDriftAsync(string endpoint, DriftCheckRequest? request = null, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", StratusClient.Json(request ?? new DriftCheckRequest(), StratusJsonContext.Default.DriftCheckRequest),
+            StratusJsonContext.Default.DriftReport, ct);
+
+    /// <summary>An endpoint's drift reports, newest first.</summary>
+    public Task<IReadOnlyList<DriftReport>> DriftHistoryAsync(string endpoint, int? limit = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),
+            StratusJsonContext.Default.IReadOnlyListDriftReport, ct);
+}

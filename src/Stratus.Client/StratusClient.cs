@@ -43,6 +43,7 @@ public sealed class StratusClient
         Tokens = new TokensClient(this);
         Jobs = new JobsClient(this);
         Endpoints = new EndpointsClient(this);
+        Monitoring = new MonitoringClient(this);
     }
 
     /// <summary>Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>.</summary>
@@ -73,6 +74,9 @@ public sealed class StratusClient
 
     /// <summary>Real-time endpoints.</summary>
     public EndpointsClient Endpoints { get; }
+
+    /// <summary>Monitoring: baselines and drift.</summary>
+    public MonitoringClient Monitoring { get; }
 
     /// <summary>The identity behind the token.</summary>
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct = default) => GetAsync("api/v1/whoami", StratusJsonContext.Default.WhoAmI, ct);

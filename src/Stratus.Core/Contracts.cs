@@ -292,10 +292,12 @@ public sealed record ModelBaseline(string Source, long Rows, IReadOnlyDictionary
 /// <param name="Method"><c>ks</c>, <c>chisquare</c> (p-value below the threshold: drift), <c>wasserstein</c> (normed by the baseline's deviation), <c>psi</c> or <c>jensenshannon</c> (above the threshold: drift).</param>
 public sealed record DriftRule(string Method, double Threshold);
 
-/// <summary>A drift check on demand: the requests captured in the last <paramref name="WindowMinutes"/> minutes against the baseline.</summary>
+/// <summary>A drift check on demand: the requests captured in the last <paramref name="WindowMinutes"/> minutes (default 60) against the baseline.</summary>
 /// <param name="Rules">Methods and thresholds per column (<c>prediction</c> for the predictions), instead of the defaults.</param>
 /// <param name="MinRows">Fewer rows than this in the window: insufficient data, not a verdict. Default 30.</param>
-public sealed record DriftCheckRequest(double WindowMinutes = 60, IReadOnlyDictionary<string, DriftRule>? Rules = null, int? MinRows = null);
+/// <param name="From">The window's start instead (with <paramref name="To"/>, default now).</param>
+public sealed record DriftCheckRequest(double? WindowMinutes = null, IReadOnlyDictionary<string, DriftRule>? Rules = null, int? MinRows = null, DateTimeOffset? From = null,
+    DateTimeOffset? To = null);
 
 /// <summary>
 /// One column's drift: the method that decided (by default, for up to 1,000 rows a statistical test, Kolmogorov-Smirnov

@@ -110,6 +110,17 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(1, overfull.ExitCode);
         Assert.Contains("the weights add up to 110", overfull.Err);
 
+        // Drift: nothing captured yet is insufficient data, never "no drift"; a malformed rule names the option.
+        var drift = await Json("monitor", "drift", "fraud-live", "--window-minutes", "5");
+        Assert.Equal(("insufficient_data", "fraud-cli"), (drift.GetProperty("status").GetString(), drift.GetProperty("model").GetProperty("name").GetString()));
+        Assert.All(drift.GetProperty("features").EnumerateArray(), f => Assert.Equal("insufficient_data", f.GetProperty("status").GetString()));
+        var badRule = await Cli("monitor", "drift", "fraud-live", "--rule", "amount=psi");
+        Assert.Equal(1, badRule.ExitCode);
+        Assert.Contains("--rule 'amount=psi' must be COLUMN=METHOD:THRESHOLD", badRule.Err);
+        var history = await Cli("monitor", "history", "fraud-live");
+        Assert.Contains("fraud-cli:1", history.Out);
+        Assert.Contains("insufficient", history.Out);
+
         // Replicas: the endpoint may scale to zero; a maximum below the minimum names the option.
         var scaled = await Cli("endpoints", "scale", "fraud-live", "--min", "0", "--max", "2", "--idle-seconds", "60");
         Assert.Equal(0, scaled.ExitCode);

@@ -348,7 +348,7 @@ public static class AutoMlSearch
             var predictions = TrainedModel.Average(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
             var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
             result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, Elapsed(),
-                session.Categories(), session.Importance(model, ImportanceTime()), null);
+                session.Categories(), session.Importance(model, ImportanceTime()), null, ModelTrainer.BaselineScores(session, model, predictions));
         }
         else
         {
@@ -357,7 +357,7 @@ public static class AutoMlSearch
             var model = winner.Evaluation.Model ?? session.FitFinal(
                 winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
             result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
-                session.Validation, Elapsed(), session.Categories(), session.Importance(model, ImportanceTime()), winner.Evaluation.Curve);
+                session.Validation, Elapsed(), session.Categories(), session.Importance(model, ImportanceTime()), winner.Evaluation.Curve, ModelTrainer.BaselineScores(session, model, winner.Evaluation.Predictions));
         }
         return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
 

@@ -65,6 +65,11 @@ public sealed record TrainOptions
 /// <summary>A trained model and how well it did on data it did not see.</summary>
 /// <param name="ConfusionMatrix">Classification only: counts by actual (rows) and predicted (columns) class, in <see cref="Classes"/> order.</param>
 /// <param name="Curve">LightGBM only: metrics per boosting iteration on the validation rows (averaged over folds) and the training rows.</param>
+/// <param name="ValidationScores">
+/// The kept model's scores, laid out as <see cref="ModelMetrics.Width"/> says, the reference for prediction drift: of
+/// the holdout rows, or with cross-validation (which leaves no row unseen by the refitted model) of every row; the
+/// folds' own out-of-fold scores came from models fitted on less data and differ from the kept model's by design.
+/// </param>
 public sealed record TrainResult(
     TrainedModel Model,
     MlTask Task,
@@ -77,11 +82,15 @@ public sealed record TrainResult(
     TimeSpan Duration,
     IReadOnlyDictionary<string, IReadOnlyList<string>> Categories,
     IReadOnlyDictionary<string, double> FeatureImportance,
-    LearningCurve? Curve);
+    LearningCurve? Curve,
+    double[]? ValidationScores = null);
 
 /// <summary>Trains models on Stratus datasets: featurization from the profile, a trainer per task, validation and metrics.</summary>
 public static class ModelTrainer
 {
+    /// <summary>What <see cref="TrainResult.ValidationScores"/> holds: the holdout's scores, or the refitted model's of every row.</summary>
+    internal static double[] BaselineScores(TrainingSession session, TrainedModel model, double[] holdout) => session.Folds > 1 ? session.ScoreAll(model) : holdout;
+
     /// <summary>Datasets with fewer rows are cross-validated; larger ones use a holdout.</summary>
     public const long HoldoutRows = 20_000;
 
@@ -119,6 +128,6 @@ public static class ModelTrainer
         ct.ThrowIfCancellationRequested();
         var importance = session.Importance(model);
         return new TrainResult(model, session.Task, options.Trainer, session.Features, session.Classes, evaluation.Metrics, evaluation.Confusion,
-            session.Validation, started.Elapsed, session.Categories(), importance, evaluation.Curve);
+            session.Validation, started.Elapsed, session.Categories(), importance, evaluation.Curve, BaselineScores(session, model, evaluation.Predictions));
     }
 }

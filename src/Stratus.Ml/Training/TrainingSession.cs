@@ -179,6 +179,9 @@ public sealed class TrainingSession : IDisposable
         return (metrics, confusion, labels, scores);
     }
 
+    /// <summary>A model's scores of every row of the dataset (laid out as <see cref="ModelMetrics.Width"/> says).</summary>
+    public double[] ScoreAll(TrainedModel model) => model.Score(_data);
+
     /// <summary>Fits a configuration on every row (after cross-validation).</summary>
     /// <param name="iterations">Boosting iterations instead of the options' (the best iteration early stopping found).</param>
     public TrainedModel FitFinal(TrainOptions options, IProgress<string>? progress, CancellationToken ct, int? iterations = null)

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
+using Stratus.Server.Monitoring;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 using Stratus.Server.Serving;
@@ -110,6 +111,7 @@ public static partial class StratusServer
         builder.Services.AddScoped<BatchJobExecutor>();
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
+        builder.Services.AddScoped<MonitoringService>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ReplicaRegistry>();
         builder.Services.AddSingleton<ServingMetrics>();
@@ -152,6 +154,7 @@ public static partial class StratusServer
         app.MapRegistryApi(options.MaxUploadBytes);
         app.MapJobsApi();
         app.MapEndpointsApi();
+        app.MapMonitoringApi();
         app.MapSecurityApi();
     }
 

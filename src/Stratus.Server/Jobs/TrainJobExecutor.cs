@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.AutoMl;
+using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
@@ -12,7 +13,8 @@ using Stratus.Server.Tracking;
 namespace Stratus.Server.Jobs;
 
 /// <summary>Runs one training job: a tracked run, the training itself, the model package as an artifact, and the registration.</summary>
-public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobRunner runner)
+public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobRunner runner,
+    TimeProvider clock)
 {
     /// <summary>The artifact path of the model package in the run.</summary>
     public const string PackagePath = "model/package.zip";
@@ -22,6 +24,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
 
     /// <summary>The artifact path of a classifier's validation confusion matrix in the run.</summary>
     public const string ConfusionPath = "confusion_matrix.json";
+
+    /// <summary>Where a training run keeps its model's baseline for monitoring (<see cref="ModelBaseline"/>).</summary>
+    public const string BaselinePath = "model/baseline.json";
 
     /// <summary>The artifact path of an AutoML search's leaderboard in its run.</summary>
     public const string LeaderboardPath = "leaderboard.json";
@@ -51,7 +56,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         {
             await log($"run {run.Id}: training {options.Trainer} on {spec.Dataset} ({version.Rows:N0} rows), target '{spec.Target}'");
             var result = await Task.Run(() => ModelTrainer.Train(parquet, profile, options, temp, progress, ct), ct);
-            var info = await FinishAsync(job, run, result, profile, spec.Target, spec.Dataset, version.SourceSha256, parameters, spec.Register, $"{options.Trainer} on {spec.Dataset}", log, ct);
+            var info = await FinishAsync(job, run, result, profile, (parquet, $"{DatasetName(spec.Dataset)}:{version.Version}"), spec.Target, spec.Dataset, version.SourceSha256, parameters, spec.Register,
+                $"{options.Trainer} on {spec.Dataset}", log, ct);
             return info;
         }, ct);
     }
@@ -115,7 +121,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["ensemble"] = recipe }), ct);
                 await log($"ensemble: {recipe}");
             }
-            var info = await FinishAsync(job, run, search.Best, profile, spec.Target, spec.Dataset, version.SourceSha256, packaged, spec.Register, description, log, ct);
+            var info = await FinishAsync(job, run, search.Best, profile, (parquet, $"{DatasetName(spec.Dataset)}:{version.Version}"), spec.Target, spec.Dataset, version.SourceSha256, packaged, spec.Register,
+                description, log, ct);
             return info with { Trials = trials.Count, Metric = search.Metric, Leaderboard = [.. leaderboard.Take(10)] };
         }, ct);
     }
@@ -204,7 +211,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     }
 
     /// <summary>What every training ends with: metrics and curves, importance and confusion matrix, the package, and the registration.</summary>
-    private async Task<TrainResultInfo> FinishAsync(JobRow job, RunInfo run, TrainResult result, IReadOnlyList<ColumnProfile> profile, string target, string dataset,
+    private async Task<TrainResultInfo> FinishAsync(JobRow job, RunInfo run, TrainResult result, IReadOnlyList<ColumnProfile> profile, (string Parquet, string Version) trainedOn, string target, string dataset,
         string? datasetSha256, IReadOnlyDictionary<string, string> parameters, string? register, string description, Func<string, Task> log, CancellationToken ct)
     {
         await log($"{result.Task.Name()} model ({result.Trainer}) trained in {result.Duration.TotalSeconds:F1} s; {result.Validation}: " +
@@ -235,6 +242,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             }
             await using var read = File.OpenRead(package);
             await tracking.PutArtifactAsync(run.Id, PackagePath, read, ct);
+            read.Position = 0;
+            await PutBaselineAsync(run, result, ModelPackage.ReadManifest(read), trainedOn.Parquet, trainedOn.Version, ct);
         }
         finally
         {
@@ -251,6 +260,19 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         }
         return new TrainResultInfo(run.Id, result.Task.Name(), result.Trainer, result.Validation, result.Metrics, registered, result.FeatureImportance,
             confusion, result.Model.Booster?.Iterations);
+    }
+
+    /// <summary>The model's baseline for monitoring: its inputs on the training dataset, its predictions on the validation rows.</summary>
+    private static string DatasetName(string dataset) => DatasetRef.TryParse(dataset, out var r, out _) ? r.Name : dataset;
+
+    private async Task PutBaselineAsync(RunInfo run, TrainResult result, ModelManifest manifest, string parquet, string dataset, CancellationToken ct)
+    {
+        var features = await Task.Run(() => Baselines.OfDataset(parquet, manifest.Inputs, Path.GetDirectoryName(blobs.NewTempPath())!), ct);
+        var prediction = result.ValidationScores is { Length: > 0 } scores ? Baselines.OfScores(result.Task, result.Classes, scores) : null;
+        var predictions = result.Validation.StartsWith("holdout", StringComparison.Ordinal) ? "its holdout rows" : "all its rows (cross-validation leaves none unseen)";
+        var baseline = new ModelBaseline($"inputs: {dataset}; predictions: the model's on {predictions}", features.Values.Select(f => f.Count + f.Missing).DefaultIfEmpty().Max(),
+            features, prediction, result.Metrics, clock.GetUtcNow());
+        await tracking.PutArtifactAsync(run.Id, BaselinePath, new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(baseline, StratusJsonContext.Default.ModelBaseline)), ct);
     }
 }
 

@@ -32,6 +32,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<EndpointRow> Endpoints => Set<EndpointRow>();
     public DbSet<EndpointVersionRow> EndpointVersions => Set<EndpointVersionRow>();
     public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
+    public DbSet<Monitoring.DriftReportRow> DriftReports => Set<Monitoring.DriftReportRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

@@ -1,0 +1,32 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Stratus.Server.Monitoring;
+
+/// <summary>A drift check of an endpoint: the verdict in columns (for time series), the per-column results as JSON.</summary>
+public sealed class DriftReportRow
+{
+    public long Id { get; set; }
+    public required string Endpoint { get; set; }
+    public required string ModelName { get; set; }
+    public int ModelVersion { get; set; }
+    public DateTimeOffset From { get; set; }
+    public DateTimeOffset To { get; set; }
+    public long Rows { get; set; }
+    public required string Status { get; set; }
+    public int Drifted { get; set; }
+    public double DriftShare { get; set; }
+
+    /// <summary>The columns' results, the prediction's and the unseen columns (<see cref="DriftDetails"/>).</summary>
+    public required string DetailsJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+internal sealed class DriftReportRowConfiguration : IEntityTypeConfiguration<DriftReportRow>
+{
+    public void Configure(EntityTypeBuilder<DriftReportRow> b)
+    {
+        b.ToTable("drift_reports");
+        b.HasIndex(x => new { x.Endpoint, x.Id });
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.Data;
+using Stratus.Ml.Drift;
+using Stratus.Ml.Inference;
+using Stratus.Server.Hosting;
+using Stratus.Server.Jobs;
+using Stratus.Server.Registry;
+using Stratus.Server.Serving;
+using Stratus.Server.Storage;
+using Stratus.Server.Tracking;
+
+namespace Stratus.Server.Monitoring;
+
+/// <summary>What a drift report keeps beside its verdict.</summary>
+public sealed record DriftDetails(IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns);
+
+/// <summary>Model baselines, and drift checks of an endpoint's captured requests against its model's baseline, kept as time series.</summary>
+public sealed class MonitoringService(StratusDb db, EndpointService endpoints, RegistryService registry, TrackingService tracking, IBlobStore blobs, RequestCapture capture,
+    TimeProvider clock)
+{
+    /// <summary>A model version's baseline, kept by the run that trained it.</summary>
+    public async Task<ModelBaseline> BaselineAsync(ModelVersionInfo version, CancellationToken ct)
+    {
+        ArtifactInfo artifact;
+        try
+        {
+            artifact = await tracking.GetArtifactAsync(version.RunId, TrainJobExecutor.BaselinePath, ct);
+        }
+        catch (ProblemException ex) when (ex.Status == 404)
+        {
+            throw ProblemException.Conflict($"model {version.Name}:{version.Version} has no baseline: only models trained by Stratus keep one");
+        }
+        await using var stream = await blobs.ReadVerifiedAsync(artifact.Sha256, ct);
+        return (await JsonSerializer.DeserializeAsync(stream, StratusJsonContext.Default.ModelBaseline, ct))!;
+    }
+
+    /// <summary>
+    /// Compares the requests an endpoint captured in a window with the baseline of its main model version, column by
+    /// column and for that version's predictions, and stores the report.
+    /// </summary>
+    public async Task<DriftReport> CheckDriftAsync(string endpoint, DriftCheckRequest request, CancellationToken ct)
+    {
+        var info = await endpoints.GetAsync(endpoint, ct);
+        var version = await registry.GetVersionAsync(new ModelRef(info.Model.Name, info.Model.Version, null), ct);
+        var baseline = await BaselineAsync(version, ct);
+        ModelManifest manifest;
+        await using (var package = await blobs.ReadVerifiedAsync(version.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+
+        if (request.WindowMinutes is { } minutes && (minutes <= 0 || minutes > 366 * 24 * 60 || double.IsNaN(minutes)))
+            throw ProblemException.Invalid("window_minutes", $"is {minutes}; a window is more than 0 and at most a year of minutes");
+        var to = request.To ?? clock.GetUtcNow();
+        var from = request.From ?? to.AddMinutes(-(request.WindowMinutes ?? 60));
+        if (from >= to) throw ProblemException.Invalid("from", $"{from:O} is not before to ({to:O})");
+        var minRows = request.MinRows ?? DriftDetector.DefaultMinRows;
+        if (minRows is < 1 or > 1_000_000) throw ProblemException.Invalid("min_rows", $"is {minRows}; 1 to 1,000,000 rows");
+        var kinds = baseline.Features.ToDictionary(f => f.Key, f => f.Value.Kind);
+        if (baseline.Prediction is { } p) kinds[Baselines.Prediction] = p.Kind;
+        foreach (var (column, rule) in request.Rules ?? new Dictionary<string, DriftRule>())
+        {
+            if (!kinds.TryGetValue(column, out var kind)) throw ProblemException.Invalid($"rules.{column}", $"the model has no input '{column}' (nor is it '{Baselines.Prediction}')");
+            if (DriftDetector.Check(rule, kind) is { } reason) throw ProblemException.Invalid($"rules.{column}", reason);
+        }
+
+        var files = WindowFiles(capture.Folder(endpoint), from, to);
+        var (rows, current, predictions, unseen) = await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
+        DriftRule? RuleOf(string column) => request.Rules?.GetValueOrDefault(column);
+        var features = baseline.Features.Select(f => DriftDetector.Compare(f.Key, f.Value, current[f.Key], RuleOf(f.Key), minRows)).ToList();
+        var prediction = baseline.Prediction is { } reference && predictions is not null
+            ? DriftDetector.Compare(Baselines.Prediction, reference, predictions, RuleOf(Baselines.Prediction), minRows)
+            : null;
+        var judged = features.Count(f => f.Status != "insufficient_data");
+        var drifted = features.Count(f => f.Status == "drift");
+        var status = drifted > 0 || prediction?.Status == "drift" ? "drift" : judged == 0 ? "insufficient_data" : "ok";
+        var row = new DriftReportRow
+        {
+            Endpoint = endpoint,
+            ModelName = version.Name,
+            ModelVersion = version.Version,
+            From = from,
+            To = to,
+            Rows = rows,
+            Status = status,
+            Drifted = drifted,
+            DriftShare = judged == 0 ? 0 : (double)drifted / judged,
+            DetailsJson = JsonSerializer.Serialize(new DriftDetails(features, prediction, unseen), MonitoringJson.Default.DriftDetails),
+            CreatedAt = clock.GetUtcNow(),
+        };
+        db.Add(row);
+        await db.SaveChangesAsync(ct);
+        return ToReport(row);
+    }
+
+    /// <summary>An endpoint's drift reports, newest first.</summary>
+    public async Task<IReadOnlyList<DriftReport>> HistoryAsync(string endpoint, int limit, CancellationToken ct)
+    {
+        await endpoints.GetAsync(endpoint, ct);
+        var rows = await db.DriftReports.AsNoTracking().Where(r => r.Endpoint == endpoint).OrderByDescending(r => r.Id).Take(limit).ToListAsync(ct);
+        return rows.ConvertAll(ToReport);
+    }
+
+    private static DriftReport ToReport(DriftReportRow r)
+    {
+        var details = JsonSerializer.Deserialize(r.DetailsJson, MonitoringJson.Default.DriftDetails)!;
+        return new DriftReport(r.Id, r.Endpoint, new ModelVersionRef(r.ModelName, r.ModelVersion), r.From, r.To, r.Rows, r.Status, r.Drifted, r.DriftShare,
+            details.Features, details.Prediction, details.UnseenColumns, r.CreatedAt);
+    }
+
+    /// <summary>Capture files that may hold rows of the window: each is named by when it was written, seconds after its rows.</summary>
+    private static List<string> WindowFiles(string folder, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (!Directory.Exists(folder)) return [];
+        return [.. Directory.EnumerateFiles(folder, "*.jsonl").Where(file =>
+        {
+            var name = Path.GetFileName(file);
+            return name.Length >= 16 && DateTimeOffset.TryParseExact(name[..16], "yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal, out var written) && written >= from.AddSeconds(-1) && written <= to.AddMinutes(1); // names are to the second
+        }).Order(StringComparer.Ordinal)];
+    }
+
+    private (long Rows, Dictionary<string, DistributionSketch> Features, DistributionSketch? Prediction, List<string> Unseen) Sketch(
+        List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
+    {
+        using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!);
+        static string At(params string[] keys) =>
+            "'/" + string.Join('/', keys.Select(k => k.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal).Replace("'", "''", StringComparison.Ordinal))) + "'";
+        static string Time(DateTimeOffset t) => $"TIMESTAMPTZ '{t.UtcDateTime:yyyy-MM-dd HH:mm:ss.ffffff}+00'";
+        var window = files.Count == 0
+            ? "(SELECT NULL::JSON AS json WHERE false)"
+            : $"(SELECT json FROM read_json_objects([{string.Join(", ", files.Select(DuckDb.Literal))}], format = 'newline_delimited') " +
+              $"WHERE CAST(json_extract_string(json, '/time') AS TIMESTAMPTZ) >= {Time(from)} AND CAST(json_extract_string(json, '/time') AS TIMESTAMPTZ) < {Time(to)})";
+        using var command = connection.CreateCommand();
+        command.CommandText = $"CREATE TEMP TABLE window_rows AS SELECT * FROM {window}";
+        command.ExecuteNonQuery();
+
+        string Read(string kind, params string[] keys) => kind == DriftSketches.Numeric
+            ? $"TRY_CAST(json_extract_string(json, {At(keys)}) AS DOUBLE)"
+            : $"json_extract_string(json, {At(keys)})";
+        var columns = baseline.Features.Select(f => new SketchColumn(f.Key, f.Value.Kind, Read(f.Value.Kind, "inputs", f.Key))).ToList();
+        var features = DriftSketches.Compute(connection, "window_rows", columns, DriftDetector.TestRowsLimit);
+        command.CommandText = "SELECT count(*) FROM window_rows";
+        var rows = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+
+        DistributionSketch? prediction = null;
+        if (baseline.Prediction is { } reference)
+        {
+            // Only the baseline's own version's predictions: another version behind the endpoint answers differently by design.
+            var expression = manifest.Task switch
+            {
+                "binary" => Read(DriftSketches.Numeric, "prediction", "probabilities", manifest.Classes[^1]),
+                "multiclass" => Read(DriftSketches.Categorical, "prediction", "label"),
+                _ => Read(DriftSketches.Numeric, "prediction", "value"),
+            };
+            var own = $"(SELECT * FROM window_rows WHERE json_extract_string(json, '/model/name') = {DuckDb.Literal(version.Name)} " +
+                $"AND json_extract_string(json, '/model/version') = '{version.Version}')";
+            prediction = DriftSketches.Compute(connection, own, [new SketchColumn(Baselines.Prediction, reference.Kind, expression)], DriftDetector.TestRowsLimit)[Baselines.Prediction];
+        }
+
+        command.CommandText = "SELECT DISTINCT unnest(json_keys(json, '/inputs')) FROM window_rows";
+        var unseen = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var name = reader.GetString(0);
+                if (!baseline.Features.ContainsKey(name)) unseen.Add(name);
+            }
+        }
+        unseen.Sort(StringComparer.Ordinal);
+        return (rows, features, prediction, unseen);
+    }
+}
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(DriftDetails))]
+internal sealed partial class MonitoringJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Stratus.Client;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+public sealed class MonitoringTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+    private StratusClient _client = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await TestServer.StartAsync();
+        _client = _server.Client();
+    }
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    /// <summary>Transactions: fraud is large and online; hour is uniform and unrelated. <paramref name="shift"/> moves every amount.</summary>
+    private static List<Dictionary<string, object>> Transactions(int rows, int seed, double shift = 0)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, rows).Select(_ =>
+        {
+            var fraud = random.NextDouble() < 0.3;
+            return new Dictionary<string, object>
+            {
+                ["amount"] = Math.Round((fraud ? 400 : 30) + (random.NextDouble() * 40) + shift, 2),
+                ["category"] = fraud ? (random.NextDouble() < 0.8 ? "online" : "grocery") : (random.NextDouble() < 0.2 ? "online" : "grocery"),
+                ["hour"] = random.Next(24),
+                ["fraud"] = fraud ? 1 : 0,
+            };
+        })];
+    }
+
+    private async Task SendAsync(List<Dictionary<string, object>> rows, string? extraColumn = null)
+    {
+        foreach (var chunk in rows.Chunk(25))
+        {
+            var instances = chunk.Select(r =>
+            {
+                var row = r.Where(kv => kv.Key != "fraud").ToDictionary(kv => kv.Key, kv => JsonSerializer.SerializeToElement(kv.Value));
+                if (extraColumn is not null) row[extraColumn] = JsonSerializer.SerializeToElement("x");
+                return row;
+            }).ToList();
+            await _client.Endpoints.PredictAsync("watched", new PredictRequest(instances));
+        }
+    }
+
+    /// <summary>Waits until the capture files hold <paramref name="rows"/> rows: they are written about once a second.</summary>
+    private async Task WaitForCaptureAsync(int rows)
+    {
+        var folder = Path.Combine(_server.DataDir, "capture", "watched");
+        for (var i = 0; i < 200; i++)
+        {
+            var count = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.jsonl").Sum(f => File.ReadLines(f).Count()) : 0;
+            if (count >= rows) return;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Fail($"the capture did not reach {rows} rows");
+    }
+
+    [Fact]
+    public async Task Should_keep_a_baseline_and_find_drift_on_the_shifted_column_only_never_on_a_resample()
+    {
+        var training = Transactions(600, 1);
+        var csv = new StringBuilder("amount,category,hour,fraud\n");
+        foreach (var r in training) csv.Append(CultureInfo.InvariantCulture, $"{r["amount"]},{r["category"]},{r["hour"]},{r["fraud"]}\n");
+        await _client.Datasets.UploadAsync("watched-data", new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+        var job = await _client.Jobs.TrainAsync(new TrainRequest("watched-data", "fraud", Register: "watched-model", Iterations: 20, Folds: 2));
+        var done = await _client.Jobs.WaitAsync(job.Id, ct: TestContext.Current.CancellationToken);
+        Assert.True(done.Status == JobStatus.Succeeded, done.Error);
+
+        // The baseline: the training data's columns and the validation predictions (out of fold: all 600 rows).
+        var baseline = await _client.Monitoring.BaselineAsync("watched-model", 1);
+        Assert.Equal(["amount", "category", "hour"], baseline.Features.Keys.Order());
+        Assert.Equal((600L, "numeric", 1001), (baseline.Features["amount"].Count, baseline.Features["amount"].Kind, baseline.Features["amount"].Quantiles!.Count));
+        Assert.Equal(training.Count(r => (string)r["category"] == "online"), baseline.Features["category"].Counts!["online"]);
+        Assert.Equal((600L, "numeric"), (baseline.Prediction!.Count, baseline.Prediction.Kind));
+        Assert.Contains("watched-data:1", baseline.Source);
+        Assert.True(baseline.Metrics["auc"] > 0.9);
+
+        await _client.Endpoints.DeployAsync("watched", "watched-model");
+        await _client.Endpoints.SetCaptureAsync("watched", 1);
+
+        // A fresh sample of the same distribution, large enough for distances (a 5% test alarms on 5% of samples by design): no column drifts.
+        var start = DateTimeOffset.UtcNow;
+        await SendAsync(Transactions(1_200, 2));
+        await WaitForCaptureAsync(1_200);
+        var middle = DateTimeOffset.UtcNow;
+        var same = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: start, To: middle));
+        Assert.Equal(("ok", 1_200L, 0), (same.Status, same.Rows, same.Drifted));
+        Assert.All(same.Features, f => Assert.Equal(("ok", f.Kind == "numeric" ? "wasserstein" : "jensenshannon"), (f.Status, f.Method)));
+        Assert.Equal("ok", same.Prediction!.Status);
+
+        // Amounts 60 higher (a fifth of the training spread) and a column the model does not know: only amount drifts.
+        await SendAsync(Transactions(400, 3, shift: 60), extraColumn: "coupon");
+        await WaitForCaptureAsync(1_600);
+        var shifted = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: middle, To: DateTimeOffset.UtcNow));
+        Assert.Equal(("drift", 400L, 1), (shifted.Status, shifted.Rows, shifted.Drifted));
+        var amount = shifted.Features.Single(f => f.Column == "amount");
+        Assert.Equal(("drift", "ks"), (amount.Status, amount.Method));
+        Assert.True(amount.Score < 1e-6, $"p = {amount.Score}");
+        Assert.Equal(["ok", "ok"], shifted.Features.Where(f => f.Column != "amount").Select(f => f.Status));
+        Assert.Equal(["coupon"], shifted.UnseenColumns);
+        Assert.True(amount.OutOfRangeRate > 0);
+
+        // A rule per column: PSI with its threshold decides instead.
+        var ruled = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: middle, To: DateTimeOffset.UtcNow,
+            Rules: new Dictionary<string, DriftRule> { ["amount"] = new("psi", 0.2) }));
+        Assert.Equal("psi", ruled.Features.Single(f => f.Column == "amount").Method);
+        var badRule = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.CheckDriftAsync("watched",
+            new DriftCheckRequest(Rules: new Dictionary<string, DriftRule> { ["category"] = new("ks", 0.05) })));
+        Assert.Equal((HttpStatusCode.BadRequest, "rules.category"), (badRule.Status, badRule.Field));
+        Assert.Equal("rules.nope", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.CheckDriftAsync("watched",
+            new DriftCheckRequest(Rules: new Dictionary<string, DriftRule> { ["nope"] = new("psi", 0.2) })))).Field);
+
+        // An empty window is insufficient data, never "no drift".
+        var empty = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: start.AddHours(-2), To: start.AddHours(-1)));
+        Assert.Equal(("insufficient_data", 0L), (empty.Status, empty.Rows));
+        Assert.All(empty.Features, f => Assert.Equal("insufficient_data", f.Status));
+
+        // The reports are kept as a time series, newest first.
+        var history = await _client.Monitoring.DriftHistoryAsync("watched");
+        Assert.Equal(["insufficient_data", "drift", "drift", "ok"], history.Select(r => r.Status));
+        Assert.Equal(400, history[2].Features.Single(f => f.Column == "amount").Rows);
+    }
+}
