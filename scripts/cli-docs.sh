@@ -11,7 +11,7 @@ commands=(
   "runs list" "runs show" "runs metrics" "runs artifacts"
   "models import" "models register" "models list" "models show" "models alias"
   "train" "automl" "batch" "jobs list" "jobs show" "jobs cancel"
-  "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints batching" "endpoints scale" "endpoints capture" "endpoints list" "endpoints show" "endpoints delete" "predict" "monitor drift" "monitor history"
+  "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints batching" "endpoints scale" "endpoints capture" "endpoints list" "endpoints show" "endpoints delete" "predict" "monitor drift" "monitor history" "monitor feedback" "monitor performance"
   "tokens create" "tokens list" "tokens revoke" "audit"
 )
 {

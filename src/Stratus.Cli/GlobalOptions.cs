@@ -44,7 +44,10 @@ internal static class GlobalOptions
             }
             catch (StratusApiException ex)
             {
-                return Fail(ex.Detail.Length > 0 ? $"{ex.Detail} ({(int)ex.Status} {ex.Title})" : $"{(int)ex.Status} {ex.Title}");
+                var message = ex.Detail.Length > 0 ? $"{ex.Detail} ({(int)ex.Status} {ex.Title})" : $"{(int)ex.Status} {ex.Title}";
+                // A request of many items names each bad one; the first twenty are enough to act on.
+                var items = ex.Errors.Take(20).Select(e => $"\n  {e.Key}: {e.Value}");
+                return Fail(message + string.Concat(items) + (ex.Errors.Count > 20 ? $"\n  ... and {ex.Errors.Count - 20} more" : ""));
             }
             catch (HttpRequestException ex)
             {

@@ -377,6 +377,16 @@ public sealed class MonitoringClient(StratusClient client)
         client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", StratusClient.Json(request ?? new DriftCheckRequest(), StratusJsonContext.Default.DriftCheckRequest),
             StratusJsonContext.Default.DriftReport, ct);
 
+    /// <summary>Sends true labels for captured predictions; bad items throw a <see cref="StratusApiException"/> listing them in <see cref="StratusApiException.Errors"/> (the others are stored).</summary>
+    public Task<FeedbackResult> FeedbackAsync(string endpoint, IReadOnlyList<FeedbackItem> items, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/feedback", StratusClient.Json(new FeedbackRequest(items), StratusJsonContext.Default.FeedbackRequest),
+            StratusJsonContext.Default.FeedbackResult, ct);
+
+    /// <summary>The main model version's metrics on labelled predictions, window by window.</summary>
+    public Task<PerformanceReport> PerformanceAsync(string endpoint, double? windowMinutes = null, int? buckets = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/performance",
+            ("window_minutes", windowMinutes?.ToString(CultureInfo.InvariantCulture)), ("buckets", buckets?.ToString(CultureInfo.InvariantCulture))), StratusJsonContext.Default.PerformanceReport, ct);
+
     /// <summary>An endpoint's drift reports, newest first.</summary>
     public Task<IReadOnlyList<DriftReport>> DriftHistoryAsync(string endpoint, int? limit = null, CancellationToken ct = default) =>
         client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),

@@ -8,9 +8,12 @@ using System.Text.Json.Serialization.Metadata;
 namespace Stratus.Client;
 
 /// <summary>An error answer from the Stratus API, carrying its ProblemDetails.</summary>
-public sealed class StratusApiException(HttpStatusCode status, string title, string detail, string? field)
+public sealed class StratusApiException(HttpStatusCode status, string title, string detail, string? field, IReadOnlyDictionary<string, string>? errors = null)
     : Exception($"{(int)status} {title}: {detail}")
 {
+    /// <summary>What is wrong with each bad item of a request that has several (such as feedback), by its field (<c>items[3].label</c>).</summary>
+    public IReadOnlyDictionary<string, string> Errors { get; } = errors ?? new Dictionary<string, string>();
+
     /// <summary>The HTTP status.</summary>
     public HttpStatusCode Status { get; } = status;
 
@@ -170,6 +173,7 @@ public sealed class StratusClient
         if (response.IsSuccessStatusCode) return;
         string title = response.ReasonPhrase ?? "Error", detail = "", body = "";
         string? field = null;
+        Dictionary<string, string>? errors = null;
         try
         {
             body = await response.Content.ReadAsStringAsync(ct);
@@ -178,11 +182,13 @@ public sealed class StratusClient
             if (root.TryGetProperty("title", out var t)) title = t.GetString() ?? title;
             if (root.TryGetProperty("detail", out var d)) detail = d.GetString() ?? "";
             if (root.TryGetProperty("field", out var f)) field = f.GetString();
+            if (root.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Object)
+                errors = e.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
         }
         catch (JsonException)
         {
             detail = body.Length > 500 ? body[..500] : body;
         }
-        throw new StratusApiException(response.StatusCode, title, detail, field);
+        throw new StratusApiException(response.StatusCode, title, detail, field, errors);
     }
 }

@@ -316,6 +316,22 @@ public sealed record FeatureDrift(string Column, string Kind, string Status, str
 public sealed record DriftReport(long Id, string Endpoint, ModelVersionRef Model, DateTimeOffset From, DateTimeOffset To, long Rows, string Status,
     int Drifted, double DriftShare, IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns, DateTimeOffset CreatedAt);
 
+/// <summary>The true outcome of a prediction an endpoint made: its request id (and row, for a request of several), and the label.</summary>
+/// <param name="Label">The true class (a string, number or boolean naming one of the model's classes) or value (a number, regression).</param>
+public sealed record FeedbackItem(string RequestId, JsonElement Label, int Row = 0);
+
+/// <summary>True labels for predictions an endpoint made and captured (capture must be on for the requests to be found).</summary>
+public sealed record FeedbackRequest(IReadOnlyList<FeedbackItem> Items);
+
+/// <summary>How many labels were stored (a label sent again replaces the earlier one).</summary>
+public sealed record FeedbackResult(int Accepted);
+
+/// <summary>The model's metrics on the labelled predictions of one time window (by when the requests were made).</summary>
+public sealed record PerformanceWindow(DateTimeOffset From, DateTimeOffset To, long Labelled, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>Live performance of an endpoint's main model version from labelled feedback, window by window, beside its validation metrics.</summary>
+public sealed record PerformanceReport(string Endpoint, ModelVersionRef Model, string Task, IReadOnlyDictionary<string, double> Baseline, IReadOnlyList<PerformanceWindow> Windows);
+
 /// <summary>Job lifecycle states.</summary>
 public static class JobStatus
 {
@@ -625,6 +641,9 @@ public static class StratusJson
 [JsonSerializable(typeof(EndpointScaling))]
 [JsonSerializable(typeof(CapturedRow))]
 [JsonSerializable(typeof(ModelBaseline))]
+[JsonSerializable(typeof(FeedbackRequest))]
+[JsonSerializable(typeof(FeedbackResult))]
+[JsonSerializable(typeof(PerformanceReport))]
 [JsonSerializable(typeof(DriftCheckRequest))]
 [JsonSerializable(typeof(DriftReport))]
 [JsonSerializable(typeof(IReadOnlyList<DriftReport>))]

@@ -121,6 +121,18 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Contains("fraud-cli:1", history.Out);
         Assert.Contains("insufficient", history.Out);
 
+        // Feedback from a CSV: a request that was not captured is refused by its item; live performance reads back.
+        var labels = Path.Combine(_home, "labels.csv");
+        await File.WriteAllTextAsync(labels, "request_id,label\nnever-captured,1\n");
+        var refusedLabels = await Cli("monitor", "feedback", "fraud-live", "--file", labels);
+        Assert.Equal(1, refusedLabels.ExitCode);
+        Assert.Contains("1 of 1 labels were refused", refusedLabels.Err);
+        Assert.Contains("items[0].request_id: 'never-captured' (row 0) was not captured", refusedLabels.Err);
+        await File.WriteAllTextAsync(labels, "request_id\nx\n");
+        Assert.Contains("needs the columns request_id and label", (await Cli("monitor", "feedback", "fraud-live", "--file", labels)).Err);
+        var performance = await Json("monitor", "performance", "fraud-live", "--buckets", "2");
+        Assert.Equal((2, 0), (performance.GetProperty("windows").GetArrayLength(), performance.GetProperty("windows").EnumerateArray().Sum(w => w.GetProperty("labelled").GetInt32())));
+
         // Replicas: the endpoint may scale to zero; a maximum below the minimum names the option.
         var scaled = await Cli("endpoints", "scale", "fraud-live", "--min", "0", "--max", "2", "--idle-seconds", "60");
         Assert.Equal(0, scaled.ExitCode);

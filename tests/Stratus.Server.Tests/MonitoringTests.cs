@@ -37,8 +37,10 @@ public sealed class MonitoringTests : IAsyncLifetime
         })];
     }
 
-    private async Task SendAsync(List<Dictionary<string, object>> rows, string? extraColumn = null)
+    /// <summary>Sends the rows 25 to a request; returns each row's request id and index in its request.</summary>
+    private async Task<List<(string RequestId, int Row)>> SendAsync(List<Dictionary<string, object>> rows, string? extraColumn = null)
     {
+        var sent = new List<(string, int)>();
         foreach (var chunk in rows.Chunk(25))
         {
             var instances = chunk.Select(r =>
@@ -47,8 +49,10 @@ public sealed class MonitoringTests : IAsyncLifetime
                 if (extraColumn is not null) row[extraColumn] = JsonSerializer.SerializeToElement("x");
                 return row;
             }).ToList();
-            await _client.Endpoints.PredictAsync("watched", new PredictRequest(instances));
+            var response = await _client.Endpoints.PredictAsync("watched", new PredictRequest(instances));
+            sent.AddRange(instances.Select((_, i) => (response.RequestId, i)));
         }
+        return sent;
     }
 
     /// <summary>Waits until the capture files hold <paramref name="rows"/> rows: they are written about once a second.</summary>
@@ -64,8 +68,8 @@ public sealed class MonitoringTests : IAsyncLifetime
         Assert.Fail($"the capture did not reach {rows} rows");
     }
 
-    [Fact]
-    public async Task Should_keep_a_baseline_and_find_drift_on_the_shifted_column_only_never_on_a_resample()
+    /// <summary>Trains watched-model on 600 transactions and serves it as endpoint <c>watched</c>, capturing every request.</summary>
+    private async Task<List<Dictionary<string, object>>> DeployAsync()
     {
         var training = Transactions(600, 1);
         var csv = new StringBuilder("amount,category,hour,fraud\n");
@@ -74,6 +78,15 @@ public sealed class MonitoringTests : IAsyncLifetime
         var job = await _client.Jobs.TrainAsync(new TrainRequest("watched-data", "fraud", Register: "watched-model", Iterations: 20, Folds: 2));
         var done = await _client.Jobs.WaitAsync(job.Id, ct: TestContext.Current.CancellationToken);
         Assert.True(done.Status == JobStatus.Succeeded, done.Error);
+        await _client.Endpoints.DeployAsync("watched", "watched-model");
+        await _client.Endpoints.SetCaptureAsync("watched", 1);
+        return training;
+    }
+
+    [Fact]
+    public async Task Should_keep_a_baseline_and_find_drift_on_the_shifted_column_only_never_on_a_resample()
+    {
+        var training = await DeployAsync();
 
         // The baseline: the training data's columns and the validation predictions (out of fold: all 600 rows).
         var baseline = await _client.Monitoring.BaselineAsync("watched-model", 1);
@@ -83,9 +96,6 @@ public sealed class MonitoringTests : IAsyncLifetime
         Assert.Equal((600L, "numeric"), (baseline.Prediction!.Count, baseline.Prediction.Kind));
         Assert.Contains("watched-data:1", baseline.Source);
         Assert.True(baseline.Metrics["auc"] > 0.9);
-
-        await _client.Endpoints.DeployAsync("watched", "watched-model");
-        await _client.Endpoints.SetCaptureAsync("watched", 1);
 
         // A fresh sample of the same distribution, large enough for distances (a 5% test alarms on 5% of samples by design): no column drifts.
         var start = DateTimeOffset.UtcNow;
@@ -128,5 +138,41 @@ public sealed class MonitoringTests : IAsyncLifetime
         var history = await _client.Monitoring.DriftHistoryAsync("watched");
         Assert.Equal(["insufficient_data", "drift", "drift", "ok"], history.Select(r => r.Status));
         Assert.Equal(400, history[2].Features.Single(f => f.Column == "amount").Rows);
+    }
+
+    [Fact]
+    public async Task Should_take_labels_for_captured_predictions_refuse_bad_items_one_by_one_and_measure_live_performance()
+    {
+        await DeployAsync();
+        var traffic = Transactions(200, 7);
+        var sent = await SendAsync(traffic);
+        await WaitForCaptureAsync(200);
+        List<FeedbackItem> Labels(Func<int, int> label) =>
+            [.. sent.Select((s, i) => new FeedbackItem(s.RequestId, JsonSerializer.SerializeToElement(label(i)), s.Row))];
+
+        // The true labels, with two bad items: a request never captured and a label that is not a class. Those two are
+        // refused by name; the 200 others are stored.
+        var items = Labels(i => (int)traffic[i]["fraud"]);
+        items.Add(new FeedbackItem("no-such-request", JsonSerializer.SerializeToElement(1)));
+        items.Add(new FeedbackItem(sent[0].RequestId, JsonSerializer.SerializeToElement("maybe"), sent[0].Row));
+        var refused = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.FeedbackAsync("watched", items));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal(["items[200].request_id", "items[201].label"], refused.Errors.Keys.Order());
+        Assert.Contains("2 of 202 labels were refused", refused.Detail);
+        Assert.Contains("the model's classes are 0, 1", refused.Errors["items[201].label"]);
+
+        var live = await _client.Monitoring.PerformanceAsync("watched", windowMinutes: 60, buckets: 4);
+        Assert.Equal(("binary", 4, 200L), (live.Task, live.Windows.Count, live.Windows.Sum(w => w.Labelled)));
+        var window = live.Windows.Single(w => w.Labelled > 0);
+        Assert.True(window.Metrics["auc"] > 0.9, $"auc {window.Metrics["auc"]}");
+        Assert.True(live.Baseline["auc"] > 0.9);
+        Assert.Empty(live.Windows.First(w => w.Labelled == 0).Metrics);
+
+        // Labels sent again replace the earlier ones: flipped, the live accuracy falls as far as it was high.
+        Assert.Equal(200, (await _client.Monitoring.FeedbackAsync("watched", Labels(i => 1 - (int)traffic[i]["fraud"]))).Accepted);
+        var flipped = (await _client.Monitoring.PerformanceAsync("watched", windowMinutes: 60, buckets: 1)).Windows.Single();
+        Assert.Equal(200, flipped.Labelled);
+        Assert.Equal(1 - window.Metrics["accuracy"], flipped.Metrics["accuracy"], 1e-9);
+        Assert.Equal("items", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.FeedbackAsync("watched", []))).Field);
     }
 }

@@ -42,7 +42,60 @@ internal static class MonitorCommands
                 AnsiConsole.Write(table);
             })));
         command.Subcommands.Add(history);
+        var file = new Option<FileInfo>("--file") { Description = "A CSV with columns request_id and label (and row, for requests of several rows)", Required = true };
+        var feedback = new Command("feedback", "Send true labels for an endpoint's captured predictions") { endpoint, file };
+        feedback.SetAction(Remote(async (result, client, ct) =>
+        {
+            var items = ReadLabels(result.GetValue(file)!);
+            var stored = await client.Monitoring.FeedbackAsync(result.GetValue(endpoint)!, items, ct);
+            Print(result, stored, StratusJsonContext.Default.FeedbackResult, r => AnsiConsole.MarkupLine($"Stored {r.Accepted:N0} labels"));
+        }));
+        command.Subcommands.Add(feedback);
+
+        var performanceWindow = new Option<double>("--window-minutes") { Description = "How far back to look", DefaultValueFactory = _ => 1440 };
+        var buckets = new Option<int>("--buckets") { Description = "Into how many windows to divide it", DefaultValueFactory = _ => 24 };
+        var performance = new Command("performance", "An endpoint's model measured on labelled predictions, window by window, beside its validation metrics") { endpoint, performanceWindow, buckets };
+        performance.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Monitoring.PerformanceAsync(result.GetValue(endpoint)!, result.GetValue(performanceWindow), result.GetValue(buckets), ct),
+                StratusJsonContext.Default.PerformanceReport, r =>
+                {
+                    var names = r.Baseline.Keys.Order(StringComparer.Ordinal).ToList();
+                    AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(r.Endpoint)}[/], {Esc(r.Model.Name)}:{r.Model.Version} ({Esc(r.Task)}); validation: " +
+                        Esc(string.Join(", ", names.Select(n => $"{n} {r.Baseline[n]:F4}"))));
+                    var table = NewTable(["From", "Labelled", .. names]);
+                    foreach (var w in r.Windows.Where(w => w.Labelled > 0))
+                        table.AddRow([When(w.From), w.Labelled.ToString("N0", CultureInfo.InvariantCulture), .. names.Select(n => w.Metrics.TryGetValue(n, out var v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "")]);
+                    AnsiConsole.Write(table);
+                })));
+        command.Subcommands.Add(performance);
         return command;
+    }
+
+    /// <summary>Labels from a CSV of request_id, label and optionally row; a label that reads as a number is sent as one.</summary>
+    private static List<FeedbackItem> ReadLabels(FileInfo file)
+    {
+        if (!file.Exists) throw new ArgumentException($"--file: {file.FullName} does not exist");
+        using var reader = file.OpenText();
+        var header = (reader.ReadLine() ?? "").Split(',').Select(h => h.Trim()).ToList();
+        var (id, label, row) = (header.IndexOf("request_id"), header.IndexOf("label"), header.IndexOf("row"));
+        if (id < 0 || label < 0) throw new ArgumentException($"--file: {file.Name} needs the columns request_id and label; its header is '{string.Join(',', header)}'");
+        var items = new List<FeedbackItem>();
+        var line = 1;
+        for (var text = reader.ReadLine(); text is not null; text = reader.ReadLine())
+        {
+            line++;
+            if (text.Length == 0) continue;
+            var cells = text.Split(',');
+            if (cells.Length < header.Count) throw new ArgumentException($"--file: line {line} has {cells.Length} values for {header.Count} columns");
+            var value = cells[label].Trim();
+            var json = System.Text.Json.JsonDocument.Parse(double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
+                ? number.ToString("R", CultureInfo.InvariantCulture)
+                : "\"" + System.Text.Json.JsonEncodedText.Encode(value) + "\"").RootElement.Clone();
+            var index = 0;
+            if (row >= 0 && !int.TryParse(cells[row], NumberStyles.None, CultureInfo.InvariantCulture, out index)) throw new ArgumentException($"--file: line {line}: row '{cells[row]}' is not a row number");
+            items.Add(new FeedbackItem(cells[id].Trim(), json, index));
+        }
+        return items;
     }
 
     private static string Status(string status) => status switch

@@ -18,6 +18,9 @@ public sealed class ProblemException(int status, string title, string detail, st
     /// <summary>Seconds after which the client may try again (sent as <c>Retry-After</c>).</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>What is wrong with each bad item of a request with several, by field (written as <c>errors</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Errors { get; init; }
+
     /// <summary>429: too many requests right now; try again after <paramref name="seconds"/>.</summary>
     public static ProblemException TooMany(string message, int seconds) => new(429, "Too many requests", message) { RetryAfterSeconds = seconds };
 
@@ -53,6 +56,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         if (exception is ProblemException { RetryAfterSeconds: { } retry }) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["field"] = field;
+        if (exception is ProblemException { Errors: { Count: > 0 } errors }) problem.Extensions["errors"] = errors;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
     }
 

@@ -112,6 +112,7 @@ public static partial class StratusServer
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddScoped<MonitoringService>();
+        builder.Services.AddScoped<FeedbackService>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ReplicaRegistry>();
         builder.Services.AddSingleton<ServingMetrics>();

@@ -33,6 +33,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<EndpointVersionRow> EndpointVersions => Set<EndpointVersionRow>();
     public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
     public DbSet<Monitoring.DriftReportRow> DriftReports => Set<Monitoring.DriftReportRow>();
+    public DbSet<Monitoring.FeedbackRow> Feedback => Set<Monitoring.FeedbackRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

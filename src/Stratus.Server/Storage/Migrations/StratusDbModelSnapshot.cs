@@ -234,6 +234,56 @@ namespace Stratus.Server.Storage.Migrations
                     b.ToTable("drift_reports", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Monitoring.FeedbackRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Label")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PredictedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PredictionJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ReceivedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Row")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("Value")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Endpoint", "RequestId", "Row")
+                        .IsUnique();
+
+                    b.HasIndex("Endpoint", "ModelName", "ModelVersion", "PredictedAt");
+
+                    b.ToTable("feedback", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Registry.ModelAliasRow", b =>
                 {
                     b.Property<long>("ModelId")
