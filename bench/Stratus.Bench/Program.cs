@@ -13,6 +13,8 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-soak [minutes]   10 minutes at 80% of peak: errors, latency and memory per minute
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-batching [requests]   adaptive micro-batching on vs off, an ONNX MLP at concurrency 64
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-coldstart [rounds]   scale to zero, then the waking request vs warm ones, and memory
+//   dotnet run -c Release --project bench/Stratus.Bench -- drift [baseline rows] [window rows] [columns]   a drift check at scale vs DuckDB parsing the capture alone
+//   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests]   serving throughput with every request captured vs none
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -23,6 +25,19 @@ if (which == "automl")
     return;
 }
 var work = Directory.CreateTempSubdirectory("stratus-bench-").FullName;
+if (which == "drift")
+{
+    try
+    {
+        MonitoringBenchmark.Run(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000,
+            args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50);
+    }
+    finally
+    {
+        Directory.Delete(work, recursive: true);
+    }
+    return;
+}
 try
 {
     var app = StratusServer.Create([], o =>
@@ -40,6 +55,7 @@ try
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    if (which is "serve-capture") await ServeBenchmark.RunCaptureAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000);
     if (which is "serve-coldstart") await ServeBenchmark.RunColdStartAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
     if (which is "serve-python")
     {

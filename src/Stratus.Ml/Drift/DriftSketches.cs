@@ -18,8 +18,8 @@ public static class DriftSketches
     /// <summary>The category that stands for the values beyond <see cref="MaxCategories"/>.</summary>
     public const string Other = "__other__";
 
-    private static readonly string Levels = string.Join(", ",
-        Enumerable.Range(0, DistributionSketch.QuantileCount).Select(i => ((double)i / (DistributionSketch.QuantileCount - 1)).ToString("R", CultureInfo.InvariantCulture)));
+    /// <summary>Numeric columns with more values are sketched from a uniform sample of this many.</summary>
+    public const int MaxSortedValues = 2_000_000;
 
     /// <summary>
     /// Sketches the columns of <paramref name="relation"/> (a table, a view or a parenthesized query). A relation of at
@@ -36,22 +36,38 @@ public static class DriftSketches
         var numeric = columns.Where(c => c.Kind == Numeric).ToList();
         if (numeric.Count > 0)
         {
-            var parts = numeric.SelectMany(c => new[]
+            var moments = new List<(long Count, double Mean, double Std)>();
+            command.CommandText = $"SELECT {string.Join(", ", numeric.Select(c => $"count({c.Expression}), avg({c.Expression}), stddev_pop({c.Expression})"))} FROM {relation}";
+            using (var reader = command.ExecuteReader())
             {
-                $"count({c.Expression})", $"quantile_cont({c.Expression}, [{Levels}])", $"avg({c.Expression})", $"stddev_pop({c.Expression})",
-                keepValues ? $"list({c.Expression} ORDER BY {c.Expression}) FILTER (WHERE {c.Expression} IS NOT NULL)" : "NULL",
-            });
-            command.CommandText = $"SELECT {string.Join(", ", parts)} FROM {relation}";
-            using var reader = command.ExecuteReader();
-            reader.Read();
+                reader.Read();
+                for (var i = 0; i < numeric.Count; i++)
+                {
+                    var count = reader.GetInt64(i * 3);
+                    moments.Add(count == 0 ? (0, 0, 0) : (count, reader.GetDouble((i * 3) + 1), reader.GetDouble((i * 3) + 2)));
+                }
+            }
             for (var i = 0; i < numeric.Count; i++)
             {
-                var at = i * 5;
-                var count = reader.GetInt64(at);
-                sketches[numeric[i].Name] = count == 0
-                    ? new DistributionSketch(Numeric, 0, rows)
-                    : new DistributionSketch(Numeric, count, rows - count, Doubles(reader.GetValue(at + 1)), reader.GetDouble(at + 2), reader.GetDouble(at + 3),
-                        Values: keepValues ? Doubles(reader.GetValue(at + 4)) : null);
+                var (count, mean, std) = moments[i];
+                if (count == 0)
+                {
+                    sketches[numeric[i].Name] = new DistributionSketch(Numeric, 0, rows);
+                    continue;
+                }
+                // Quantiles from the sorted values (DuckDB's quantile_cont with a thousand levels costs a pass per level);
+                // beyond MaxSortedValues from a uniform sample of them, whose quantiles are as exact as the sketch keeps.
+                var sample = count > MaxSortedValues ? $" USING SAMPLE reservoir({MaxSortedValues} ROWS) REPEATABLE (42)" : "";
+                command.CommandText = $"SELECT v FROM (SELECT {numeric[i].Expression} AS v FROM {relation} WHERE {numeric[i].Expression} IS NOT NULL){sample}";
+                var values = new double[Math.Min(count, MaxSortedValues)];
+                var n = 0;
+                using (var reader = command.ExecuteReader())
+                {
+                    while (reader.Read() && n < values.Length) values[n++] = reader.GetDouble(0);
+                }
+                Array.Sort(values, 0, n);
+                var sorted = n == values.Length ? values : values[..n];
+                sketches[numeric[i].Name] = new DistributionSketch(Numeric, count, rows - count, Quantiles(sorted), mean, std, Values: keepValues ? sorted : null);
             }
         }
         foreach (var c in columns.Where(c => c.Kind == Categorical))
@@ -79,18 +95,23 @@ public static class DriftSketches
     {
         var sorted = values.Where(double.IsFinite).Order().ToArray();
         if (sorted.Length == 0) return new DistributionSketch(Numeric, 0, 0);
+        var mean = sorted.Average();
+        var std = Math.Sqrt(sorted.Sum(v => (v - mean) * (v - mean)) / sorted.Length);
+        return new DistributionSketch(Numeric, sorted.Length, 0, Quantiles(sorted), mean, std);
+    }
+
+    /// <summary>Quantiles at the sketch's levels of sorted values, interpolated between order statistics (as DuckDB's quantile_cont).</summary>
+    private static double[] Quantiles(double[] sorted)
+    {
         var quantiles = new double[DistributionSketch.QuantileCount];
         for (var i = 0; i < quantiles.Length; i++)
         {
-            // Linear interpolation between order statistics, as quantile_cont.
             var position = (double)i / (quantiles.Length - 1) * (sorted.Length - 1);
             var lower = (int)Math.Floor(position);
             var upper = Math.Min(lower + 1, sorted.Length - 1);
             quantiles[i] = sorted[lower] + ((position - lower) * (sorted[upper] - sorted[lower]));
         }
-        var mean = sorted.Average();
-        var std = Math.Sqrt(sorted.Sum(v => (v - mean) * (v - mean)) / sorted.Length);
-        return new DistributionSketch(Numeric, sorted.Length, 0, quantiles, mean, std);
+        return quantiles;
     }
 
     /// <summary>The sketch of categories held in memory (a multiclass model's predicted labels).</summary>
@@ -99,7 +120,4 @@ public static class DriftSketches
         var counts = values.GroupBy(v => v, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count(), StringComparer.Ordinal);
         return new DistributionSketch(Categorical, counts.Values.Sum(), 0, Counts: counts);
     }
-
-    private static double[] Doubles(object? list) =>
-        list is System.Collections.IList values ? [.. values.Cast<object?>().Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture))] : [];
 }

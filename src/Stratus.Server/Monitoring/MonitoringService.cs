@@ -64,7 +64,8 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         }
 
         var files = WindowFiles(capture.Folder(endpoint), from, to);
-        var (rows, current, predictions, unseen) = await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
+        var window = await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
+        var (rows, current, predictions, unseen) = (window.Rows, window.Features, window.Prediction, window.UnseenColumns);
         DriftRule? RuleOf(string column) => request.Rules?.GetValueOrDefault(column);
         var features = baseline.Features.Select(f => DriftDetector.Compare(f.Key, f.Value, current[f.Key], RuleOf(f.Key), minRows)).ToList();
         var prediction = baseline.Prediction is { } reference && predictions is not null
@@ -119,56 +120,17 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         }).Order(StringComparer.Ordinal)];
     }
 
-    private (long Rows, Dictionary<string, DistributionSketch> Features, DistributionSketch? Prediction, List<string> Unseen) Sketch(
-        List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
+    private WindowSketch Sketch(List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
     {
         using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!);
-        static string At(params string[] keys) =>
-            "'/" + string.Join('/', keys.Select(k => k.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal).Replace("'", "''", StringComparison.Ordinal))) + "'";
-        static string Time(DateTimeOffset t) => $"TIMESTAMPTZ '{t.UtcDateTime:yyyy-MM-dd HH:mm:ss.ffffff}+00'";
-        var window = files.Count == 0
-            ? "(SELECT NULL::JSON AS json WHERE false)"
-            : $"(SELECT json FROM read_json_objects([{string.Join(", ", files.Select(DuckDb.Literal))}], format = 'newline_delimited') " +
-              $"WHERE CAST(json_extract_string(json, '/time') AS TIMESTAMPTZ) >= {Time(from)} AND CAST(json_extract_string(json, '/time') AS TIMESTAMPTZ) < {Time(to)})";
-        using var command = connection.CreateCommand();
-        command.CommandText = $"CREATE TEMP TABLE window_rows AS SELECT * FROM {window}";
-        command.ExecuteNonQuery();
-
-        string Read(string kind, params string[] keys) => kind == DriftSketches.Numeric
-            ? $"TRY_CAST(json_extract_string(json, {At(keys)}) AS DOUBLE)"
-            : $"json_extract_string(json, {At(keys)})";
-        var columns = baseline.Features.Select(f => new SketchColumn(f.Key, f.Value.Kind, Read(f.Value.Kind, "inputs", f.Key))).ToList();
-        var features = DriftSketches.Compute(connection, "window_rows", columns, DriftDetector.TestRowsLimit);
-        command.CommandText = "SELECT count(*) FROM window_rows";
-        var rows = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-
-        DistributionSketch? prediction = null;
-        if (baseline.Prediction is { } reference)
+        var path = manifest.Task switch
         {
-            // Only the baseline's own version's predictions: another version behind the endpoint answers differently by design.
-            var expression = manifest.Task switch
-            {
-                "binary" => Read(DriftSketches.Numeric, "prediction", "probabilities", manifest.Classes[^1]),
-                "multiclass" => Read(DriftSketches.Categorical, "prediction", "label"),
-                _ => Read(DriftSketches.Numeric, "prediction", "value"),
-            };
-            var own = $"(SELECT * FROM window_rows WHERE json_extract_string(json, '/model/name') = {DuckDb.Literal(version.Name)} " +
-                $"AND json_extract_string(json, '/model/version') = '{version.Version}')";
-            prediction = DriftSketches.Compute(connection, own, [new SketchColumn(Baselines.Prediction, reference.Kind, expression)], DriftDetector.TestRowsLimit)[Baselines.Prediction];
-        }
-
-        command.CommandText = "SELECT DISTINCT unnest(json_keys(json, '/inputs')) FROM window_rows";
-        var unseen = new List<string>();
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                var name = reader.GetString(0);
-                if (!baseline.Features.ContainsKey(name)) unseen.Add(name);
-            }
-        }
-        unseen.Sort(StringComparer.Ordinal);
-        return (rows, features, prediction, unseen);
+            "binary" => new[] { "prediction", "probabilities", manifest.Classes[^1] },
+            "multiclass" => ["prediction", "label"],
+            _ => ["prediction", "value"],
+        };
+        var prediction = baseline.Prediction is { } reference ? new PredictionColumn(reference.Kind, path, version.Name, version.Version) : null;
+        return CaptureWindow.Sketch(connection, files, from, to, baseline.Features.ToDictionary(f => f.Key, f => f.Value.Kind), prediction);
     }
 }
 
