@@ -387,6 +387,28 @@ public sealed class MonitoringClient(StratusClient client)
         client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/performance",
             ("window_minutes", windowMinutes?.ToString(CultureInfo.InvariantCulture)), ("buckets", buckets?.ToString(CultureInfo.InvariantCulture))), StratusJsonContext.Default.PerformanceReport, ct);
 
+    /// <summary>Sets an endpoint's monitoring policy (triggers, schedule, retraining, promotion, webhooks).</summary>
+    public Task<MonitorPolicyInfo> SetPolicyAsync(string endpoint, MonitorPolicy policy, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy", StratusClient.Json(policy, StratusJsonContext.Default.MonitorPolicy),
+            StratusJsonContext.Default.MonitorPolicyInfo, ct);
+
+    /// <summary>An endpoint's monitoring policy and when it is next checked.</summary>
+    public Task<MonitorPolicyInfo> GetPolicyAsync(string endpoint, CancellationToken ct = default) =>
+        client.GetAsync($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy", StratusJsonContext.Default.MonitorPolicyInfo, ct);
+
+    /// <summary>Removes an endpoint's monitoring policy; its decisions are kept.</summary>
+    public Task DeletePolicyAsync(string endpoint, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Delete, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy", null, ct);
+
+    /// <summary>Runs an endpoint's policy now; returns what it decided.</summary>
+    public Task<PolicyDecision> RunPolicyAsync(string endpoint, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy/run", null, StratusJsonContext.Default.PolicyDecision, ct);
+
+    /// <summary>What an endpoint's policy decided, newest first.</summary>
+    public Task<IReadOnlyList<PolicyDecision>> DecisionsAsync(string endpoint, int? limit = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy/decisions", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),
+            StratusJsonContext.Default.IReadOnlyListPolicyDecision, ct);
+
     /// <summary>An endpoint's drift reports, newest first.</summary>
     public Task<IReadOnlyList<DriftReport>> DriftHistoryAsync(string endpoint, int? limit = null, CancellationToken ct = default) =>
         client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),

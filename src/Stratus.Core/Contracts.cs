@@ -332,6 +332,61 @@ public sealed record PerformanceWindow(DateTimeOffset From, DateTimeOffset To, l
 /// <summary>Live performance of an endpoint's main model version from labelled feedback, window by window, beside its validation metrics.</summary>
 public sealed record PerformanceReport(string Endpoint, ModelVersionRef Model, string Task, IReadOnlyDictionary<string, double> Baseline, IReadOnlyList<PerformanceWindow> Windows);
 
+/// <summary>
+/// What an endpoint's monitoring does by itself: on a schedule (and when asked), check drift and live performance;
+/// when a trigger fires, alert, retrain on the latest version of the training data, and promote the challenger when it
+/// beats the champion on the same holdout.
+/// </summary>
+/// <param name="Drift">Fires on drift: <c>STAT&gt;THRESHOLD</c> for any input column or the predictions, STAT one of
+/// <c>psi</c>, <c>jensenshannon</c> (or <c>js</c>), <c>wasserstein</c> (normed), <c>ks</c> (statistic); <c>share&gt;X</c> for the
+/// share of drifted columns; or <c>drift</c>, the drift check's own verdict.</param>
+/// <param name="Metric">Fires on decay: <c>METRIC&lt;X</c> or <c>METRIC&gt;X</c> over the labelled predictions of the window (auc, accuracy, f1, r2, rmse, mae, log_loss...).</param>
+/// <param name="Schedule">Cron, in UTC: five fields, or six with seconds first. None: only on demand.</param>
+/// <param name="WindowMinutes">The window of requests each check reads (default: a day).</param>
+/// <param name="Retrain"><c>train</c> (the champion's trainer) or <c>automl:120s</c>; none: alert only.</param>
+/// <param name="Promote"><c>if-better</c> (the default) or <c>never</c> (train and compare, record, do not promote).</param>
+/// <param name="Margin">How much better the challenger's score on the holdout must be (absolute; default 0.005).</param>
+/// <param name="WithFeedback">Add the labelled feedback (captured inputs and true labels) to the training data.</param>
+/// <param name="Alias">The alias moved to a promoted challenger (default <c>champion</c>).</param>
+/// <param name="Canary">The promoted version's first share of traffic, percent (default 10); then <paramref name="Step"/> more every <paramref name="IntervalSeconds"/>.</param>
+/// <param name="Webhooks">URLs told (POST, JSON) when a policy fires, a challenger is promoted or kept, or a retraining fails.</param>
+public sealed record MonitorPolicy(
+    string? Drift = null,
+    string? Metric = null,
+    string? Schedule = null,
+    double WindowMinutes = 1440,
+    int MinRows = 30,
+    string? Retrain = null,
+    string Promote = "if-better",
+    double Margin = 0.005,
+    bool WithFeedback = false,
+    string Alias = "champion",
+    int Canary = 10,
+    int Step = 10,
+    int IntervalSeconds = 60,
+    IReadOnlyList<string>? Webhooks = null);
+
+/// <summary>An endpoint's policy, and when it is next checked.</summary>
+public sealed record MonitorPolicyInfo(string Endpoint, MonitorPolicy Policy, DateTimeOffset? NextCheckAt, DateTimeOffset? LastCheckAt, DateTimeOffset UpdatedAt);
+
+/// <summary>A webhook call and how it went: the HTTP status, or why it was not made or failed.</summary>
+public sealed record AlertDelivery(string Url, string Event, int? Status, string? Error, DateTimeOffset At);
+
+/// <summary>
+/// What a policy check decided, with its evidence. <paramref name="Status"/>: <c>ok</c> (nothing fired),
+/// <c>insufficient_data</c> (too few requests or labels to judge), <c>fired</c> (alert only), <c>retraining</c>,
+/// <c>promoted</c>, <c>kept</c> (the challenger was not better by the margin), <c>retrain_failed</c> or <c>error</c>.
+/// </summary>
+/// <param name="Reasons">Why, in words: each trigger's reading against its threshold, the comparison, what was done.</param>
+/// <param name="Scores">The compared metric on the holdout: <c>champion</c> and <c>challenger</c>.</param>
+public sealed record PolicyDecision(long Id, string Endpoint, string Trigger, string Status, IReadOnlyList<string> Reasons, ModelVersionRef Champion,
+    ModelVersionRef? Challenger, long? DriftReportId, string? JobId, string? TrainingData, string? Holdout, string? Metric,
+    IReadOnlyDictionary<string, double> Scores, long? RolloutId, IReadOnlyList<AlertDelivery> Alerts, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>The body of a webhook call: what happened, to which endpoint, why, and the whole decision.</summary>
+/// <param name="Event"><c>policy_fired</c>, <c>promoted</c>, <c>kept</c>, <c>retrain_failed</c> or <c>check_failed</c>.</param>
+public sealed record WebhookEvent(string Event, string Endpoint, string Status, IReadOnlyList<string> Reasons, PolicyDecision Decision);
+
 /// <summary>Job lifecycle states.</summary>
 public static class JobStatus
 {
@@ -644,6 +699,13 @@ public static class StratusJson
 [JsonSerializable(typeof(FeedbackRequest))]
 [JsonSerializable(typeof(FeedbackResult))]
 [JsonSerializable(typeof(PerformanceReport))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, JsonElement>))]
+[JsonSerializable(typeof(MonitorPolicy))]
+[JsonSerializable(typeof(WebhookEvent))]
+[JsonSerializable(typeof(MonitorPolicyInfo))]
+[JsonSerializable(typeof(PolicyDecision))]
+[JsonSerializable(typeof(IReadOnlyList<PolicyDecision>))]
+[JsonSerializable(typeof(IReadOnlyList<AlertDelivery>))]
 [JsonSerializable(typeof(DriftCheckRequest))]
 [JsonSerializable(typeof(DriftReport))]
 [JsonSerializable(typeof(IReadOnlyList<DriftReport>))]
@@ -656,6 +718,8 @@ public static class StratusJson
 [JsonSerializable(typeof(PredictResponse))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 [JsonSerializable(typeof(Dictionary<string, double>))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, double>))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(IReadOnlyList<Prediction>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(JsonElement))]

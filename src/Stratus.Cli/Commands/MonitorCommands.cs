@@ -5,7 +5,7 @@ using static Stratus.Cli.GlobalOptions;
 
 namespace Stratus.Cli.Commands;
 
-/// <summary><c>stratus monitor …</c>: drift of an endpoint's requests from its model's baseline.</summary>
+/// <summary><c>stratus monitor …</c>: drift, live performance, and the policies that retrain and promote by themselves.</summary>
 internal static class MonitorCommands
 {
     public static Command Create()
@@ -68,7 +68,87 @@ internal static class MonitorCommands
                     AnsiConsole.Write(table);
                 })));
         command.Subcommands.Add(performance);
+        AddPolicyCommands(command, endpoint);
         return command;
+    }
+
+    private static void AddPolicyCommands(Command command, Argument<string> endpoint)
+    {
+        var driftTrigger = new Option<string>("--drift") { Description = "Fire on drift: psi>0.2, js>0.1, wasserstein>0.1, ks>0.2 (any column or the predictions), share>0.5 (of columns drifted), or drift (the check's verdict)" };
+        var metricTrigger = new Option<string>("--metric") { Description = "Fire on decay of live performance from feedback: auc<0.85, accuracy<0.9, rmse>3.5..." };
+        var schedule = new Option<string>("--schedule") { Description = "When to check, cron in UTC: \"0 3 * * *\" (five fields, or six with seconds); none: only stratus monitor run" };
+        var window = new Option<double>("--window-minutes") { Description = "The window of requests each check reads", DefaultValueFactory = _ => 1440 };
+        var minRows = new Option<int>("--min-rows") { Description = "Requests (or labels) a window needs to be judged", DefaultValueFactory = _ => 30 };
+        var retrain = new Option<string>("--retrain") { Description = "What to do when a trigger fires: train (the champion's trainer) or automl:120s; none: alert only" };
+        var promote = new Option<string>("--promote") { Description = "if-better: promote a challenger that beats the champion on the holdout by the margin; never: only record", DefaultValueFactory = _ => "if-better" };
+        var margin = new Option<double>("--margin") { Description = "How much better (absolute) the challenger's score must be", DefaultValueFactory = _ => 0.005 };
+        var withFeedback = new Option<bool>("--with-feedback") { Description = "Add labelled feedback (captured inputs with their true labels) to the training data" };
+        var alias = new Option<string>("--alias") { Description = "Alias moved to a promoted challenger", DefaultValueFactory = _ => "champion" };
+        var canary = new Option<int>("--canary") { Description = "Percent of traffic a promoted challenger starts with", DefaultValueFactory = _ => 10 };
+        var step = new Option<int>("--step") { Description = "Percent added after each healthy interval", DefaultValueFactory = _ => 10 };
+        var interval = new Option<string>("--interval") { Description = "Time between rollout steps: 30s, 1m, 1h", DefaultValueFactory = _ => "1m" };
+        var webhooks = new Option<string[]>("--webhook") { Description = "URL told (POST, JSON) when the policy fires, promotes, keeps or fails; repeat for more" };
+        var set = new Command("set", "Set an endpoint's monitoring policy: what fires it, when it is checked, how it retrains and promotes")
+            { endpoint, driftTrigger, metricTrigger, schedule, window, minRows, retrain, promote, margin, withFeedback, alias, canary, step, interval, webhooks };
+        set.SetAction(Remote(async (result, client, ct) =>
+        {
+            var policy = new MonitorPolicy(result.GetValue(driftTrigger), result.GetValue(metricTrigger), result.GetValue(schedule), result.GetValue(window), result.GetValue(minRows),
+                result.GetValue(retrain), result.GetValue(promote)!, result.GetValue(margin), result.GetValue(withFeedback), result.GetValue(alias)!, result.GetValue(canary),
+                result.GetValue(step), AutoMlCommand.Seconds(result.GetValue(interval)!, "--interval"), result.GetValue(webhooks) is { Length: > 0 } urls ? urls : null);
+            Print(result, await client.Monitoring.SetPolicyAsync(result.GetValue(endpoint)!, policy, ct), StratusJsonContext.Default.MonitorPolicyInfo, ShowPolicy);
+        }));
+        command.Subcommands.Add(set);
+
+        var show = new Command("policy", "An endpoint's monitoring policy and when it is next checked") { endpoint };
+        show.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Monitoring.GetPolicyAsync(result.GetValue(endpoint)!, ct), StratusJsonContext.Default.MonitorPolicyInfo, ShowPolicy)));
+        command.Subcommands.Add(show);
+
+        var unset = new Command("unset", "Remove an endpoint's monitoring policy (its decisions are kept)") { endpoint };
+        unset.SetAction(Remote(async (result, client, ct) =>
+        {
+            await client.Monitoring.DeletePolicyAsync(result.GetValue(endpoint)!, ct);
+            AnsiConsole.MarkupLine($"Removed the policy of {Esc(result.GetValue(endpoint))}");
+        }));
+        command.Subcommands.Add(unset);
+
+        var run = new Command("run", "Run an endpoint's policy now: check its triggers, and when one fires, alert and start the retraining") { endpoint };
+        run.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Monitoring.RunPolicyAsync(result.GetValue(endpoint)!, ct), StratusJsonContext.Default.PolicyDecision, ShowDecision)));
+        command.Subcommands.Add(run);
+
+        var limit = new Option<int>("--limit") { Description = "How many decisions to show", DefaultValueFactory = _ => 20 };
+        var decisions = new Command("decisions", "What an endpoint's policy decided and why, newest first") { endpoint, limit };
+        decisions.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Monitoring.DecisionsAsync(result.GetValue(endpoint)!, result.GetValue(limit), ct), StratusJsonContext.Default.IReadOnlyListPolicyDecision, list =>
+            {
+                var table = NewTable("#", "When", "Trigger", "Status", "Champion", "Challenger", "Why");
+                foreach (var d in list)
+                {
+                    table.AddRow(d.Id.ToString(CultureInfo.InvariantCulture), When(d.UpdatedAt), Esc(d.Trigger), Status(d.Status), Esc($"{d.Champion.Name}:{d.Champion.Version}"),
+                        d.Challenger is { } c ? Esc($"{c.Name}:{c.Version}") : "", Esc(d.Reasons.Count > 0 ? d.Reasons[^1] : ""));
+                }
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(decisions);
+    }
+
+    private static void ShowPolicy(MonitorPolicyInfo info)
+    {
+        var p = info.Policy;
+        var triggers = string.Join(" or ", new[] { p.Drift is null ? null : $"drift {p.Drift}", p.Metric is null ? null : $"metric {p.Metric}" }.OfType<string>());
+        AnsiConsole.MarkupLine($"Policy of [bold]{Esc(info.Endpoint)}[/]: fires on {Esc(triggers)} over the last {p.WindowMinutes:G4} minutes (at least {p.MinRows} rows)");
+        AnsiConsole.MarkupLine(p.Schedule is null ? "Checked on demand only (stratus monitor run)" : $"Checked on schedule {Esc(p.Schedule)} (UTC); next {When(info.NextCheckAt)}");
+        AnsiConsole.MarkupLine(p.Retrain is null ? "When it fires: alert only"
+            : $"When it fires: retrain ({Esc(p.Retrain)}{(p.WithFeedback ? ", with feedback" : "")}), promote {Esc(p.Promote)} by {p.Margin:G4} (alias {Esc(p.Alias)}, canary {p.Canary}% +{p.Step}% every {p.IntervalSeconds} s)");
+        if (p.Webhooks is { Count: > 0 }) AnsiConsole.MarkupLine($"Webhooks: {Esc(string.Join(", ", p.Webhooks))}");
+    }
+
+    private static void ShowDecision(PolicyDecision d)
+    {
+        AnsiConsole.MarkupLine($"Decision {d.Id} for [bold]{Esc(d.Endpoint)}[/] ({Esc(d.Trigger)}): {Status(d.Status)}");
+        foreach (var reason in d.Reasons) AnsiConsole.MarkupLine($"  - {Esc(reason)}");
+        if (d.JobId is not null) AnsiConsole.MarkupLine($"Follow the retraining with: stratus jobs show {Esc(d.JobId)}; then stratus monitor decisions {Esc(d.Endpoint)}");
     }
 
     /// <summary>Labels from a CSV of request_id, label and optionally row; a label that reads as a number is sent as one.</summary>
@@ -100,8 +180,8 @@ internal static class MonitorCommands
 
     private static string Status(string status) => status switch
     {
-        "drift" => "[red]drift[/]",
-        "ok" => "[green]ok[/]",
+        "drift" or "fired" or "retrain_failed" or "error" => $"[red]{Esc(status.Replace('_', ' '))}[/]",
+        "ok" or "promoted" => $"[green]{status}[/]",
         _ => "[yellow]" + Esc(status.Replace('_', ' ')) + "[/]",
     };
 

@@ -55,6 +55,65 @@ public static class BatchScorer
         }
     }
 
+    /// <summary>
+    /// The model's metrics on a labelled Parquet file (its target column holds the truth), as training computes them:
+    /// what a champion and a challenger are compared by. Rows without a label, or with a class the model does not know,
+    /// are left out and counted in the second value.
+    /// </summary>
+    public static (Dictionary<string, double> Metrics, long Rows, long Skipped) Evaluate(ModelPackage model, string parquet, string tempDirectory, CancellationToken ct = default)
+    {
+        var manifest = model.Manifest;
+        var task = Training.MlTasks.Parse(manifest.Task) ?? Training.MlTask.Regression;
+        var classIndex = manifest.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        using var connection = DuckDb.Open(tempDirectory);
+        using var command = connection.CreateCommand();
+        var truth = "stratus_truth";
+        command.CommandText = $"SELECT *, {DuckDb.Identifier(manifest.Target)}::VARCHAR AS {truth} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {DuckDb.Identifier(manifest.Target)} IS NOT NULL";
+        using var reader = command.ExecuteReader();
+        var truthOrdinal = reader.GetOrdinal(truth);
+        var labels = new List<float>();
+        var scores = new List<double>();
+        long skipped = 0;
+        var batch = new List<IReadOnlyDictionary<string, JsonElement>>(Chunk);
+        var batchLabels = new List<float>(Chunk);
+        var docs = new List<JsonDocument>();
+        void Flush()
+        {
+            var predictions = model.Predict(batch);
+            for (var r = 0; r < predictions.Count; r++)
+            {
+                var p = predictions[r];
+                labels.Add(batchLabels[r]);
+                if (task == Training.MlTask.Regression) scores.Add(p.Value ?? double.NaN);
+                else if (task == Training.MlTask.BinaryClassification) scores.Add(p.Probabilities![manifest.Classes[1]]);
+                else scores.AddRange(manifest.Classes.Select(c => p.Probabilities![c]));
+            }
+            batch.Clear();
+            batchLabels.Clear();
+            docs.ForEach(d => d.Dispose());
+            docs.Clear();
+        }
+        while (reader.Read())
+        {
+            ct.ThrowIfCancellationRequested();
+            var text = reader.GetString(truthOrdinal);
+            float label;
+            if (task == Training.MlTask.Regression) label = float.Parse(text, CultureInfo.InvariantCulture);
+            else if (classIndex.TryGetValue(text, out var index)) label = index;
+            else
+            {
+                skipped++;
+                continue;
+            }
+            batch.Add(ToRow(reader, docs, truthOrdinal));
+            batchLabels.Add(label);
+            if (batch.Count == Chunk) Flush();
+        }
+        if (batch.Count > 0) Flush();
+        var (metrics, _) = Training.ModelMetrics.Compute(task, [.. labels], [.. scores], manifest.Classes.Count);
+        return (metrics, labels.Count, skipped);
+    }
+
     /// <summary>What <see cref="ScoreParquet"/> wrote: the rows scored and the prediction columns added.</summary>
     public sealed record ParquetOutput(long Rows, IReadOnlyList<string> Columns);
 

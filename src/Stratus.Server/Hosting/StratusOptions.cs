@@ -63,6 +63,18 @@ public sealed class StratusOptions
     /// <summary>How often running rollouts are checked for a step that is due. Default: 1 second.</summary>
     public TimeSpan RolloutTick { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often monitoring policies are checked for a scheduled check that is due, and retrainings for a job that ended. Default: 5 seconds.</summary>
+    public TimeSpan MonitorTick { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Hosts that policy webhooks may call, separated by ';' (<c>hooks.slack.com;*.example.com</c>). Default: none, meaning
+    /// any host whose addresses are public.
+    /// </summary>
+    public string WebhookHosts { get; set; } = "";
+
+    /// <summary>Whether webhooks may reach loopback, private, link-local and other non-public addresses. Default: false.</summary>
+    public bool WebhookAllowPrivate { get; set; }
+
     /// <summary>How often runs are checked for missed heartbeats. Default: 30 seconds.</summary>
     public TimeSpan RunReaperInterval { get; set; } = TimeSpan.FromSeconds(30);
 

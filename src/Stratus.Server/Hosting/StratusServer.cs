@@ -112,6 +112,8 @@ public static partial class StratusServer
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddScoped<MonitoringService>();
+        builder.Services.AddScoped<PolicyService>();
+        builder.Services.AddSingleton<Webhooks>();
         builder.Services.AddScoped<FeedbackService>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ReplicaRegistry>();
@@ -285,6 +287,7 @@ internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
         await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
         await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
         await grains.GetGrain<IRolloutGrain>(0).PokeAsync(); // rollouts that were running go on
+        await grains.GetGrain<IPolicyGrain>(0).PokeAsync(); // schedules and retrainings go on
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -28,6 +28,9 @@ public sealed class FeedbackRow
     /// <summary>The captured <see cref="Prediction"/>, as JSON.</summary>
     public required string PredictionJson { get; set; }
 
+    /// <summary>The captured inputs of the row, as a JSON object: with the label, a training example (a policy's <c>with_feedback</c>).</summary>
+    public string? InputsJson { get; set; }
+
     /// <summary>The true class (classification).</summary>
     public string? Label { get; set; }
 
@@ -103,6 +106,7 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
                 ModelVersion = row.Model.Version,
                 PredictedAt = row.Time,
                 PredictionJson = JsonSerializer.Serialize(row.Prediction, StratusJsonContext.Default.Prediction),
+                InputsJson = JsonSerializer.Serialize(row.Inputs, StratusJsonContext.Default.IReadOnlyDictionaryStringJsonElement),
                 Label = label,
                 Value = value,
                 ReceivedAt = now,

@@ -21,6 +21,18 @@ public static class MonitoringApi
             .RequireAuthorization(Policies.Editor);
         routes.MapGet("/api/v1/endpoints/{name}/performance", Performance).WithTags("Monitoring").WithName("GetPerformance")
             .WithSummary("The main model version's metrics on labelled predictions, in windows of the last window_minutes (default 1,440) by when they were made, beside its validation metrics");
+        var policy = routes.MapGroup("/api/v1/endpoints/{name}/policy").WithTags("Monitoring");
+        policy.MapPut("/", SetPolicy).WithName("SetPolicy")
+            .WithSummary("Set the endpoint's monitoring policy: its triggers (drift, metric), schedule, retraining, promotion and webhooks")
+            .RequireAuthorization(Policies.Editor);
+        policy.MapGet("/", GetPolicy).WithName("GetPolicy").WithSummary("The endpoint's monitoring policy and when it is next checked");
+        policy.MapDelete("/", DeletePolicy).WithName("DeletePolicy").WithSummary("Remove the endpoint's monitoring policy (its decisions are kept)")
+            .RequireAuthorization(Policies.Editor);
+        policy.MapPost("/run", RunPolicy).WithName("RunPolicy")
+            .WithSummary("Run the policy now: check its triggers and, when one fires, alert and start the retraining; returns the decision")
+            .RequireAuthorization(Policies.Editor);
+        policy.MapGet("/decisions", Decisions).WithName("GetPolicyDecisions")
+            .WithSummary("What the endpoint's policy decided, with the evidence, newest first (limit: 1 to 1,000, default 100)");
         api.MapGet("/", History).WithName("GetDriftHistory").WithSummary("The endpoint's drift reports, newest first (limit: 1 to 1,000, default 100)");
     }
 
@@ -35,6 +47,32 @@ public static class MonitoringApi
 
     private static async Task<Ok<PerformanceReport>> Performance(string name, double? window_minutes, int? buckets, FeedbackService feedback, CancellationToken ct) =>
         TypedResults.Ok(await feedback.PerformanceAsync(name, window_minutes ?? 1440, buckets ?? 24, ct));
+
+    private static async Task<Ok<MonitorPolicyInfo>> SetPolicy(string name, MonitorPolicy policy, PolicyService policies, IGrainFactory grains, CancellationToken ct)
+    {
+        var info = await policies.SetAsync(name, policy, ct);
+        await grains.GetGrain<IPolicyGrain>(0).PokeAsync();
+        return TypedResults.Ok(info);
+    }
+
+    private static async Task<Ok<MonitorPolicyInfo>> GetPolicy(string name, PolicyService policies, CancellationToken ct) =>
+        TypedResults.Ok(await policies.GetAsync(name, ct));
+
+    private static async Task<NoContent> DeletePolicy(string name, PolicyService policies, CancellationToken ct)
+    {
+        await policies.DeleteAsync(name, ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Ok<PolicyDecision>> RunPolicy(string name, PolicyService policies, IGrainFactory grains, CancellationToken ct)
+    {
+        await policies.GetAsync(name, ct); // 404 here, not through the grain
+        var id = await grains.GetGrain<IPolicyGrain>(0).CheckAsync(name);
+        return TypedResults.Ok(await policies.DecisionAsync(id, ct));
+    }
+
+    private static async Task<Ok<IReadOnlyList<PolicyDecision>>> Decisions(string name, int? limit, PolicyService policies, CancellationToken ct) =>
+        TypedResults.Ok(await policies.DecisionsAsync(name, limit ?? 100, ct));
 
     private static async Task<Ok<IReadOnlyList<DriftReport>>> History(string name, int? limit, MonitoringService monitoring, CancellationToken ct)
     {

@@ -382,6 +382,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     {
         var row = await FindAsync(name, ct);
         await db.Endpoints.Where(e => e.Id == row.Id).ExecuteDeleteAsync(ct);
+        await db.Policies.Where(p => p.Endpoint == name).ExecuteDeleteAsync(ct); // its decisions stay, as history
         cache.Remove(name);
         replicas.Stop(name);
         shadows.Forget(name);

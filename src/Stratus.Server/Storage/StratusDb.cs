@@ -34,6 +34,8 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
     public DbSet<Monitoring.DriftReportRow> DriftReports => Set<Monitoring.DriftReportRow>();
     public DbSet<Monitoring.FeedbackRow> Feedback => Set<Monitoring.FeedbackRow>();
+    public DbSet<Monitoring.PolicyRow> Policies => Set<Monitoring.PolicyRow>();
+    public DbSet<Monitoring.DecisionRow> Decisions => Set<Monitoring.DecisionRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

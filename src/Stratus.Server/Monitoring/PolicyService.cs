@@ -1,0 +1,466 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Cronos;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Ml.Data;
+using Stratus.Ml.Inference;
+using Stratus.Ml.Training;
+using Stratus.Server.Datasets;
+using Stratus.Server.Hosting;
+using Stratus.Server.Jobs;
+using Stratus.Server.Registry;
+using Stratus.Server.Security;
+using Stratus.Server.Serving;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.Monitoring;
+
+/// <summary>
+/// Continuous learning: an endpoint's policy checks drift and live performance on a schedule or on demand; when a
+/// trigger fires it alerts, retrains on the latest version of the champion's training data (split into a training part
+/// and a holdout, optionally with labelled feedback added), scores champion and challenger on that same holdout, and
+/// promotes the challenger (alias moved, canary rollout) only when it is better by the margin. Every check is a
+/// decision row with its evidence; a retraining decision moves on as its job does (<see cref="AdvanceAsync"/>).
+/// </summary>
+public sealed partial class PolicyService(StratusDb db, EndpointService endpoints, RegistryService registry, DatasetService datasets, JobService jobs,
+    MonitoringService monitoring, FeedbackService feedback, RolloutService rollouts, Webhooks webhooks, IBlobStore blobs,
+    TimeProvider clock, ILogger<PolicyService> logger)
+{
+    /// <summary>The share of the latest data held out to judge champion and challenger, percent.</summary>
+    public const int HoldoutPercent = 20;
+
+    private const string Actor = "stratus:policy";
+
+    public async Task<MonitorPolicyInfo> SetAsync(string endpoint, MonitorPolicy policy, CancellationToken ct)
+    {
+        await endpoints.GetAsync(endpoint, ct);
+        Validate(policy);
+        var now = clock.GetUtcNow();
+        var row = await db.Policies.FindAsync([endpoint], ct);
+        if (row is null) db.Policies.Add(row = new PolicyRow { Endpoint = endpoint, PolicyJson = "" });
+        row.PolicyJson = JsonSerializer.Serialize(policy, StratusJsonContext.Default.MonitorPolicy);
+        row.NextCheckAt = NextOccurrence(policy.Schedule, now);
+        row.UpdatedAt = now;
+        await db.SaveChangesAsync(ct);
+        return ToInfo(row);
+    }
+
+    public async Task<MonitorPolicyInfo> GetAsync(string endpoint, CancellationToken ct) => ToInfo(await FindAsync(endpoint, ct));
+
+    public async Task DeleteAsync(string endpoint, CancellationToken ct)
+    {
+        db.Policies.Remove(await FindAsync(endpoint, ct));
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>The endpoint's decisions, newest first.</summary>
+    public async Task<IReadOnlyList<PolicyDecision>> DecisionsAsync(string endpoint, int limit, CancellationToken ct)
+    {
+        await endpoints.GetAsync(endpoint, ct);
+        if (limit is < 1 or > 1000) throw ProblemException.Invalid("limit", $"is {limit}; 1 to 1,000 decisions");
+        var rows = await db.Decisions.AsNoTracking().Where(d => d.Endpoint == endpoint).OrderByDescending(d => d.Id).Take(limit).ToListAsync(ct);
+        return [.. rows.Select(ToDecision)];
+    }
+
+    public async Task<PolicyDecision> DecisionAsync(long id, CancellationToken ct) =>
+        ToDecision(await db.Decisions.AsNoTracking().FirstAsync(d => d.Id == id, ct));
+
+    /// <summary>
+    /// Runs the endpoint's policy now: checks its triggers and acts on them. While a retraining of the endpoint is under
+    /// way, that decision is returned and nothing new is started.
+    /// </summary>
+    public async Task<PolicyDecision> CheckAsync(string endpoint, string trigger, CancellationToken ct)
+    {
+        var row = await FindAsync(endpoint, ct);
+        var policy = Policy(row.PolicyJson);
+        row.LastCheckAt = clock.GetUtcNow();
+        if (trigger == "schedule") row.NextCheckAt = NextOccurrence(policy.Schedule, row.LastCheckAt.Value);
+        await db.SaveChangesAsync(ct);
+        if (await db.Decisions.Where(d => d.Endpoint == endpoint && d.Status == "retraining").OrderByDescending(d => d.Id).FirstOrDefaultAsync(ct) is { } running)
+            return ToDecision(running);
+
+        var info = await endpoints.GetAsync(endpoint, ct);
+        var decision = new DecisionRow
+        {
+            Endpoint = endpoint, Trigger = trigger, Status = "ok", ReasonsJson = "[]", ChampionName = info.Model.Name, ChampionVersion = info.Model.Version,
+            PolicyJson = row.PolicyJson, CreatedAt = clock.GetUtcNow(), UpdatedAt = clock.GetUtcNow(),
+        };
+        var reasons = new List<string>();
+        bool fired = false, judged = false;
+        try
+        {
+            if (policy.Drift is { } driftRule)
+            {
+                var report = await monitoring.CheckDriftAsync(endpoint, new DriftCheckRequest(policy.WindowMinutes, MinRows: policy.MinRows), ct);
+                decision.DriftReportId = report.Id;
+                var (drifted, why) = Drifted(ParseDrift(driftRule)!.Value, report);
+                if (report.Status != "insufficient_data") judged = true;
+                fired |= drifted;
+                reasons.AddRange(why);
+            }
+            if (policy.Metric is { } metricRule)
+            {
+                var (metric, op, threshold) = ParseMetric(metricRule)!.Value;
+                var performance = await feedback.PerformanceAsync(endpoint, policy.WindowMinutes, 1, ct);
+                var window = performance.Windows[0];
+                if (window.Labelled < policy.MinRows || !window.Metrics.TryGetValue(metric, out var value))
+                {
+                    reasons.Add($"{metric}: {window.Labelled:N0} labelled predictions in the window, fewer than {policy.MinRows} (or no {metric}): insufficient data");
+                }
+                else
+                {
+                    judged = true;
+                    var breached = op == '<' ? value < threshold : value > threshold;
+                    fired |= breached;
+                    reasons.Add($"{metric} {Format(value)} over {window.Labelled:N0} labelled predictions {(breached ? "breaks" : "keeps")} {metricRule}");
+                }
+            }
+            decision.Status = fired ? "fired" : judged ? "ok" : "insufficient_data";
+            if (fired && policy.Retrain is not null) await StartRetrainingAsync(decision, policy, reasons, ct);
+        }
+        catch (ProblemException ex)
+        {
+            // A trigger that fired but could not start its retraining is a failed retraining: the champion stays.
+            decision.Status = fired ? "retrain_failed" : "error";
+            reasons.Add(fired ? $"retraining could not start: {ex.Message}; {decision.ChampionName}:{decision.ChampionVersion} stays" : $"the check failed: {ex.Message}");
+        }
+        decision.ReasonsJson = Json(reasons);
+        db.Decisions.Add(decision);
+        await db.SaveChangesAsync(ct);
+        var alert = decision.Status switch { "fired" or "retraining" => "policy_fired", "retrain_failed" => "retrain_failed", "error" => "check_failed", _ => null };
+        if (alert is not null) await AlertAsync(decision, policy, alert, ct);
+        LogDecision(logger, endpoint, decision.Status, reasons.Count > 0 ? reasons[^1] : "no trigger set");
+        return ToDecision(decision);
+    }
+
+    /// <summary>Checks the policies whose scheduled time has come and moves on retrainings whose job ended; returns how many it touched.</summary>
+    public async Task<int> TickAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var due = await db.Policies.AsNoTracking().Where(p => p.NextCheckAt != null && p.NextCheckAt <= now).Select(p => p.Endpoint).ToListAsync(ct);
+        foreach (var endpoint in due) await CheckAsync(endpoint, "schedule", ct);
+        var retraining = await db.Decisions.Where(d => d.Status == "retraining").Select(d => d.Id).ToListAsync(ct);
+        foreach (var id in retraining) await AdvanceAsync(id, ct);
+        return due.Count + retraining.Count;
+    }
+
+    /// <summary>
+    /// Moves a retraining decision on when its job has ended: a failed job keeps the champion (recorded and alerted); a
+    /// finished one is judged on the holdout and promoted when better by the margin.
+    /// </summary>
+    public async Task AdvanceAsync(long id, CancellationToken ct)
+    {
+        var decision = await db.Decisions.FirstAsync(d => d.Id == id, ct);
+        var job = await jobs.GetAsync(decision.JobId!, ct);
+        if (job.Status is JobStatus.Queued or JobStatus.Running) return;
+        var policy = Policy(decision.PolicyJson);
+        var reasons = JsonSerializer.Deserialize(decision.ReasonsJson, StratusJsonContext.Default.IReadOnlyListString)!.ToList();
+        string alert;
+        try
+        {
+            if (job.Status != JobStatus.Succeeded || job.Result?.Model is not { } challenger)
+            {
+                decision.Status = "retrain_failed";
+                reasons.Add($"retraining job {job.Id} ended {job.Status}{(job.Error is null ? "" : $": {job.Error}")}; {decision.ChampionName}:{decision.ChampionVersion} stays");
+                alert = "retrain_failed";
+            }
+            else
+            {
+                decision.ChallengerVersion = challenger.Version;
+                alert = await JudgeAsync(decision, policy, challenger, reasons, ct);
+            }
+        }
+        catch (ProblemException ex)
+        {
+            decision.Status = "error";
+            reasons.Add($"judging the challenger failed: {ex.Message}; {decision.ChampionName}:{decision.ChampionVersion} stays");
+            alert = "check_failed";
+        }
+        decision.ReasonsJson = Json(reasons);
+        decision.UpdatedAt = clock.GetUtcNow();
+        db.Audit.Add(new AuditRow
+        {
+            Time = decision.UpdatedAt, Actor = Actor, Method = "POST", Path = $"/api/v1/endpoints/{decision.Endpoint}/policy/decisions/{decision.Id}",
+            Status = 200, Outcome = $"{decision.Status}: {reasons[^1]}",
+        });
+        await db.SaveChangesAsync(ct);
+        await AlertAsync(decision, policy, alert, ct);
+        LogDecision(logger, decision.Endpoint, decision.Status, reasons[^1]);
+    }
+
+    /// <summary>Scores champion and challenger on the holdout; promotes the challenger when the policy says so and it wins by the margin.</summary>
+    private async Task<string> JudgeAsync(DecisionRow decision, MonitorPolicy policy, ModelVersionRef challenger, List<string> reasons, CancellationToken ct)
+    {
+        var championVersion = await registry.GetVersionAsync(new ModelRef(decision.ChampionName, decision.ChampionVersion, null), ct);
+        var challengerVersion = await registry.GetVersionAsync(new ModelRef(challenger.Name, challenger.Version, null), ct);
+        var holdout = await datasets.ResolveAsync(ParseDataset(decision.Holdout!), ct);
+        var parquet = await blobs.GetVerifiedLocalPathAsync(holdout.ParquetSha256, ct);
+        var temp = Path.GetDirectoryName(blobs.NewTempPath(".tmp"))!;
+        var champion = await LoadAsync(championVersion.Sha256, ct);
+        var candidate = await LoadAsync(challengerVersion.Sha256, ct);
+        var task = champion.Manifest.Task;
+        var metric = decision.Metric!;
+        var (championMetrics, rows, _) = await Task.Run(() => BatchScorer.Evaluate(champion, parquet, temp, ct), ct);
+        var (challengerMetrics, _, _) = await Task.Run(() => BatchScorer.Evaluate(candidate, parquet, temp, ct), ct);
+        var (a, b) = (championMetrics.GetValueOrDefault(metric, double.NaN), challengerMetrics.GetValueOrDefault(metric, double.NaN));
+        decision.ScoresJson = JsonSerializer.Serialize(new Dictionary<string, double> { ["champion"] = a, ["challenger"] = b }, StratusJsonContext.Default.DictionaryStringDouble);
+        var lowerIsBetter = LowerIsBetter(metric);
+        var gain = lowerIsBetter ? a - b : b - a;
+        var better = double.IsFinite(gain) && gain > policy.Margin;
+        reasons.Add($"on the holdout {decision.Holdout} ({rows:N0} rows, {task}): {metric} champion {decision.ChampionName}:{decision.ChampionVersion} {Format(a)}, " +
+            $"challenger {challenger.Name}:{challenger.Version} {Format(b)}; {(better ? "better" : "not better")} by more than the margin {Format(policy.Margin)}");
+        if (!better || policy.Promote == "never")
+        {
+            decision.Status = "kept";
+            reasons.Add(better ? $"promotion is off (promote: never); {decision.ChampionName}:{decision.ChampionVersion} stays" : $"{decision.ChampionName}:{decision.ChampionVersion} stays");
+            return "kept";
+        }
+        await registry.SetAliasAsync(challenger.Name, policy.Alias, challenger.Version, ct);
+        var rollout = await rollouts.StartAsync(decision.Endpoint, new RolloutRequest($"{challenger.Name}:{challenger.Version}", policy.Canary, policy.Step, policy.IntervalSeconds), ct);
+        decision.RolloutId = rollout.Id;
+        decision.Status = "promoted";
+        reasons.Add($"promoted: alias {policy.Alias} -> {challenger.Name}:{challenger.Version}; rollout {rollout.Id} starts it at {policy.Canary}% of {decision.Endpoint}'s traffic, " +
+            $"{policy.Step}% more every {policy.IntervalSeconds} s, rolled back by itself if it fails more or answers slower");
+        return "promoted";
+    }
+
+    // Loaded apart from the serving cache: judging must not evict or count as serving.
+    private async Task<ModelPackage> LoadAsync(string sha256, CancellationToken ct)
+    {
+        await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
+        return ModelPackage.Load(stream);
+    }
+
+    /// <summary>Prepares the data (latest version of the training dataset, with feedback if asked, split) and queues the job.</summary>
+    private async Task StartRetrainingAsync(DecisionRow decision, MonitorPolicy policy, List<string> reasons, CancellationToken ct)
+    {
+        var champion = await registry.GetVersionAsync(new ModelRef(decision.ChampionName, decision.ChampionVersion, null), ct);
+        if (champion.Lineage.Datasets.Count == 0)
+            throw ProblemException.Conflict($"{champion.Name}:{champion.Version} names no training dataset (an imported model?); there is nothing to retrain on");
+        ModelManifest manifest;
+        await using (var package = await blobs.ReadVerifiedAsync(champion.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+        var source = await datasets.ResolveAsync(new DatasetRef(champion.Lineage.Datasets[0].Dataset, null), ct);
+        var sourceRef = $"{champion.Lineage.Datasets[0].Dataset}:{source.Version}";
+        var parquet = await blobs.GetVerifiedLocalPathAsync(source.ParquetSha256, ct);
+
+        var train = blobs.NewTempPath(".parquet");
+        var holdout = blobs.NewTempPath(".parquet");
+        var feedbackFile = policy.WithFeedback ? blobs.NewTempPath(".jsonl") : null;
+        try
+        {
+            long labelled = 0;
+            if (feedbackFile is not null) labelled = await WriteFeedbackAsync(decision.Endpoint, manifest, feedbackFile, ct);
+            var temp = Path.GetDirectoryName(train)!;
+            var split = await Task.Run(() => RetrainingData.Prepare(parquet, feedbackFile, train, holdout, HoldoutPercent, seed: 42, temp), ct);
+            if (split.TrainRows < 10 || split.HoldoutRows < 5)
+                throw ProblemException.Conflict($"{sourceRef} gives {split.TrainRows:N0} training and {split.HoldoutRows:N0} holdout rows; too few to retrain and judge");
+            var baseName = champion.Lineage.Datasets[0].Dataset;
+            DatasetVersionInfo trainVersion, holdoutVersion;
+            await using (var stream = File.OpenRead(train)) trainVersion = await datasets.UploadAsync(Suffixed(baseName, "-train"), SourceFormat.Parquet, ',', stream, Actor, ct);
+            await using (var stream = File.OpenRead(holdout)) holdoutVersion = await datasets.UploadAsync(Suffixed(baseName, "-holdout"), SourceFormat.Parquet, ',', stream, Actor, ct);
+            decision.TrainingData = $"{trainVersion.Name}:{trainVersion.Version}";
+            decision.Holdout = $"{holdoutVersion.Name}:{holdoutVersion.Version}";
+            reasons.Add($"retraining data: {sourceRef}{(feedbackFile is null ? "" : $" with {split.FeedbackRows:N0} labelled feedback rows")} split into " +
+                $"{decision.TrainingData} ({split.TrainRows:N0} rows) and the holdout {decision.Holdout} ({split.HoldoutRows:N0} rows)");
+        }
+        finally
+        {
+            File.Delete(train);
+            File.Delete(holdout);
+            if (feedbackFile is not null) File.Delete(feedbackFile);
+        }
+
+        // The challenger reads what the champion reads, so the endpoint's requests fit it.
+        var trainingColumns = (await datasets.GetVersionAsync(ParseDataset(decision.TrainingData), ct)).Columns.Select(c => c.Name);
+        var exclude = trainingColumns.Where(c => c != manifest.Target && !manifest.Inputs.Any(i => i.Name == c)).ToList();
+        var task = manifest.Task;
+        decision.Metric = ParseMetric(policy.Metric ?? "")?.Metric ?? ModelMetrics.Primary(MlTasks.Parse(task) ?? MlTask.Regression);
+        var experiment = Suffixed(decision.Endpoint, "-retraining");
+        JobInfo job;
+        if (ParseRetrain(policy.Retrain!) is { } budget)
+        {
+            var metric = LowerIsBetter(decision.Metric) || AutoMlMetricOk(decision.Metric, task) ? decision.Metric : null;
+            job = await jobs.SubmitAutoMlAsync(new AutoMlRequest(decision.TrainingData, manifest.Target, budget, task, metric, champion.Name, experiment, Exclude: exclude), Actor, ct);
+        }
+        else
+        {
+            var trainer = ModelTrainer.Trainers.Contains(manifest.Trainer) ? manifest.Trainer : null;
+            job = await jobs.SubmitTrainAsync(new TrainRequest(decision.TrainingData, manifest.Target, task, trainer, champion.Name, experiment, Exclude: exclude), Actor, ct);
+        }
+        decision.JobId = job.Id;
+        decision.Status = "retraining";
+        reasons.Add($"retraining as job {job.Id} ({policy.Retrain}), registered as a new version of {champion.Name}");
+    }
+
+    /// <summary>Writes the endpoint's labelled feedback as training rows (the captured inputs and the true label), one JSON line each.</summary>
+    private async Task<long> WriteFeedbackAsync(string endpoint, ModelManifest manifest, string path, CancellationToken ct)
+    {
+        long count = 0;
+        await using var file = new StreamWriter(path, false, new UTF8Encoding(false));
+        await foreach (var row in db.Feedback.AsNoTracking().Where(f => f.Endpoint == endpoint && f.InputsJson != null).AsAsyncEnumerable().WithCancellation(ct))
+        {
+            var fields = JsonSerializer.Deserialize(row.InputsJson!, StratusJsonContext.Default.IReadOnlyDictionaryStringJsonElement)!;
+            var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                foreach (var (name, value) in fields.Where(f => f.Key != manifest.Target)) { json.WritePropertyName(name); value.WriteTo(json); }
+                json.WritePropertyName(manifest.Target);
+                if (row.Value is { } v) json.WriteNumberValue(v);
+                else json.WriteStringValue(row.Label);
+                json.WriteEndObject();
+            }
+            await file.WriteLineAsync(Encoding.UTF8.GetString(buffer.ToArray()));
+            count++;
+        }
+        return count;
+    }
+
+    private async Task AlertAsync(DecisionRow decision, MonitorPolicy policy, string name, CancellationToken ct)
+    {
+        if (policy.Webhooks is not { Count: > 0 }) return;
+        var sent = await webhooks.SendAsync(policy.Webhooks, name, ToDecision(decision), ct);
+        var alerts = JsonSerializer.Deserialize(decision.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!.Concat(sent).ToList();
+        decision.AlertsJson = JsonSerializer.Serialize<IReadOnlyList<AlertDelivery>>(alerts, StratusJsonContext.Default.IReadOnlyListAlertDelivery);
+        await db.SaveChangesAsync(ct);
+    }
+
+    private void Validate(MonitorPolicy policy)
+    {
+        if (policy.Drift is null && policy.Metric is null) throw ProblemException.Invalid("drift", "a policy needs a trigger: drift (such as psi>0.2), metric (such as auc<0.85) or both");
+        if (policy.Drift is { } drift && ParseDrift(drift) is null)
+            throw ProblemException.Invalid("drift", $"'{drift}' is not a drift trigger: STAT>X with STAT one of psi, jensenshannon (js), wasserstein, ks, share; or drift");
+        if (policy.Metric is { } metric && ParseMetric(metric) is null)
+            throw ProblemException.Invalid("metric", $"'{metric}' is not a metric trigger: METRIC<X or METRIC>X, such as auc<0.85 or rmse>3.5");
+        if (policy.Schedule is { } schedule && ParseCron(schedule) is null)
+            throw ProblemException.Invalid("schedule", $"'{schedule}' is not a cron expression: five fields (minute hour day month weekday, such as \"0 3 * * *\"), or six with seconds first");
+        if (policy.WindowMinutes <= 0 || policy.WindowMinutes > 366 * 24 * 60 || double.IsNaN(policy.WindowMinutes))
+            throw ProblemException.Invalid("window_minutes", $"is {policy.WindowMinutes}; more than 0 and at most a year of minutes");
+        if (policy.MinRows is < 1 or > 1_000_000) throw ProblemException.Invalid("min_rows", $"is {policy.MinRows}; 1 to 1,000,000 rows");
+        if (policy.Retrain is { } retrain && retrain != "train" && ParseRetrain(retrain) is null)
+            throw ProblemException.Invalid("retrain", $"'{retrain}' is not a retraining: train, or automl:BUDGET (such as automl:120s or automl:10m, 5 s to a day)");
+        if (policy.Promote is not ("if-better" or "never")) throw ProblemException.Invalid("promote", $"'{policy.Promote}' is not if-better or never");
+        if (policy.Margin < 0 || !double.IsFinite(policy.Margin)) throw ProblemException.Invalid("margin", $"is {policy.Margin}; a margin is 0 or more");
+        ProblemException.CheckName("alias", policy.Alias);
+        if (policy.Canary is < 1 or > 99) throw ProblemException.Invalid("canary", $"is {policy.Canary}; the first share is 1 to 99 (percent)");
+        if (policy.Step is < 1 or > 100) throw ProblemException.Invalid("step", $"is {policy.Step}; a step is 1 to 100 (percent)");
+        if (policy.IntervalSeconds is < 1 or > 86_400) throw ProblemException.Invalid("interval_seconds", $"is {policy.IntervalSeconds}; an interval is 1 second to 1 day");
+        var urls = policy.Webhooks ?? [];
+        if (urls.Count > 10) throw ProblemException.Invalid("webhooks", $"lists {urls.Count} URLs; at most 10");
+        for (var i = 0; i < urls.Count; i++)
+        {
+            if (webhooks.Check(urls[i]) is { } reason) throw ProblemException.Invalid($"webhooks[{i}]", reason);
+        }
+    }
+
+    /// <summary>Whether a drift report breaks the rule, and the readings that say so.</summary>
+    private static (bool Fired, List<string> Reasons) Drifted((string Stat, double Threshold) rule, DriftReport report)
+    {
+        var reasons = new List<string>();
+        var head = $"drift report {report.Id} ({report.Rows:N0} requests from {report.From:u} to {report.To:u}): {report.Status}";
+        if (report.Status == "insufficient_data")
+        {
+            reasons.Add($"{head}; fewer rows than a test needs, not judged");
+            return (false, reasons);
+        }
+        switch (rule.Stat)
+        {
+            case "drift":
+                var names = report.Features.Append(report.Prediction).Where(f => f?.Status == "drift").Select(f => $"{f!.Column} ({f.Method} {Format(f.Score ?? double.NaN)} vs {Format(f.Threshold)})");
+                reasons.Add(report.Status == "drift" ? $"{head}: {string.Join(", ", names)}" : head);
+                return (report.Status == "drift", reasons);
+            case "share":
+                var byShare = report.DriftShare > rule.Threshold;
+                reasons.Add($"{head}; share of drifted columns {Format(report.DriftShare)} {(byShare ? ">" : "<=")} {Format(rule.Threshold)}");
+                return (byShare, reasons);
+        }
+        var key = rule.Stat == "wasserstein" ? "wasserstein_normed" : rule.Stat;
+        var over = report.Features.Append(report.Prediction)
+            .Where(f => f is not null && f.Status != "insufficient_data" && f.Statistics.TryGetValue(key, out var v) && v > rule.Threshold)
+            .Select(f => $"{f!.Column}: {rule.Stat} {Format(f.Statistics[key])} > {Format(rule.Threshold)}").ToList();
+        reasons.Add(over.Count > 0 ? $"{head}; {string.Join(", ", over)}" : $"{head}; no column's {rule.Stat} above {Format(rule.Threshold)}");
+        return (over.Count > 0, reasons);
+    }
+
+    internal static (string Stat, double Threshold)? ParseDrift(string text)
+    {
+        text = text.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant();
+        if (text == "drift") return ("drift", 0);
+        var at = text.IndexOf('>', StringComparison.Ordinal);
+        if (at <= 0 || !double.TryParse(text.AsSpan(at + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var threshold) || threshold < 0 || !double.IsFinite(threshold)) return null;
+        var stat = text[..at] switch { "js" => "jensenshannon", var s => s };
+        return stat is "psi" or "jensenshannon" or "wasserstein" or "ks" or "share" ? (stat, threshold) : null;
+    }
+
+    internal static (string Metric, char Op, double Threshold)? ParseMetric(string text)
+    {
+        text = text.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant();
+        var at = text.IndexOfAny(['<', '>']);
+        if (at <= 0 || !double.TryParse(text.AsSpan(at + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var threshold) || !double.IsFinite(threshold)) return null;
+        var metric = text[..at];
+        return metric is "auc" or "pr_auc" or "accuracy" or "f1" or "log_loss" or "macro_accuracy" or "rmse" or "mae" or "r2" ? (metric, text[at], threshold) : null;
+    }
+
+    /// <summary>The AutoML budget in seconds of <c>automl:120s</c> (or <c>automl:10m</c>, <c>automl:1h</c>, <c>automl:300</c>); null for anything else.</summary>
+    internal static int? ParseRetrain(string text)
+    {
+        if (!text.StartsWith("automl:", StringComparison.Ordinal)) return null;
+        var budget = text["automl:".Length..];
+        var unit = budget.Length > 0 && char.IsLetter(budget[^1]) ? budget[^1] : 's';
+        var digits = char.IsLetter(unit) && budget.Length > 0 && char.IsLetter(budget[^1]) ? budget[..^1] : budget;
+        if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return null;
+        long seconds = unit switch { 's' => n, 'm' => n * 60L, 'h' => n * 3600L, _ => -1 };
+        return seconds is >= 5 and <= 86_400 ? (int)seconds : null;
+    }
+
+    internal static CronExpression? ParseCron(string text)
+    {
+        var fields = text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        if (fields is not (5 or 6)) return null;
+        return CronExpression.TryParse(text, fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard, out var cron) ? cron : null;
+    }
+
+    private static DateTimeOffset? NextOccurrence(string? schedule, DateTimeOffset after) =>
+        schedule is null ? null : ParseCron(schedule)!.GetNextOccurrence(after, TimeZoneInfo.Utc);
+
+    private static bool LowerIsBetter(string metric) => metric is "rmse" or "mae" or "log_loss";
+
+    private static bool AutoMlMetricOk(string metric, string task) => task switch
+    {
+        "binary" => metric is "auc" or "pr_auc" or "accuracy" or "f1",
+        "multiclass" => metric is "accuracy" or "macro_accuracy",
+        _ => metric is "r2",
+    };
+
+    private static string Suffixed(string name, string suffix) => (name.Length + suffix.Length > Names.MaxLength ? name[..(Names.MaxLength - suffix.Length)] : name) + suffix;
+
+    private static DatasetRef ParseDataset(string text)
+    {
+        return DatasetRef.TryParse(text, out var reference, out var error) ? reference : throw new InvalidOperationException(error);
+    }
+
+    private static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("0.####", CultureInfo.InvariantCulture);
+
+    private static string Json(List<string> reasons) => JsonSerializer.Serialize<IReadOnlyList<string>>(reasons, StratusJsonContext.Default.IReadOnlyListString);
+
+    private static MonitorPolicy Policy(string json) => JsonSerializer.Deserialize(json, StratusJsonContext.Default.MonitorPolicy)!;
+
+    private async Task<PolicyRow> FindAsync(string endpoint, CancellationToken ct)
+    {
+        await endpoints.GetAsync(endpoint, ct);
+        return await db.Policies.FindAsync([endpoint], ct)
+            ?? throw new ProblemException(404, "Not found", $"endpoint '{endpoint}' has no monitoring policy; set one with stratus monitor set {endpoint} --drift psi>0.2");
+    }
+
+    private static MonitorPolicyInfo ToInfo(PolicyRow row) => new(row.Endpoint, Policy(row.PolicyJson), row.NextCheckAt, row.LastCheckAt, row.UpdatedAt);
+
+    private static PolicyDecision ToDecision(DecisionRow d) => new(d.Id, d.Endpoint, d.Trigger, d.Status,
+        JsonSerializer.Deserialize(d.ReasonsJson, StratusJsonContext.Default.IReadOnlyListString)!, new ModelVersionRef(d.ChampionName, d.ChampionVersion),
+        d.ChallengerVersion is { } v ? new ModelVersionRef(d.ChampionName, v) : null, d.DriftReportId, d.JobId, d.TrainingData, d.Holdout, d.Metric,
+        JsonSerializer.Deserialize(d.ScoresJson, StratusJsonContext.Default.IReadOnlyDictionaryStringDouble)!, d.RolloutId,
+        JsonSerializer.Deserialize(d.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!, d.CreatedAt, d.UpdatedAt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Policy of {Endpoint}: {Status} ({Reasons})")]
+    private static partial void LogDecision(ILogger logger, string endpoint, string status, string reasons);
+}

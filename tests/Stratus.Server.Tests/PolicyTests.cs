@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Stratus.Client;
+using Stratus.Testing;
+
+namespace Stratus.Server.Tests;
+
+/// <summary>Monitoring policies: the closed loop from drift to a promoted challenger, schedules, failures and alerts.</summary>
+public sealed class PolicyTests : IAsyncLifetime
+{
+    private readonly ConcurrentQueue<WebhookEvent> _alerts = new();
+    private WebApplication _receiver = null!;
+    private TestServer _server = null!;
+    private StratusClient _client = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        // A webhook receiver on loopback, allowed for these tests only (a server refuses private addresses by default).
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _receiver = builder.Build();
+        _receiver.MapPost("/hook", async (HttpContext context) =>
+        {
+            _alerts.Enqueue((await JsonSerializer.DeserializeAsync(context.Request.Body, StratusJsonContext.Default.WebhookEvent))!);
+            return Results.Ok();
+        });
+        await _receiver.StartAsync(TestContext.Current.CancellationToken);
+        _server = await TestServer.StartAsync(o =>
+        {
+            o.MonitorTick = TimeSpan.FromMilliseconds(200);
+            o.WebhookAllowPrivate = true;
+        });
+        _client = _server.Client();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _receiver.DisposeAsync();
+    }
+
+    private string Hook => _receiver.Urls.First() + "/hook";
+
+    /// <summary>
+    /// Payments. Before the shift fraud is in the large amounts; after it, amounts are larger for everyone and say
+    /// nothing, and fraud happens at night: a model that learned amounts is left guessing.
+    /// </summary>
+    private static List<Dictionary<string, object>> Payments(int rows, int seed, bool shifted)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, rows).Select(_ =>
+        {
+            var fraud = random.NextDouble() < 0.3;
+            var hour = shifted ? (fraud ? random.Next(0, 5) : random.Next(5, 24)) : random.Next(24);
+            var amount = shifted ? 200 + (random.NextDouble() * 400) : (fraud ? 400 : 30) + (random.NextDouble() * 40);
+            return new Dictionary<string, object> { ["amount"] = Math.Round(amount, 2), ["hour"] = hour, ["fraud"] = fraud ? 1 : 0 };
+        })];
+    }
+
+    private async Task UploadAsync(string name, List<Dictionary<string, object>> rows, bool withTarget = true)
+    {
+        var csv = new StringBuilder(withTarget ? "amount,hour,fraud\n" : "amount,hour\n");
+        foreach (var r in rows)
+        {
+            if (withTarget) csv.Append(CultureInfo.InvariantCulture, $"{r["amount"]},{r["hour"]},{r["fraud"]}\n");
+            else csv.Append(CultureInfo.InvariantCulture, $"{r["amount"]},{r["hour"]}\n");
+        }
+        await _client.Datasets.UploadAsync(name, new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+    }
+
+    /// <summary>Trains <c>NAME-model</c> on the pre-shift payments and serves it as endpoint NAME, capturing every request.</summary>
+    private async Task DeployAsync(string name)
+    {
+        await UploadAsync($"{name}-data", Payments(600, 1, shifted: false));
+        var job = await _client.Jobs.TrainAsync(new TrainRequest($"{name}-data", "fraud", Register: $"{name}-model", Iterations: 20, Folds: 2));
+        var done = await _client.Jobs.WaitAsync(job.Id, ct: TestContext.Current.CancellationToken);
+        Assert.True(done.Status == JobStatus.Succeeded, done.Error);
+        await _client.Endpoints.DeployAsync(name, $"{name}-model");
+        await _client.Endpoints.SetCaptureAsync(name, 1);
+    }
+
+    private readonly ConcurrentDictionary<string, int> _sent = new();
+
+    private async Task SendAsync(string endpoint, List<Dictionary<string, object>> rows)
+    {
+        var total = _sent.AddOrUpdate(endpoint, rows.Count, (_, n) => n + rows.Count);
+        foreach (var chunk in rows.Chunk(50))
+        {
+            var instances = chunk.Select(r => r.Where(kv => kv.Key != "fraud").ToDictionary(kv => kv.Key, kv => JsonSerializer.SerializeToElement(kv.Value))).ToList();
+            await _client.Endpoints.PredictAsync(endpoint, new PredictRequest(instances));
+        }
+        // Capture files are written about once a second.
+        var folder = Path.Combine(_server.DataDir, "capture", endpoint);
+        for (var i = 0; i < 200 && (Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.jsonl").Sum(f => File.ReadLines(f).Count()) : 0) < total; i++)
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+    }
+
+    private async Task<PolicyDecision> WaitForDecisionAsync(string endpoint, long id)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var decision = (await _client.Monitoring.DecisionsAsync(endpoint, ct: TestContext.Current.CancellationToken)).Single(d => d.Id == id);
+            if (decision.Status != "retraining") return decision;
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException($"decision {id} was still retraining after 2 minutes");
+    }
+
+    [Fact]
+    public async Task Should_close_the_loop_drift_fires_the_policy_a_challenger_trains_wins_on_the_shifted_holdout_and_is_promoted()
+    {
+        await DeployAsync("loop");
+        await _client.Monitoring.SetPolicyAsync("loop", new MonitorPolicy(Drift: "psi>0.2", WindowMinutes: 60, Retrain: "train", Canary: 50, Step: 50, IntervalSeconds: 1,
+            Webhooks: [Hook]));
+
+        // Before the world moves: a resample of the training distribution fires nothing.
+        await SendAsync("loop", Payments(300, 2, shifted: false));
+        var calm = await _client.Monitoring.RunPolicyAsync("loop");
+        Assert.Equal(("ok", "manual"), (calm.Status, calm.Trigger));
+        Assert.Contains("no column's psi above 0.2", calm.Reasons[0]);
+
+        // The world moves; the team lands the new labelled data as the next version of the training dataset.
+        await UploadAsync("loop-data", Payments(800, 3, shifted: true));
+        var start = DateTimeOffset.UtcNow;
+        await SendAsync("loop", Payments(300, 4, shifted: true));
+        await _client.Monitoring.SetPolicyAsync("loop", new MonitorPolicy(Drift: "psi>0.2", WindowMinutes: (DateTimeOffset.UtcNow - start).TotalMinutes + 0.05,
+            Retrain: "train", Canary: 50, Step: 50, IntervalSeconds: 1, Webhooks: [Hook]));
+        var fired = await _client.Monitoring.RunPolicyAsync("loop");
+        Assert.Equal("retraining", fired.Status);
+        Assert.Matches(@"amount: psi \d", fired.Reasons[0]);
+        Assert.Contains("loop-data:2", fired.Reasons[1]);
+        Assert.Equal(("loop-data-train:1", "loop-data-holdout:1"), (fired.TrainingData, fired.Holdout));
+        Assert.NotNull(fired.JobId);
+        Assert.NotNull(fired.DriftReportId);
+
+        // The challenger trains on the new data, is judged beside the champion on the same holdout, wins, and is promoted.
+        var decided = await WaitForDecisionAsync("loop", fired.Id);
+        Assert.True(decided.Status == "promoted", string.Join("\n", decided.Reasons));
+        Assert.Equal(new ModelVersionRef("loop-model", 2), decided.Challenger);
+        Assert.Equal("auc", decided.Metric);
+        Assert.True(decided.Scores["challenger"] > decided.Scores["champion"] + 0.2, $"champion {decided.Scores["champion"]}, challenger {decided.Scores["challenger"]}");
+        Assert.Equal(2, (await _client.Models.ResolveAsync("loop-model@champion")).Version);
+        var rollout = await _client.Endpoints.GetRolloutAsync("loop");
+        Assert.Equal((decided.RolloutId, new ModelVersionRef("loop-model", 2)), (rollout.Id, rollout.To));
+
+        // Alerts: fired, then promoted, each with the decision.
+        Assert.Equal(["policy_fired", "promoted"], _alerts.Select(a => a.Event));
+        Assert.All(_alerts, a => Assert.Equal("loop", a.Endpoint));
+        Assert.Equal(2, decided.Alerts.Count);
+        Assert.All(decided.Alerts, a => Assert.Equal(200, a.Status));
+
+        // Healthy traffic carries the rollout through; the endpoint then serves the challenger alone.
+        for (var i = 0; i < 100 && (await _client.Endpoints.GetRolloutAsync("loop")).Status == "running"; i++)
+            await SendAsync("loop", Payments(50, 100 + i, shifted: true));
+        Assert.Equal("completed", (await _client.Endpoints.GetRolloutAsync("loop")).Status);
+        Assert.Equal(new ModelVersionRef("loop-model", 2), (await _client.Endpoints.GetAsync("loop")).Model);
+
+        // Every decision is kept with its evidence, newest first; the promotion is in the audit log.
+        var history = await _client.Monitoring.DecisionsAsync("loop");
+        Assert.Equal(["promoted", "ok"], history.Select(d => d.Status));
+        var audit = await _client.AuditAsync(actor: "stratus:policy");
+        Assert.Contains(audit.Items, e => e.Outcome.StartsWith("promoted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_run_on_schedule_report_insufficient_data_and_keep_the_champion_when_retraining_fails()
+    {
+        await DeployAsync("sched");
+
+        // Every second, no traffic yet: the checks say so rather than "no drift".
+        var set = await _client.Monitoring.SetPolicyAsync("sched", new MonitorPolicy(Drift: "drift", Schedule: "* * * * * *", WindowMinutes: 60, Retrain: "train", Webhooks: [Hook]));
+        Assert.NotNull(set.NextCheckAt);
+        PolicyDecision? scheduled = null;
+        for (var i = 0; i < 100 && scheduled is null; i++)
+        {
+            var list = await _client.Monitoring.DecisionsAsync("sched");
+            scheduled = list.Count > 0 ? list[0] : null;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.NotNull(scheduled);
+        Assert.Equal(("schedule", "insufficient_data"), (scheduled.Trigger, scheduled.Status));
+        Assert.Contains("not judged", scheduled.Reasons[0]);
+        await _client.Monitoring.SetPolicyAsync("sched", new MonitorPolicy(Drift: "drift", WindowMinutes: 60, Retrain: "train", Webhooks: [Hook]));
+
+        // The newest data lost its label column: the trigger fires, the retraining cannot run, the champion stays.
+        await UploadAsync("sched-data", Payments(400, 5, shifted: true), withTarget: false);
+        await SendAsync("sched", Payments(300, 6, shifted: true));
+        var failed = await _client.Monitoring.RunPolicyAsync("sched");
+        Assert.True(failed.Status == "retrain_failed", string.Join("\n", failed.Reasons));
+        Assert.Contains("fraud", failed.Reasons[^1]);
+        Assert.Contains("sched-model:1 stays", failed.Reasons[^1]);
+        Assert.Equal(new ModelVersionRef("sched-model", 1), (await _client.Endpoints.GetAsync("sched")).Model);
+        Assert.Contains(_alerts, a => a.Event == "retrain_failed" && a.Endpoint == "sched");
+    }
+
+    [Fact]
+    public async Task Should_refuse_bad_policies_naming_the_field_and_webhooks_to_private_addresses()
+    {
+        await DeployAsync("strict");
+        async Task<string> RefusedAsync(MonitorPolicy policy)
+        {
+            var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.SetPolicyAsync("strict", policy));
+            Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+            return ex.Detail;
+        }
+        Assert.StartsWith("drift: a policy needs a trigger", await RefusedAsync(new MonitorPolicy()));
+        Assert.StartsWith("drift: 'psi=0.2'", await RefusedAsync(new MonitorPolicy(Drift: "psi=0.2")));
+        Assert.StartsWith("metric: 'speed<3'", await RefusedAsync(new MonitorPolicy(Metric: "speed<3")));
+        Assert.StartsWith("schedule: 'every day'", await RefusedAsync(new MonitorPolicy(Drift: "drift", Schedule: "every day")));
+        Assert.StartsWith("retrain: 'automl:2s'", await RefusedAsync(new MonitorPolicy(Drift: "drift", Retrain: "automl:2s")));
+        Assert.StartsWith("promote: 'sometimes'", await RefusedAsync(new MonitorPolicy(Drift: "drift", Promote: "sometimes")));
+        Assert.StartsWith("webhooks[0]: 'ftp://x'", await RefusedAsync(new MonitorPolicy(Drift: "drift", Webhooks: ["ftp://x"])));
+        var missing = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.RunPolicyAsync("strict"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.Status);
+        Assert.Contains("stratus monitor set strict", missing.Detail);
+
+        // A server left at its defaults refuses loopback and private webhooks, by address and by what a name resolves to.
+        await using var server = await TestServer.StartAsync(o => o.WebhookHosts = "127.0.0.1;10.1.2.3;localhost;hooks.example.com");
+        var client = server.Client();
+        await client.Datasets.UploadAsync("d", new MemoryStream("x,y\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n"u8.ToArray()));
+        var job = await client.Jobs.WaitAsync((await client.Jobs.TrainAsync(new TrainRequest("d", "y", Register: "m", Iterations: 2, Folds: 2))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        await client.Endpoints.DeployAsync("e", "m");
+        var byHost = await Assert.ThrowsAsync<StratusApiException>(() => client.Monitoring.SetPolicyAsync("e", new MonitorPolicy(Drift: "drift", Webhooks: ["https://evil.example.net/x"])));
+        Assert.Contains("not among the allowed webhook hosts", byHost.Detail);
+        foreach (var url in new[] { "http://127.0.0.1/x", "https://10.1.2.3/x" })
+        {
+            var byAddress = await Assert.ThrowsAsync<StratusApiException>(() => client.Monitoring.SetPolicyAsync("e", new MonitorPolicy(Drift: "drift", Webhooks: [url])));
+            Assert.Contains("is not a public address", byAddress.Detail);
+        }
+
+        // And at send time: the connection is refused by the resolved address, recorded beside the decision.
+        var webhooks = new Stratus.Server.Monitoring.Webhooks(Microsoft.Extensions.Options.Options.Create(new Stratus.Server.Hosting.StratusOptions { WebhookHosts = "" }), TimeProvider.System);
+        using (webhooks)
+        {
+            var decision = new PolicyDecision(1, "e", "manual", "fired", ["test"], new ModelVersionRef("m", 1), null, null, null, null, null, null,
+                new Dictionary<string, double>(), null, [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            // A name passes the URL checks and is judged by the address it resolves to, at connect time: localhost is loopback.
+            var sent = await webhooks.SendAsync([Hook.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)], "policy_fired", decision, TestContext.Current.CancellationToken);
+            Assert.Null(sent.Single().Status);
+            Assert.Contains("not a public address", sent.Single().Error);
+        }
+        Assert.Empty(_alerts);
+    }
+}
