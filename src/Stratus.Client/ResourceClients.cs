@@ -409,6 +409,11 @@ public sealed class MonitoringClient(StratusClient client)
         client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/policy/decisions", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),
             StratusJsonContext.Default.IReadOnlyListPolicyDecision, ct);
 
+    /// <summary>An endpoint's monitoring over the last <paramref name="days"/> days: drift per column over time, distributions, performance, decisions.</summary>
+    public Task<MonitoringReport> ReportAsync(string endpoint, double? days = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/report", ("days", days?.ToString(CultureInfo.InvariantCulture))),
+            StratusJsonContext.Default.MonitoringReport, ct);
+
     /// <summary>An endpoint's drift reports, newest first.</summary>
     public Task<IReadOnlyList<DriftReport>> DriftHistoryAsync(string endpoint, int? limit = null, CancellationToken ct = default) =>
         client.GetAsync(StratusClient.Query($"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", ("limit", limit?.ToString(CultureInfo.InvariantCulture))),

@@ -387,6 +387,24 @@ public sealed record PolicyDecision(long Id, string Endpoint, string Trigger, st
 /// <param name="Event"><c>policy_fired</c>, <c>promoted</c>, <c>kept</c>, <c>retrain_failed</c> or <c>check_failed</c>.</param>
 public sealed record WebhookEvent(string Event, string Endpoint, string Status, IReadOnlyList<string> Reasons, PolicyDecision Decision);
 
+/// <summary>A column's distribution in the baseline and in the current window, as shares per bin, for plotting side by side.</summary>
+/// <param name="Bins">Numbers: <c>Edges.Count - 1</c> equal-width bins between the edges; categories: the category names (the rarest grouped as "(other)").</param>
+public sealed record DistributionPlot(string Column, string Kind, IReadOnlyList<string> Bins, IReadOnlyList<double>? Edges, IReadOnlyList<double> Baseline, IReadOnlyList<double> Current);
+
+/// <summary>One drift check's reading of a column.</summary>
+public sealed record DriftPoint(long ReportId, DateTimeOffset At, string Status, string Method, double? Score, double Threshold, double? Psi);
+
+/// <summary>A column's drift over time: its latest status and since when it has been drifting without a break.</summary>
+public sealed record FeatureDriftSeries(string Column, string Status, DateTimeOffset? DriftingSince, IReadOnlyList<DriftPoint> Points);
+
+/// <summary>
+/// An endpoint's monitoring at a glance, for <c>stratus monitor report</c> and the web console: which columns drift, by how
+/// much and since when; distributions in the latest window against the baseline; live performance; the policy's decisions.
+/// </summary>
+public sealed record MonitoringReport(string Endpoint, ModelVersionRef Model, DateTimeOffset From, DateTimeOffset To, DriftReport? Latest,
+    IReadOnlyList<FeatureDriftSeries> Features, IReadOnlyList<DistributionPlot> Distributions, PerformanceReport Performance, IReadOnlyList<PolicyDecision> Decisions,
+    DateTimeOffset CreatedAt);
+
 /// <summary>Job lifecycle states.</summary>
 public static class JobStatus
 {
@@ -701,6 +719,7 @@ public static class StratusJson
 [JsonSerializable(typeof(PerformanceReport))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, JsonElement>))]
 [JsonSerializable(typeof(MonitorPolicy))]
+[JsonSerializable(typeof(MonitoringReport))]
 [JsonSerializable(typeof(WebhookEvent))]
 [JsonSerializable(typeof(MonitorPolicyInfo))]
 [JsonSerializable(typeof(PolicyDecision))]

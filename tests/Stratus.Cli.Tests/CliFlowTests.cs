@@ -133,6 +133,37 @@ public sealed class CliFlowTests : IAsyncLifetime
         var performance = await Json("monitor", "performance", "fraud-live", "--buckets", "2");
         Assert.Equal((2, 0), (performance.GetProperty("windows").GetArrayLength(), performance.GetProperty("windows").EnumerateArray().Sum(w => w.GetProperty("labelled").GetInt32())));
 
+        // A policy: set, shown, run by hand (no traffic: not judged), its decisions listed; a bad trigger names the option's field.
+        var policy = await Cli("monitor", "set", "fraud-live", "--drift", "psi>0.2", "--schedule", "0 3 * * *", "--retrain", "automl:60s", "--interval", "30s");
+        Assert.True(policy.ExitCode == 0, policy.Err);
+        var policyText = string.Join(' ', policy.Out.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("fires on drift psi>0.2", policyText);
+        Assert.Contains("Checked on schedule 0 3 * * * (UTC); next", policyText);
+        Assert.Contains("retrain (automl:60s), promote if-better by 0.005 (alias champion, canary 10% +10% every 30 s)", policyText);
+        var shown = await Json("monitor", "policy", "fraud-live");
+        Assert.Equal(3, shown.GetProperty("next_check_at").GetDateTimeOffset().ToUniversalTime().Hour);
+        var badPolicy = await Cli("monitor", "set", "fraud-live", "--drift", "psi=0.2");
+        Assert.Equal(1, badPolicy.ExitCode);
+        Assert.Contains("drift: 'psi=0.2' is not a drift trigger", badPolicy.Err);
+        var ran = await Cli("monitor", "run", "fraud-live");
+        Assert.True(ran.ExitCode == 0, ran.Err);
+        Assert.Contains("insufficient data", ran.Out);
+        Assert.Contains("not judged", string.Join(' ', ran.Out.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Contains("manual", (await Cli("monitor", "decisions", "fraud-live")).Out);
+
+        // The report: a summary on the terminal, the plots in an HTML file.
+        var reportFile = Path.Combine(_home, "fraud-live.html");
+        var reported = await Cli("monitor", "report", "fraud-live", "--html", reportFile);
+        Assert.True(reported.ExitCode == 0, reported.Err);
+        Assert.Contains("Latest check:", reported.Out);
+        Assert.Contains("Report with plots:", reported.Out);
+        var page = await File.ReadAllTextAsync(reportFile);
+        Assert.Contains("<h1>fraud-live</h1>", page);
+        Assert.Contains("<svg", page);
+        Assert.Contains("Policy decisions", page);
+        Assert.Equal(0, (await Cli("monitor", "unset", "fraud-live")).ExitCode);
+        Assert.Equal(1, (await Cli("monitor", "policy", "fraud-live")).ExitCode);
+
         // Replicas: the endpoint may scale to zero; a maximum below the minimum names the option.
         var scaled = await Cli("endpoints", "scale", "fraud-live", "--min", "0", "--max", "2", "--idle-seconds", "60");
         Assert.Equal(0, scaled.ExitCode);

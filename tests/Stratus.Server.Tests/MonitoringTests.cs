@@ -129,6 +129,22 @@ public sealed class MonitoringTests : IAsyncLifetime
         Assert.Equal("rules.nope", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.CheckDriftAsync("watched",
             new DriftCheckRequest(Rules: new Dictionary<string, DriftRule> { ["nope"] = new("psi", 0.2) })))).Field);
 
+        // The report (times as stored, to the millisecond): amount drifting since the first drifted window, the other columns fine, and its distribution moved right of the baseline's.
+        var report = await _client.Monitoring.ReportAsync("watched");
+        Assert.Equal(shifted.Id, report.Latest!.Id - 1);
+        var amountSeries = report.Features.Single(f => f.Column == "amount");
+        Assert.Equal(("drift", DateTimeOffset.FromUnixTimeMilliseconds(shifted.From.ToUnixTimeMilliseconds()), 3), (amountSeries.Status, amountSeries.DriftingSince, amountSeries.Points.Count));
+        Assert.Equal(["ok", "drift", "drift"], amountSeries.Points.Select(p => p.Status));
+        Assert.All(report.Features.Where(f => f.Column is "hour" or "category"), f => Assert.Equal(("ok", (DateTimeOffset?)null), (f.Status, f.DriftingSince)));
+        var plot = report.Distributions.Single(d => d.Column == "amount");
+        Assert.Equal(plot.Bins.Count, plot.Edges!.Count - 1);
+        Assert.Equal(1, plot.Baseline.Sum(), 3);
+        Assert.Equal(1, plot.Current.Sum(), 3);
+        static double MeanBin(IReadOnlyList<double> shares) => shares.Select((s, i) => s * i).Sum();
+        Assert.True(MeanBin(plot.Current) > MeanBin(plot.Baseline) + 1, $"baseline {MeanBin(plot.Baseline)}, current {MeanBin(plot.Current)}");
+        Assert.Contains(report.Distributions, d => d.Column == "prediction");
+        Assert.Equal("binary", report.Performance.Task);
+
         // An empty window is insufficient data, never "no drift".
         var empty = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: start.AddHours(-2), To: start.AddHours(-1)));
         Assert.Equal(("insufficient_data", 0L), (empty.Status, empty.Rows));

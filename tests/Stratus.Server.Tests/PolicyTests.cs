@@ -87,18 +87,22 @@ public sealed class PolicyTests : IAsyncLifetime
 
     private readonly ConcurrentDictionary<string, int> _sent = new();
 
-    private async Task SendAsync(string endpoint, List<Dictionary<string, object>> rows)
+    /// <summary>Sends the rows (without their label) 50 to a request; returns each row's request id and index in its request.</summary>
+    private async Task<List<(string RequestId, int Row)>> SendAsync(string endpoint, List<Dictionary<string, object>> rows)
     {
         var total = _sent.AddOrUpdate(endpoint, rows.Count, (_, n) => n + rows.Count);
+        var sent = new List<(string, int)>();
         foreach (var chunk in rows.Chunk(50))
         {
             var instances = chunk.Select(r => r.Where(kv => kv.Key != "fraud").ToDictionary(kv => kv.Key, kv => JsonSerializer.SerializeToElement(kv.Value))).ToList();
-            await _client.Endpoints.PredictAsync(endpoint, new PredictRequest(instances));
+            var response = await _client.Endpoints.PredictAsync(endpoint, new PredictRequest(instances));
+            sent.AddRange(instances.Select((_, i) => (response.RequestId, i)));
         }
         // Capture files are written about once a second.
         var folder = Path.Combine(_server.DataDir, "capture", endpoint);
         for (var i = 0; i < 200 && (Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.jsonl").Sum(f => File.ReadLines(f).Count()) : 0) < total; i++)
             await Task.Delay(100, TestContext.Current.CancellationToken);
+        return sent;
     }
 
     private async Task<PolicyDecision> WaitForDecisionAsync(string endpoint, long id)
@@ -197,6 +201,35 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.Contains("sched-model:1 stays", failed.Reasons[^1]);
         Assert.Equal(new ModelVersionRef("sched-model", 1), (await _client.Endpoints.GetAsync("sched")).Model);
         Assert.Contains(_alerts, a => a.Event == "retrain_failed" && a.Endpoint == "sched");
+    }
+
+    [Fact]
+    public async Task Should_fire_on_live_auc_from_feedback_retrain_with_the_feedback_and_only_record_when_promotion_is_off()
+    {
+        await DeployAsync("perf");
+        await _client.Monitoring.SetPolicyAsync("perf", new MonitorPolicy(Metric: "auc<0.85", WindowMinutes: 60, MinRows: 50, Retrain: "train", Promote: "never", WithFeedback: true));
+
+        // Too few labels yet: not judged.
+        var shifted = Payments(300, 7, shifted: true);
+        var ids = await SendAsync("perf", shifted);
+        var early = await _client.Monitoring.RunPolicyAsync("perf");
+        Assert.Equal("insufficient_data", early.Status);
+        Assert.Contains("0 labelled predictions", early.Reasons[0]);
+
+        // The true outcomes arrive: the model that learned amounts ranks the new fraud no better than chance.
+        await _client.Monitoring.FeedbackAsync("perf", [.. ids.Select((id, i) => new FeedbackItem(id.RequestId, JsonSerializer.SerializeToElement(shifted[i]["fraud"]), id.Row))]);
+        var fired = await _client.Monitoring.RunPolicyAsync("perf");
+        Assert.True(fired.Status == "retraining", string.Join("\n", fired.Reasons));
+        Assert.Matches(@"^auc 0\.\d+ over 300 labelled predictions breaks auc<0.85$", fired.Reasons[0]);
+        Assert.Contains("perf-data:1 with 300 labelled feedback rows", fired.Reasons[1]);
+
+        // Trained on the old data and the labelled new traffic, the challenger wins on the holdout, but this policy only records it.
+        var decided = await WaitForDecisionAsync("perf", fired.Id);
+        Assert.True(decided.Status == "kept", string.Join("\n", decided.Reasons));
+        Assert.True(decided.Scores["challenger"] > decided.Scores["champion"], string.Join("\n", decided.Reasons));
+        Assert.Contains("promotion is off", decided.Reasons[^1]);
+        Assert.Equal(new ModelVersionRef("perf-model", 1), (await _client.Endpoints.GetAsync("perf")).Model);
+        Assert.Equal(2, (await _client.Models.ResolveAsync("perf-model")).Version);
     }
 
     [Fact]

@@ -69,6 +69,22 @@ internal static class MonitorCommands
                 })));
         command.Subcommands.Add(performance);
         AddPolicyCommands(command, endpoint);
+
+        var days = new Option<double>("--days") { Description = "How far back the report looks", DefaultValueFactory = _ => 7 };
+        var html = new Option<FileInfo>("--html") { Description = "Where to write the HTML report with its plots (default: ENDPOINT-monitoring.html here)" };
+        var report = new Command("report", "Summarize an endpoint's monitoring (which columns drift, by how much, since when; performance; decisions) and write it as HTML with plots")
+            { endpoint, days, html };
+        report.SetAction(Remote(async (result, client, ct) =>
+        {
+            var name = result.GetValue(endpoint)!;
+            var data = await client.Monitoring.ReportAsync(name, result.GetValue(days), ct);
+            var path = (result.GetValue(html) ?? new FileInfo($"{name}-monitoring.html")).FullName;
+            var temp = path + ".part";
+            await File.WriteAllTextAsync(temp, ReportHtml.Render(data), ct);
+            File.Move(temp, path, overwrite: true);
+            Print(result, data, StratusJsonContext.Default.MonitoringReport, r => ShowReport(r, path));
+        }));
+        command.Subcommands.Add(report);
         return command;
     }
 
@@ -131,6 +147,30 @@ internal static class MonitorCommands
                 AnsiConsole.Write(table);
             })));
         command.Subcommands.Add(decisions);
+    }
+
+    private static void ShowReport(MonitoringReport r, string path)
+    {
+        AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(r.Endpoint)}[/] serving {Esc(r.Model.Name)}:{r.Model.Version}, {When(r.From)} to {When(r.To)}");
+        if (r.Latest is null) AnsiConsole.MarkupLine("No drift check in this period (stratus monitor drift, or a policy with a schedule).");
+        else
+        {
+            var drifting = r.Features.Where(f => f.Status == "drift").ToList();
+            AnsiConsole.MarkupLine($"Latest check: {Status(r.Latest.Status)} over {r.Latest.Rows:N0} requests; " +
+                (drifting.Count == 0 ? "no column drifts" : $"drifting: {Esc(string.Join(", ", drifting.Select(f => f.Column)))}"));
+            var table = NewTable("Column", "Status", "Method", "Score", "Threshold", "PSI", "Checks", "Drifting since");
+            foreach (var f in r.Features)
+            {
+                var last = f.Points[^1];
+                table.AddRow(Esc(f.Column), Status(f.Status), Esc(last.Method), last.Score?.ToString("G4", CultureInfo.InvariantCulture) ?? "", last.Threshold.ToString("G4", CultureInfo.InvariantCulture),
+                    last.Psi?.ToString("F3", CultureInfo.InvariantCulture) ?? "", f.Points.Count.ToString(CultureInfo.InvariantCulture), When(f.DriftingSince));
+            }
+            AnsiConsole.Write(table);
+        }
+        var labelled = r.Performance.Windows.Sum(w => w.Labelled);
+        if (labelled > 0) AnsiConsole.MarkupLine($"Live performance from {labelled:N0} labels: stratus monitor performance {Esc(r.Endpoint)}");
+        if (r.Decisions.Count > 0) AnsiConsole.MarkupLine($"Policy decisions: {Esc(string.Join(", ", r.Decisions.GroupBy(d => d.Status).Select(g => $"{g.Count()} {g.Key.Replace('_', ' ')}")))}");
+        AnsiConsole.MarkupLine($"Report with plots: {Esc(path)}");
     }
 
     private static void ShowPolicy(MonitorPolicyInfo info)

@@ -113,6 +113,7 @@ public static partial class StratusServer
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddScoped<MonitoringService>();
         builder.Services.AddScoped<PolicyService>();
+        builder.Services.AddScoped<MonitoringReports>();
         builder.Services.AddSingleton<Webhooks>();
         builder.Services.AddScoped<FeedbackService>();
         builder.Services.AddSingleton<ModelCache>();

@@ -33,6 +33,8 @@ public static class MonitoringApi
             .RequireAuthorization(Policies.Editor);
         policy.MapGet("/decisions", Decisions).WithName("GetPolicyDecisions")
             .WithSummary("What the endpoint's policy decided, with the evidence, newest first (limit: 1 to 1,000, default 100)");
+        routes.MapGet("/api/v1/endpoints/{name}/report", Report).WithTags("Monitoring").WithName("GetMonitoringReport")
+            .WithSummary("The endpoint's monitoring over the last days (default 7): drift per column over time and since when, distributions of the latest window against the baseline, live performance and the policy's decisions");
         api.MapGet("/", History).WithName("GetDriftHistory").WithSummary("The endpoint's drift reports, newest first (limit: 1 to 1,000, default 100)");
     }
 
@@ -73,6 +75,9 @@ public static class MonitoringApi
 
     private static async Task<Ok<IReadOnlyList<PolicyDecision>>> Decisions(string name, int? limit, PolicyService policies, CancellationToken ct) =>
         TypedResults.Ok(await policies.DecisionsAsync(name, limit ?? 100, ct));
+
+    private static async Task<Ok<MonitoringReport>> Report(string name, double? days, MonitoringReports reports, CancellationToken ct) =>
+        TypedResults.Ok(await reports.ReportAsync(name, days ?? 7, ct));
 
     private static async Task<Ok<IReadOnlyList<DriftReport>>> History(string name, int? limit, MonitoringService monitoring, CancellationToken ct)
     {

@@ -93,6 +93,15 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         return ToReport(row);
     }
 
+    /// <summary>The requests an endpoint captured in a window for a model version, sketched as that version's baseline was.</summary>
+    public async Task<WindowSketch> SketchWindowAsync(string endpoint, ModelVersionInfo version, ModelBaseline baseline, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        ModelManifest manifest;
+        await using (var package = await blobs.ReadVerifiedAsync(version.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+        var files = WindowFiles(capture.Folder(endpoint), from, to);
+        return await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
+    }
+
     /// <summary>An endpoint's drift reports, newest first.</summary>
     public async Task<IReadOnlyList<DriftReport>> HistoryAsync(string endpoint, int limit, CancellationToken ct)
     {
