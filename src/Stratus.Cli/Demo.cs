@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Spectre.Console;
 using Stratus.Client;
 
@@ -40,8 +41,37 @@ internal static class Demo
             await client.Models.SetAliasAsync(Model, "champion", done.Result!.Model!.Version, ct);
             deployed = await client.Endpoints.DeployAsync(Endpoint, $"{Model}@champion", ct);
         }
+        await MonitorAsync(client, ct);
         AnsiConsole.MarkupLine($"[green]demo[/] endpoint [bold]{Endpoint}[/] serves {deployed.Model.Name}:{deployed.Model.Version}. Score a transaction:");
         Console.WriteLine(Curl(url, dataDir));
+        AnsiConsole.MarkupLine($"[green]demo[/] see its monitoring, with plots: [bold]stratus monitor report {Endpoint}[/]");
+    }
+
+    /// <summary>
+    /// Captures the endpoint's requests, sends it an hour's worth of traffic in which prices rose halfway through,
+    /// checks drift, and sets a policy that retrains with AutoML and promotes the challenger when drift returns.
+    /// </summary>
+    private static async Task MonitorAsync(StratusClient client, CancellationToken ct)
+    {
+        await client.Endpoints.SetCaptureAsync(Endpoint, 1, ct);
+        var started = DateTimeOffset.UtcNow;
+        var lines = Transactions(2_000, seed: 7).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = lines[0].Split(',');
+        var rows = lines.Skip(1).Select((line, i) =>
+        {
+            var cells = line.Split(',');
+            return header.Select((name, c) => (name, cells[c])).Where(x => x.name != "fraud").ToDictionary(x => x.name, x =>
+                x.name == "merchant_category" ? JsonSerializer.SerializeToElement(x.Item2)
+                : JsonSerializer.SerializeToElement(double.Parse(x.Item2, CultureInfo.InvariantCulture) * (x.name == "amount" && i >= 1_000 ? 1.8 : 1)));
+        }).ToList();
+        foreach (var chunk in rows.Chunk(50)) await client.Endpoints.PredictAsync(Endpoint, new PredictRequest([.. chunk]), ct);
+        await Task.Delay(TimeSpan.FromSeconds(2), ct); // captures reach their files about once a second
+        var report = await client.Monitoring.CheckDriftAsync(Endpoint, new DriftCheckRequest(From: started, To: DateTimeOffset.UtcNow), ct);
+        var drifted = report.Features.Where(f => f.Status == "drift").Select(f => $"{f.Column} (psi {f.Statistics.GetValueOrDefault("psi"):F2})").ToList();
+        AnsiConsole.MarkupLine($"[green]demo[/] {report.Rows:N0} requests captured, prices up 80% in the second half; drift check: " +
+            Markup.Escape(drifted.Count > 0 ? string.Join(", ", drifted) + " drifted" : report.Status));
+        await client.Monitoring.SetPolicyAsync(Endpoint, new MonitorPolicy(Drift: "drift", Metric: "auc<0.8", Schedule: "0 3 * * *", Retrain: "automl:60s"), ct);
+        AnsiConsole.MarkupLine($"[green]demo[/] policy set: checked daily at 03:00 UTC; on drift or decay, retrain with AutoML and promote if better ([bold]stratus monitor run {Endpoint}[/] runs it now)");
     }
 
     /// <summary>The command a newcomer pastes: it reads the token from the data directory rather than printing it again.</summary>

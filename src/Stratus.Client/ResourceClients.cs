@@ -372,6 +372,11 @@ public sealed class MonitoringClient(StratusClient client)
     public Task<ModelBaseline> BaselineAsync(string model, int version, CancellationToken ct = default) =>
         client.GetAsync($"api/v1/models/{StratusClient.Segment(model)}/versions/{version.ToString(CultureInfo.InvariantCulture)}/baseline", StratusJsonContext.Default.ModelBaseline, ct);
 
+    /// <summary>Sets a model version's baseline from a dataset version (its inputs there and its predictions on those rows).</summary>
+    public Task<ModelBaseline> SetBaselineAsync(string model, int version, string dataset, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Put, $"api/v1/models/{StratusClient.Segment(model)}/versions/{version.ToString(CultureInfo.InvariantCulture)}/baseline",
+            StratusClient.Json(new SetBaselineRequest(dataset), StratusJsonContext.Default.SetBaselineRequest), StratusJsonContext.Default.ModelBaseline, ct);
+
     /// <summary>Checks an endpoint's captured requests in a window against its model's baseline; the report is kept.</summary>
     public Task<DriftReport> CheckDriftAsync(string endpoint, DriftCheckRequest? request = null, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Post, $"api/v1/endpoints/{StratusClient.Segment(endpoint)}/drift", StratusClient.Json(request ?? new DriftCheckRequest(), StratusJsonContext.Default.DriftCheckRequest),

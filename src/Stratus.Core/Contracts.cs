@@ -288,6 +288,13 @@ public sealed record DistributionSketch(string Kind, long Count, long Missing, I
 public sealed record ModelBaseline(string Source, long Rows, IReadOnlyDictionary<string, DistributionSketch> Features, DistributionSketch? Prediction,
     IReadOnlyDictionary<string, double> Metrics, DateTimeOffset CreatedAt);
 
+/// <summary>
+/// Sets a model version's baseline from a dataset version: its input columns there, and its own predictions on those rows
+/// (a sample of 100,000 when larger); metrics too when the dataset holds the target. For imported models, which bring
+/// no training data, or to compare with other data than a model was trained on.
+/// </summary>
+public sealed record SetBaselineRequest(string Dataset);
+
 /// <summary>How one column is judged, instead of the default.</summary>
 /// <param name="Method"><c>ks</c>, <c>chisquare</c> (p-value below the threshold: drift), <c>wasserstein</c> (normed by the baseline's deviation), <c>psi</c> or <c>jensenshannon</c> (above the threshold: drift).</param>
 public sealed record DriftRule(string Method, double Threshold);
@@ -719,6 +726,7 @@ public static class StratusJson
 [JsonSerializable(typeof(PerformanceReport))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, JsonElement>))]
 [JsonSerializable(typeof(MonitorPolicy))]
+[JsonSerializable(typeof(SetBaselineRequest))]
 [JsonSerializable(typeof(MonitoringReport))]
 [JsonSerializable(typeof(WebhookEvent))]
 [JsonSerializable(typeof(MonitorPolicyInfo))]

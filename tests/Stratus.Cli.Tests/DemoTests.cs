@@ -33,5 +33,10 @@ public sealed class DemoTests : IDisposable
         Assert.Equal("fraud-detector", answer.RootElement.GetProperty("model").GetProperty("name").GetString());
         // The risky transaction scores higher than the everyday one.
         Assert.True(predictions[0].GetProperty("probabilities").GetProperty("1").GetDouble() > predictions[1].GetProperty("probabilities").GetProperty("1").GetDouble());
+
+        // The demo's traffic saw prices rise: the drift check says so, and a policy watches the endpoint from now on.
+        var printed = string.Join(' ', server.Output.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches(@"2,000 requests captured, prices up 80% in the second half; drift check: amount \(psi \d\.\d\d\) drifted", printed);
+        Assert.Contains("stratus monitor report fraud", printed);
     }
 }

@@ -157,6 +157,54 @@ public sealed class MonitoringTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Should_set_an_imported_models_baseline_from_a_dataset_and_check_its_endpoint_against_it()
+    {
+        var (onnx, _) = OnnxGraph.Mlp(3, 2, 4, 2);
+        await _client.Models.ImportAsync("foreign", new MemoryStream(onnx), "foreign.onnx",
+            new OnnxSignature(Target: "churn", Inputs: [new OnnxInput("x", ["tenure", "spend"])], Scores: "logits"));
+        await _client.Endpoints.DeployAsync("watched", "foreign");
+        await _client.Endpoints.SetCaptureAsync("watched", 1);
+
+        // An imported model brings no training data: drift has nothing to compare with, and says how to give it something.
+        var none = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.CheckDriftAsync("watched"));
+        Assert.Equal(HttpStatusCode.Conflict, none.Status);
+        Assert.Contains("stratus monitor baseline foreign:1 --dataset NAME", none.Detail);
+
+        var random = new Random(5);
+        var csv = new StringBuilder("tenure,spend,churn\n");
+        for (var i = 0; i < 500; i++) csv.Append(CultureInfo.InvariantCulture, $"{random.Next(1, 60)},{Math.Round(random.NextDouble() * 100, 2)},{random.Next(2)}\n");
+        await _client.Datasets.UploadAsync("customers", new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+        var missing = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.SetBaselineAsync("foreign", 1, "nowhere"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.Status);
+        Assert.Contains("dataset version 'nowhere'", missing.Detail);
+        await _client.Datasets.UploadAsync("other", new MemoryStream("tenure,amount\n1,2\n"u8.ToArray()));
+        var wrong = await Assert.ThrowsAsync<StratusApiException>(() => _client.Monitoring.SetBaselineAsync("foreign", 1, "other"));
+        Assert.Contains("other:1 has no column 'spend', an input of foreign:1", wrong.Detail);
+
+        var baseline = await _client.Monitoring.SetBaselineAsync("foreign", 1, "customers");
+        Assert.Equal(["spend", "tenure"], baseline.Features.Keys.Order());
+        Assert.Equal((500L, 500L), (baseline.Rows, baseline.Prediction!.Count));
+        Assert.Contains("auc", baseline.Metrics.Keys); // the dataset holds the target: the model's metrics on it
+        Assert.Equal(baseline.Source, (await _client.Monitoring.BaselineAsync("foreign", 1)).Source);
+
+        // Requests like the dataset: no drift; much larger spend: spend drifts.
+        var start = DateTimeOffset.UtcNow;
+        for (var i = 0; i < 8; i++)
+        {
+            var instances = Enumerable.Range(0, 25).Select(_ => new Dictionary<string, JsonElement>
+            {
+                ["tenure"] = JsonSerializer.SerializeToElement(random.Next(1, 60)),
+                ["spend"] = JsonSerializer.SerializeToElement(Math.Round((random.NextDouble() * 100) + 150, 2)),
+            }).ToList();
+            await _client.Endpoints.PredictAsync("watched", new PredictRequest(instances));
+        }
+        await WaitForCaptureAsync(200);
+        var report = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: start, To: DateTimeOffset.UtcNow));
+        Assert.Equal(("drift", new ModelVersionRef("foreign", 1)), (report.Status, report.Model));
+        Assert.Equal(["spend"], report.Features.Where(f => f.Status == "drift").Select(f => f.Column));
+    }
+
+    [Fact]
     public async Task Should_take_labels_for_captured_predictions_refuse_bad_items_one_by_one_and_measure_live_performance()
     {
         await DeployAsync();

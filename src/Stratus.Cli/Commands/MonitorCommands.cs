@@ -70,6 +70,30 @@ internal static class MonitorCommands
         command.Subcommands.Add(performance);
         AddPolicyCommands(command, endpoint);
 
+        var model = new Argument<string>("model") { Description = "Model version: NAME:VERSION, NAME@ALIAS or NAME (latest)" };
+        var baselineDataset = new Option<string>("--dataset") { Description = "Set the baseline from this dataset version (NAME or NAME:VERSION): its inputs and the model's predictions on them" };
+        var baseline = new Command("baseline", "Show a model version's baseline, or set it from a dataset (imported models bring none)") { model, baselineDataset };
+        baseline.SetAction(Remote(async (result, client, ct) =>
+        {
+            var version = await client.Models.ResolveAsync(result.GetValue(model)!, ct);
+            var data = result.GetValue(baselineDataset) is { } dataset
+                ? await client.Monitoring.SetBaselineAsync(version.Name, version.Version, dataset, ct)
+                : await client.Monitoring.BaselineAsync(version.Name, version.Version, ct);
+            Print(result, data, StratusJsonContext.Default.ModelBaseline, b =>
+            {
+                AnsiConsole.MarkupLine($"Baseline of [bold]{Esc(version.Name)}:{version.Version}[/] ({b.Rows:N0} rows; {Esc(b.Source)})");
+                var table = NewTable("Column", "Kind", "Rows", "Missing", "Mean", "Std", "Categories");
+                foreach (var (column, sketch) in b.Features.Append(new(Stratus.Ml.Drift.Baselines.Prediction, b.Prediction!)).Where(f => f.Value is not null))
+                {
+                    table.AddRow(Esc(column), Esc(sketch.Kind), sketch.Count.ToString("N0", CultureInfo.InvariantCulture), sketch.Missing.ToString("N0", CultureInfo.InvariantCulture),
+                        sketch.Mean?.ToString("G4", CultureInfo.InvariantCulture) ?? "", sketch.Std?.ToString("G4", CultureInfo.InvariantCulture) ?? "",
+                        sketch.Counts?.Count.ToString(CultureInfo.InvariantCulture) ?? "");
+                }
+                AnsiConsole.Write(table);
+            });
+        }));
+        command.Subcommands.Add(baseline);
+
         var days = new Option<double>("--days") { Description = "How far back the report looks", DefaultValueFactory = _ => 7 };
         var html = new Option<FileInfo>("--html") { Description = "Where to write the HTML report with its plots (default: ENDPOINT-monitoring.html here)" };
         var report = new Command("report", "Summarize an endpoint's monitoring (which columns drift, by how much, since when; performance; decisions) and write it as HTML with plots")

@@ -65,53 +65,66 @@ public static class BatchScorer
         var manifest = model.Manifest;
         var task = Training.MlTasks.Parse(manifest.Task) ?? Training.MlTask.Regression;
         var classIndex = manifest.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var target = DuckDb.Identifier(manifest.Target);
+        var (labels, scores, skipped) = ScoreRows(model, $"SELECT *, {target}::VARCHAR AS {Truth} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {target} IS NOT NULL",
+            tempDirectory, text => task == Training.MlTask.Regression ? float.Parse(text, CultureInfo.InvariantCulture) : classIndex.TryGetValue(text, out var i) ? i : null, ct);
+        var (metrics, _) = Training.ModelMetrics.Compute(task, [.. labels], [.. scores], manifest.Classes.Count);
+        return (metrics, labels.Count, skipped);
+    }
+
+    /// <summary>
+    /// The model's scores on the rows of a Parquet file (a repeatable sample of <paramref name="maxRows"/> when it has
+    /// more), laid out as <see cref="Training.ModelMetrics.Width"/> says: what a baseline of its predictions is made of.
+    /// </summary>
+    public static double[] Scores(ModelPackage model, string parquet, string tempDirectory, int maxRows = 100_000, CancellationToken ct = default) =>
+        [.. ScoreRows(model, $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}) USING SAMPLE reservoir({maxRows} ROWS) REPEATABLE (42)", tempDirectory, null, ct).Scores];
+
+    private const string Truth = "stratus_truth";
+
+    /// <summary>Scores the rows a query returns in chunks; with <paramref name="label"/>, its <see cref="Truth"/> column is read as the label (null: the row is skipped).</summary>
+    private static (List<float> Labels, List<double> Scores, long Skipped) ScoreRows(ModelPackage model, string sql, string tempDirectory, Func<string, float?>? label, CancellationToken ct)
+    {
+        var manifest = model.Manifest;
+        var task = Training.MlTasks.Parse(manifest.Task) ?? Training.MlTask.Regression;
         using var connection = DuckDb.Open(tempDirectory);
         using var command = connection.CreateCommand();
-        var truth = "stratus_truth";
-        command.CommandText = $"SELECT *, {DuckDb.Identifier(manifest.Target)}::VARCHAR AS {truth} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {DuckDb.Identifier(manifest.Target)} IS NOT NULL";
+        command.CommandText = sql;
         using var reader = command.ExecuteReader();
-        var truthOrdinal = reader.GetOrdinal(truth);
+        var truthOrdinal = label is null ? -1 : reader.GetOrdinal(Truth);
         var labels = new List<float>();
         var scores = new List<double>();
         long skipped = 0;
         var batch = new List<IReadOnlyDictionary<string, JsonElement>>(Chunk);
-        var batchLabels = new List<float>(Chunk);
         var docs = new List<JsonDocument>();
         void Flush()
         {
-            var predictions = model.Predict(batch);
-            for (var r = 0; r < predictions.Count; r++)
+            foreach (var p in model.Predict(batch))
             {
-                var p = predictions[r];
-                labels.Add(batchLabels[r]);
                 if (task == Training.MlTask.Regression) scores.Add(p.Value ?? double.NaN);
-                else if (task == Training.MlTask.BinaryClassification) scores.Add(p.Probabilities![manifest.Classes[1]]);
+                else if (task == Training.MlTask.BinaryClassification) scores.Add(p.Probabilities![manifest.Classes[^1]]);
                 else scores.AddRange(manifest.Classes.Select(c => p.Probabilities![c]));
             }
             batch.Clear();
-            batchLabels.Clear();
             docs.ForEach(d => d.Dispose());
             docs.Clear();
         }
         while (reader.Read())
         {
             ct.ThrowIfCancellationRequested();
-            var text = reader.GetString(truthOrdinal);
-            float label;
-            if (task == Training.MlTask.Regression) label = float.Parse(text, CultureInfo.InvariantCulture);
-            else if (classIndex.TryGetValue(text, out var index)) label = index;
-            else
+            if (label is not null)
             {
-                skipped++;
-                continue;
+                if (label(reader.GetString(truthOrdinal)) is not { } value)
+                {
+                    skipped++;
+                    continue;
+                }
+                labels.Add(value);
             }
             batch.Add(ToRow(reader, docs, truthOrdinal));
-            batchLabels.Add(label);
             if (batch.Count == Chunk) Flush();
         }
         if (batch.Count > 0) Flush();
-        var (metrics, _) = Training.ModelMetrics.Compute(task, [.. labels], [.. scores], manifest.Classes.Count);
-        return (metrics, labels.Count, skipped);
+        return (labels, scores, skipped);
     }
 
     /// <summary>What <see cref="ScoreParquet"/> wrote: the rows scored and the prediction columns added.</summary>

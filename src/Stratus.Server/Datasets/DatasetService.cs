@@ -216,9 +216,11 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     }
 
     internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
-        name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat,
-        JsonSerializer.Deserialize(r.ColumnsJson, ServerJson.Default.IReadOnlyListColumnSchema) ?? [],
-        r.CreatedAt, r.CreatedBy, created, r.RunId);
+        name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat, ColumnsOf(r), r.CreatedAt, r.CreatedBy, created, r.RunId);
+
+    /// <summary>A version's columns: names and DuckDB types.</summary>
+    public static IReadOnlyList<ColumnSchema> ColumnsOf(DatasetVersionRow r) =>
+        JsonSerializer.Deserialize(r.ColumnsJson, ServerJson.Default.IReadOnlyListColumnSchema) ?? [];
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored {Name}:{Version}, {Rows} rows: received in {ReceiveMs:F0} ms, converted and profiled in {ConvertMs:F0} ms, stored in {StoreMs:F0} ms")]
     private static partial void LogIngested(ILogger logger, string name, int version, long rows, double receiveMs, double convertMs, double storeMs);

@@ -30,3 +30,21 @@ internal sealed class DriftReportRowConfiguration : IEntityTypeConfiguration<Dri
         b.HasIndex(x => new { x.Endpoint, x.Id });
     }
 }
+
+/// <summary>A baseline set from a dataset (<see cref="MonitoringService.SetBaselineAsync"/>): it takes the place of the one training kept.</summary>
+public sealed class BaselineRow
+{
+    public required string ModelName { get; set; }
+    public int ModelVersion { get; set; }
+    public required string BaselineJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+internal sealed class BaselineRowConfiguration : IEntityTypeConfiguration<BaselineRow>
+{
+    public void Configure(EntityTypeBuilder<BaselineRow> b)
+    {
+        b.ToTable("model_baselines");
+        b.HasKey(x => new { x.ModelName, x.ModelVersion });
+    }
+}

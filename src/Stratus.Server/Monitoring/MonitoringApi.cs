@@ -12,6 +12,9 @@ public static class MonitoringApi
     {
         routes.MapGet("/api/v1/models/{name}/versions/{version:int}/baseline", Baseline).WithTags("Monitoring").WithName("GetModelBaseline")
             .WithSummary("The version's baseline: its input columns' distributions on the training data and its predictions' on validation rows");
+        routes.MapPut("/api/v1/models/{name}/versions/{version:int}/baseline", SetBaseline).WithTags("Monitoring").WithName("SetModelBaseline")
+            .WithSummary("Set the version's baseline from a dataset version: its inputs there and its own predictions on those rows (for imported models, or to compare with other data)")
+            .RequireAuthorization(Policies.Editor);
         var api = routes.MapGroup("/api/v1/endpoints/{name}/drift").WithTags("Monitoring");
         api.MapPost("/", Check).WithName("CheckDrift")
             .WithSummary("Compare the requests captured in a window (default: the last 60 minutes) with the baseline of the endpoint's main model version, per column and for its predictions; the report is kept")
@@ -40,6 +43,9 @@ public static class MonitoringApi
 
     private static async Task<Ok<ModelBaseline>> Baseline(string name, int version, RegistryService registry, MonitoringService monitoring, CancellationToken ct) =>
         TypedResults.Ok(await monitoring.BaselineAsync(await registry.GetVersionAsync(new ModelRef(name, version, null), ct), ct));
+
+    private static async Task<Ok<ModelBaseline>> SetBaseline(string name, int version, SetBaselineRequest request, RegistryService registry, MonitoringService monitoring, CancellationToken ct) =>
+        TypedResults.Ok(await monitoring.SetBaselineAsync(await registry.GetVersionAsync(new ModelRef(name, version, null), ct), request, ct));
 
     private static async Task<Ok<DriftReport>> Check(string name, DriftCheckRequest? request, MonitoringService monitoring, CancellationToken ct) =>
         TypedResults.Ok(await monitoring.CheckDriftAsync(name, request ?? new DriftCheckRequest(), ct));

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Data;
 using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
+using Stratus.Server.Datasets;
 using Stratus.Server.Hosting;
 using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
@@ -17,12 +18,14 @@ namespace Stratus.Server.Monitoring;
 public sealed record DriftDetails(IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns);
 
 /// <summary>Model baselines, and drift checks of an endpoint's captured requests against its model's baseline, kept as time series.</summary>
-public sealed class MonitoringService(StratusDb db, EndpointService endpoints, RegistryService registry, TrackingService tracking, IBlobStore blobs, RequestCapture capture,
-    TimeProvider clock)
+public sealed class MonitoringService(StratusDb db, EndpointService endpoints, RegistryService registry, TrackingService tracking, DatasetService datasets, IBlobStore blobs,
+    RequestCapture capture, TimeProvider clock)
 {
-    /// <summary>A model version's baseline, kept by the run that trained it.</summary>
+    /// <summary>A model version's baseline: one set from a dataset, else the one kept by the run that trained it.</summary>
     public async Task<ModelBaseline> BaselineAsync(ModelVersionInfo version, CancellationToken ct)
     {
+        if (await db.Baselines.AsNoTracking().FirstOrDefaultAsync(b => b.ModelName == version.Name && b.ModelVersion == version.Version, ct) is { } set)
+            return JsonSerializer.Deserialize(set.BaselineJson, StratusJsonContext.Default.ModelBaseline)!;
         ArtifactInfo artifact;
         try
         {
@@ -30,10 +33,51 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         }
         catch (ProblemException ex) when (ex.Status == 404)
         {
-            throw ProblemException.Conflict($"model {version.Name}:{version.Version} has no baseline: only models trained by Stratus keep one");
+            throw ProblemException.Conflict($"model {version.Name}:{version.Version} has no baseline: set one from a dataset (stratus monitor baseline {version.Name}:{version.Version} --dataset NAME)");
         }
         await using var stream = await blobs.ReadVerifiedAsync(artifact.Sha256, ct);
         return (await JsonSerializer.DeserializeAsync(stream, StratusJsonContext.Default.ModelBaseline, ct))!;
+    }
+
+    /// <summary>Sets a model version's baseline from a dataset version: its inputs there and its predictions on those rows.</summary>
+    public async Task<ModelBaseline> SetBaselineAsync(ModelVersionInfo version, SetBaselineRequest request, CancellationToken ct)
+    {
+        if (!DatasetRef.TryParse(request.Dataset, out var reference, out var error)) throw ProblemException.Invalid("dataset", error!);
+        var dataset = await datasets.ResolveAsync(reference, ct);
+        var columns = DatasetService.ColumnsOf(dataset).ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
+        ModelPackage model;
+        await using (var stream = await blobs.ReadVerifiedAsync(version.Sha256, ct)) model = ModelPackage.Load(stream);
+        var manifest = model.Manifest;
+        foreach (var input in manifest.Inputs)
+        {
+            if (!columns.TryGetValue(input.Name, out var type))
+                throw ProblemException.Invalid("dataset", $"{reference.Name}:{dataset.Version} has no column '{input.Name}', an input of {version.Name}:{version.Version}");
+            if (Baselines.KindOf(input.Type) == DriftSketches.Numeric && Baselines.KindOf(type) != DriftSketches.Numeric)
+                throw ProblemException.Invalid("dataset", $"column '{input.Name}' of {reference.Name}:{dataset.Version} holds {type}; {version.Name}:{version.Version} reads it as {input.Type}");
+        }
+        var parquet = await blobs.GetVerifiedLocalPathAsync(dataset.ParquetSha256, ct);
+        var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
+        var task = Stratus.Ml.Training.MlTasks.Parse(manifest.Task) ?? Stratus.Ml.Training.MlTask.Regression;
+        var (features, scores, metrics) = await Task.Run(() =>
+        {
+            try
+            {
+                var metrics = columns.ContainsKey(manifest.Target) ? BatchScorer.Evaluate(model, parquet, temp, ct).Metrics : null;
+                return (Baselines.OfDataset(parquet, manifest.Inputs, temp), BatchScorer.Scores(model, parquet, temp, ct: ct), metrics);
+            }
+            catch (PredictionInputException ex)
+            {
+                throw ProblemException.Invalid("dataset", $"{version.Name}:{version.Version} cannot score {reference.Name}:{dataset.Version}: {ex.Message}");
+            }
+        }, ct);
+        var baseline = new ModelBaseline($"inputs and predictions: {reference.Name}:{dataset.Version}", dataset.Rows, features, Baselines.OfScores(task, manifest.Classes, scores),
+            (metrics ?? manifest.Metrics.ToDictionary()).Where(m => double.IsFinite(m.Value)).ToDictionary(), clock.GetUtcNow());
+        var json = JsonSerializer.Serialize(baseline, StratusJsonContext.Default.ModelBaseline);
+        var row = await db.Baselines.FirstOrDefaultAsync(b => b.ModelName == version.Name && b.ModelVersion == version.Version, ct);
+        if (row is null) db.Baselines.Add(new BaselineRow { ModelName = version.Name, ModelVersion = version.Version, BaselineJson = json, CreatedAt = baseline.CreatedAt });
+        else (row.BaselineJson, row.CreatedAt) = (json, baseline.CreatedAt);
+        await db.SaveChangesAsync(ct);
+        return baseline;
     }
 
     /// <summary>

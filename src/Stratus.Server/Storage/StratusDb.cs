@@ -34,6 +34,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
     public DbSet<Monitoring.DriftReportRow> DriftReports => Set<Monitoring.DriftReportRow>();
     public DbSet<Monitoring.FeedbackRow> Feedback => Set<Monitoring.FeedbackRow>();
+    public DbSet<Monitoring.BaselineRow> Baselines => Set<Monitoring.BaselineRow>();
     public DbSet<Monitoring.PolicyRow> Policies => Set<Monitoring.PolicyRow>();
     public DbSet<Monitoring.DecisionRow> Decisions => Set<Monitoring.DecisionRow>();
 

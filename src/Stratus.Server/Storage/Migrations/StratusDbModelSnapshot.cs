@@ -184,6 +184,26 @@ namespace Stratus.Server.Storage.Migrations
                     b.ToTable("jobs", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Monitoring.BaselineRow", b =>
+                {
+                    b.Property<string>("ModelName")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("BaselineJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ModelName", "ModelVersion");
+
+                    b.ToTable("model_baselines", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Monitoring.DecisionRow", b =>
                 {
                     b.Property<long>("Id")
