@@ -170,6 +170,14 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.Equal(["promoted", "ok"], history.Select(d => d.Status));
         var audit = await _client.AuditAsync(actor: "stratus:policy");
         Assert.Contains(audit.Items, e => e.Outcome.StartsWith("promoted", StringComparison.Ordinal));
+
+        // The new champion learned from the policy's own split; its next retraining reads the team's dataset again, not that split.
+        await _client.Monitoring.SetPolicyAsync("loop", new MonitorPolicy(Drift: "psi>0", WindowMinutes: 60, Retrain: "train"));
+        var again = await _client.Monitoring.RunPolicyAsync("loop");
+        Assert.True(again.Status == "retraining", string.Join("\n", again.Reasons));
+        Assert.Equal(new ModelVersionRef("loop-model", 2), again.Champion);
+        Assert.Contains("retraining data: loop-data:2 split into loop-data-train:1", again.Reasons[1]);
+        await WaitForDecisionAsync("loop", again.Id);
     }
 
     [Fact]

@@ -139,6 +139,10 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         await ToInfos(db.Datasets.AsNoTracking().Where(d => d.Name == name && d.DeletedAt == null)).FirstOrDefaultAsync(ct)
             ?? throw ProblemException.NotFound($"dataset '{name}'");
 
+    /// <summary>Whether a dataset of that name exists (not deleted) with at least one version.</summary>
+    public Task<bool> ExistsAsync(string name, CancellationToken ct) =>
+        db.DatasetVersions.AnyAsync(v => v.Dataset.Name == name && v.DeletedAt == null && v.Dataset.DeletedAt == null, ct);
+
     private static IQueryable<DatasetInfo> ToInfos(IQueryable<DatasetRow> datasets) =>
         datasets.Select(d => new DatasetInfo(
             d.Name,

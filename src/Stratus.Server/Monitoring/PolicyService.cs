@@ -119,11 +119,12 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             decision.Status = fired ? "fired" : judged ? "ok" : "insufficient_data";
             if (fired && policy.Retrain is not null) await StartRetrainingAsync(decision, policy, reasons, ct);
         }
-        catch (ProblemException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // A trigger that fired but could not start its retraining is a failed retraining: the champion stays.
+            // A check always leaves a decision. A trigger that fired but could not start its retraining is a failed retraining: the champion stays.
             decision.Status = fired ? "retrain_failed" : "error";
             reasons.Add(fired ? $"retraining could not start: {ex.Message}; {decision.ChampionName}:{decision.ChampionVersion} stays" : $"the check failed: {ex.Message}");
+            if (ex is not ProblemException) LogCheckError(logger, endpoint, ex);
         }
         decision.ReasonsJson = Json(reasons);
         db.Decisions.Add(decision);
@@ -152,14 +153,28 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
     public async Task AdvanceAsync(long id, CancellationToken ct)
     {
         var decision = await db.Decisions.FirstAsync(d => d.Id == id, ct);
-        var job = await jobs.GetAsync(decision.JobId!, ct);
-        if (job.Status is JobStatus.Queued or JobStatus.Running) return;
+        JobInfo? job;
+        try
+        {
+            job = await jobs.GetAsync(decision.JobId!, ct);
+        }
+        catch (ProblemException ex) when (ex.Status == 404)
+        {
+            job = null;
+        }
+        if (job?.Status is JobStatus.Queued or JobStatus.Running) return;
         var policy = Policy(decision.PolicyJson);
         var reasons = JsonSerializer.Deserialize(decision.ReasonsJson, StratusJsonContext.Default.IReadOnlyListString)!.ToList();
         string alert;
         try
         {
-            if (job.Status != JobStatus.Succeeded || job.Result?.Model is not { } challenger)
+            if (job is null)
+            {
+                decision.Status = "retrain_failed";
+                reasons.Add($"retraining job {decision.JobId} no longer exists; {decision.ChampionName}:{decision.ChampionVersion} stays");
+                alert = "retrain_failed";
+            }
+            else if (job.Status != JobStatus.Succeeded || job.Result?.Model is not { } challenger)
             {
                 decision.Status = "retrain_failed";
                 reasons.Add($"retraining job {job.Id} ended {job.Status}{(job.Error is null ? "" : $": {job.Error}")}; {decision.ChampionName}:{decision.ChampionVersion} stays");
@@ -171,11 +186,12 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
                 alert = await JudgeAsync(decision, policy, challenger, reasons, ct);
             }
         }
-        catch (ProblemException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             decision.Status = "error";
-            reasons.Add($"judging the challenger failed: {ex.Message}; {decision.ChampionName}:{decision.ChampionVersion} stays");
+            reasons.Add($"judging or promoting the challenger failed: {ex.Message}; {decision.ChampionName}:{decision.ChampionVersion} stays");
             alert = "check_failed";
+            if (ex is not ProblemException) LogCheckError(logger, decision.Endpoint, ex);
         }
         decision.ReasonsJson = Json(reasons);
         decision.UpdatedAt = clock.GetUtcNow();
@@ -216,8 +232,9 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             reasons.Add(better ? $"promotion is off (promote: never); {decision.ChampionName}:{decision.ChampionVersion} stays" : $"{decision.ChampionName}:{decision.ChampionVersion} stays");
             return "kept";
         }
-        await registry.SetAliasAsync(challenger.Name, policy.Alias, challenger.Version, ct);
+        // The rollout first: when it cannot start (another one is running), the alias stays where it was.
         var rollout = await rollouts.StartAsync(decision.Endpoint, new RolloutRequest($"{challenger.Name}:{challenger.Version}", policy.Canary, policy.Step, policy.IntervalSeconds), ct);
+        await registry.SetAliasAsync(challenger.Name, policy.Alias, challenger.Version, ct);
         decision.RolloutId = rollout.Id;
         decision.Status = "promoted";
         reasons.Add($"promoted: alias {policy.Alias} -> {challenger.Name}:{challenger.Version}; rollout {rollout.Id} starts it at {policy.Canary}% of {decision.Endpoint}'s traffic, " +
@@ -240,8 +257,9 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             throw ProblemException.Conflict($"{champion.Name}:{champion.Version} names no training dataset (an imported model?); there is nothing to retrain on");
         ModelManifest manifest;
         await using (var package = await blobs.ReadVerifiedAsync(champion.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
-        var source = await datasets.ResolveAsync(new DatasetRef(champion.Lineage.Datasets[0].Dataset, null), ct);
-        var sourceRef = $"{champion.Lineage.Datasets[0].Dataset}:{source.Version}";
+        var baseName = await SourceDatasetAsync(champion.Lineage.Datasets[0], ct);
+        var source = await datasets.ResolveAsync(new DatasetRef(baseName, null), ct);
+        var sourceRef = $"{baseName}:{source.Version}";
         var parquet = await blobs.GetVerifiedLocalPathAsync(source.ParquetSha256, ct);
 
         var train = blobs.NewTempPath(".parquet");
@@ -255,7 +273,6 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             var split = await Task.Run(() => RetrainingData.Prepare(parquet, feedbackFile, train, holdout, HoldoutPercent, seed: 42, temp), ct);
             if (split.TrainRows < 10 || split.HoldoutRows < 5)
                 throw ProblemException.Conflict($"{sourceRef} gives {split.TrainRows:N0} training and {split.HoldoutRows:N0} holdout rows; too few to retrain and judge");
-            var baseName = champion.Lineage.Datasets[0].Dataset;
             DatasetVersionInfo trainVersion, holdoutVersion;
             await using (var stream = File.OpenRead(train)) trainVersion = await datasets.UploadAsync(Suffixed(baseName, "-train"), SourceFormat.Parquet, ',', stream, Actor, ct);
             await using (var stream = File.OpenRead(holdout)) holdoutVersion = await datasets.UploadAsync(Suffixed(baseName, "-holdout"), SourceFormat.Parquet, ',', stream, Actor, ct);
@@ -291,6 +308,18 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         decision.JobId = job.Id;
         decision.Status = "retraining";
         reasons.Add($"retraining as job {job.Id} ({policy.Retrain}), registered as a new version of {champion.Name}");
+    }
+
+    /// <summary>
+    /// The dataset whose latest version a retraining reads: the champion's training dataset, or, for a champion that a
+    /// policy trained on its own split (<c>NAME-train</c>), the dataset that split was made from.
+    /// </summary>
+    private async Task<string> SourceDatasetAsync(RunInput input, CancellationToken ct)
+    {
+        if (!input.Dataset.EndsWith("-train", StringComparison.Ordinal)) return input.Dataset;
+        var version = await datasets.ResolveAsync(new DatasetRef(input.Dataset, input.Version), ct);
+        var original = input.Dataset[..^"-train".Length];
+        return version.CreatedBy == Actor && Names.IsValid(original) && await datasets.ExistsAsync(original, ct) ? original : input.Dataset;
     }
 
     /// <summary>Writes the endpoint's labelled feedback as training rows (the captured inputs and the true label), one JSON line each.</summary>
@@ -460,6 +489,9 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         d.ChallengerVersion is { } v ? new ModelVersionRef(d.ChampionName, v) : null, d.DriftReportId, d.JobId, d.TrainingData, d.Holdout, d.Metric,
         JsonSerializer.Deserialize(d.ScoresJson, StratusJsonContext.Default.IReadOnlyDictionaryStringDouble)!, d.RolloutId,
         JsonSerializer.Deserialize(d.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!, d.CreatedAt, d.UpdatedAt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A policy check of {Endpoint} failed")]
+    private static partial void LogCheckError(ILogger logger, string endpoint, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Policy of {Endpoint}: {Status} ({Reasons})")]
     private static partial void LogDecision(ILogger logger, string endpoint, string status, string reasons);
