@@ -14,7 +14,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-batching [requests]   adaptive micro-batching on vs off, an ONNX MLP at concurrency 64
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-coldstart [rounds]   scale to zero, then the waking request vs warm ones, and memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- drift [baseline rows] [window rows] [columns]   a drift check at scale vs DuckDB parsing the capture alone
-//   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests]   serving throughput with every request captured vs none
+//   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests] [check seconds]   serving throughput with every request captured and a policy checking drift every 2 s (0: none) vs neither
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -46,6 +46,7 @@ try
         o.Urls = "http://127.0.0.1:0";
         o.PrintAdminToken = false;
         o.ReplicaTick = TimeSpan.FromMilliseconds(100);
+        o.MonitorTick = TimeSpan.FromMilliseconds(500);
     });
     var urls = await app.StartStratusAsync();
     var token = (await File.ReadAllTextAsync(Path.Combine(work, "data", "admin.token"))).Trim();
@@ -55,7 +56,8 @@ try
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
-    if (which is "serve-capture") await ServeBenchmark.RunCaptureAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000);
+    if (which is "serve-capture") await ServeBenchmark.RunCaptureAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2);
     if (which is "serve-coldstart") await ServeBenchmark.RunColdStartAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
     if (which is "serve-python")
     {

@@ -212,29 +212,38 @@ internal static class ServeBenchmark
 
     /// <summary>
     /// What monitoring costs the request path: the 100-tree LightGBM behind two endpoints, one capturing every request
-    /// for monitoring (sample rate 1, the most there is), one capturing none; alternating rounds at concurrency 16.
+    /// for monitoring (sample rate 1, the most there is) with, when <c>checkSeconds</c> is above 0, a policy checking
+    /// drift that often while it is measured; one with neither; alternating rounds at concurrency 16.
     /// </summary>
-    public static async Task RunCaptureAsync(StratusClient client, string work, string stratusUrl, string token, int requests)
+    public static async Task RunCaptureAsync(StratusClient client, string work, string stratusUrl, string token, int requests, int checkSeconds)
     {
         await DeployAsync(client, work);
         await client.Endpoints.DeployAsync("bench-captured", "bench-serve-model");
         await client.Endpoints.SetCaptureAsync("bench-captured", 1);
-        Console.WriteLine($"serve capture: LightGBM 100 trees, one row per request, concurrency 16, {requests:N0} requests per run, capture off then every request captured, alternating {Rounds} times");
-        // Both warmed first: a cold first round measured the JIT, not the capture.
-        await Load($"{stratusUrl}/api/v1/endpoints/bench/predict", token, Row, 16, requests / 2);
-        await Load($"{stratusUrl}/api/v1/endpoints/bench-captured/predict", token, Row, 16, requests / 2);
+        Console.WriteLine($"serve capture: LightGBM 100 trees, one row per request, concurrency 16, {requests:N0} requests per run, capture off then every request captured" +
+            (checkSeconds > 0 ? $" with a policy checking the last minute's drift every {checkSeconds} s" : "") + $", alternating {Rounds} times");
+        // Both warmed first, twice over: a cold first round measured the JIT and the thread pool's growth, not the capture.
+        for (var warm = 0; warm < 2; warm++)
+        {
+            await Load($"{stratusUrl}/api/v1/endpoints/bench/predict", token, Row, 16, requests);
+            await Load($"{stratusUrl}/api/v1/endpoints/bench-captured/predict", token, Row, 16, requests);
+        }
         var ratios = new List<(double Throughput, double P99)>();
         for (var round = 0; round < Rounds; round++)
         {
             var off = await Load($"{stratusUrl}/api/v1/endpoints/bench/predict", token, Row, 16, requests);
+            // Monitoring on only while the captured endpoint is measured: the drift checks compete for the same cores.
+            if (checkSeconds > 0) await client.Monitoring.SetPolicyAsync("bench-captured", new MonitorPolicy(Drift: "drift", Schedule: $"*/{checkSeconds} * * * * *", WindowMinutes: 1));
             var on = await Load($"{stratusUrl}/api/v1/endpoints/bench-captured/predict", token, Row, 16, requests);
+            if (checkSeconds > 0) await client.Monitoring.DeletePolicyAsync("bench-captured");
             Console.WriteLine($"  off {off.Rps,8:F0} req/s p50 {off.P50,6:F2} ms p99 {off.P99,6:F2} ms | captured {on.Rps,8:F0} req/s p50 {on.P50,6:F2} ms p99 {on.P99,6:F2} ms");
             ratios.Add((on.Rps / off.Rps, on.P99 / off.P99));
         }
         var metrics = await new HttpClient { DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } }.GetStringAsync($"{stratusUrl}/metrics");
         var captured = metrics.Split('\n').First(l => l.StartsWith("stratus_capture_rows_total ", StringComparison.Ordinal));
         var dropped = metrics.Split('\n').First(l => l.StartsWith("stratus_capture_dropped_total ", StringComparison.Ordinal));
-        Console.WriteLine($"    {captured}, {dropped}");
+        var checks = checkSeconds > 0 ? await client.Monitoring.DecisionsAsync("bench-captured", 1000) : [];
+        Console.WriteLine($"    {captured}, {dropped}; {checks.Count} policy drift checks ran while the captured endpoint was measured ({checks.Count(c => c.Status != "error")} without error)");
         Console.WriteLine($"    median ratios (captured / off): throughput {Median(ratios.Select(r => r.Throughput)):F2} (aim >= 0.95), p99 {Median(ratios.Select(r => r.P99)):F2}");
     }
 

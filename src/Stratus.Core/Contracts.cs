@@ -357,6 +357,7 @@ public sealed record PerformanceReport(string Endpoint, ModelVersionRef Model, s
 /// <param name="Alias">The alias moved to a promoted challenger (default <c>champion</c>).</param>
 /// <param name="Canary">The promoted version's first share of traffic, percent (default 10); then <paramref name="Step"/> more every <paramref name="IntervalSeconds"/>.</param>
 /// <param name="Webhooks">URLs told (POST, JSON) when a policy fires, a challenger is promoted or kept, or a retraining fails.</param>
+/// <param name="Rules">Per-column drift rules for the policy's checks, instead of the defaults (as <see cref="DriftCheckRequest.Rules"/>).</param>
 public sealed record MonitorPolicy(
     string? Drift = null,
     string? Metric = null,
@@ -371,7 +372,8 @@ public sealed record MonitorPolicy(
     int Canary = 10,
     int Step = 10,
     int IntervalSeconds = 60,
-    IReadOnlyList<string>? Webhooks = null);
+    IReadOnlyList<string>? Webhooks = null,
+    IReadOnlyDictionary<string, DriftRule>? Rules = null);
 
 /// <summary>An endpoint's policy, and when it is next checked.</summary>
 public sealed record MonitorPolicyInfo(string Endpoint, MonitorPolicy Policy, DateTimeOffset? NextCheckAt, DateTimeOffset? LastCheckAt, DateTimeOffset UpdatedAt);

@@ -128,13 +128,15 @@ internal static class MonitorCommands
         var step = new Option<int>("--step") { Description = "Percent added after each healthy interval", DefaultValueFactory = _ => 10 };
         var interval = new Option<string>("--interval") { Description = "Time between rollout steps: 30s, 1m, 1h", DefaultValueFactory = _ => "1m" };
         var webhooks = new Option<string[]>("--webhook") { Description = "URL told (POST, JSON) when the policy fires, promotes, keeps or fails; repeat for more" };
+        var policyRules = new Option<string[]>("--rule") { Description = "COLUMN=METHOD:THRESHOLD instead of the default drift test for a column in the policy's checks", AllowMultipleArgumentsPerToken = false };
         var set = new Command("set", "Set an endpoint's monitoring policy: what fires it, when it is checked, how it retrains and promotes")
-            { endpoint, driftTrigger, metricTrigger, schedule, window, minRows, retrain, promote, margin, withFeedback, alias, canary, step, interval, webhooks };
+            { endpoint, driftTrigger, metricTrigger, schedule, window, minRows, retrain, promote, margin, withFeedback, alias, canary, step, interval, webhooks, policyRules };
         set.SetAction(Remote(async (result, client, ct) =>
         {
             var policy = new MonitorPolicy(result.GetValue(driftTrigger), result.GetValue(metricTrigger), result.GetValue(schedule), result.GetValue(window), result.GetValue(minRows),
                 result.GetValue(retrain), result.GetValue(promote)!, result.GetValue(margin), result.GetValue(withFeedback), result.GetValue(alias)!, result.GetValue(canary),
-                result.GetValue(step), AutoMlCommand.Seconds(result.GetValue(interval)!, "--interval"), result.GetValue(webhooks) is { Length: > 0 } urls ? urls : null);
+                result.GetValue(step), AutoMlCommand.Seconds(result.GetValue(interval)!, "--interval"), result.GetValue(webhooks) is { Length: > 0 } urls ? urls : null,
+                result.GetValue(policyRules) is { Length: > 0 } given ? given.Select(ParseRule).ToDictionary(r => r.Column, r => r.Rule) : null);
             Print(result, await client.Monitoring.SetPolicyAsync(result.GetValue(endpoint)!, policy, ct), StratusJsonContext.Default.MonitorPolicyInfo, ShowPolicy);
         }));
         command.Subcommands.Add(set);

@@ -175,7 +175,8 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
 
     private WindowSketch Sketch(List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
     {
-        using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!);
+        // Drift checks run beside the endpoints they watch: half the cores at most, so requests keep the rest.
+        using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!, threads: Math.Max(1, Environment.ProcessorCount / 2));
         var path = manifest.Task switch
         {
             "binary" => new[] { "prediction", "probabilities", manifest.Classes[^1] },

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Cronos;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Data;
+using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
@@ -92,7 +93,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         {
             if (policy.Drift is { } driftRule)
             {
-                var report = await monitoring.CheckDriftAsync(endpoint, new DriftCheckRequest(policy.WindowMinutes, MinRows: policy.MinRows), ct);
+                var report = await monitoring.CheckDriftAsync(endpoint, new DriftCheckRequest(policy.WindowMinutes, policy.Rules, policy.MinRows), ct);
                 decision.DriftReportId = report.Id;
                 var (drifted, why) = Drifted(ParseDrift(driftRule)!.Value, report);
                 if (report.Status != "insufficient_data") judged = true;
@@ -375,6 +376,10 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         if (policy.Canary is < 1 or > 99) throw ProblemException.Invalid("canary", $"is {policy.Canary}; the first share is 1 to 99 (percent)");
         if (policy.Step is < 1 or > 100) throw ProblemException.Invalid("step", $"is {policy.Step}; a step is 1 to 100 (percent)");
         if (policy.IntervalSeconds is < 1 or > 86_400) throw ProblemException.Invalid("interval_seconds", $"is {policy.IntervalSeconds}; an interval is 1 second to 1 day");
+        foreach (var (column, rule) in policy.Rules ?? new Dictionary<string, DriftRule>())
+        {
+            if (!DriftDetector.Methods.Contains(rule.Method)) throw ProblemException.Invalid($"rules.{column}", $"'{rule.Method}' is not one of {string.Join(", ", DriftDetector.Methods)}");
+        }
         var urls = policy.Webhooks ?? [];
         if (urls.Count > 10) throw ProblemException.Invalid("webhooks", $"lists {urls.Count} URLs; at most 10");
         for (var i = 0; i < urls.Count; i++)
