@@ -209,6 +209,18 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.Contains("sched-model:1 stays", failed.Reasons[^1]);
         Assert.Equal(new ModelVersionRef("sched-model", 1), (await _client.Endpoints.GetAsync("sched")).Model);
         Assert.Contains(_alerts, a => a.Event == "retrain_failed" && a.Endpoint == "sched");
+
+        // With the label back, an AutoML retraining starts; stopped by hand, it ends as a failed retraining and the champion stays.
+        await UploadAsync("sched-data", Payments(400, 8, shifted: true));
+        await _client.Monitoring.SetPolicyAsync("sched", new MonitorPolicy(Drift: "drift", WindowMinutes: 60, Retrain: "automl:60s", Webhooks: [Hook]));
+        var started = await _client.Monitoring.RunPolicyAsync("sched");
+        Assert.True(started.Status == "retraining", string.Join("\n", started.Reasons));
+        await _client.Jobs.CancelAsync(started.JobId!);
+        var cancelled = await WaitForDecisionAsync("sched", started.Id);
+        Assert.Equal("retrain_failed", cancelled.Status);
+        Assert.Matches(@"retraining job \S+ ended CANCELLED.*; sched-model:1 stays", cancelled.Reasons[^1]);
+        Assert.Equal(new ModelVersionRef("sched-model", 1), (await _client.Endpoints.GetAsync("sched")).Model);
+        Assert.Equal(2, _alerts.Count(a => a.Event == "retrain_failed" && a.Endpoint == "sched"));
     }
 
     [Fact]
