@@ -158,6 +158,9 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.All(_alerts, a => Assert.Equal("loop", a.Endpoint));
         Assert.Equal(2, decided.Alerts.Count);
         Assert.All(decided.Alerts, a => Assert.Equal(200, a.Status));
+        // Webhook URLs often carry their secret in the path: the API shows only where they go.
+        Assert.All(decided.Alerts, a => Assert.Equal($"{new Uri(Hook).GetLeftPart(UriPartial.Authority)}/…", a.Url));
+        Assert.Equal([$"{new Uri(Hook).GetLeftPart(UriPartial.Authority)}/…"], (await _client.Monitoring.GetPolicyAsync("loop")).Policy.Webhooks);
 
         // Healthy traffic carries the rollout through; the endpoint then serves the challenger alone.
         for (var i = 0; i < 100 && (await _client.Endpoints.GetRolloutAsync("loop")).Status == "running"; i++)

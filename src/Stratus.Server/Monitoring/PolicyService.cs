@@ -487,7 +487,11 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             ?? throw new ProblemException(404, "Not found", $"endpoint '{endpoint}' has no monitoring policy; set one with stratus monitor set {endpoint} --drift psi>0.2");
     }
 
-    private static MonitorPolicyInfo ToInfo(PolicyRow row) => new(row.Endpoint, Policy(row.PolicyJson), row.NextCheckAt, row.LastCheckAt, row.UpdatedAt);
+    private static MonitorPolicyInfo ToInfo(PolicyRow row)
+    {
+        var policy = Policy(row.PolicyJson);
+        return new(row.Endpoint, policy with { Webhooks = policy.Webhooks?.Select(Webhooks.Redact).ToList() }, row.NextCheckAt, row.LastCheckAt, row.UpdatedAt);
+    }
 
     private static PolicyDecision ToDecision(DecisionRow d) => new(d.Id, d.Endpoint, d.Trigger, d.Status,
         JsonSerializer.Deserialize(d.ReasonsJson, StratusJsonContext.Default.IReadOnlyListString)!, new ModelVersionRef(d.ChampionName, d.ChampionVersion),

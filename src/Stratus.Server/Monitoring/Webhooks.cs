@@ -85,10 +85,17 @@ public sealed class Webhooks : IDisposable
                     error = (ex.InnerException as HttpRequestException ?? ex).Message;
                 }
             }
-            deliveries.Add(new AlertDelivery(url, name, status, error, _clock.GetUtcNow()));
+            deliveries.Add(new AlertDelivery(Redact(url), name, status, error, _clock.GetUtcNow()));
         }
         return deliveries;
     }
+
+    /// <summary>
+    /// A webhook URL as the API shows it: scheme, host and port only. Paths and queries often carry the secret (Slack's
+    /// do), and viewers may read policies and decisions.
+    /// </summary>
+    public static string Redact(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}/…" : "(not a URL)";
 
     private static bool HostMatches(string pattern, string host) =>
         pattern.StartsWith("*.", StringComparison.Ordinal)
