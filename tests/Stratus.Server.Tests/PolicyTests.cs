@@ -145,6 +145,7 @@ public sealed class PolicyTests : IAsyncLifetime
 
         // The challenger trains on the new data, is judged beside the champion on the same holdout, wins, and is promoted.
         var decided = await WaitForDecisionAsync("loop", fired.Id);
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join("\n", decided.Reasons));
         Assert.True(decided.Status == "promoted", string.Join("\n", decided.Reasons));
         Assert.Equal(new ModelVersionRef("loop-model", 2), decided.Challenger);
         Assert.Equal("auc", decided.Metric);
