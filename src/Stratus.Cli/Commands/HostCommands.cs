@@ -1,7 +1,4 @@
 using System.CommandLine;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 using Stratus.Server.Hosting;
 

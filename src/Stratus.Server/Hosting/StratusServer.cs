@@ -12,6 +12,9 @@ using Scalar.AspNetCore;
 using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
 using Stratus.Server.Monitoring;
+using Stratus.Server.WebConsole;
+using MudBlazor.Services;
+using Microsoft.AspNetCore.DataProtection;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 using Stratus.Server.Serving;
@@ -30,6 +33,8 @@ public static partial class StratusServer
     public static WebApplication Create(string[] args, Action<StratusOptions>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        // The console's scripts and styles (Blazor's, MudBlazor's) as the build lists them, in any environment.
+        builder.WebHost.UseStaticWebAssets();
         // An appsettings.json in the working directory overrides the one shipped beside the binary; environment and command line override both.
         var lastJson = builder.Configuration.Sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource);
         var local = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
@@ -98,8 +103,16 @@ public static partial class StratusServer
 
         // Security.
         builder.Services.AddScoped<TokenService>();
-        builder.Services.AddAuthentication(BearerTokenHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        // API routes authenticate bearer tokens only (a browser's cookie must never authorize an API call: no CSRF);
+        // the web console signs in with a token once and then holds a cookie.
+        builder.Services.AddAuthentication(ConsoleAuth.SelectorScheme)
+            .AddPolicyScheme(ConsoleAuth.SelectorScheme, null, o => o.ForwardDefaultSelector = ConsoleAuth.SchemeFor)
+            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null)
+            .AddCookie(ConsoleAuth.CookieScheme, ConsoleAuth.Configure);
+        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "keys")));
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddMudServices();
         builder.Services.AddAuthorization(Policies.Add);
 
         // Capabilities.
@@ -147,6 +160,7 @@ public static partial class StratusServer
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<BodyGuardMiddleware>();
+        app.UseAntiforgery();
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
@@ -160,6 +174,7 @@ public static partial class StratusServer
         app.MapEndpointsApi();
         app.MapMonitoringApi();
         app.MapSecurityApi();
+        app.MapConsole();
     }
 
     /// <summary>

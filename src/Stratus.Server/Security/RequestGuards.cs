@@ -38,7 +38,8 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
             return;
         }
         var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
-        if (hasBody && raw is null && !context.Request.HasJsonContentType())
+        // The API takes JSON only; the console's own routes (sign-in form, Blazor's circuit) are not the API.
+        if (hasBody && raw is null && !context.Request.HasJsonContentType() && context.Request.Path.StartsWithSegments("/api"))
         {
             await Refuse(context, 415, "Unsupported media type", $"request bodies must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'");
             return;

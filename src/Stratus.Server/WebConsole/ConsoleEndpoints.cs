@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.EntityFrameworkCore;
+using Stratus.Server.Security;
+using Stratus.Server.Storage;
+
+namespace Stratus.Server.WebConsole;
+
+/// <summary>
+/// How the web console signs in: an API token, checked once, then a cookie holding who it is and which token; the
+/// token is looked up again on every request, so a revoked one sends the browser back to sign-in with nothing shown.
+/// </summary>
+internal static class ConsoleAuth
+{
+    public const string SelectorScheme = "Stratus";
+    public const string CookieScheme = "Console";
+
+    /// <summary>API routes and anything carrying a bearer token: the token; everything else (the console): the cookie.</summary>
+    public static string SchemeFor(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/metrics") || context.Request.Headers.Authorization.Count > 0
+            ? BearerTokenHandler.SchemeName
+            : CookieScheme;
+
+    public static void Configure(CookieAuthenticationOptions o)
+    {
+        o.Cookie.Name = "stratus.console";
+        o.Cookie.HttpOnly = true;
+        o.Cookie.SameSite = SameSiteMode.Strict;
+        o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        o.LoginPath = "/signin";
+        o.AccessDeniedPath = "/signin";
+        o.ExpireTimeSpan = TimeSpan.FromHours(12);
+        o.SlidingExpiration = true;
+        o.Events.OnValidatePrincipal = async context =>
+        {
+            var id = long.TryParse(context.Principal?.FindFirstValue("token_id"), out var v) ? v : -1;
+            var db = context.HttpContext.RequestServices.GetRequiredService<StratusDb>();
+            var token = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, context.HttpContext.RequestAborted);
+            if (token is null || token.RevokedAt is not null)
+            {
+                context.RejectPrincipal();
+                await context.HttpContext.SignOutAsync(CookieScheme);
+            }
+        };
+    }
+}
+
+/// <summary>The console's routes: the Blazor app at <c>/</c>, and sign-in and sign-out.</summary>
+internal static class ConsoleEndpoints
+{
+    public static void MapConsole(this WebApplication app)
+    {
+        var manifest = Path.Combine(AppContext.BaseDirectory, $"{app.Environment.ApplicationName}.staticwebassets.endpoints.json");
+        if (File.Exists(manifest)) app.MapStaticAssets(manifest).AllowAnonymous();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+        app.MapPost("/console/signin", async (HttpContext context, TokenService tokens) =>
+        {
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            var principal = await tokens.AuthenticateAsync(form["token"].ToString().Trim(), context.RequestAborted);
+            if (principal is null) return Results.Redirect("/signin?error=" + Uri.EscapeDataString("That token is unknown or revoked."));
+            var identity = new ClaimsIdentity(
+                [
+                    new Claim(ClaimTypes.Name, principal.Name),
+                    new Claim(ClaimTypes.Role, principal.Role),
+                    new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ], ConsoleAuth.CookieScheme);
+            await context.SignInAsync(ConsoleAuth.CookieScheme, new ClaimsPrincipal(identity));
+            return Results.Redirect("/");
+        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+
+        app.MapPost("/console/signout", async (HttpContext context) =>
+        {
+            await context.SignOutAsync(ConsoleAuth.CookieScheme);
+            return Results.Redirect("/signin");
+        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+    }
+}
