@@ -42,6 +42,8 @@ public sealed class ConsoleTests : IDisposable
         await page.WaitForSelectorAsync("[data-testid=datasets]");
         Assert.Contains("flights", await page.InnerTextAsync("[data-testid=datasets]"));
         Assert.Equal("analyst (viewer)", await page.InnerTextAsync("[data-testid=who]"));
+        // The session cookie is the console's alone: the API, called from the same page, still wants a token (no CSRF).
+        Assert.Equal(401, await page.EvaluateAsync<int>("async () => (await fetch('/api/v1/datasets')).status"));
         Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "datasets.png") });
 

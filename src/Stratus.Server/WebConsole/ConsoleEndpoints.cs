@@ -16,9 +16,11 @@ internal static class ConsoleAuth
     public const string SelectorScheme = "Stratus";
     public const string CookieScheme = "Console";
 
-    /// <summary>API routes and anything carrying a bearer token: the token; everything else (the console): the cookie.</summary>
+    private static readonly string[] TokenPaths = ["/api", "/metrics", "/openapi", "/docs", "/health"];
+
+    /// <summary>The API (and its documents, metrics, health) and anything carrying a bearer token: the token; everything else (the console): the cookie.</summary>
     public static string SchemeFor(HttpContext context) =>
-        context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/metrics") || context.Request.Headers.Authorization.Count > 0
+        context.Request.Headers.Authorization.Count > 0 || TokenPaths.Any(p => context.Request.Path.StartsWithSegments(p))
             ? BearerTokenHandler.SchemeName
             : CookieScheme;
 

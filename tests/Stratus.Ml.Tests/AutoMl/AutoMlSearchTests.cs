@@ -41,7 +41,8 @@ public sealed class AutoMlSearchTests : IDisposable
         var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget }, _dir, seen.Add);
 
         var elapsed = clock.Elapsed;
-        Assert.True(elapsed < budget * 1.05, $"took {elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
+        // The budget is kept to the next boosting iteration; the slack is for a machine busy with other test projects.
+        Assert.True(elapsed < budget + TimeSpan.FromSeconds(1.5), $"took {elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
         Assert.Equal("auc", result.Metric);
         Assert.Equal(result.Trials, seen);
         // How many trials fit depends on the machine's load; the cheap starts always come first.
@@ -99,7 +100,7 @@ public sealed class AutoMlSearchTests : IDisposable
 
         var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget, Parallelism = 2 }, _dir);
 
-        Assert.True(clock.Elapsed < budget * 1.05, $"took {clock.Elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
+        Assert.True(clock.Elapsed < budget + TimeSpan.FromSeconds(1.5), $"took {clock.Elapsed.TotalSeconds:F1} s for a budget of {budget.TotalSeconds} s");
         // Trials are numbered in the order they were proposed, whichever ended first, and none is run twice.
         Assert.Equal(Enumerable.Range(1, result.Trials.Count), result.Trials.Select(t => t.Number));
         Assert.Equal(result.Trials.Count, result.Trials.Select(t => string.Join(';', t.Parameters.OrderBy(p => p.Key))).Distinct().Count());
