@@ -201,7 +201,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
             Time = decision.UpdatedAt, Actor = Actor, Method = "POST", Path = $"/api/v1/endpoints/{decision.Endpoint}/policy/decisions/{decision.Id}",
             Status = 200, Outcome = $"{decision.Status}: {reasons[^1]}",
         });
-        await db.SaveChangesAsync(ct);
+        // Told before the outcome is stored: whoever sees the decision end sees its deliveries too.
         await AlertAsync(decision, policy, alert, ct);
         LogDecision(logger, decision.Endpoint, decision.Status, reasons[^1]);
     }
@@ -347,12 +347,15 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         return count;
     }
 
+    /// <summary>Sends the event to the policy's webhooks, adds the deliveries to the decision, and stores the decision.</summary>
     private async Task AlertAsync(DecisionRow decision, MonitorPolicy policy, string name, CancellationToken ct)
     {
-        if (policy.Webhooks is not { Count: > 0 }) return;
-        var sent = await webhooks.SendAsync(policy.Webhooks, name, ToDecision(decision), ct);
-        var alerts = JsonSerializer.Deserialize(decision.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!.Concat(sent).ToList();
-        decision.AlertsJson = JsonSerializer.Serialize<IReadOnlyList<AlertDelivery>>(alerts, StratusJsonContext.Default.IReadOnlyListAlertDelivery);
+        if (policy.Webhooks is { Count: > 0 })
+        {
+            var sent = await webhooks.SendAsync(policy.Webhooks, name, ToDecision(decision), ct);
+            var alerts = JsonSerializer.Deserialize(decision.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!.Concat(sent).ToList();
+            decision.AlertsJson = JsonSerializer.Serialize<IReadOnlyList<AlertDelivery>>(alerts, StratusJsonContext.Default.IReadOnlyListAlertDelivery);
+        }
         await db.SaveChangesAsync(ct);
     }
 
