@@ -40,6 +40,10 @@ public sealed class DatasetsClient(StratusClient client)
     public Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(string reference, CancellationToken ct = default) =>
         client.GetAsync(VersionPath(reference) + "/profile", StratusJsonContext.Default.IReadOnlyListColumnProfile, ct);
 
+    /// <summary>The first rows of a version (1 to 1,000), values as text.</summary>
+    public Task<DatasetPreview> PreviewAsync(string reference, int? limit = null, CancellationToken ct = default) =>
+        client.GetAsync(StratusClient.Query(VersionPath(reference) + "/preview", ("limit", limit?.ToString(CultureInfo.InvariantCulture))), StratusJsonContext.Default.DatasetPreview, ct);
+
     /// <summary>Downloads a version as Parquet or CSV to <paramref name="destination"/>; returns the SHA-256 of the bytes written.</summary>
     public Task<string?> DownloadAsync(string reference, string destination, string format = "parquet", IProgress<long>? progress = null, CancellationToken ct = default) =>
         client.DownloadAsync(StratusClient.Query(VersionPath(reference) + "/content", ("format", format)), destination, progress, ct);

@@ -66,6 +66,9 @@ public sealed record DatasetVersionInfo(
     bool Created = false,
     string? RunId = null);
 
+/// <summary>The first rows of a dataset version, every value as text (null where missing).</summary>
+public sealed record DatasetPreview(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string?>> Rows);
+
 /// <summary>An experiment groups the runs of one modelling question.</summary>
 public sealed record ExperimentInfo(long Id, string Name, string? Description, IReadOnlyDictionary<string, string> Tags, DateTimeOffset CreatedAt);
 
@@ -728,6 +731,7 @@ public static class StratusJson
 [JsonSerializable(typeof(PerformanceReport))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, JsonElement>))]
 [JsonSerializable(typeof(MonitorPolicy))]
+[JsonSerializable(typeof(DatasetPreview))]
 [JsonSerializable(typeof(SetBaselineRequest))]
 [JsonSerializable(typeof(MonitoringReport))]
 [JsonSerializable(typeof(WebhookEvent))]

@@ -15,8 +15,11 @@ public sealed class ConsoleTests : IDisposable
     /// <summary>Debian's Chromium, installed by .ci/run (Playwright downloads no browser).</summary>
     private static string Chromium => Environment.GetEnvironmentVariable("STRATUS_CHROMIUM") ?? "/usr/bin/chromium";
 
+    /// <summary>Waits until the page's circuit is connected: typing into a page still prerendered is lost when it goes live.</summary>
+    private static Task LiveAsync(IPage page) => page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached });
+
     [Fact]
-    public async Task Should_sign_in_with_a_token_list_datasets_and_send_a_revoked_token_back_to_sign_in()
+    public async Task Should_sign_in_with_a_token_upload_and_browse_datasets_by_role_and_send_a_revoked_token_back_to_sign_in()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
         await using var server = await ServerProcess.StartAsync(_home);
@@ -36,15 +39,49 @@ public sealed class ConsoleTests : IDisposable
         await page.ClickAsync("button[type=submit]");
         Assert.Contains("unknown or revoked", await page.InnerTextAsync("[data-testid=signin-error]"));
 
-        // The viewer's token signs in; the datasets are listed.
+        // An editor (here the admin) uploads from the console: a broken file is refused naming the line, a good one stored.
+        await page.FillAsync("#token", admin);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("[data-testid=upload]");
+        await LiveAsync(page);
+        var broken = Path.Combine(_home, "trips.csv");
+        await File.WriteAllTextAsync(broken, "city,km,minutes\nOslo,12.5,31\nBergen,7\n");
+        await page.FillAsync("#upload-name", "trips");
+        await page.PressAsync("#upload-name", "Tab");
+        await page.SetInputFilesAsync("#upload-file", broken);
+        Assert.Contains("line 3", await (await page.WaitForSelectorAsync("[data-testid=upload-error]"))!.InnerTextAsync());
+        var good = new StringBuilder("city,km,minutes\n");
+        for (var i = 0; i < 200; i++) good.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(i % 3 == 0 ? "Oslo" : "Bergen")},{i * 0.5},{10 + (i % 40)}\n");
+        var fixedFile = Path.Combine(_home, "trips-fixed.csv");
+        await File.WriteAllTextAsync(fixedFile, good.ToString());
+        await page.SetInputFilesAsync("#upload-file", fixedFile); // another file: choosing the same one again is no change to the browser
+        Assert.Contains("Stored trips:1 (200 rows, 3 columns)", await (await page.WaitForSelectorAsync("[data-testid=upload-done]"))!.InnerTextAsync());
+        Assert.Contains("trips", await page.InnerTextAsync("[data-testid=datasets]"));
+        var audit = await client.AuditAsync(actor: "admin");
+        Assert.Contains(audit.Items, e => e.Path == "/console/datasets/trips/versions" && e.Outcome == "uploaded trips:1");
+
+        // Its page: versions, each column's profile with a histogram, the first rows.
+        await page.ClickAsync("a[href='/datasets/trips']");
+        await page.WaitForSelectorAsync("[data-testid=preview]");
+        var profile = await page.InnerTextAsync("[data-testid=profile]");
+        Assert.Contains("minutes", profile);
+        Assert.True(await page.Locator("[data-testid=profile] svg rect").CountAsync() >= 3);
+        Assert.Contains("Oslo", await page.InnerTextAsync("[data-testid=preview]"));
+        Assert.Contains("trips:1", await page.InnerTextAsync("[data-testid=versions]"));
+        Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "dataset.png"), FullPage = true });
+        await page.ClickAsync("text=Sign out");
+        await page.WaitForURLAsync("**/signin");
+
+        // The viewer's token signs in; the datasets are listed, and nothing that changes them is offered.
         await page.FillAsync("#token", viewer.Token);
         await page.ClickAsync("button[type=submit]");
         await page.WaitForSelectorAsync("[data-testid=datasets]");
         Assert.Contains("flights", await page.InnerTextAsync("[data-testid=datasets]"));
         Assert.Equal("analyst (viewer)", await page.InnerTextAsync("[data-testid=who]"));
+        Assert.Equal(0, await page.Locator("[data-testid=upload]").CountAsync());
         // The session cookie is the console's alone: the API, called from the same page, still wants a token (no CSRF).
         Assert.Equal(401, await page.EvaluateAsync<int>("async () => (await fetch('/api/v1/datasets')).status"));
-        Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "datasets.png") });
 
         // Revoked: the next page load goes back to sign-in, showing nothing of the data.

@@ -48,6 +48,12 @@ public sealed class DatasetsTests : IAsyncLifetime
         Assert.Equal("grocery", profile[1].TopValues![0].Value);
         Assert.Equal(2, profile[1].TopValues![0].Count);
 
+        // The first rows, as text, in file order.
+        var preview = await _client.Datasets.PreviewAsync("tx:1", 2);
+        Assert.Equal(["amount", "merchant", "fraud"], preview.Columns);
+        Assert.Equal([["12.5", "grocery", "0"], ["830", "electronics", "1"]], preview.Rows.Select(r => r.ToArray()));
+        Assert.Equal("limit", (await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.PreviewAsync("tx:1", 0))).Field);
+
         var parquet = Path.Combine(_server.DataDir, "..", $"{Guid.NewGuid():N}.parquet");
         var csv = Path.ChangeExtension(parquet, ".csv");
         try

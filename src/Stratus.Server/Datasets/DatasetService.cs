@@ -178,6 +178,29 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     public async Task<IReadOnlyList<ColumnProfile>> GetProfileAsync(DatasetRef reference, CancellationToken ct) =>
         ProfileOf(await ResolveAsync(reference, ct));
 
+    /// <summary>The first <paramref name="limit"/> rows of a version (1 to 1,000), values as text.</summary>
+    public async Task<DatasetPreview> PreviewAsync(DatasetRef reference, int limit, CancellationToken ct)
+    {
+        if (limit is < 1 or > 1000) throw ProblemException.Invalid("limit", $"is {limit}; 1 to 1,000 rows");
+        var row = await ResolveAsync(reference, ct);
+        var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
+        return await Task.Run(() =>
+        {
+            using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!, threads: 1);
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}) LIMIT {limit}";
+            using var reader = command.ExecuteReader();
+            var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+            var rows = new List<IReadOnlyList<string?>>();
+            while (reader.Read())
+            {
+                rows.Add([.. Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? null
+                    : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))]);
+            }
+            return new DatasetPreview(columns, rows);
+        }, ct);
+    }
+
     /// <summary>The stored column profile of a version row already resolved.</summary>
     public static IReadOnlyList<ColumnProfile> ProfileOf(DatasetVersionRow row) =>
         JsonSerializer.Deserialize(row.ProfileJson, StratusJsonContext.Default.IReadOnlyListColumnProfile) ?? [];

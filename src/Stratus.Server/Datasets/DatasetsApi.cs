@@ -24,6 +24,7 @@ public static class DatasetsApi
         api.MapGet("/{name}/versions", ListVersions).WithName("ListDatasetVersions").WithSummary("List a dataset's versions, newest first");
         api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetDatasetVersion").WithSummary("Show a version ('latest' or a number)");
         api.MapGet("/{name}/versions/{version}/profile", GetProfile).WithName("GetDatasetProfile").WithSummary("Column statistics of a version");
+        api.MapGet("/{name}/versions/{version}/preview", Preview).WithName("PreviewDatasetVersion").WithSummary("The first rows of a version (limit: 1 to 1,000, default 20), values as text");
         api.MapGet("/{name}/versions/{version}/content", Download).WithName("DownloadDatasetVersion")
             .WithSummary("Download a version as Parquet (default) or CSV; the X-Content-SHA256 header carries the hash of the bytes for Parquet");
         api.MapDelete("/{name}/versions/{version}", DeleteVersion).WithName("DeleteDatasetVersion").WithSummary("Soft-delete a version")
@@ -76,6 +77,9 @@ public static class DatasetsApi
 
     private static async Task<Ok<IReadOnlyList<ColumnProfile>>> GetProfile(string name, string version, DatasetService datasets, CancellationToken ct) =>
         TypedResults.Ok(await datasets.GetProfileAsync(Ref(name, version), ct));
+
+    private static async Task<Ok<DatasetPreview>> Preview(string name, string version, int? limit, DatasetService datasets, CancellationToken ct) =>
+        TypedResults.Ok(await datasets.PreviewAsync(Ref(name, version), limit ?? 20, ct));
 
     private static async Task<IResult> Download(string name, string version, string? format, HttpContext context, DatasetService datasets, IBlobStore blobs, CancellationToken ct)
     {
