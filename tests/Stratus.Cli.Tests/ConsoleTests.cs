@@ -84,6 +84,26 @@ public sealed class ConsoleTests : IDisposable
         Assert.Equal(401, await page.EvaluateAsync<int>("async () => (await fetch('/api/v1/datasets')).status"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "datasets.png") });
 
+        // Runs: paged, sorted and filtered by the server.
+        for (var i = 0; i < 60; i++)
+        {
+            var run = await client.Runs.CreateAsync(new CreateRunRequest(i % 2 == 0 ? "churn" : "fraud", Name: $"trial-{i:D2}"));
+            await client.Runs.LogMetricsAsync(run.Id, [new MetricPoint("auc", 0.5 + (i / 200.0))]);
+            if (i % 10 != 9) await client.Runs.EndAsync(run.Id);
+        }
+        await page.ClickAsync("a[href='/runs']");
+        await LiveAsync(page);
+        await page.WaitForSelectorAsync("[data-testid=runs-timing]");
+        Assert.StartsWith("60 runs", await page.InnerTextAsync("[data-testid=runs-timing]"));
+        Assert.Equal(25, await page.Locator("[data-testid=runs] tbody tr").CountAsync());
+        Assert.Contains("trial-59", await page.InnerTextAsync("[data-testid=runs] tbody tr >> nth=0")); // newest first
+        await page.ClickAsync("[data-testid=sort-name]"); // sort by name, ascending
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=runs] tbody tr')?.innerText.includes('trial-00')");
+        await page.FillAsync("#runs-search", "trial-05");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=runs] tbody tr').length === 1");
+        Assert.Contains("auc 0.525", await page.InnerTextAsync("[data-testid=runs] tbody tr >> nth=0"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "runs.png") });
+
         // Revoked: the next page load goes back to sign-in, showing nothing of the data.
         await client.Tokens.RevokeAsync(viewer.Info.Id);
         await page.GotoAsync(server.Url + "/");

@@ -110,6 +110,36 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
         return Paging.Build(await ToInfosAsync(rows, ct), offset, size);
     }
 
+    /// <summary>
+    /// A page of runs for a table: filtered by experiment, status and text (in the name or the id's start), sorted by
+    /// start time, name, status or experiment, with the number of runs that match. Paging happens in the database.
+    /// </summary>
+    public async Task<(IReadOnlyList<RunInfo> Items, int Total)> SearchRunsAsync(RunSearch search, CancellationToken ct)
+    {
+        var query = db.Runs.AsNoTracking().Include(r => r.Experiment).AsQueryable();
+        if (!string.IsNullOrWhiteSpace(search.Experiment)) query = query.Where(r => r.Experiment.Name == search.Experiment);
+        if (!string.IsNullOrWhiteSpace(search.Status)) query = query.Where(r => r.Status == search.Status);
+        if (!string.IsNullOrWhiteSpace(search.Text))
+        {
+            var text = search.Text.Trim();
+            query = query.Where(r => (r.Name != null && r.Name.Contains(text)) || r.Id.StartsWith(text));
+        }
+        var total = await query.CountAsync(ct);
+        var ordered = (search.SortBy, search.Descending) switch
+        {
+            ("name", false) => query.OrderBy(r => r.Name).ThenBy(r => r.Id),
+            ("name", true) => query.OrderByDescending(r => r.Name).ThenByDescending(r => r.Id),
+            ("status", false) => query.OrderBy(r => r.Status).ThenByDescending(r => r.StartTime),
+            ("status", true) => query.OrderByDescending(r => r.Status).ThenByDescending(r => r.StartTime),
+            ("experiment", false) => query.OrderBy(r => r.Experiment.Name).ThenByDescending(r => r.StartTime),
+            ("experiment", true) => query.OrderByDescending(r => r.Experiment.Name).ThenByDescending(r => r.StartTime),
+            (_, false) => query.OrderBy(r => r.StartTime).ThenBy(r => r.Id),
+            _ => query.OrderByDescending(r => r.StartTime).ThenByDescending(r => r.Id),
+        };
+        var rows = await ordered.Skip(Math.Max(0, search.Offset)).Take(Math.Clamp(search.Size, 1, Paging.MaxSize)).ToListAsync(ct);
+        return (await ToInfosAsync(rows, ct), total);
+    }
+
     /// <summary>Ends a run (FINISHED, FAILED or KILLED). Ending an ended run again is refused.</summary>
     public async Task<RunInfo> UpdateRunAsync(string id, UpdateRunRequest request, CancellationToken ct)
     {
@@ -361,3 +391,6 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
 
     private static ArtifactInfo ToInfo(ArtifactRow r) => new(r.Path, r.Sha256, r.Size, r.CreatedAt);
 }
+
+/// <summary>What the console's run table asks for: filters, a sort (start_time, name, status, experiment) and a page.</summary>
+public sealed record RunSearch(string? Experiment = null, string? Status = null, string? Text = null, string SortBy = "start_time", bool Descending = true, int Offset = 0, int Size = 50);
