@@ -162,4 +162,58 @@ public sealed class ConsoleTests : IDisposable
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"runs table, 100,000 runs: first page on screen in {firstPage.TotalMilliseconds:F0} ms ({timing}); re-sorted by name in {sorted.TotalMilliseconds:F0} ms");
     }
+
+    [Fact]
+    public async Task Should_show_an_endpoints_traffic_drift_by_column_with_its_distributions_and_the_policys_decisions()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
+        await using var server = await ServerProcess.StartAsync(_home);
+        var admin = (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim();
+        var client = StratusClient.Create(server.Url, admin);
+        var random = new Random(3);
+        var csv = new StringBuilder("amount,hour,fraud\n");
+        for (var i = 0; i < 400; i++)
+        {
+            var fraud = random.NextDouble() < 0.3;
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(fraud ? 400 : 30) + (random.NextDouble() * 40):F2},{random.Next(24)},{(fraud ? 1 : 0)}\n");
+        }
+        await client.Datasets.UploadAsync("payments", new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
+        var job = await client.Jobs.WaitAsync((await client.Jobs.TrainAsync(new TrainRequest("payments", "fraud", Register: "payments-model", Iterations: 10, Folds: 2))).Id);
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        await client.Endpoints.DeployAsync("pay", "payments-model");
+        await client.Endpoints.SetCaptureAsync("pay", 1);
+        var started = DateTimeOffset.UtcNow;
+        for (var r = 0; r < 8; r++)
+        {
+            var rows = Enumerable.Range(0, 25).Select(_ => new Dictionary<string, System.Text.Json.JsonElement>
+            {
+                ["amount"] = System.Text.Json.JsonSerializer.SerializeToElement(300 + (random.NextDouble() * 300)), // larger than anything in training
+                ["hour"] = System.Text.Json.JsonSerializer.SerializeToElement(random.Next(24)),
+            }).ToList();
+            await client.Endpoints.PredictAsync("pay", new PredictRequest(rows));
+        }
+        await Task.Delay(2000); // captures reach their files about once a second
+        var report = await client.Monitoring.CheckDriftAsync("pay", new DriftCheckRequest(From: started, To: DateTimeOffset.UtcNow));
+        Assert.Equal("drift", report.Status);
+        await client.Monitoring.SetPolicyAsync("pay", new MonitorPolicy(Drift: "drift", WindowMinutes: 10));
+        await client.Monitoring.RunPolicyAsync("pay");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await page.GotoAsync(server.Url + "/signin");
+        await page.FillAsync("#token", admin);
+        await page.ClickAsync("button[type=submit]");
+        await page.GotoAsync(server.Url + "/endpoints");
+        Assert.Contains("payments-model:1 100%", await page.InnerTextAsync("[data-testid=endpoints]"));
+        await LiveAsync(page);
+        await page.ClickAsync("a[href='/endpoints/pay']");
+        await page.WaitForURLAsync("**/endpoints/pay");
+        var drift = await (await page.WaitForSelectorAsync("[data-testid=drift]"))!.InnerTextAsync();
+        Assert.Matches(@"amount\s+drift", drift);
+        Assert.True(await page.Locator("[data-testid=drift] svg rect").CountAsync() >= 20, $"{await page.Locator("[data-testid=drift] svg rect").CountAsync()} bars");
+        Assert.Contains("fired", await page.InnerTextAsync("[data-testid=decisions]"));
+        Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "endpoint.png"), FullPage = true });
+    }
 }

@@ -27,7 +27,11 @@ public sealed class MonitoringReports(EndpointService endpoints, RegistryService
                 .Select(p => new DriftPoint(p.Report.Id, p.Report.To, p.Feature!.Status, p.Feature.Method, p.Feature.Score, p.Feature.Threshold, p.Feature.Statistics.GetValueOrDefault("psi")))
                 .ToList();
             DateTimeOffset? since = null;
-            for (var i = points.Count - 1; i >= 0 && points[i].Status == "drift"; i--) since = history.First(r => r.Id == points[i].ReportId).From;
+            for (var i = points.Count - 1; i >= 0 && points[i].Status == "drift"; i--)
+            {
+                var start = history.First(r => r.Id == points[i].ReportId).From;
+                if (since is null || start < since) since = start; // windows may overlap: the earliest start of the unbroken run
+            }
             series.Add(new FeatureDriftSeries(column, points.Count > 0 ? points[^1].Status : "insufficient_data", since, points));
         }
 

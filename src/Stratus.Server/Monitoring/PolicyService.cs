@@ -477,7 +477,9 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         return DatasetRef.TryParse(text, out var reference, out var error) ? reference : throw new InvalidOperationException(error);
     }
 
-    private static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("0.####", CultureInfo.InvariantCulture);
+    private static string Format(double value) => double.IsNaN(value) ? "n/a"
+        : value != 0 && Math.Abs(value) < 1e-3 ? value.ToString("G3", CultureInfo.InvariantCulture) // p-values: 1.4E-61, not 0
+        : value.ToString("0.####", CultureInfo.InvariantCulture);
 
     private static string Json(List<string> reasons) => JsonSerializer.Serialize<IReadOnlyList<string>>(reasons, StratusJsonContext.Default.IReadOnlyListString);
 
