@@ -15,21 +15,31 @@ public sealed class ConsoleTests : IDisposable
     /// <summary>Debian's Chromium, installed by .ci/run (Playwright downloads no browser).</summary>
     private static string Chromium => Environment.GetEnvironmentVariable("STRATUS_CHROMIUM") ?? "/usr/bin/chromium";
 
+    private async Task<(string Admin, StratusClient Client)> AdminAsync(ServerProcess server)
+    {
+        var admin = (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim();
+        return (admin, StratusClient.Create(server.Url, admin));
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright)
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
+        return playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+    }
+
     /// <summary>Waits until the page's circuit is connected: typing into a page still prerendered is lost when it goes live.</summary>
     private static Task LiveAsync(IPage page) => page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached });
 
     [Fact]
     public async Task Should_sign_in_with_a_token_upload_and_browse_datasets_by_role_and_send_a_revoked_token_back_to_sign_in()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
         await using var server = await ServerProcess.StartAsync(_home);
-        var admin = (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim();
-        var client = StratusClient.Create(server.Url, admin);
+        var (admin, client) = await AdminAsync(server);
         await client.Datasets.UploadAsync("flights", new MemoryStream(Encoding.UTF8.GetBytes("origin,delay\nOSL,3\nBER,12\n")));
         var viewer = await client.Tokens.CreateAsync("analyst", "viewer");
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
 
         // Anyone without a session lands on sign-in; a wrong token is told so.
@@ -114,10 +124,8 @@ public sealed class ConsoleTests : IDisposable
     [Fact]
     public async Task Should_render_the_first_page_of_100000_runs_and_report_how_long_it_took()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
         await using var server = await ServerProcess.StartAsync(_home);
-        var admin = (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim();
-        var client = StratusClient.Create(server.Url, admin);
+        var (admin, client) = await AdminAsync(server);
         var experiment = await client.Experiments.CreateAsync(new CreateExperimentRequest("sweep"));
 
         // 100,000 finished runs written straight into the server's SQLite file (WAL lets it read beside this writer):
@@ -141,7 +149,7 @@ public sealed class ConsoleTests : IDisposable
         }
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
         await page.GotoAsync(server.Url + "/signin");
         await page.FillAsync("#token", admin);
@@ -166,10 +174,8 @@ public sealed class ConsoleTests : IDisposable
     [Fact]
     public async Task Should_show_an_endpoints_traffic_drift_by_column_with_its_distributions_and_the_policys_decisions()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (.ci/run does) or set STRATUS_CHROMIUM");
         await using var server = await ServerProcess.StartAsync(_home);
-        var admin = (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim();
-        var client = StratusClient.Create(server.Url, admin);
+        var (admin, client) = await AdminAsync(server);
         var random = new Random(3);
         var csv = new StringBuilder("amount,hour,fraud\n");
         for (var i = 0; i < 400; i++)
@@ -199,7 +205,7 @@ public sealed class ConsoleTests : IDisposable
         await client.Monitoring.RunPolicyAsync("pay");
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
         await page.GotoAsync(server.Url + "/signin");
         await page.FillAsync("#token", admin);
