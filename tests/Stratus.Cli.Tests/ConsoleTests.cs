@@ -172,7 +172,7 @@ public sealed class ConsoleTests : IDisposable
     }
 
     [Fact]
-    public async Task Should_show_an_endpoints_traffic_drift_by_column_with_its_distributions_and_the_policys_decisions()
+    public async Task Should_show_a_runs_learning_curves_and_an_endpoints_drift_by_column_with_its_distributions_and_the_policys_decisions()
     {
         await using var server = await ServerProcess.StartAsync(_home);
         var (admin, client) = await AdminAsync(server);
@@ -210,6 +210,14 @@ public sealed class ConsoleTests : IDisposable
         await page.GotoAsync(server.Url + "/signin");
         await page.FillAsync("#token", admin);
         await page.ClickAsync("button[type=submit]");
+        // The training run behind the model: its parameters, inputs, metrics and learning curves (train and valid per metric).
+        await page.GotoAsync(server.Url + $"/runs/{job.RunId}");
+        Assert.Contains("payments:1", await (await page.WaitForSelectorAsync("a[href='/datasets/payments']"))!.InnerTextAsync());
+        Assert.Contains("lightgbm", await page.InnerTextAsync("[data-testid=params]"));
+        Assert.Contains("auc", await page.InnerTextAsync("[data-testid=metrics]"));
+        Assert.True(await page.Locator("[data-testid=curves] polyline").CountAsync() >= 2);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "run.png"), FullPage = true });
+
         await page.GotoAsync(server.Url + "/endpoints");
         Assert.Contains("payments-model:1 100%", await page.InnerTextAsync("[data-testid=endpoints]"));
         await LiveAsync(page);
