@@ -14,8 +14,8 @@ using Stratus.Server.Tracking;
 
 namespace Stratus.Server.Monitoring;
 
-/// <summary>What a drift report keeps beside its verdict.</summary>
-public sealed record DriftDetails(IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns);
+/// <summary>What a drift report keeps beside its verdict, with each column's histogram against the baseline for reports to plot.</summary>
+public sealed record DriftDetails(IReadOnlyList<FeatureDrift> Features, FeatureDrift? Prediction, IReadOnlyList<string> UnseenColumns, IReadOnlyList<DistributionPlot>? Plots = null);
 
 /// <summary>Model baselines, and drift checks of an endpoint's captured requests against its model's baseline, kept as time series.</summary>
 public sealed class MonitoringService(StratusDb db, EndpointService endpoints, RegistryService registry, TrackingService tracking, DatasetService datasets, IBlobStore blobs,
@@ -115,6 +115,9 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         var prediction = baseline.Prediction is { } reference && predictions is not null
             ? DriftDetector.Compare(Baselines.Prediction, reference, predictions, RuleOf(Baselines.Prediction), minRows)
             : null;
+        // Plotted now, while the window's sketches are at hand: a report later reads them instead of parsing the window again.
+        List<DistributionPlot> plots = [.. baseline.Features.Select(f => DriftPlots.Histogram(f.Key, f.Value, current[f.Key]))];
+        if (baseline.Prediction is { } predicted && predictions is not null) plots.Add(DriftPlots.Histogram(Baselines.Prediction, predicted, predictions));
         var judged = features.Count(f => f.Status != "insufficient_data");
         var drifted = features.Count(f => f.Status == "drift");
         var status = drifted > 0 || prediction?.Status == "drift" ? "drift" : judged == 0 ? "insufficient_data" : "ok";
@@ -129,7 +132,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
             Status = status,
             Drifted = drifted,
             DriftShare = judged == 0 ? 0 : (double)drifted / judged,
-            DetailsJson = JsonSerializer.Serialize(new DriftDetails(features, prediction, unseen), MonitoringJson.Default.DriftDetails),
+            DetailsJson = JsonSerializer.Serialize(new DriftDetails(features, prediction, unseen, plots), MonitoringJson.Default.DriftDetails),
             CreatedAt = clock.GetUtcNow(),
         };
         db.Add(row);
@@ -137,20 +140,20 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         return ToReport(row);
     }
 
-    /// <summary>The requests an endpoint captured in a window for a model version, sketched as that version's baseline was.</summary>
-    public async Task<WindowSketch> SketchWindowAsync(string endpoint, ModelVersionInfo version, ModelBaseline baseline, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    /// <summary>The histograms a drift report keeps of its window against the baseline (none for reports older than them).</summary>
+    public async Task<IReadOnlyList<DistributionPlot>> PlotsAsync(long reportId, CancellationToken ct)
     {
-        ModelManifest manifest;
-        await using (var package = await blobs.ReadVerifiedAsync(version.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
-        var files = WindowFiles(capture.Folder(endpoint), from, to);
-        return await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
+        var json = await db.DriftReports.AsNoTracking().Where(r => r.Id == reportId).Select(r => r.DetailsJson).FirstAsync(ct);
+        return JsonSerializer.Deserialize(json, MonitoringJson.Default.DriftDetails)!.Plots ?? [];
     }
 
-    /// <summary>An endpoint's drift reports, newest first.</summary>
-    public async Task<IReadOnlyList<DriftReport>> HistoryAsync(string endpoint, int limit, CancellationToken ct)
+    /// <summary>An endpoint's drift reports, newest first (those made since <paramref name="since"/>, when given).</summary>
+    public async Task<IReadOnlyList<DriftReport>> HistoryAsync(string endpoint, int limit, CancellationToken ct, DateTimeOffset? since = null)
     {
         await endpoints.GetAsync(endpoint, ct);
-        var rows = await db.DriftReports.AsNoTracking().Where(r => r.Endpoint == endpoint).OrderByDescending(r => r.Id).Take(limit).ToListAsync(ct);
+        var query = db.DriftReports.AsNoTracking().Where(r => r.Endpoint == endpoint);
+        if (since is { } start) query = query.Where(r => r.CreatedAt >= start);
+        var rows = await query.OrderByDescending(r => r.Id).Take(limit).ToListAsync(ct);
         return rows.ConvertAll(ToReport);
     }
 

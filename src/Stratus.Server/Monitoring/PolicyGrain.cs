@@ -18,7 +18,7 @@ public interface IPolicyGrain : IGrainWithIntegerKey
     Task PokeAsync();
 }
 
-internal sealed partial class PolicyGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
+internal sealed class PolicyGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
 {
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -36,19 +36,5 @@ internal sealed partial class PolicyGrain(IServiceScopeFactory scopes, IOptions<
 
     public Task PokeAsync() => Task.CompletedTask;
 
-    private async Task TickAsync(CancellationToken ct)
-    {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<PolicyService>().TickAsync(ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogTickError(logger, ex);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Running monitoring policies failed; it will be tried again")]
-    private static partial void LogTickError(ILogger logger, Exception exception);
+    private Task TickAsync(CancellationToken ct) => GrainWork.TickAsync<PolicyService>(scopes, logger, (policies, token) => policies.TickAsync(token), ct);
 }

@@ -56,6 +56,20 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         return Paging.Build(rows.ConvertAll(ToInfo), offset, size);
     }
 
+    /// <summary>
+    /// Whether a token is still live (not revoked), for sessions that were opened with it (the web console's); cached
+    /// like authentication, so that a page's requests cost no query each.
+    /// </summary>
+    public async Task<bool> IsLiveAsync(long id, CancellationToken ct)
+    {
+        if (cache.TryGetValue(LiveKey(id), out bool live)) return live;
+        live = await db.Tokens.AsNoTracking().AnyAsync(t => t.Id == id && t.RevokedAt == null, ct);
+        cache.Set(LiveKey(id), live, TimeSpan.FromSeconds(5));
+        return live;
+    }
+
+    private static (string, long) LiveKey(long id) => ("token-live", id);
+
     /// <summary>Revokes a token; it stops working within the cache lifetime (5 seconds) everywhere, at once on this node.</summary>
     public async Task<TokenInfo> RevokeAsync(long id, CancellationToken ct)
     {
@@ -63,6 +77,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         row.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         cache.Remove(row.Hash);
+        cache.Remove(LiveKey(id));
         return ToInfo(row);
     }
 

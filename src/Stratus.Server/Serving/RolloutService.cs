@@ -209,7 +209,7 @@ public interface IRolloutGrain : IGrainWithIntegerKey
     Task PokeAsync();
 }
 
-internal sealed partial class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<RolloutGrain> logger) : Grain, IRolloutGrain
+internal sealed class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<RolloutGrain> logger) : Grain, IRolloutGrain
 {
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -221,19 +221,5 @@ internal sealed partial class RolloutGrain(IServiceScopeFactory scopes, IOptions
 
     public Task PokeAsync() => Task.CompletedTask;
 
-    private async Task StepAsync(CancellationToken ct)
-    {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<RolloutService>().StepAsync(ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogStepError(logger, ex);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Stepping rollouts failed; it will be tried again")]
-    private static partial void LogStepError(ILogger logger, Exception exception);
+    private Task StepAsync(CancellationToken ct) => GrainWork.TickAsync<RolloutService>(scopes, logger, (rollouts, token) => rollouts.StepAsync(token), ct);
 }

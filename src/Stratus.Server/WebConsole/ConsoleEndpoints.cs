@@ -1,15 +1,14 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
-using Microsoft.EntityFrameworkCore;
 using Stratus.Server.Security;
-using Stratus.Server.Storage;
 
 namespace Stratus.Server.WebConsole;
 
 /// <summary>
 /// How the web console signs in: an API token, checked once, then a cookie holding who it is and which token; the
-/// token is looked up again on every request, so a revoked one sends the browser back to sign-in with nothing shown.
+/// token is checked again on every request (as bearer tokens are: cached for 5 seconds, dropped at once on revocation
+/// here), so a revoked one sends the browser back to sign-in with nothing shown.
 /// </summary>
 internal static class ConsoleAuth
 {
@@ -37,9 +36,8 @@ internal static class ConsoleAuth
         o.Events.OnValidatePrincipal = async context =>
         {
             var id = long.TryParse(context.Principal?.FindFirstValue("token_id"), out var v) ? v : -1;
-            var db = context.HttpContext.RequestServices.GetRequiredService<StratusDb>();
-            var token = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, context.HttpContext.RequestAborted);
-            if (token is null || token.RevokedAt is not null)
+            var tokens = context.HttpContext.RequestServices.GetRequiredService<TokenService>();
+            if (!await tokens.IsLiveAsync(id, context.HttpContext.RequestAborted))
             {
                 context.RejectPrincipal();
                 await context.HttpContext.SignOutAsync(CookieScheme);
