@@ -228,6 +228,14 @@ public sealed class ModelsClient(StratusClient client)
     public Task DeleteAliasAsync(string name, string alias, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Delete, $"api/v1/models/{StratusClient.Segment(name)}/aliases/{StratusClient.Segment(alias)}", null, ct);
 
+    /// <summary>Points an alias back at the version it pointed to before its current one.</summary>
+    public Task<ModelVersionInfo> RollBackAliasAsync(string name, string alias, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/models/{StratusClient.Segment(name)}/aliases/{StratusClient.Segment(alias)}/rollback", null, StratusJsonContext.Default.ModelVersionInfo, ct);
+
+    /// <summary>Every move of the model's aliases, newest first.</summary>
+    public Task<IReadOnlyList<AliasChange>> AliasHistoryAsync(string name, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Get, $"api/v1/models/{StratusClient.Segment(name)}/aliases", null, StratusJsonContext.Default.IReadOnlyListAliasChange, ct);
+
     /// <summary>Downloads a version's artifact, verifying its hash.</summary>
     public async Task<string?> DownloadAsync(string reference, string destination, CancellationToken ct = default)
     {
@@ -311,6 +319,10 @@ public sealed class EndpointsClient(StratusClient client)
     /// <summary>Deploys or switches an endpoint to a model reference (NAME:VERSION, NAME@ALIAS or NAME).</summary>
     public Task<EndpointInfo> DeployAsync(string name, string model, CancellationToken ct = default) =>
         client.SendAsync(HttpMethod.Put, $"api/v1/endpoints/{StratusClient.Segment(name)}", StratusClient.Json(new DeployRequest(model), StratusJsonContext.Default.DeployRequest), StratusJsonContext.Default.EndpointInfo, ct);
+
+    /// <summary>The endpoint's traffic second by second over the last 5 minutes, on the server that answers.</summary>
+    public Task<IReadOnlyList<TrafficPoint>> TrafficAsync(string name, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Get, $"api/v1/endpoints/{StratusClient.Segment(name)}/traffic", null, StratusJsonContext.Default.IReadOnlyListTrafficPoint, ct);
 
     /// <summary>Splits an endpoint's requests between model versions (weights in percent summing to 100), with an optional shadow version.</summary>
     public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct = default) =>

@@ -169,6 +169,9 @@ public sealed record ModelVersionInfo(
 /// <param name="ArtifactPath">The artifact's path within the run (a file, or a folder prefix such as <c>model</c>).</param>
 public sealed record CreateModelVersionRequest(string RunId, string ArtifactPath, string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
 
+/// <summary>An alias moved to a version, or removed (no version), by whom.</summary>
+public sealed record AliasChange(string Alias, int? Version, DateTimeOffset Time, string? Actor);
+
 /// <summary>Points an alias such as <c>champion</c> at a version.</summary>
 public sealed record SetAliasRequest(int Version);
 
@@ -191,7 +194,9 @@ public sealed record CreatedToken(TokenInfo Info, string Token);
 /// <param name="Status">HTTP status of the answer.</param>
 /// <param name="Outcome"><c>ok</c>, <c>refused</c> (401/403) or <c>error</c>.</param>
 /// <param name="RemoteAddress">Client address.</param>
-public sealed record AuditEntry(long Id, DateTimeOffset Time, string Actor, string? Role, string Method, string Path, int Status, string Outcome, string? RemoteAddress);
+/// <param name="Detail">What was done, in words: for console actions, policy decisions and automatic roll backs.</param>
+public sealed record AuditEntry(long Id, DateTimeOffset Time, string Actor, string? Role, string Method, string Path, int Status, string Outcome, string? RemoteAddress,
+    string? Detail = null);
 
 /// <summary>What a storage garbage collection removed.</summary>
 public sealed record GcResult(int BlobsDeleted, long BytesFreed);
@@ -645,6 +650,14 @@ public sealed record RolloutInfo(long Id, string Endpoint, ModelVersionRef From,
 public sealed record ShadowRecord(string RequestId, DateTimeOffset Time, ModelVersionRef Live, ModelVersionRef Shadow, int Rows, int Disagreements,
     double Milliseconds, string? Error);
 
+/// <summary>About a second of an endpoint's traffic on one server, ending at <paramref name="Time"/>.</summary>
+/// <param name="Seconds">How long the sample covers (about 1).</param>
+/// <param name="Requests">Requests answered in it (all outcomes).</param>
+/// <param name="Errors">Requests the model failed on.</param>
+/// <param name="Rejected">Requests refused as not fitting the signature (4xx).</param>
+/// <param name="P50Ms">Median latency, in milliseconds, as the upper bound of its histogram bucket; null without requests.</param>
+public sealed record TrafficPoint(DateTimeOffset Time, double Seconds, long Requests, long Errors, long Rejected, double? P50Ms, double? P95Ms, double? P99Ms);
+
 /// <summary>Rows to score, as objects keyed by input column.</summary>
 public sealed record PredictRequest(IReadOnlyList<Dictionary<string, JsonElement>> Instances);
 
@@ -693,6 +706,8 @@ public static class StratusJson
 [JsonSerializable(typeof(ModelVersionInfo))]
 [JsonSerializable(typeof(CreateModelVersionRequest))]
 [JsonSerializable(typeof(SetAliasRequest))]
+[JsonSerializable(typeof(IReadOnlyList<AliasChange>))]
+[JsonSerializable(typeof(IReadOnlyList<TrafficPoint>))]
 [JsonSerializable(typeof(Page<TokenInfo>))]
 [JsonSerializable(typeof(CreateTokenRequest))]
 [JsonSerializable(typeof(CreatedToken))]

@@ -76,7 +76,7 @@ public sealed class ConsoleTests : IDisposable
         Assert.Contains("Stored trips:1 (200 rows, 3 columns)", await (await page.WaitForSelectorAsync("[data-testid=upload-done]"))!.InnerTextAsync());
         Assert.Contains("trips", await page.InnerTextAsync("[data-testid=datasets]"));
         var audit = await client.AuditAsync(actor: "admin");
-        Assert.Contains(audit.Items, e => e.Path == "/console/datasets/trips/versions" && e.Outcome == "uploaded trips:1");
+        Assert.Contains(audit.Items, e => e.Path == "/console/datasets/trips/versions" && e.Outcome == "ok" && e.Detail == "uploaded trips:1");
 
         // Its page: versions, each column's profile with a histogram, the first rows.
         await page.ClickAsync("a[href='/datasets/trips']");
@@ -232,5 +232,215 @@ public sealed class ConsoleTests : IDisposable
         Assert.Contains("fired", await page.InnerTextAsync("[data-testid=decisions]"));
         Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "endpoint.png"), FullPage = true });
+    }
+
+    /// <summary>Picks an option of a MudSelect: opens its list, clicks the item.</summary>
+    private static async Task ChooseAsync(IPage page, string testId, string option)
+    {
+        await page.ClickAsync($"[data-testid={testId}]");
+        await page.ClickAsync($".mud-popover-open .mud-list-item >> text=\"{option}\"");
+        await page.WaitForSelectorAsync(".mud-popover-open .mud-list-item", new() { State = WaitForSelectorState.Detached });
+    }
+
+    private static string Shot(string name)
+    {
+        Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
+        return Path.Combine(Repo.Root, "docs", "screenshots", name + ".png");
+    }
+
+    private static string PaymentsCsv(int rows, int seed)
+    {
+        var random = new Random(seed);
+        var csv = new StringBuilder("amount,hour,channel,fraud\n");
+        for (var i = 0; i < rows; i++)
+        {
+            var fraud = random.NextDouble() < 0.3;
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"{(fraud ? 400 : 30) + (random.NextDouble() * 40):F2},{random.Next(24)},{(fraud && random.NextDouble() < 0.7 ? "web" : random.NextDouble() < 0.5 ? "app" : "store")},{(fraud ? 1 : 0)}\n");
+        }
+        return csv.ToString();
+    }
+
+    [Fact]
+    public async Task Should_train_from_the_console_and_watch_it_compare_two_runs_promote_and_roll_back_deploy_and_call_the_endpoint_from_try_it()
+    {
+        await using var server = await ServerProcess.StartAsync(_home);
+        var (admin, client) = await AdminAsync(server);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await SignInAsync(page, server, admin);
+
+        // Upload.
+        var file = Path.Combine(_home, "payments.csv");
+        await File.WriteAllTextAsync(file, PaymentsCsv(400, 5));
+        await page.FillAsync("#upload-name", "payments");
+        await page.PressAsync("#upload-name", "Tab");
+        await page.SetInputFilesAsync("#upload-file", file);
+        Assert.Contains("Stored payments:1", await (await page.WaitForSelectorAsync("[data-testid=upload-done]"))!.InnerTextAsync());
+
+        // A training job started from the console, followed live on its page until it ends (no reload).
+        await page.ClickAsync("a[href='/jobs']");
+        await page.WaitForSelectorAsync("[data-testid=new-job]");
+        await ChooseAsync(page, "job-dataset", "payments");
+        await ChooseAsync(page, "job-target", "fraud");
+        await page.FillAsync("#job-register", "pay-model");
+        await page.ClickAsync("[data-testid=job-submit]");
+        await page.WaitForURLAsync("**/jobs/*");
+        await page.WaitForSelectorAsync("[data-testid=job-status] >> text=SUCCEEDED", new() { Timeout = 120_000 });
+        Assert.Contains("pay-model:1", await page.InnerTextAsync("[data-testid=job-result]"));
+        Assert.Contains("registered pay-model:1", await page.InnerTextAsync("[data-testid=job-log]"));
+
+        // An AutoML search: its leaderboard grows while it runs.
+        await page.ClickAsync("a[href='/jobs']");
+        await page.WaitForSelectorAsync("[data-testid=new-job]");
+        await ChooseAsync(page, "job-dataset", "payments");
+        await ChooseAsync(page, "job-target", "fraud");
+        await ChooseAsync(page, "job-trainer", "AutoML (search)");
+        await page.FillAsync("#job-budget", "10");
+        await page.PressAsync("#job-budget", "Tab");
+        await page.FillAsync("#job-register", "pay-model");
+        await page.ClickAsync("[data-testid=job-submit]");
+        await page.WaitForURLAsync("**/jobs/*");
+        await page.WaitForFunctionAsync(
+            "() => document.querySelector('[data-testid=job-status]')?.innerText === 'RUNNING' && document.querySelectorAll('[data-testid=leaderboard] tbody tr').length >= 2",
+            null, new() { Timeout = 120_000 });
+        await page.ScreenshotAsync(new() { Path = Shot("job"), FullPage = true });
+        await page.WaitForSelectorAsync("[data-testid=job-status] >> text=SUCCEEDED", new() { Timeout = 180_000 });
+        Assert.Contains("pay-model:2", await page.InnerTextAsync("[data-testid=job-result]"));
+
+        // Compare the two runs: parameters that differ are marked, metrics side by side.
+        await page.ClickAsync("a[href='/runs']");
+        await page.WaitForSelectorAsync("[data-testid=runs-timing]");
+        await page.FillAsync("#runs-search", "automl");
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].map(r => r.innerText).join() .includes('automl') && document.querySelectorAll('[data-testid=runs] tbody tr').length === 1");
+        await page.CheckAsync("[data-testid=runs] tbody tr:first-child [data-testid=select-run]");
+        await page.FillAsync("#runs-search", "train-lightgbm");
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].map(r => r.innerText).join().includes('train-lightgbm')");
+        await page.CheckAsync("[data-testid=runs] tbody tr:first-child [data-testid=select-run]");
+        await page.ClickAsync("[data-testid=compare]");
+        await page.WaitForURLAsync("**/compare?runs=*");
+        await page.WaitForSelectorAsync("[data-testid=param-diff]");
+        Assert.True(await page.Locator("[data-testid=param-differs]").CountAsync() >= 1);
+        Assert.Contains("budget_seconds", await page.InnerTextAsync("[data-testid=param-diff]"));
+        Assert.True(await page.Locator("[data-testid=metric-row]").CountAsync() >= 2);
+        await page.ClickAsync("[data-testid=only-differences] .mud-switch, [data-testid=only-differences]");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=param-same]').length === 0");
+        await page.ScreenshotAsync(new() { Path = Shot("compare"), FullPage = true });
+
+        // The model: lineage, promote version 2, then 1, roll back to 2; every move kept.
+        await page.GotoAsync(server.Url + "/models/pay-model");
+        await page.WaitForSelectorAsync("[data-testid=model-actions]");
+        await LiveAsync(page);
+        Assert.Contains("payments:1", await page.InnerTextAsync("[data-testid=versions]"));
+        await page.ClickAsync("[data-testid=promote]");
+        Assert.Contains("@champion now points at pay-model:2", await (await page.WaitForSelectorAsync("[data-testid=action-message]"))!.InnerTextAsync());
+        await ChooseAsync(page, "action-version", "1");
+        await page.ClickAsync("[data-testid=promote]");
+        await page.WaitForSelectorAsync("[data-testid=action-message] >> text=pay-model:1");
+        await page.ClickAsync("[data-testid=rollback-champion]");
+        await page.WaitForSelectorAsync("[data-testid=action-message] >> text=rolled back to pay-model:2");
+        Assert.Equal(3, await page.Locator("[data-testid=alias-history] tr").CountAsync());
+        Assert.Equal(2, (await client.Models.ResolveAsync("pay-model@champion")).Version);
+        await page.ScreenshotAsync(new() { Path = Shot("model"), FullPage = true });
+
+        // Deploy version 2 to a new endpoint, and call it from the form its signature generates.
+        await ChooseAsync(page, "action-version", "2");
+        await page.FillAsync("#action-endpoint", "pay");
+        await page.ClickAsync("[data-testid=deploy]");
+        await page.WaitForURLAsync("**/endpoints/pay");
+        await page.WaitForSelectorAsync("[data-testid=try-predict]");
+        await LiveAsync(page);
+        Assert.Contains("pay-model:2", await page.InnerTextAsync("[data-testid=traffic-split]"));
+        Assert.Equal("0 requests, 0 errors, 0 refused", await page.InnerTextAsync("[data-testid=traffic-total]"));
+        for (var i = 0; i < 3; i++)
+        {
+            await page.ClickAsync("[data-testid=try-predict]");
+            await page.WaitForSelectorAsync("[data-testid=try-answer] >> text=probabilities");
+        }
+        Assert.Contains("\"model\"", await page.InnerTextAsync("[data-testid=try-answer]"));
+        await page.FillAsync("#try-amount", "not a number");
+        await page.ClickAsync("[data-testid=try-predict]");
+        Assert.Contains("amount", await (await page.WaitForSelectorAsync("[data-testid=try-error]"))!.InnerTextAsync());
+        // The traffic chart follows by itself: the three answers and the refused request appear within seconds.
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=traffic-total]')?.innerText === '4 requests, 0 errors, 1 refused'", null, new() { Timeout = 15_000 });
+        Assert.True(await page.Locator("[data-testid=traffic] polyline").CountAsync() >= 2);
+        await page.ScreenshotAsync(new() { Path = Shot("endpoint-live"), FullPage = true });
+        var traffic = await client.Endpoints.TrafficAsync("pay");
+        Assert.Equal((4, 1), (traffic.Sum(p => p.Requests), traffic.Sum(p => p.Rejected)));
+
+        // What was done from the console is in the audit log, with its words; the admin reads it there.
+        await page.ClickAsync("a[href='/audit']");
+        await page.WaitForSelectorAsync("[data-testid=audit] td:has-text('/console/models/pay-model/aliases/champion/rollback')");
+        Assert.Contains("rolled back to pay-model:2", await page.InnerTextAsync("[data-testid=audit]"));
+        await page.ScreenshotAsync(new() { Path = Shot("audit") });
+    }
+
+    [Fact]
+    public async Task Should_keep_viewers_from_changing_things_end_a_revoked_live_session_and_work_on_a_phone_and_from_the_keyboard()
+    {
+        await using var server = await ServerProcess.StartAsync(_home);
+        var (admin, client) = await AdminAsync(server);
+        await client.Datasets.UploadAsync("payments", new MemoryStream(Encoding.UTF8.GetBytes(PaymentsCsv(200, 7))));
+        var job = await client.Jobs.WaitAsync((await client.Jobs.TrainAsync(new TrainRequest("payments", "fraud", Register: "pay-model", Iterations: 5, Folds: 2))).Id);
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        await client.Endpoints.DeployAsync("pay", "pay-model:1");
+        var viewer = await client.Tokens.CreateAsync("analyst", "viewer");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await SignInAsync(page, server, viewer.Token);
+
+        // A viewer sees models and jobs, and is offered nothing that changes them; the audit log is for admins.
+        await page.GotoAsync(server.Url + "/models/pay-model");
+        await page.WaitForSelectorAsync("[data-testid=versions]");
+        Assert.Equal(0, await page.Locator("[data-testid=model-actions]").CountAsync());
+        await page.GotoAsync(server.Url + "/jobs");
+        await page.WaitForSelectorAsync("[data-testid=jobs]");
+        Assert.Equal(0, await page.Locator("[data-testid=new-job]").CountAsync());
+        Assert.Equal(0, await page.Locator("a[href='/audit']").CountAsync());
+        await page.GotoAsync(server.Url + "/audit");
+        Assert.Contains("higher role than viewer", await (await page.WaitForSelectorAsync("[data-testid=forbidden]"))!.InnerTextAsync());
+        Assert.Equal(0, await page.Locator("[data-testid=audit]").CountAsync());
+
+        // Reading is open to viewers, and so is calling the endpoint from the form.
+        await page.GotoAsync(server.Url + "/endpoints/pay");
+        await LiveAsync(page);
+        await page.ClickAsync("[data-testid=try-predict]");
+        await page.WaitForSelectorAsync("[data-testid=try-answer] >> text=probabilities");
+
+        // Revoked while the page is open: within seconds it is back at sign-in by itself, the data gone.
+        await client.Tokens.RevokeAsync(viewer.Info.Id);
+        await page.WaitForURLAsync("**/signin**", new() { Timeout = 20_000 });
+        Assert.DoesNotContain("pay-model", await page.ContentAsync());
+
+        // From the keyboard alone: tab to the navigation, follow a link, then a row's link.
+        await SignInAsync(page, server, admin);
+        for (var i = 0; i < 40 && await page.EvaluateAsync<string>("() => document.activeElement?.innerText ?? ''") != "Models"; i++) await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/models");
+        await page.WaitForSelectorAsync("[data-testid=models] a[href='/models/pay-model']");
+        for (var i = 0; i < 40 && await page.EvaluateAsync<string>("() => document.activeElement?.getAttribute('href') ?? ''") != "/models/pay-model"; i++) await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/models/pay-model");
+        await page.WaitForSelectorAsync("[data-testid=versions]");
+
+        // On a phone: every page fits the screen's width (tables turn into cards or scroll inside themselves), and the menu opens the navigation.
+        var phone = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        await SignInAsync(phone, server, admin);
+        foreach (var (path, ready) in new[] { ("/datasets", "datasets"), ("/runs", "runs"), ("/jobs", "jobs"), ("/models/pay-model", "versions"), ("/endpoints/pay", "try-it"), ("/audit", "audit") })
+        {
+            await phone.GotoAsync(server.Url + path);
+            await phone.WaitForSelectorAsync($"[data-testid={ready}]");
+            await LiveAsync(phone);
+            var (scroll, width) = (await phone.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), await phone.EvaluateAsync<int>("() => window.innerWidth"));
+            Assert.True(scroll <= width, $"{path} is {scroll} px wide on a {width} px screen");
+            if (path == "/endpoints/pay") await phone.ScreenshotAsync(new() { Path = Shot("phone-endpoint"), FullPage = true });
+        }
+        await phone.ClickAsync("[aria-label=Menu]");
+        await phone.ClickAsync(".mud-drawer a[href='/models']");
+        await phone.WaitForURLAsync("**/models");
+        await phone.WaitForSelectorAsync("[data-testid=models]");
     }
 }

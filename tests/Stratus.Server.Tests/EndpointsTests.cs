@@ -110,6 +110,19 @@ public sealed class EndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
 
         Assert.Single((await _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 10, "category": "grocery"}"""))).Predictions);
+
+        // The endpoint's traffic, second by second: the answered request and the refused ones (the model failed on none).
+        IReadOnlyList<TrafficPoint> traffic = [];
+        for (var i = 0; i < 50 && traffic.Sum(p => p.Requests - p.Rejected) < 1; i++)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            traffic = await _client.Endpoints.TrafficAsync("strict");
+        }
+        Assert.Equal(1, traffic.Sum(p => p.Requests - p.Rejected));
+        Assert.True(traffic.Sum(p => p.Rejected) >= 3, $"{traffic.Sum(p => p.Rejected)} refused");
+        Assert.Equal(0, traffic.Sum(p => p.Errors));
+        Assert.All(traffic, p => Assert.InRange(p.Seconds, 0.5, 5));
+        Assert.Contains(traffic, p => p.P99Ms is > 0);
     }
 
     [Fact]
@@ -524,7 +537,7 @@ public sealed class EndpointsTests : IAsyncLifetime
         var after = await _client.Endpoints.GetAsync("risky");
         Assert.Equal((v1, 100), Assert.Single(after.Traffic) is var t ? (t.Model, t.Weight) : default);
         var audit = await _client.AuditAsync(actor: "stratus:rollout");
-        Assert.Contains(audit.Items, a => a.Path == "/api/v1/endpoints/risky/rollout" && a.Outcome.StartsWith("rolled back: ", StringComparison.Ordinal));
+        Assert.Contains(audit.Items, a => a.Path == "/api/v1/endpoints/risky/rollout" && a.Detail!.StartsWith("rolled back: ", StringComparison.Ordinal));
 
         // Settings out of range name their field; an unknown version is refused before any traffic moves.
         async Task<StratusApiException> Refused(RolloutRequest request) =>

@@ -173,7 +173,7 @@ public sealed class PolicyTests : IAsyncLifetime
         var history = await _client.Monitoring.DecisionsAsync("loop");
         Assert.Equal(["promoted", "ok"], history.Select(d => d.Status));
         var audit = await _client.AuditAsync(actor: "stratus:policy");
-        Assert.Contains(audit.Items, e => e.Outcome.StartsWith("promoted", StringComparison.Ordinal));
+        Assert.Contains(audit.Items, e => e.Detail?.StartsWith("promoted", StringComparison.Ordinal) == true);
 
         // The new champion learned from the policy's own split; its next retraining reads the team's dataset again, not that split.
         await _client.Monitoring.SetPolicyAsync("loop", new MonitorPolicy(Drift: "psi>0", WindowMinutes: 60, Retrain: "train"));

@@ -40,6 +40,20 @@ public sealed class RegistryTests(SharedServer shared) : IClassFixture<SharedSer
         Assert.Equal(2, model.Aliases["champion"]);
         Assert.Equal(2, model.LatestVersion);
 
+        // Rolling back takes the alias to where it pointed before; rolling back again, forward again. Every move is kept.
+        Assert.Equal(1, (await _client.Models.RollBackAliasAsync("fraud", "champion")).Version);
+        Assert.Equal(1, (await _client.Models.ResolveAsync("fraud@champion")).Version);
+        Assert.Equal(2, (await _client.Models.RollBackAliasAsync("fraud", "champion")).Version);
+        var history = await _client.Models.AliasHistoryAsync("fraud");
+        Assert.Equal([2, 1, 2, 1], history.Select(h => h.Version));
+        Assert.All(history, h => Assert.Equal("admin", h.Actor));
+        await _client.Models.SetAliasAsync("fraud", "staging", 2);
+        var nothingBefore = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.RollBackAliasAsync("fraud", "staging"));
+        Assert.Equal(HttpStatusCode.Conflict, nothingBefore.Status);
+        Assert.Contains("nothing to roll back to", nothingBefore.Message);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.RollBackAliasAsync("fraud", "nightly"))).Status);
+        await _client.Models.DeleteAliasAsync("fraud", "staging");
+
         var updated = await _client.Models.UpdateAsync("fraud", new UpdateModelRequest("card fraud", new Dictionary<string, string> { ["owner"] = "risk" }));
         Assert.Equal("risk", updated.Tags["owner"]);
 

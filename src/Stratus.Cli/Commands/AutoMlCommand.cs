@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 using static Stratus.Cli.GlobalOptions;
@@ -8,7 +7,7 @@ using static Stratus.Cli.GlobalOptions;
 namespace Stratus.Cli.Commands;
 
 /// <summary><c>stratus automl</c>: the best model within a time budget, with a live progress bar and leaderboard.</summary>
-internal static partial class AutoMlCommand
+internal static class AutoMlCommand
 {
     public static Command Create()
     {
@@ -39,12 +38,10 @@ internal static partial class AutoMlCommand
             var metricName = "score";
             void Track(JobLogLine line)
             {
-                if (TrialLine().Match(line.Line) is { Success: true } m)
+                if (TrialLog.TryParse(line.Line, out var trial, out var m))
                 {
-                    metricName = m.Groups["metric"].Value;
-                    double? score = double.TryParse(m.Groups["score"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
-                    trials.Add(new TrialInfo(int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture), m.Groups["trainer"].Value, m.Groups["status"].Value, score,
-                        double.Parse(m.Groups["seconds"].Value, CultureInfo.InvariantCulture), new Dictionary<string, string>(), null));
+                    metricName = m;
+                    trials.Add(trial);
                 }
             }
             // On a terminal: a progress bar over the budget and the top five so far, redrawn as trials end.
@@ -89,9 +86,7 @@ internal static partial class AutoMlCommand
         const int width = 40;
         var done = (int)Math.Round(Math.Clamp(elapsed / budget, 0, 1) * width);
         var bar = new Markup($"[green]{new string('━', done)}[/][grey]{new string('━', width - done)}[/] {elapsed,5:F0}/{budget} s, {trials.Count} trials");
-        var lower = metric is "log_loss" or "rmse" or "mae";
-        var ranked = trials.Where(t => t.Score is not null).OrderBy(t => lower ? t.Score : -t.Score);
-        return new Rows(bar, Leaderboard(ranked, metric), new Markup($"[grey]{Esc(status)}[/]"));
+        return new Rows(bar, Leaderboard(TrialLog.Rank(trials, metric), metric), new Markup($"[grey]{Esc(status)}[/]"));
     }
 
     /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h</c> or <c>120</c>, in seconds.</summary>
@@ -104,8 +99,4 @@ internal static partial class AutoMlCommand
             throw new ArgumentException($"{option}: '{text}' is not a duration such as 90s, 5m or 1h");
         return (int)Math.Round(value * unit switch { 'h' => 3600, 'm' => 60, _ => 1 });
     }
-
-    // The search's log line for an ended trial: "trial 7 ok: lightgbm auc 0.9512 in 1.2 s (best 0.9544)".
-    [GeneratedRegex(@"^trial (?<n>\d+) (?<status>\w+): (?<trainer>\S+) (?<metric>\S+) (?<score>\S+) in (?<seconds>[\d.]+) s")]
-    private static partial Regex TrialLine();
 }

@@ -92,6 +92,11 @@ internal static class ModelCommands
             Print(result, await client.Models.SetAliasAsync(model, a, v, ct), StratusJsonContext.Default.ModelVersionInfo, PrintVersion);
         }));
         command.Subcommands.Add(aliasCommand);
+
+        var rollback = new Command("rollback", "Point an alias back at the version it pointed to before (models rollback NAME ALIAS)") { name, alias };
+        rollback.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Models.RollBackAliasAsync(result.GetValue(name)!, result.GetValue(alias)!, ct), StratusJsonContext.Default.ModelVersionInfo, PrintVersion)));
+        command.Subcommands.Add(rollback);
         return command;
     }
 

@@ -53,7 +53,7 @@ internal static class SecurityCommands
             {
                 var table = NewTable("Time", "Actor", "Request", "Status", "Outcome", "From");
                 foreach (var e in p.Items)
-                    table.AddRow(When(e.Time), Esc(e.Actor), Esc($"{e.Method} {e.Path}"), Esc(e.Status), e.Outcome == "ok" ? "ok" : $"[red]{Esc(e.Outcome)}[/]", Esc(e.RemoteAddress));
+                    table.AddRow(When(e.Time), Esc(e.Actor), Esc($"{e.Method} {e.Path}"), Esc(e.Status), (e.Outcome == "ok" ? "ok" : $"[red]{Esc(e.Outcome)}[/]") + (e.Detail is null ? "" : $" [grey]{Esc(e.Detail)}[/]"), Esc(e.RemoteAddress));
                 AnsiConsole.Write(table);
                 PageHint(p.NextPageToken);
             })));

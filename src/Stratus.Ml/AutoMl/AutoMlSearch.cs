@@ -86,7 +86,7 @@ public static class AutoMlMetrics
         return name;
     }
 
-    public static bool HigherIsBetter(string metric) => metric is not ("log_loss" or "rmse" or "mae");
+    public static bool HigherIsBetter(string metric) => TrialLog.HigherIsBetter(metric);
 }
 
 /// <summary>
@@ -234,8 +234,7 @@ public static class AutoMlSearch
                 Add(trial, runnable[i]);
                 if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
                 onTrial?.Invoke(trial);
-                progress?.Report($"trial {trial.Number} {trial.Status}: {trial.Trainer} {metric} {(trial.Score is { } sc ? sc.ToString("F4", CultureInfo.InvariantCulture) : "-")} " +
-                    $"in {trial.Duration.TotalSeconds:F1} s (best {best?.Trial.Score?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"})");
+                progress?.Report(TrialLog.Format(trial.Number, trial.Status, trial.Trainer, metric, trial.Score, trial.Duration.TotalSeconds, best?.Trial.Score));
             }
             return [.. outcomes.Select(o => o.Trial)];
         }

@@ -112,6 +112,7 @@ public static partial class StratusServer
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "keys")));
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, ConsoleAuthenticationState>();
         builder.Services.AddMudServices();
         builder.Services.AddAuthorization(Policies.Add);
 
@@ -132,6 +133,8 @@ public static partial class StratusServer
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<ReplicaRegistry>();
         builder.Services.AddSingleton<ServingMetrics>();
+        builder.Services.AddSingleton<TrafficHistory>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<TrafficHistory>());
         builder.Services.AddSingleton<Scorer>();
         builder.Services.AddSingleton<RolloutBaselines>();
         builder.Services.AddScoped<RolloutService>();

@@ -199,7 +199,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         db.Audit.Add(new AuditRow
         {
             Time = decision.UpdatedAt, Actor = Actor, Method = "POST", Path = $"/api/v1/endpoints/{decision.Endpoint}/policy/decisions/{decision.Id}",
-            Status = 200, Outcome = $"{decision.Status}: {reasons[^1]}",
+            Status = 200, Outcome = "ok", Detail = $"{decision.Status}: {reasons[^1]}",
         });
         // Told before the outcome is stored: whoever sees the decision end sees its deliveries too.
         await AlertAsync(decision, policy, alert, ct);
@@ -235,7 +235,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         }
         // The rollout first: when it cannot start (another one is running), the alias stays where it was.
         var rollout = await rollouts.StartAsync(decision.Endpoint, new RolloutRequest($"{challenger.Name}:{challenger.Version}", policy.Canary, policy.Step, policy.IntervalSeconds), ct);
-        await registry.SetAliasAsync(challenger.Name, policy.Alias, challenger.Version, ct);
+        await registry.SetAliasAsync(challenger.Name, policy.Alias, challenger.Version, ct, $"policy {decision.Endpoint}");
         decision.RolloutId = rollout.Id;
         decision.Status = "promoted";
         reasons.Add($"promoted: alias {policy.Alias} -> {challenger.Name}:{challenger.Version}; rollout {rollout.Id} starts it at {policy.Canary}% of {decision.Endpoint}'s traffic, " +

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,6 +29,9 @@ public static class RegistryApi
         api.MapGet("/{name}/versions/{version:int}/content", Download).WithName("DownloadModelVersion").WithSummary("Download the version's artifact");
         api.MapPut("/{name}/aliases/{alias}", SetAlias).WithName("SetModelAlias").WithSummary("Point an alias such as 'champion' at a version").RequireAuthorization(Policies.Editor);
         api.MapDelete("/{name}/aliases/{alias}", DeleteAlias).WithName("DeleteModelAlias").WithSummary("Remove an alias").RequireAuthorization(Policies.Editor);
+        api.MapPost("/{name}/aliases/{alias}/rollback", RollBackAlias).WithName("RollBackModelAlias")
+            .WithSummary("Point an alias back at the version it pointed to before its current one").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/aliases", AliasHistory).WithName("ListModelAliasChanges").WithSummary("Every move of the model's aliases, newest first");
     }
 
     private static async Task<Created<RegisteredModelInfo>> CreateModel(CreateModelRequest request, RegistryService registry, CancellationToken ct)
@@ -100,14 +104,19 @@ public static class RegistryApi
         return TypedResults.Stream(blobs.OpenRead(info.Sha256), "application/octet-stream", info.ArtifactPath.Split('/')[^1]);
     }
 
-    private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, CancellationToken ct) =>
-        TypedResults.Ok(await registry.SetAliasAsync(name, alias, request.Version, ct));
+    private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, ClaimsPrincipal user, CancellationToken ct) =>
+        TypedResults.Ok(await registry.SetAliasAsync(name, alias, request.Version, ct, user.Actor()));
 
-    private static async Task<NoContent> DeleteAlias(string name, string alias, RegistryService registry, CancellationToken ct)
+    private static async Task<NoContent> DeleteAlias(string name, string alias, RegistryService registry, ClaimsPrincipal user, CancellationToken ct)
     {
-        await registry.DeleteAliasAsync(name, alias, ct);
+        await registry.DeleteAliasAsync(name, alias, ct, user.Actor());
         return TypedResults.NoContent();
     }
+
+    private static async Task<Ok<ModelVersionInfo>> RollBackAlias(string name, string alias, RegistryService registry, ClaimsPrincipal user, CancellationToken ct) =>
+        TypedResults.Ok(await registry.RollBackAliasAsync(name, alias, ct, user.Actor()));
+
+    private static Task<IReadOnlyList<AliasChange>> AliasHistory(string name, RegistryService registry, CancellationToken ct) => registry.AliasHistoryAsync(name, ct);
 }
 
 /// <summary>The parts of an ONNX import (documents the multipart body).</summary>

@@ -34,8 +34,19 @@ public sealed class ModelAliasRow
     public int Version { get; set; }
 }
 
+/// <summary>An alias moved (or removed, with no version): the history a roll back reads.</summary>
+public sealed class ModelAliasEventRow
+{
+    public long Id { get; set; }
+    public long ModelId { get; set; }
+    public required string Alias { get; set; }
+    public int? Version { get; set; }
+    public DateTimeOffset Time { get; set; }
+    public string? Actor { get; set; }
+}
+
 internal sealed class RegistryRowConfiguration :
-    IEntityTypeConfiguration<ModelRow>, IEntityTypeConfiguration<ModelVersionRow>, IEntityTypeConfiguration<ModelAliasRow>
+    IEntityTypeConfiguration<ModelRow>, IEntityTypeConfiguration<ModelVersionRow>, IEntityTypeConfiguration<ModelAliasRow>, IEntityTypeConfiguration<ModelAliasEventRow>
 {
     public void Configure(EntityTypeBuilder<ModelRow> b)
     {
@@ -54,5 +65,11 @@ internal sealed class RegistryRowConfiguration :
     {
         b.ToTable("model_aliases");
         b.HasKey(x => new { x.ModelId, x.Alias });
+    }
+
+    public void Configure(EntityTypeBuilder<ModelAliasEventRow> b)
+    {
+        b.ToTable("model_alias_events");
+        b.HasIndex(x => new { x.ModelId, x.Alias, x.Id });
     }
 }

@@ -153,7 +153,8 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, Time
         return await GetVersionAsync(new ModelRef(info.Name, info.Version, null), ct);
     }
 
-    public async Task<ModelVersionInfo> SetAliasAsync(string name, string alias, int version, CancellationToken ct)
+    /// <summary>Points an alias at a version; each move is kept, so it can be rolled back.</summary>
+    public async Task<ModelVersionInfo> SetAliasAsync(string name, string alias, int version, CancellationToken ct, string? actor = null)
     {
         ProblemException.CheckName("alias", alias);
         if (int.TryParse(alias, out _)) throw ProblemException.Invalid("alias", "must not be a number (it would read as a version)");
@@ -161,17 +162,45 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, Time
         if (!await db.ModelVersions.AnyAsync(v => v.ModelId == model.Id && v.Version == version, ct))
             throw ProblemException.Invalid("version", $"model '{name}' has no version {version}");
         var row = await db.ModelAliases.FirstOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct);
-        if (row is null) db.ModelAliases.Add(new ModelAliasRow { ModelId = model.Id, Alias = alias, Version = version });
-        else row.Version = version;
-        await db.SaveChangesAsync(ct);
+        if (row?.Version != version)
+        {
+            if (row is null) db.ModelAliases.Add(new ModelAliasRow { ModelId = model.Id, Alias = alias, Version = version });
+            else row.Version = version;
+            db.ModelAliasEvents.Add(new ModelAliasEventRow { ModelId = model.Id, Alias = alias, Version = version, Time = clock.GetUtcNow(), Actor = actor });
+            await db.SaveChangesAsync(ct);
+        }
         return await GetVersionAsync(new ModelRef(name, version, null), ct);
     }
 
-    public async Task DeleteAliasAsync(string name, string alias, CancellationToken ct)
+    public async Task DeleteAliasAsync(string name, string alias, CancellationToken ct, string? actor = null)
     {
         var model = await FindModelAsync(name, ct);
         var deleted = await db.ModelAliases.Where(a => a.ModelId == model.Id && a.Alias == alias).ExecuteDeleteAsync(ct);
         if (deleted == 0) throw ProblemException.NotFound($"alias '{alias}' of model '{name}'");
+        db.ModelAliasEvents.Add(new ModelAliasEventRow { ModelId = model.Id, Alias = alias, Time = clock.GetUtcNow(), Actor = actor });
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Every move of the model's aliases, newest first.</summary>
+    public async Task<IReadOnlyList<AliasChange>> AliasHistoryAsync(string name, CancellationToken ct, int limit = 200)
+    {
+        var model = await FindModelAsync(name, ct);
+        return await db.ModelAliasEvents.AsNoTracking().Where(e => e.ModelId == model.Id).OrderByDescending(e => e.Id).Take(limit)
+            .Select(e => new AliasChange(e.Alias, e.Version, e.Time, e.Actor)).ToListAsync(ct);
+    }
+
+    /// <summary>Points an alias back at the version it pointed to before its current one (the champion before the last promotion).</summary>
+    public async Task<ModelVersionInfo> RollBackAliasAsync(string name, string alias, CancellationToken ct, string? actor = null)
+    {
+        var model = await FindModelAsync(name, ct);
+        var current = await db.ModelAliases.AsNoTracking().FirstOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct)
+            ?? throw ProblemException.NotFound($"alias '{alias}' of model '{name}'");
+        var earlier = await db.ModelAliasEvents.AsNoTracking()
+            .Where(e => e.ModelId == model.Id && e.Alias == alias && e.Version != null && e.Version != current.Version)
+            .OrderByDescending(e => e.Id).Select(e => e.Version).FirstOrDefaultAsync(ct);
+        if (earlier is not { } version || !await db.ModelVersions.AnyAsync(v => v.ModelId == model.Id && v.Version == version, ct))
+            throw ProblemException.Conflict($"alias '{alias}' of model '{name}' has pointed at no other version: there is nothing to roll back to");
+        return await SetAliasAsync(name, alias, version, ct, actor);
     }
 
     private async Task<ModelRow> FindModelAsync(string name, CancellationToken ct, bool tracked = false)

@@ -38,14 +38,14 @@ public static class SecurityApi
     private static async Task<Ok<TokenInfo>> RevokeToken(long id, TokenService tokens, CancellationToken ct) =>
         TypedResults.Ok(await tokens.RevokeAsync(id, ct));
 
-    private static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, int? page_size, string? page_token, CancellationToken ct)
+    internal static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, int? page_size, string? page_token, CancellationToken ct)
     {
         var (offset, size) = Paging.Parse(page_size, page_token);
         var query = db.Audit.AsNoTracking();
         if (actor is not null) query = query.Where(a => a.Actor == actor);
         if (outcome is not null) query = query.Where(a => a.Outcome == outcome);
         var rows = await query.OrderByDescending(a => a.Id).Skip(offset).Take(size + 1)
-            .Select(a => new AuditEntry(a.Id, a.Time, a.Actor, a.Role, a.Method, a.Path, a.Status, a.Outcome, a.RemoteAddress))
+            .Select(a => new AuditEntry(a.Id, a.Time, a.Actor, a.Role, a.Method, a.Path, a.Status, a.Outcome, a.RemoteAddress, a.Detail))
             .ToListAsync(ct);
         return Paging.Build(rows, offset, size);
     }

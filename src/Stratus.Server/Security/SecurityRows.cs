@@ -25,6 +25,9 @@ public sealed class AuditRow
     public int Status { get; set; }
     public required string Outcome { get; set; }
     public string? RemoteAddress { get; set; }
+
+    /// <summary>What was done, in words, for actions that are not plain API requests (console actions, policy decisions, automatic roll backs).</summary>
+    public string? Detail { get; set; }
 }
 
 internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenRow>, IEntityTypeConfiguration<AuditRow>

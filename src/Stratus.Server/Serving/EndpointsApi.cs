@@ -33,6 +33,8 @@ public static class EndpointsApi
         api.MapDelete("/{name}/rollout", AbortRollout).WithName("AbortRollout").WithSummary("Abort a running rollout: the old version takes all the traffic back")
             .RequireAuthorization(Policies.Editor);
         api.MapDelete("/{name}", Delete).WithName("DeleteEndpoint").WithSummary("Delete an endpoint").RequireAuthorization(Policies.Editor);
+        api.MapGet("/{name}/traffic", Traffic).WithName("GetEndpointTraffic")
+            .WithSummary("The endpoint's traffic second by second over the last 5 minutes on this server: requests, errors and latency percentiles");
         api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
             .WithMetadata(new ReadOnlyPostMetadata());
         routes.MapGet("/metrics", Metrics).WithTags("Endpoints").WithName("Metrics")
@@ -95,6 +97,12 @@ public static class EndpointsApi
         var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = cache.TryGet(name, out var loaded) ? loaded : await context.RequestServices.GetRequiredService<EndpointService>().ResolveAsync(name, ct);
         return TypedResults.Ok(await scorer.ScoreAsync(endpoint, request, context.TraceIdentifier, ct, arrived));
+    }
+
+    private static async Task<Ok<IReadOnlyList<TrafficPoint>>> Traffic(string name, EndpointService endpoints, TrafficHistory history, CancellationToken ct)
+    {
+        await endpoints.GetAsync(name, ct);
+        return TypedResults.Ok(history.For(name));
     }
 
     private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>

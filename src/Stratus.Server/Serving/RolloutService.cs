@@ -181,7 +181,7 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
             db.Audit.Add(new AuditRow
             {
                 Time = row.UpdatedAt, Actor = "stratus:rollout", Method = "POST", Path = $"/api/v1/endpoints/{row.Endpoint}/rollout",
-                Status = 200, Outcome = $"rolled back: {reason}",
+                Status = 200, Outcome = "ok", Detail = $"rolled back: {reason}",
             });
         }
         await db.SaveChangesAsync(ct);

@@ -65,6 +65,22 @@ public sealed class ServingMetrics
 
     public VersionStats For(string endpoint, ModelVersionRef version, string role) => _stats.GetOrAdd((endpoint, version, role), _ => new VersionStats());
 
+    /// <summary>Each endpoint's answered requests (all its live versions together) at this moment.</summary>
+    public Dictionary<string, StatsSnapshot> LiveByEndpoint()
+    {
+        var sums = new Dictionary<string, StatsSnapshot>(StringComparer.Ordinal);
+        foreach (var (key, stats) in _stats)
+        {
+            if (key.Role != "live") continue;
+            var s = stats.Snapshot();
+            sums[key.Endpoint] = sums.TryGetValue(key.Endpoint, out var sum)
+                ? new StatsSnapshot(sum.Requests + s.Requests, sum.Errors + s.Errors, sum.Rejected + s.Rejected, sum.Rows + s.Rows, sum.Seconds + s.Seconds,
+                    [.. sum.Buckets.Zip(s.Buckets, (a, b) => a + b)])
+                : s;
+        }
+        return sums;
+    }
+
     private long _captured, _captureDropped;
 
     /// <summary>Rows written to the capture files.</summary>

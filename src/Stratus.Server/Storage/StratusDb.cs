@@ -25,6 +25,7 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     public DbSet<ModelRow> Models => Set<ModelRow>();
     public DbSet<ModelVersionRow> ModelVersions => Set<ModelVersionRow>();
     public DbSet<ModelAliasRow> ModelAliases => Set<ModelAliasRow>();
+    public DbSet<ModelAliasEventRow> ModelAliasEvents => Set<ModelAliasEventRow>();
     public DbSet<TokenRow> Tokens => Set<TokenRow>();
     public DbSet<AuditRow> Audit => Set<AuditRow>();
     public DbSet<JobRow> Jobs => Set<JobRow>();

@@ -86,7 +86,7 @@ public static class TrackingApi
     private static async Task<Ok<ArtifactInfo>> PutArtifact(string id, string path, HttpContext context, TrackingService tracking, CancellationToken ct) =>
         TypedResults.Ok(await tracking.PutArtifactAsync(id, path, context.Request.Body, ct));
 
-    private static async Task<FileStreamHttpResult> GetArtifact(string id, string path, HttpContext context, TrackingService tracking, IBlobStore blobs, CancellationToken ct)
+    internal static async Task<FileStreamHttpResult> GetArtifact(string id, string path, HttpContext context, TrackingService tracking, IBlobStore blobs, CancellationToken ct)
     {
         var artifact = await tracking.GetArtifactAsync(id, path, ct);
         context.Response.Headers["X-Content-SHA256"] = artifact.Sha256;

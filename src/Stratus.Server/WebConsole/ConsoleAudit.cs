@@ -10,7 +10,7 @@ namespace Stratus.Server.WebConsole;
 /// </summary>
 internal static class ConsoleAudit
 {
-    public static async Task RecordAsync(IServiceProvider services, ClaimsPrincipal user, string method, string path, int status, string outcome)
+    public static async Task RecordAsync(IServiceProvider services, ClaimsPrincipal user, string method, string path, int status, string detail)
     {
         var db = services.GetRequiredService<StratusDb>();
         db.Audit.Add(new AuditRow
@@ -21,7 +21,8 @@ internal static class ConsoleAudit
             Method = method,
             Path = path,
             Status = status,
-            Outcome = outcome,
+            Outcome = status is 401 or 403 ? "refused" : status >= 400 ? "error" : "ok",
+            Detail = detail,
         });
         await db.SaveChangesAsync();
     }

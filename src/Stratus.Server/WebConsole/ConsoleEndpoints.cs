@@ -30,7 +30,7 @@ internal static class ConsoleAuth
         o.Cookie.SameSite = SameSiteMode.Strict;
         o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         o.LoginPath = "/signin";
-        o.AccessDeniedPath = "/signin";
+        o.AccessDeniedPath = "/forbidden";
         o.ExpireTimeSpan = TimeSpan.FromHours(12);
         o.SlidingExpiration = true;
         o.Events.OnValidatePrincipal = async context =>
@@ -70,10 +70,30 @@ internal static class ConsoleEndpoints
             return Results.Redirect("/");
         }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
 
+        // Downloads in the browser: the API's handler, behind the console's cookie.
+        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).ExcludeFromDescription();
+
         app.MapPost("/console/signout", async (HttpContext context) =>
         {
             await context.SignOutAsync(ConsoleAuth.CookieScheme);
             return Results.Redirect("/signin");
         }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+    }
+}
+
+/// <summary>
+/// Keeps a live console page honest: every 5 seconds its circuit checks the token it signed in with (through the
+/// same cache as every request), and a revoked one turns the page into a sign-in redirect, showing nothing more.
+/// </summary>
+internal sealed class ConsoleAuthenticationState(ILoggerFactory loggers, IServiceScopeFactory scopes)
+    : Microsoft.AspNetCore.Components.Server.RevalidatingServerAuthenticationStateProvider(loggers)
+{
+    protected override TimeSpan RevalidationInterval => TimeSpan.FromSeconds(5);
+
+    protected override async Task<bool> ValidateAuthenticationStateAsync(Microsoft.AspNetCore.Components.Authorization.AuthenticationState state, CancellationToken ct)
+    {
+        if (!long.TryParse(state.User.FindFirstValue("token_id"), out var id)) return false;
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<TokenService>().IsLiveAsync(id, ct);
     }
 }

@@ -407,6 +407,35 @@ namespace Stratus.Server.Storage.Migrations
                     b.ToTable("monitor_policies", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Registry.ModelAliasEventRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Actor")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Alias")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ModelId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Time")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelId", "Alias", "Id");
+
+                    b.ToTable("model_alias_events", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Registry.ModelAliasRow", b =>
                 {
                     b.Property<long>("ModelId")
@@ -509,6 +538,9 @@ namespace Stratus.Server.Storage.Migrations
 
                     b.Property<string>("Actor")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Detail")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Method")
