@@ -360,6 +360,8 @@ public sealed class ConsoleTests : IDisposable
         }
         Assert.Contains("\"model\"", await page.InnerTextAsync("[data-testid=try-answer]"));
         await page.FillAsync("#try-amount", "not a number");
+        await page.PressAsync("#try-amount", "Tab");
+        await page.WaitForSelectorAsync("[data-testid=try-curl] >> text=not a number"); // the server has the new value: the request it would send shows it
         await page.ClickAsync("[data-testid=try-predict]");
         Assert.Contains("amount", await (await page.WaitForSelectorAsync("[data-testid=try-error]"))!.InnerTextAsync());
         // The traffic chart follows by itself: the three answers and the refused request appear within seconds.
@@ -438,9 +440,28 @@ public sealed class ConsoleTests : IDisposable
             Assert.True(scroll <= width, $"{path} is {scroll} px wide on a {width} px screen");
             if (path == "/endpoints/pay") await phone.ScreenshotAsync(new() { Path = Shot("phone-endpoint"), FullPage = true });
         }
+        await phone.WaitForSelectorAsync(".mud-drawer.mud-drawer--closed", new() { State = WaitForSelectorState.Attached }); // on a small screen the menu starts closed
         await phone.ClickAsync("[aria-label=Menu]");
-        await phone.ClickAsync(".mud-drawer a[href='/models']");
+        await phone.ClickAsync(".mud-drawer--open a[href='/models']");
         await phone.WaitForURLAsync("**/models");
         await phone.WaitForSelectorAsync("[data-testid=models]");
+
+        // A fault behind some parts of a page (the model's package gone from storage) shows what failed there, and only there.
+        var sha = (await client.Models.ResolveAsync("pay-model:1")).Sha256;
+        var blob = Path.Combine(_home, "blobs", "sha256", sha[..2], sha);
+        File.Move(blob, blob + ".away");
+        try
+        {
+            await page.GotoAsync(server.Url + "/endpoints/pay");
+            Assert.Contains("could not be", await (await page.WaitForSelectorAsync("[data-testid=report-error]"))!.InnerTextAsync());
+            Assert.Contains("signature could not be read", await page.InnerTextAsync("[data-testid=try-it]"));
+            Assert.Contains("pay-model:1 100%", await page.InnerTextAsync("[data-testid=traffic-split]"));
+            Assert.Equal(1, await page.Locator("[data-testid=traffic]").CountAsync());
+            Assert.Equal(1, await page.Locator("a[href='/jobs']").CountAsync());
+        }
+        finally
+        {
+            File.Move(blob + ".away", blob);
+        }
     }
 }

@@ -2,9 +2,12 @@ using System.Globalization;
 
 namespace Stratus.Server.WebConsole;
 
-/// <summary>How the console words a job: its duration and what came of it.</summary>
+/// <summary>How the console words jobs and runs: short ids, durations, what came of a job.</summary>
 internal static class JobView
 {
+    /// <summary>The last 8 characters of a run or job id: ids begin with their time, so their ends tell them apart.</summary>
+    public static string Short(string id) => id.Length > 8 ? id[^8..] : id;
+
     public static string Duration(JobInfo job) => job.StartedAt is { } started ? Span((job.EndedAt ?? DateTimeOffset.UtcNow) - started) : "";
 
     public static string Span(TimeSpan span) =>
