@@ -194,16 +194,20 @@ public sealed class ConsoleTests : IDisposable
         await client.Endpoints.DeployAsync("pay", "payments-model");
         await client.Endpoints.SetCaptureAsync("pay", 1);
         var started = DateTimeOffset.UtcNow;
+        var labels = new List<FeedbackItem>();
         for (var r = 0; r < 8; r++)
         {
-            var rows = Enumerable.Range(0, 25).Select(_ => new Dictionary<string, System.Text.Json.JsonElement>
+            var amounts = Enumerable.Range(0, 25).Select(_ => 300 + (random.NextDouble() * 300)).ToList(); // larger than anything in training
+            var rows = amounts.Select(amount => new Dictionary<string, System.Text.Json.JsonElement>
             {
-                ["amount"] = System.Text.Json.JsonSerializer.SerializeToElement(300 + (random.NextDouble() * 300)), // larger than anything in training
+                ["amount"] = System.Text.Json.JsonSerializer.SerializeToElement(amount),
                 ["hour"] = System.Text.Json.JsonSerializer.SerializeToElement(random.Next(24)),
             }).ToList();
-            await client.Endpoints.PredictAsync("pay", new PredictRequest(rows));
+            var answer = await client.Endpoints.PredictAsync("pay", new PredictRequest(rows));
+            labels.AddRange(amounts.Select((amount, row) => new FeedbackItem(answer.RequestId, System.Text.Json.JsonSerializer.SerializeToElement(amount > 450 ? 1 : 0), row)));
         }
         await Task.Delay(2000); // captures reach their files about once a second
+        Assert.Equal(200, (await client.Monitoring.FeedbackAsync("pay", labels)).Accepted);
         var report = await client.Monitoring.CheckDriftAsync("pay", new DriftCheckRequest(From: started, To: DateTimeOffset.UtcNow));
         Assert.Equal("drift", report.Status);
         await client.Monitoring.SetPolicyAsync("pay", new MonitorPolicy(Drift: "drift", WindowMinutes: 10));
@@ -230,6 +234,10 @@ public sealed class ConsoleTests : IDisposable
         Assert.Matches(@"amount\s+drift", drift);
         Assert.True(await page.Locator("[data-testid=drift] svg rect").CountAsync() >= 20, $"{await page.Locator("[data-testid=drift] svg rect").CountAsync()} bars");
         Assert.Contains("fired", await page.InnerTextAsync("[data-testid=decisions]"));
+        // Live performance from the labels, beside the validation figure, per metric.
+        Assert.Contains("validation", await page.InnerTextAsync("[data-testid=performance]"));
+        Assert.True(await page.Locator("[data-testid=performance] svg").CountAsync() >= 2);
+        Assert.Contains("Fires on the drift check's verdict over 10 min", await page.InnerTextAsync("[data-testid=policy]"));
         Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "endpoint.png"), FullPage = true });
     }
