@@ -9,7 +9,7 @@ commands=(
   "datasets upload" "datasets list" "datasets show" "datasets download" "datasets delete"
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"
-  "models import" "models register" "models list" "models show" "models alias"
+  "models import" "models register" "models list" "models show" "models alias" "models rollback"
   "train" "automl" "batch" "jobs list" "jobs show" "jobs cancel"
   "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints batching" "endpoints scale" "endpoints capture" "endpoints list" "endpoints show" "endpoints delete" "predict" "monitor drift" "monitor history" "monitor feedback" "monitor performance" "monitor baseline" "monitor set" "monitor policy" "monitor run" "monitor decisions" "monitor unset" "monitor report"
   "tokens create" "tokens list" "tokens revoke" "audit"

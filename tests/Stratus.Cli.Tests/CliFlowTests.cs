@@ -225,6 +225,12 @@ public sealed class CliFlowTests : IAsyncLifetime
         await Json("models", "alias", "fraud", "champion", "1");
         var champion = await Json("models", "show", "fraud@champion");
         Assert.Equal("cards", champion.GetProperty("lineage").GetProperty("datasets")[0].GetProperty("dataset").GetString());
+        var nothing = await Cli("models", "rollback", "fraud", "champion");
+        Assert.Equal(1, nothing.ExitCode);
+        Assert.Contains("nothing to roll back to", nothing.Err);
+        await Json("models", "register", "fraud", "--run", run.Id, "--artifact", "model.zip");
+        await Json("models", "alias", "fraud", "champion", "2");
+        Assert.Equal(1, (await Json("models", "rollback", "fraud", "champion")).GetProperty("version").GetInt32());
         Assert.Contains("cli-flow", (await Cli("runs", "list")).Out);
 
         // A viewer token, used through `stratus login`, can read but not write.
