@@ -45,6 +45,7 @@ internal static class Demo
         AnsiConsole.MarkupLine($"[green]demo[/] endpoint [bold]{Endpoint}[/] serves {deployed.Model.Name}:{deployed.Model.Version}. Score a transaction:");
         Console.WriteLine(Curl(url, dataDir));
         AnsiConsole.MarkupLine($"[green]demo[/] see its monitoring, with plots: [bold]stratus monitor report {Endpoint}[/]");
+        AnsiConsole.MarkupLine($"[green]demo[/] or in the web console: [bold]{url}/endpoints/{Endpoint}[/] (sign in with the token in {Markup.Escape(Path.Combine(dataDir, "admin.token"))})");
     }
 
     /// <summary>

@@ -63,7 +63,7 @@ internal static class HostCommands
             }
             var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
             AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.DataDir)})");
-            AnsiConsole.MarkupLine($"API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs/v1   Stop with Ctrl-C.");
+            AnsiConsole.MarkupLine($"Web console: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/   API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs/v1   Stop with Ctrl-C.");
             if (demo)
             {
                 try
