@@ -238,7 +238,7 @@ public sealed class ConsoleTests : IDisposable
         Assert.Contains("payments-model:1 100%", await page.InnerTextAsync("[data-testid=endpoints]"));
         await LiveAsync(page);
         await page.ClickAsync("a[href='/endpoints/pay']");
-        await page.WaitForURLAsync("**/endpoints/pay");
+        await page.WaitForURLAsync("**/endpoints/pay", InApp);
         var drift = await (await page.WaitForSelectorAsync("[data-testid=drift]"))!.InnerTextAsync();
         Assert.Matches(@"amount\s+drift", drift);
         Assert.True(await page.Locator("[data-testid=drift] svg rect").CountAsync() >= 20, $"{await page.Locator("[data-testid=drift] svg rect").CountAsync()} bars");
@@ -250,6 +250,9 @@ public sealed class ConsoleTests : IDisposable
         Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "endpoint.png"), FullPage = true });
     }
+
+    /// <summary>For navigations inside the live app: the address changes without a page load.</summary>
+    private static readonly PageWaitForURLOptions InApp = new() { WaitUntil = WaitUntilState.Commit };
 
     /// <summary>Picks an option of a MudSelect: opens its list, clicks the item.</summary>
     private static async Task ChooseAsync(IPage page, string testId, string option)
@@ -301,9 +304,13 @@ public sealed class ConsoleTests : IDisposable
         await page.WaitForSelectorAsync("[data-testid=new-job]");
         await ChooseAsync(page, "job-dataset", "payments");
         await ChooseAsync(page, "job-target", "fraud");
+        await page.FillAsync("#job-register", "pay model"); // not a name: refused, naming the field, and nothing queued
+        await page.ClickAsync("[data-testid=job-submit]");
+        Assert.StartsWith("register:", await (await page.WaitForSelectorAsync("[data-testid=job-error]"))!.InnerTextAsync());
+        Assert.Empty((await client.Jobs.ListAsync()).Items);
         await page.FillAsync("#job-register", "pay-model");
         await page.ClickAsync("[data-testid=job-submit]");
-        await page.WaitForURLAsync("**/jobs/*");
+        await page.WaitForURLAsync("**/jobs/*", InApp);
         await page.WaitForSelectorAsync("[data-testid=job-status] >> text=SUCCEEDED", new() { Timeout = 120_000 });
         Assert.Contains("pay-model:1", await page.InnerTextAsync("[data-testid=job-result]"));
         Assert.Contains("registered pay-model:1", await page.InnerTextAsync("[data-testid=job-log]"));
@@ -318,7 +325,7 @@ public sealed class ConsoleTests : IDisposable
         await page.PressAsync("#job-budget", "Tab");
         await page.FillAsync("#job-register", "pay-model");
         await page.ClickAsync("[data-testid=job-submit]");
-        await page.WaitForURLAsync("**/jobs/*");
+        await page.WaitForURLAsync("**/jobs/*", InApp);
         await page.WaitForFunctionAsync(
             "() => document.querySelector('[data-testid=job-status]')?.innerText === 'RUNNING' && document.querySelectorAll('[data-testid=leaderboard] tbody tr').length >= 2",
             null, new() { Timeout = 120_000 });
@@ -336,7 +343,7 @@ public sealed class ConsoleTests : IDisposable
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].map(r => r.innerText).join().includes('train-lightgbm')");
         await page.CheckAsync("[data-testid=runs] tbody tr:first-child [data-testid=select-run]");
         await page.ClickAsync("[data-testid=compare]");
-        await page.WaitForURLAsync("**/compare?runs=*");
+        await page.WaitForURLAsync("**/compare?runs=*", InApp);
         await page.WaitForSelectorAsync("[data-testid=param-diff]");
         Assert.True(await page.Locator("[data-testid=param-differs]").CountAsync() >= 1);
         Assert.Contains("budget_seconds", await page.InnerTextAsync("[data-testid=param-diff]"));
@@ -365,7 +372,7 @@ public sealed class ConsoleTests : IDisposable
         await ChooseAsync(page, "action-version", "2");
         await page.FillAsync("#action-endpoint", "pay");
         await page.ClickAsync("[data-testid=deploy]");
-        await page.WaitForURLAsync("**/endpoints/pay");
+        await page.WaitForURLAsync("**/endpoints/pay", InApp);
         await page.WaitForSelectorAsync("[data-testid=try-predict]");
         await LiveAsync(page);
         Assert.Contains("pay-model:2", await page.InnerTextAsync("[data-testid=traffic-split]"));
@@ -438,11 +445,11 @@ public sealed class ConsoleTests : IDisposable
         await SignInAsync(page, server, admin);
         for (var i = 0; i < 40 && await page.EvaluateAsync<string>("() => document.activeElement?.innerText ?? ''") != "Models"; i++) await page.Keyboard.PressAsync("Tab");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync("**/models");
+        await page.WaitForURLAsync("**/models", InApp);
         await page.WaitForSelectorAsync("[data-testid=models] a[href='/models/pay-model']");
         for (var i = 0; i < 40 && await page.EvaluateAsync<string>("() => document.activeElement?.getAttribute('href') ?? ''") != "/models/pay-model"; i++) await page.Keyboard.PressAsync("Tab");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync("**/models/pay-model");
+        await page.WaitForURLAsync("**/models/pay-model", InApp);
         await page.WaitForSelectorAsync("[data-testid=versions]");
 
         // On a phone: every page fits the screen's width (tables turn into cards or scroll inside themselves), and the menu opens the navigation.
@@ -460,7 +467,7 @@ public sealed class ConsoleTests : IDisposable
         await phone.WaitForSelectorAsync(".mud-drawer.mud-drawer--closed", new() { State = WaitForSelectorState.Attached }); // on a small screen the menu starts closed
         await phone.ClickAsync("[aria-label=Menu]");
         await phone.ClickAsync(".mud-drawer--open a[href='/models']");
-        await phone.WaitForURLAsync("**/models");
+        await phone.WaitForURLAsync("**/models", InApp);
         await phone.WaitForSelectorAsync("[data-testid=models]");
 
         // A fault behind one part of a page (the model's package gone from storage, which monitoring reads) shows what failed there, and only there.
