@@ -12,7 +12,7 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Jobs;
 
 /// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; grains only dispatch.</summary>
-public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
+public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, Serving.ModelCache models, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
 {
     public const string TrainKind = "train";
     public const string AutoMlKind = "automl";
@@ -46,11 +46,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
             throw ProblemException.Invalid("dataset", ex.Message);
         }
         // A model that needs a column the dataset lacks fails here, not after the job started.
-        ModelManifest manifest;
-        await using (var package = await blobs.ReadVerifiedAsync(model.Sha256, ct))
-        {
-            manifest = Ml.Inference.ModelPackage.ReadManifest(package);
-        }
+        var manifest = await models.ManifestAsync(blobs, model.Sha256, ct);
         var columns = DatasetService.ProfileOf(version).ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
         foreach (var input in manifest.Inputs)
         {

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Stratus.Ml.Data;
-using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Hosting;
 using Stratus.Server.Registry;
@@ -50,7 +49,7 @@ internal sealed class FeedbackRowConfiguration : IEntityTypeConfiguration<Feedba
 }
 
 /// <summary>True labels for an endpoint's captured predictions, and the live performance they give, window by window.</summary>
-public sealed class FeedbackService(StratusDb db, EndpointService endpoints, RegistryService registry, IBlobStore blobs, RequestCapture capture, TimeProvider clock)
+public sealed class FeedbackService(StratusDb db, EndpointService endpoints, RegistryService registry, IBlobStore blobs, ModelCache models, RequestCapture capture, TimeProvider clock)
 {
     /// <summary>The most labels one request may carry.</summary>
     public const int MaxItems = 10_000;
@@ -88,8 +87,7 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
             if (!manifests.TryGetValue((row.Model.Name, row.Model.Version), out var manifest))
             {
                 var version = await registry.GetVersionAsync(new ModelRef(row.Model.Name, row.Model.Version, null), ct);
-                await using var package = await blobs.ReadVerifiedAsync(version.Sha256, ct);
-                manifests[(row.Model.Name, row.Model.Version)] = manifest = ModelPackage.ReadManifest(package);
+                manifests[(row.Model.Name, row.Model.Version)] = manifest = await models.ManifestAsync(blobs, version.Sha256, ct);
             }
             var (label, value, reason) = ReadLabel(item.Label, manifest);
             if (reason is not null)
@@ -188,8 +186,7 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
         if (buckets is < 1 or > 1000) throw ProblemException.Invalid("buckets", $"is {buckets}; 1 to 1,000 windows");
         var info = await endpoints.GetAsync(endpoint, ct);
         var version = await registry.GetVersionAsync(new ModelRef(info.Model.Name, info.Model.Version, null), ct);
-        ModelManifest manifest;
-        await using (var package = await blobs.ReadVerifiedAsync(version.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+        var manifest = await models.ManifestAsync(blobs, version.Sha256, ct);
         var task = MlTasks.Parse(manifest.Task) ?? MlTask.Regression;
         var to = clock.GetUtcNow();
         var from = to.AddMinutes(-minutes);

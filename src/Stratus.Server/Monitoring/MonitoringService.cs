@@ -19,7 +19,7 @@ public sealed record DriftDetails(IReadOnlyList<FeatureDrift> Features, FeatureD
 
 /// <summary>Model baselines, and drift checks of an endpoint's captured requests against its model's baseline, kept as time series.</summary>
 public sealed class MonitoringService(StratusDb db, EndpointService endpoints, RegistryService registry, TrackingService tracking, DatasetService datasets, IBlobStore blobs,
-    RequestCapture capture, TimeProvider clock)
+    ModelCache models, RequestCapture capture, TimeProvider clock)
 {
     /// <summary>A model version's baseline: one set from a dataset, else the one kept by the run that trained it.</summary>
     public async Task<ModelBaseline> BaselineAsync(ModelVersionInfo version, CancellationToken ct)
@@ -89,8 +89,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         var info = await endpoints.GetAsync(endpoint, ct);
         var version = await registry.GetVersionAsync(new ModelRef(info.Model.Name, info.Model.Version, null), ct);
         var baseline = await BaselineAsync(version, ct);
-        ModelManifest manifest;
-        await using (var package = await blobs.ReadVerifiedAsync(version.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+        var manifest = await models.ManifestAsync(blobs, version.Sha256, ct);
 
         if (request.WindowMinutes is { } minutes && (minutes <= 0 || minutes > 366 * 24 * 60 || double.IsNaN(minutes)))
             throw ProblemException.Invalid("window_minutes", $"is {minutes}; a window is more than 0 and at most a year of minutes");

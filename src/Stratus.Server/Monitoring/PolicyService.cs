@@ -25,7 +25,7 @@ namespace Stratus.Server.Monitoring;
 /// decision row with its evidence; a retraining decision moves on as its job does (<see cref="AdvanceAsync"/>).
 /// </summary>
 public sealed partial class PolicyService(StratusDb db, EndpointService endpoints, RegistryService registry, DatasetService datasets, JobService jobs,
-    MonitoringService monitoring, FeedbackService feedback, RolloutService rollouts, Webhooks webhooks, IBlobStore blobs,
+    MonitoringService monitoring, FeedbackService feedback, RolloutService rollouts, Webhooks webhooks, IBlobStore blobs, ModelCache models,
     TimeProvider clock, ILogger<PolicyService> logger)
 {
     /// <summary>The share of the latest data held out to judge champion and challenger, percent.</summary>
@@ -256,8 +256,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var champion = await registry.GetVersionAsync(new ModelRef(decision.ChampionName, decision.ChampionVersion, null), ct);
         if (champion.Lineage.Datasets.Count == 0)
             throw ProblemException.Conflict($"{champion.Name}:{champion.Version} names no training dataset (an imported model?); there is nothing to retrain on");
-        ModelManifest manifest;
-        await using (var package = await blobs.ReadVerifiedAsync(champion.Sha256, ct)) manifest = ModelPackage.ReadManifest(package);
+        var manifest = await models.ManifestAsync(blobs, champion.Sha256, ct);
         var baseName = await SourceDatasetAsync(champion.Lineage.Datasets[0], ct);
         var source = await datasets.ResolveAsync(new DatasetRef(baseName, null), ct);
         var sourceRef = $"{baseName}:{source.Version}";

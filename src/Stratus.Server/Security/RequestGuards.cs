@@ -86,7 +86,7 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
         {
             var status = context.Response.StatusCode;
             var method = context.Request.Method;
-            // The console's circuit traffic (/_blazor) is no action in itself: what is done over it, ConsoleAudit records.
+            // The console's circuit traffic (/_blazor) is no action in itself: what is done over it, ConsolePage.ActAsync audits.
             var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
                 && context.Features.Get<ReadOnlyFeature>() is null && !context.Request.Path.StartsWithSegments("/_blazor");
             var refused = status is 401 or 403;

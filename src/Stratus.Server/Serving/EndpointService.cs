@@ -170,6 +170,20 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
         if (_byBlob.TryGetValue(sha256, out var entry)) Volatile.Write(ref entry.LastUsed, Stopwatch.GetTimestamp());
     }
 
+    private readonly ConcurrentDictionary<string, ModelManifest> _manifests = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A package's manifest (signature, task, classes, metrics): the loaded package's when it is in memory, else read
+    /// from storage once per content hash (a package never changes) without loading the model.
+    /// </summary>
+    public async Task<ModelManifest> ManifestAsync(IBlobStore blobs, string sha256, CancellationToken ct)
+    {
+        if (_byBlob.TryGetValue(sha256, out var loaded)) return loaded.Package.Manifest;
+        if (_manifests.TryGetValue(sha256, out var manifest)) return manifest;
+        await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
+        return _manifests.GetOrAdd(sha256, ModelPackage.ReadManifest(stream));
+    }
+
     /// <summary>Loads a package once per content hash (endpoints serving the same version share it), then unloads the least recently used others while over the cap.</summary>
     public async Task<ModelPackage> LoadAsync(IBlobStore blobs, string sha256, CancellationToken ct)
     {

@@ -111,7 +111,8 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
     }
 
     /// <summary>
-    /// A page of runs for a table: filtered by experiment, status and text (in the name or the id's start), sorted by
+    /// A page of runs for a table: filtered by experiment, status and text (in the name or the id: whole, or the end the
+    /// console shows, since ids begin with their time), sorted by
     /// start time, name, status or experiment, with the number of runs that match. Paging happens in the database.
     /// </summary>
     public async Task<(IReadOnlyList<RunInfo> Items, int Total)> SearchRunsAsync(RunSearch search, CancellationToken ct)
@@ -122,7 +123,7 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
         if (!string.IsNullOrWhiteSpace(search.Text))
         {
             var text = search.Text.Trim();
-            query = query.Where(r => (r.Name != null && r.Name.Contains(text)) || r.Id.StartsWith(text));
+            query = query.Where(r => (r.Name != null && r.Name.Contains(text)) || r.Id.Contains(text));
         }
         var total = await query.CountAsync(ct);
         var ordered = (search.SortBy, search.Descending) switch

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Stratus.Server.Hosting;
+using Stratus.Server.Security;
 
 namespace Stratus.Server.WebConsole;
 
@@ -12,7 +13,8 @@ public sealed record ActionOutcome(bool Ok, string Message);
 /// <summary>
 /// The base of console pages: a fresh service scope per load or action (a circuit lives for hours; a DbContext must
 /// not), and <see cref="ActAsync"/> for anything that changes state: the role is checked on the server (buttons are
-/// hidden from those who may not press them, but hiding is not the guard), and the outcome is audited.
+/// hidden from those who may not press them, but hiding is not the guard), and the outcome is audited: console actions
+/// travel over the circuit, not as HTTP requests the audit middleware sees, so each is written here by the same rules.
 /// </summary>
 public abstract class ConsolePage : ComponentBase
 {
@@ -27,20 +29,37 @@ public abstract class ConsolePage : ComponentBase
         await using var scope = Scopes.CreateAsyncScope();
         if (!(await Authorization.AuthorizeAsync(user, policy)).Succeeded)
         {
-            await ConsoleAudit.RecordAsync(scope.ServiceProvider, user, method, path, 403, "refused: needs " + policy);
+            await AuditAsync(scope.ServiceProvider, user, method, path, 403, "refused: needs " + policy);
             return new ActionOutcome(false, $"This needs an {policy} token{(policy == "editor" ? " (or admin)" : "")}.");
         }
         try
         {
             var done = await action(scope.ServiceProvider, user);
-            await ConsoleAudit.RecordAsync(scope.ServiceProvider, user, method, path, 200, done);
+            await AuditAsync(scope.ServiceProvider, user, method, path, 200, done);
             return new ActionOutcome(true, done);
         }
         catch (Exception ex) when (ex is ProblemException or Stratus.Ml.Data.DataFormatException or IOException or InvalidOperationException)
         {
-            await ConsoleAudit.RecordAsync(scope.ServiceProvider, user, method, path, ex is ProblemException p ? p.Status : 400, "refused: " + ex.Message);
+            await AuditAsync(scope.ServiceProvider, user, method, path, ex is ProblemException p ? p.Status : 400, "refused: " + ex.Message);
             return new ActionOutcome(false, ex.Message);
         }
+    }
+
+    private static async Task AuditAsync(IServiceProvider services, ClaimsPrincipal user, string method, string path, int status, string detail)
+    {
+        var db = services.GetRequiredService<Stratus.Server.Storage.StratusDb>();
+        db.Audit.Add(new AuditRow
+        {
+            Time = services.GetRequiredService<TimeProvider>().GetUtcNow(),
+            Actor = user.Actor(),
+            Role = user.FindFirst(ClaimTypes.Role)?.Value,
+            Method = method,
+            Path = path,
+            Status = status,
+            Outcome = status is 401 or 403 ? "refused" : status >= 400 ? "error" : "ok",
+            Detail = detail,
+        });
+        await db.SaveChangesAsync();
     }
 
     /// <summary>Reads with a service in its own scope.</summary>

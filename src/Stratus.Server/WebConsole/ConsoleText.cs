@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace Stratus.Server.WebConsole;
 
-/// <summary>How the console words jobs and runs: short ids, durations, what came of a job.</summary>
-internal static class JobView
+/// <summary>How the console words runs and jobs: short ids, durations, what came of a job.</summary>
+internal static class ConsoleText
 {
     /// <summary>The last 8 characters of a run or job id: ids begin with their time, so their ends tell them apart.</summary>
     public static string Short(string id) => id.Length > 8 ? id[^8..] : id;
