@@ -122,8 +122,6 @@ public static class AutoMlSearch
         var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
         using var session = TrainingSession.Open(parquet, profile, baseOptions, tempDirectory);
         var parallelism = Math.Max(1, options.Parallelism);
-        // Side by side, each LightGBM fit gets its share of the cores; alone, LightGBM chooses.
-        var threads = parallelism > 1 ? Math.Max(1, Environment.ProcessorCount / parallelism) : 0;
         var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);
         progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows" +
             $"{(parallelism > 1 ? $", {parallelism} trials at a time" : "")})");
@@ -165,7 +163,7 @@ public static class AutoMlSearch
                 var started = Stopwatch.StartNew();
                 try
                 {
-                    var evaluation = session.Evaluate(candidate with { Threads = threads }, null, deadline.Token, (folds, partial) =>
+                    var evaluation = session.Evaluate(candidate, null, deadline.Token, (folds, partial) =>
                     {
                         if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
                         var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();

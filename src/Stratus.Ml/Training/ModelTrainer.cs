@@ -52,9 +52,6 @@ public sealed record TrainOptions
     /// </summary>
     public bool NativeCategories { get; init; }
 
-    /// <summary>LightGBM: threads one fit may use; 0 chooses (one below 10,000 rows, all cores above).</summary>
-    public int Threads { get; init; }
-
     /// <summary>LightGBM: measure the training rows too at every iteration (the learning curve's <c>train.*</c> series); AutoML's trials do without.</summary>
     public bool TrainingCurve { get; init; } = true;
 

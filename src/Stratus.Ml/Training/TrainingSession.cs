@@ -240,7 +240,6 @@ public sealed class TrainingSession : IDisposable
             Seed = options.Seed,
             EarlyStoppingRounds = options.EarlyStoppingRounds,
             KeepAllIterations = keepAllIterations,
-            Threads = options.Threads,
             TrainMetrics = options.TrainingCurve,
             // Native categories come first in the feature vector, one code column each.
             CategoricalFeatures = options.NativeCategories ? [.. Enumerable.Range(0, Features.Count(IsCategorical))] : [],

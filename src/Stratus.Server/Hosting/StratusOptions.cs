@@ -87,6 +87,14 @@ public sealed class StratusOptions
     /// <summary>Jobs that may run at once in this process. Default: one per core.</summary>
     public int WorkerSlots { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Threads of every LightGBM call in this process (training, validation, serving), fixed at start: LightGBM keeps
+    /// one count for the whole process, and calls that disagree crash it. Default: 0, the cores divided among the
+    /// <see cref="WorkerSlots"/> (one thread per slot on a machine with a slot per core), so that jobs and AutoML trials
+    /// side by side never oversubscribe the cores.
+    /// </summary>
+    public int TrainingThreads { get; set; }
+
     /// <summary>How often the scheduler looks for queued jobs (it is also woken by each submission). Default: 2 seconds.</summary>
     public TimeSpan JobPollInterval { get; set; } = TimeSpan.FromSeconds(2);
 

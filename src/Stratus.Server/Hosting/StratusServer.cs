@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
+using Stratus.Ml.Training.Gbm;
 using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
 using Stratus.Server.Monitoring;
@@ -67,6 +68,9 @@ public static partial class StratusServer
         options.DataDir = Path.GetFullPath(options.DataDir);
         Directory.CreateDirectory(options.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
+        // Once per process, before any training or model load (see LightGbmThreads); a second server in the same
+        // process (tests) keeps the first one's count.
+        LightGbmThreads.Configure(options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots)));
         // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

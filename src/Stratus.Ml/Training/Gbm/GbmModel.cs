@@ -73,10 +73,10 @@ public sealed class GbmModel : IDisposable
         if (rows.Columns != Features) throw new InvalidOperationException($"the model reads {Features} features, the rows have {rows.Columns}");
         var result = new double[(long)rows.Rows * Classes];
         if (rows.Rows == 0) return result;
-        // Small batches (a real-time request) gain nothing from LightGBM's thread team and pay for waking it.
-        var parameters = rows.Rows < 512 ? "num_threads=1" : "";
+        // The process's one thread count (LightGbmThreads), never one per call: a call that asked for one thread for
+        // a small batch would change it under a training on another thread.
         Check(BoosterPredictForCsr(_handle, rows.RowStarts, DtypeInt64, rows.Indices, rows.Values, DtypeFloat32, rows.RowStarts.Length, rows.Values.Length,
-            rows.Columns, PredictNormal, 0, iterations, parameters, out _, result));
+            rows.Columns, PredictNormal, 0, iterations, LightGbmThreads.With(""), out _, result));
         return result;
     }
 

@@ -32,9 +32,6 @@ public sealed record GbmOptions
     /// <summary>Measure the training rows at every iteration (a learning curve's train series), not only the validation rows.</summary>
     public bool TrainMetrics { get; init; } = true;
 
-    /// <summary>Threads LightGBM may use; 0 lets it choose.</summary>
-    public int Threads { get; init; }
-
     /// <summary>Feature columns holding category codes (non-negative integers) that LightGBM splits on as categories.</summary>
     public IReadOnlyList<int> CategoricalFeatures { get; init; } = [];
 
@@ -59,9 +56,6 @@ internal static class GbmTrainer
     /// </summary>
     public const int TrainCurveRows = 20_000;
 
-    /// <summary>Below this many training rows LightGBM boosts on one thread (unless told otherwise).</summary>
-    public const int SmallRows = 10_000;
-
     /// <summary>
     /// LightGBM's metric names per task, in the order it reports them, with the names Stratus uses. The first decides
     /// early stopping: a loss, which keeps improving where AUC or accuracy have already saturated.
@@ -80,8 +74,7 @@ internal static class GbmTrainer
         if (x.Rows != y.Length) throw new ArgumentException("one label per row is needed", nameof(y));
         var metrics = Metrics(task);
         var sampled = o.TrainMetrics && x.Rows > TrainCurveRows;
-        // Small data gains nothing from a thread team and pays for waking it at every iteration.
-        var parameters = Parameters(task, classes, o with { Threads = o.Threads > 0 ? o.Threads : x.Rows < SmallRows ? 1 : 0 }, metrics, trainMetric: o.TrainMetrics && !sampled);
+        var parameters = Parameters(task, classes, o, metrics, trainMetric: o.TrainMetrics && !sampled);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         var datasets = new List<DatasetHandle>();
@@ -199,12 +192,12 @@ internal static class GbmTrainer
             "verbosity=-1",
         };
         if (o.BaggingFraction < 1) p.Add($"bagging_fraction={o.BaggingFraction.ToString("R", CultureInfo.InvariantCulture)} bagging_freq=1");
-        if (o.Threads > 0) p.Add($"num_threads={o.Threads}");
         if (o.CategoricalFeatures.Count > 0)
         {
             // LightGBM's default of 100 rows per category group would keep small data from any categorical split.
             p.Add($"categorical_feature={string.Join(',', o.CategoricalFeatures)} min_data_per_group={Math.Max(1, o.MinDataInLeaf)}");
         }
-        return string.Join(' ', p);
+        // Threads are the process's, never the training's: see LightGbmThreads.
+        return LightGbmThreads.With(string.Join(' ', p));
     }
 }

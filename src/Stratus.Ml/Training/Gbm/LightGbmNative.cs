@@ -19,6 +19,9 @@ internal static partial class LightGbmNative
     [LibraryImport(Library, EntryPoint = "LGBM_GetLastError")]
     private static partial IntPtr GetLastError();
 
+    [LibraryImport(Library, EntryPoint = "LGBM_SetMaxThreads")]
+    public static partial int SetMaxThreads(int count);
+
     [LibraryImport(Library, EntryPoint = "LGBM_DatasetCreateFromCSR", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int DatasetCreateFromCsr(long[] indptr, int indptrType, int[] indices, float[] data, int dataType,
         long nindptr, long nelem, long numCol, string parameters, IntPtr reference, out DatasetHandle handle);
