@@ -207,7 +207,7 @@ public sealed record WhoAmI(string Name, string Role);
 /// <summary>An input column a model needs, with the type it was trained on (DuckDB logical type).</summary>
 /// <param name="Name">Column name.</param>
 /// <param name="Type">DuckDB logical type it was trained on.</param>
-/// <param name="Categories">For a one-hot encoded column, the values seen in training; other values are refused.</param>
+/// <param name="Categories">For a one-hot encoded column, the values seen in training; other values score as unseen (every indicator off) and count as new categories in monitoring.</param>
 public sealed record ModelInput(string Name, string Type, IReadOnlyList<string>? Categories = null);
 
 /// <summary>
@@ -613,7 +613,12 @@ public sealed record EndpointBatching(bool Enabled, int MaxBatchRows = 64, doubl
 /// then gets 503 with Retry-After, one whose model call runs past it 504 (the call finishes in the background,
 /// holding its turn, and counts as an error of its version).
 /// </param>
-public sealed record EndpointLimits(int MaxConcurrency, int MaxQueue, int? TimeoutMs = null);
+/// <param name="StrictCategories">
+/// Refuse (400, naming the field) a request carrying a category its model never saw in training. By default such a
+/// value scores as unseen (every indicator off) and counts in monitoring's new-category rate: production data always
+/// brings new values.
+/// </param>
+public sealed record EndpointLimits(int MaxConcurrency, int MaxQueue, int? TimeoutMs = null, bool StrictCategories = false);
 
 /// <summary>A model version behind an endpoint and its share of the requests, in percent (0 for a shadow).</summary>
 public sealed record TrafficShare(ModelVersionRef Model, string ModelRef, int Weight);

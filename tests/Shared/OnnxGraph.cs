@@ -43,6 +43,30 @@ internal sealed class OnnxGraph
         return this;
     }
 
+    /// <summary>
+    /// An initializer that keeps its data in an external file, as onnx.save_model(..., save_as_external_data=True)
+    /// writes it: data_location EXTERNAL and a location relative to the model (which a runtime resolves against its
+    /// working directory when the model came as bytes). With <paramref name="inNode"/> it is a Constant node's value instead.
+    /// </summary>
+    public OnnxGraph External(string name, string location, long length, bool inNode = false, params long[] dims)
+    {
+        var tensor = new Proto();
+        foreach (var d in dims) tensor.Int(1, d);
+        tensor.Int(2, Float).String(8, name)
+            .Message(13, new Proto().String(1, "location").String(2, location))
+            .Message(13, new Proto().String(1, "length").String(2, length.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .Int(14, 1);
+        if (!inNode)
+        {
+            _initializers.Add(tensor);
+            return this;
+        }
+        var node = new Proto().String(2, name).String(3, $"Constant_{_nodes.Count}").String(4, "Constant")
+            .Message(5, new Proto().String(1, "value").Message(5, tensor).Int(20, 4)); // AttributeProto.TENSOR
+        _nodes.Add(node);
+        return this;
+    }
+
     /// <summary>A node; attributes are integers (axis, to, ...).</summary>
     public OnnxGraph Node(string op, string[] inputs, string[] outputs, params (string Name, long Value)[] attributes)
     {

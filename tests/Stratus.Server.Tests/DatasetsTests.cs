@@ -125,6 +125,24 @@ public sealed class DatasetsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Should_refuse_a_file_wider_than_the_column_limit_from_its_header_and_stay_small()
+    {
+        // 5,000 columns in about 300 KB once grew the server to 24 GB (the kernel killed it).
+        var csv = new StringBuilder(string.Join(',', Enumerable.Range(0, 5000).Select(c => $"c{c}"))).Append('\n');
+        for (var r = 0; r < 30; r++) csv.Append(string.Join(',', Enumerable.Range(0, 5000).Select(c => (r * c % 97).ToString(System.Globalization.CultureInfo.InvariantCulture)))).Append('\n');
+        var before = System.Diagnostics.Process.GetCurrentProcess().WorkingSet64;
+
+        var ex = await Assert.ThrowsAsync<StratusApiException>(() => _client.Datasets.UploadAsync("wide", Csv(csv.ToString())));
+
+        Assert.Equal(HttpStatusCode.BadRequest, ex.Status);
+        Assert.Contains("more than 2,000 columns, the most a dataset may have (limit MaxColumns)", ex.Detail);
+        Assert.Contains("line 1", ex.Detail);
+        await AssertNothingStored("wide");
+        var grown = System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 - before;
+        Assert.True(grown < 1L << 30, $"the refusal grew the process by {grown:N0} bytes");
+    }
+
+    [Fact]
     public async Task Should_refuse_binary_garbage_and_store_nothing()
     {
         var bytes = new byte[4096];

@@ -98,6 +98,11 @@ public sealed class EndpointsTests : IAsyncLifetime
         var wrongType = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "grocery"}""", """{"amount": "lots", "category": "online"}""")));
         Assert.Equal("instances[1].amount", wrongType.Field);
         Assert.Contains("expected a number", wrongType.Detail);
+        // A category the model never saw scores as unseen, unless the endpoint is set to be strict.
+        Assert.NotNull((await _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "casino"}"""))).Predictions[0].Label);
+        var limits = (await _client.Endpoints.GetAsync("strict")).Limits;
+        Assert.False(limits.StrictCategories);
+        Assert.True((await _client.Endpoints.SetLimitsAsync("strict", limits with { StrictCategories = true })).Limits.StrictCategories);
         var unknownCategory = await Assert.ThrowsAsync<StratusApiException>(() => _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 1, "category": "casino"}""")));
         Assert.Equal("instances[0].category", unknownCategory.Field);
         Assert.Contains("unknown category 'casino'", unknownCategory.Detail);
@@ -111,14 +116,14 @@ public sealed class EndpointsTests : IAsyncLifetime
 
         Assert.Single((await _client.Endpoints.PredictAsync("strict", Rows("""{"amount": 10, "category": "grocery"}"""))).Predictions);
 
-        // The endpoint's traffic, second by second: the answered request and the refused ones (the model failed on none).
+        // The endpoint's traffic, second by second: the two answered requests and the refused ones (the model failed on none).
         IReadOnlyList<TrafficPoint> traffic = [];
-        for (var i = 0; i < 50 && traffic.Sum(p => p.Requests - p.Rejected) < 1; i++)
+        for (var i = 0; i < 50 && traffic.Sum(p => p.Requests - p.Rejected) < 2; i++)
         {
             await Task.Delay(200, TestContext.Current.CancellationToken);
             traffic = await _client.Endpoints.TrafficAsync("strict");
         }
-        Assert.Equal(1, traffic.Sum(p => p.Requests - p.Rejected));
+        Assert.Equal(2, traffic.Sum(p => p.Requests - p.Rejected));
         Assert.True(traffic.Sum(p => p.Rejected) >= 3, $"{traffic.Sum(p => p.Rejected)} refused");
         Assert.Equal(0, traffic.Sum(p => p.Errors));
         Assert.All(traffic, p => Assert.InRange(p.Seconds, 0.5, 5));

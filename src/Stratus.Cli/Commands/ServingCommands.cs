@@ -50,13 +50,16 @@ internal static class ServingCommands
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests scored at once", Required = true };
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for a turn; more get 429 with Retry-After", Required = true };
         var timeoutMs = new Option<int?>("--timeout-ms") { Description = "The longest a request may take (503 while waiting for a turn, 504 once scoring); no limit when left out" };
-        var limits = new Command("limits", "Set how many requests an endpoint scores at once, how many may wait, and how long one may take") { name, maxConcurrency, maxQueue, timeoutMs };
+        var strictCategories = new Option<bool>("--strict-categories") { Description = "Refuse requests with a category the model never saw (by default it scores as unseen and counts as a new category in monitoring)" };
+        var limits = new Command("limits", "Set how many requests an endpoint scores at once, how many may wait, how long one may take, and whether unseen categories are refused")
+            { name, maxConcurrency, maxQueue, timeoutMs, strictCategories };
         limits.SetAction(Remote(async (result, client, ct) =>
         {
-            var endpoint = await client.Endpoints.SetLimitsAsync(result.GetValue(name)!, new EndpointLimits(result.GetValue(maxConcurrency), result.GetValue(maxQueue), result.GetValue(timeoutMs)), ct);
+            var endpoint = await client.Endpoints.SetLimitsAsync(result.GetValue(name)!,
+                new EndpointLimits(result.GetValue(maxConcurrency), result.GetValue(maxQueue), result.GetValue(timeoutMs), result.GetValue(strictCategories)), ct);
             Print(result, endpoint, StratusJsonContext.Default.EndpointInfo,
                 e => AnsiConsole.MarkupLine($"Endpoint [bold]{Esc(e.Name)}[/] scores {e.Limits.MaxConcurrency} requests at once with {e.Limits.MaxQueue} waiting; more get 429" +
-                    (e.Limits.TimeoutMs is { } ms ? $"; each may take {ms} ms" : "")));
+                    (e.Limits.TimeoutMs is { } ms ? $"; each may take {ms} ms" : "") + (e.Limits.StrictCategories ? "; unseen categories are refused" : "")));
         }));
         command.Subcommands.Add(limits);
 

@@ -45,6 +45,8 @@ public sealed class CsvValidator
     private bool _lineHasContent;  // false while the current record is still an empty line
     private int _expectedFields = -1;
     private readonly List<string> _header = [];
+    private readonly HashSet<string> _names = new(StringComparer.OrdinalIgnoreCase);
+    private readonly int _maxColumns = DataLimits.Current.MaxColumns;
     private readonly List<byte> _headerField = [];
     private readonly byte[] _utf8Carry = new byte[4];
     private int _utf8CarryLength;
@@ -244,9 +246,10 @@ public sealed class CsvValidator
         var name = Encoding.UTF8.GetString(CollectionsMarshalSpan(_headerField)).Trim();
         _headerField.Clear();
         var column = _header.Count + 1;
+        // Refused while the header streams in: nothing is held for a file wider than a dataset may be.
+        if (column > _maxColumns) throw Error($"the file has more than {_maxColumns:N0} columns, the most a dataset may have (limit MaxColumns)", 1, column);
         if (name.Length == 0) throw Error($"header column {column} has no name", 1, column);
-        if (_header.Exists(h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase)))
-            throw Error($"header column {column} '{name}' repeats an earlier column name", 1, column);
+        if (!_names.Add(name)) throw Error($"header column {column} '{name}' repeats an earlier column name", 1, column);
         _header.Add(name);
     }
 

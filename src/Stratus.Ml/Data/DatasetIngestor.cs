@@ -41,12 +41,11 @@ public static class DatasetIngestor
         }
         else
         {
+            CheckParquet(connection, source);
             Stage(connection, $"read_parquet({DuckDb.Literal(source)})");
         }
 
         using var command = connection.CreateCommand();
-        command.CommandText = $"COPY staged TO {DuckDb.Literal(destination)} (FORMAT parquet, COMPRESSION zstd)";
-        command.ExecuteNonQuery();
         var names = new List<ColumnSchema>();
         command.CommandText = "DESCRIBE staged";
         using (var reader = command.ExecuteReader())
@@ -54,10 +53,52 @@ public static class DatasetIngestor
             while (reader.Read()) names.Add(new ColumnSchema(reader.GetString(0), reader.GetString(1), Nullable: true));
         }
         if (names.Count == 0) throw new DataFormatException("the file has no columns");
+        CheckSize(names.Count, Count(command, "SELECT count(*) FROM staged"));
+        command.CommandText = $"COPY staged TO {DuckDb.Literal(destination)} (FORMAT parquet, COMPRESSION zstd)";
+        command.ExecuteNonQuery();
         var profile = DatasetProfiler.Profile(connection, "staged", names);
         var rows = profile.Count > 0 ? profile[0].Count + profile[0].Missing : 0;
         var columns = names.ConvertAll(c => c with { Nullable = profile.First(p => p.Name == c.Name).Missing > 0 });
         return (new IngestResult(rows, columns), profile);
+    }
+
+    /// <summary>
+    /// Holds what a Parquet file says of itself (columns, rows, decompressed bytes) against the limits before it is
+    /// read: a few kilobytes of Parquet can declare millions of rows or gigabytes of run-length encoded values.
+    /// </summary>
+    private static void CheckParquet(DuckDBConnection connection, string source)
+    {
+        using var command = connection.CreateCommand();
+        var file = DuckDb.Literal(source);
+        long columns, rows, bytes;
+        try
+        {
+            columns = Count(command, $"SELECT count(*) FROM parquet_schema({file}) WHERE num_children IS NULL OR num_children = 0");
+            rows = Count(command, $"SELECT coalesce(sum(num_rows), 0)::BIGINT FROM parquet_file_metadata({file})");
+            bytes = Count(command, $"SELECT coalesce(sum(total_uncompressed_size), 0)::BIGINT FROM parquet_metadata({file})");
+        }
+        catch (DuckDBException ex)
+        {
+            throw new DataFormatException(FirstLine(ex.Message), ex);
+        }
+        CheckSize(columns, rows);
+        var limits = DataLimits.Current;
+        if (bytes > limits.MaxDecompressedBytes)
+            throw new DataFormatException($"the file decompresses to {bytes:N0} bytes; a dataset may hold at most {limits.MaxDecompressedBytes:N0} (limit MaxDecompressedBytes)");
+    }
+
+    private static void CheckSize(long columns, long rows)
+    {
+        var limits = DataLimits.Current;
+        if (columns > limits.MaxColumns) throw new DataFormatException($"the file has {columns:N0} columns; a dataset may have at most {limits.MaxColumns:N0} (limit MaxColumns)");
+        if (columns * rows > limits.MaxCells)
+            throw new DataFormatException($"the file has {rows:N0} rows of {columns:N0} columns, {columns * rows:N0} values; a dataset may hold at most {limits.MaxCells:N0} (limit MaxCells)");
+    }
+
+    private static long Count(DuckDBCommand command, string sql)
+    {
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string CsvScan(string source, char delimiter, bool fullSample) =>

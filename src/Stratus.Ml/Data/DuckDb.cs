@@ -13,7 +13,8 @@ public static class DuckDb
         using var command = connection.CreateCommand();
         command.CommandText = $"""
             SET temp_directory = {Literal(tempDirectory)};
-            SET threads = {threads ?? Environment.ProcessorCount};
+            SET threads = {threads ?? DataLimits.Current.DuckDbThreads};
+            SET memory_limit = '{DataLimits.Current.DuckDbMemoryBytes / (1 << 20)}MiB';
             SET preserve_insertion_order = true;
             SET enable_progress_bar = false;
             SET autoinstall_known_extensions = false;

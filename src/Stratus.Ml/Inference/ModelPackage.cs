@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Stratus.Ml.Data;
 using Stratus.Ml.Training;
 using Stratus.Ml.Training.Gbm;
 
@@ -102,7 +103,7 @@ public sealed class ModelPackage
     public static ModelManifest ReadManifest(Stream source)
     {
         using var zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
-        using var stream = (zip.GetEntry("manifest.json") ?? throw new InvalidDataException("not a Stratus model package: manifest.json is missing")).Open();
+        using var stream = Open(zip, "manifest.json");
         return JsonSerializer.Deserialize(stream, StratusJsonContext.Default.ModelManifest) ?? throw new InvalidDataException("manifest.json is empty");
     }
 
@@ -111,9 +112,8 @@ public sealed class ModelPackage
     public static ModelPackage Load(Stream source)
     {
         using var zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
-        var manifestEntry = zip.GetEntry("manifest.json") ?? throw new InvalidDataException("not a Stratus model package: manifest.json is missing");
         ModelManifest manifest;
-        using (var stream = manifestEntry.Open())
+        using (var stream = Open(zip, "manifest.json"))
         {
             manifest = JsonSerializer.Deserialize(stream, StratusJsonContext.Default.ModelManifest) ?? throw new InvalidDataException("manifest.json is empty");
         }
@@ -122,7 +122,7 @@ public sealed class ModelPackage
         if (manifest.Onnx is { } signature)
         {
             using var onnx = new MemoryStream();
-            using (var stream = (zip.GetEntry(OnnxEntry) ?? throw new InvalidDataException($"not a Stratus model package: {OnnxEntry} is missing")).Open())
+            using (var stream = Open(zip, OnnxEntry))
             {
                 stream.CopyTo(onnx);
             }
@@ -134,6 +134,24 @@ public sealed class ModelPackage
     }
 
     private const string OnnxEntry = "model.onnx";
+
+    /// <summary>Opens a package entry after holding its declared size against the limits (the reader stops at that size).</summary>
+    private static Stream Open(ZipArchive zip, string name)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"not a Stratus model package: {name} is missing");
+        CheckSize(entry, name);
+        return entry.Open();
+    }
+
+    /// <summary>Refuses an entry that would decompress beyond the limits: larger than allowed, or many times its stored size (a zip bomb).</summary>
+    private static void CheckSize(ZipArchiveEntry entry, string name)
+    {
+        var limits = DataLimits.Current;
+        if (entry.Length > limits.MaxDecompressedBytes)
+            throw new InvalidDataException($"{name} decompresses to {entry.Length:N0} bytes; a package entry may hold at most {limits.MaxDecompressedBytes:N0} (limit MaxDecompressedBytes)");
+        if (entry.Length > 1 << 20 && entry.Length > entry.CompressedLength * (long)limits.MaxCompressionRatio)
+            throw new InvalidDataException($"{name} decompresses to {entry.Length:N0} bytes from {entry.CompressedLength:N0}, more than {limits.MaxCompressionRatio} times its size (limit MaxCompressionRatio)");
+    }
 
     /// <summary>
     /// Packages an ONNX model (exported from PyTorch, scikit-learn, TensorFlow, ...) for serving, after checking that
@@ -164,31 +182,38 @@ public sealed class ModelPackage
     {
         var ml = new MLContext();
         using var model = new MemoryStream();
-        using (var stream = (zip.GetEntry(prefix + "model.zip") ?? throw new InvalidDataException($"not a Stratus model package: {prefix}model.zip is missing")).Open())
+        using (var stream = Open(zip, prefix + "model.zip"))
         {
             stream.CopyTo(model);
+        }
+        // ML.NET's model is a zip of its own, read entry by entry by ML.NET: its entries are held to the same limits.
+        model.Position = 0;
+        using (var inner = new ZipArchive(model, ZipArchiveMode.Read, leaveOpen: true))
+        {
+            foreach (var entry in inner.Entries) CheckSize(entry, $"{prefix}model.zip/{entry.FullName}");
         }
         model.Position = 0;
         var pipeline = ml.Model.Load(model, out var inputSchema);
         GbmModel? booster = null;
-        if (zip.GetEntry(prefix + "booster.txt") is { } boosterEntry)
+        if (zip.GetEntry(prefix + "booster.txt") is not null)
         {
-            using var reader = new StreamReader(boosterEntry.Open());
+            using var reader = new StreamReader(Open(zip, prefix + "booster.txt"));
             booster = GbmModel.Load(reader.ReadToEnd());
         }
         return new TrainedModel(pipeline, inputSchema, booster, task, classes);
     }
 
     /// <summary>Predicts for rows given as JSON objects keyed by input column.</summary>
-    /// <exception cref="PredictionInputException">A row lacks an input column or carries a value of the wrong type.</exception>
-    public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
-        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(columns, count));
+    /// <param name="strict">Refuse categories the model never saw (by default they score as unseen).</param>
+    /// <exception cref="PredictionInputException">A row lacks an input column or carries a value of the wrong type (or, when strict, an unseen category).</exception>
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, bool strict = false) =>
+        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(columns, count), strict);
 
-    /// <summary>As <see cref="Predict(IReadOnlyList{IReadOnlyDictionary{string, JsonElement}})"/>, through an ML.NET transform of all rows at once (the path training evaluates with).</summary>
+    /// <summary>As <see cref="Predict(IReadOnlyList{IReadOnlyDictionary{string, JsonElement}}, bool)"/>, through an ML.NET transform of all rows at once (the path training evaluates with).</summary>
     internal IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows) =>
-        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(new RowsDataView(_model.InputSchema, columns, count)));
+        _onnx is { } onnx ? ToPredictions(onnx.Score(rows)) : Predict(rows, (columns, count) => _model!.Score(new RowsDataView(_model.InputSchema, columns, count)), strict: false);
 
-    private IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, Func<Array[], int, double[]> score)
+    private IReadOnlyList<Prediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, JsonElement>> rows, Func<Array[], int, double[]> score, bool strict)
     {
         var schema = _model!.InputSchema;
         var columns = new Array[schema.Count];
@@ -202,7 +227,7 @@ public sealed class ModelPackage
                 _ => new float[rows.Count],
             };
         }
-        for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns);
+        for (var r = 0; r < rows.Count; r++) Fill(rows[r], r, columns, strict);
 
         return ToPredictions(score(columns, rows.Count));
     }
@@ -223,7 +248,7 @@ public sealed class ModelPackage
         };
     }
 
-    private void Fill(IReadOnlyDictionary<string, JsonElement> row, int r, Array[] columns)
+    private void Fill(IReadOnlyDictionary<string, JsonElement> row, int r, Array[] columns, bool strict)
     {
         foreach (var input in _plan)
         {
@@ -244,7 +269,10 @@ public sealed class ModelPackage
                             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
                             _ => throw new PredictionInputException(Field(r, input.Name), "expected text"),
                         };
-                        if (input.Categories is { } categories && text.Length > 0 && !categories.Contains(text))
+                        // A category the model never saw scores as unseen (every indicator off, as LightGBM treats a
+                        // value it never saw): production data always brings new values, and monitoring counts them
+                        // as new categories. Only a strict caller refuses them.
+                        if (strict && input.Categories is { } categories && text.Length > 0 && !categories.Contains(text))
                         {
                             var known = input.Known!;
                             throw new PredictionInputException(Field(r, input.Name),

@@ -65,6 +65,8 @@ internal sealed class OnnxModel : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
+        // Before the runtime sees it: a tensor with external data would have it read a file of the server's.
+        OnnxContents.Check(bytes);
         InferenceSession session;
         try
         {
@@ -90,6 +92,8 @@ internal sealed class OnnxModel : IDisposable
     private static OnnxModel Resolve(InferenceSession session, OnnxSignature declared)
     {
         var inputs = ResolveInputs(session.InputMetadata, declared.Inputs);
+        var max = Stratus.Ml.Data.DataLimits.Current.MaxColumns;
+        if (inputs.Sum(i => (long)i.Columns.Length) > max) throw new InvalidModelException("model", $"the model's inputs take {inputs.Sum(i => (long)i.Columns.Length):N0} values per row; a request may carry at most {max:N0} (limit MaxColumns)");
         var duplicate = inputs.SelectMany(i => i.Columns).GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidModelException("signature.inputs", $"column '{duplicate.Key}' is named twice");
 
@@ -204,6 +208,10 @@ internal sealed class OnnxModel : IDisposable
         if (dims.Length is 0 or > 2) throw new InvalidModelException(field, $"the model's input '{name}' has rank {dims.Length}; Stratus serves tabular models, whose inputs are [N] or [N, F]");
         if (dims[0] > 0) throw new InvalidModelException(field, $"the model's input '{name}' takes exactly {dims[0]} row(s); export it with a dynamic first (batch) axis, e.g. dynamic_axes in torch.onnx.export");
         if (dims.Length == 2 && dims[1] <= 0) throw new InvalidModelException(field, $"the model's input '{name}' has no fixed width (its second axis is dynamic)");
+        // Each value of a row is a request column, named in the signature: a declared width is held to the column limit
+        // before a name or a trial tensor is made for it.
+        var max = Stratus.Ml.Data.DataLimits.Current.MaxColumns;
+        if (dims.Length == 2 && dims[1] > max) throw new InvalidModelException(field, $"the model's input '{name}' takes {dims[1]:N0} values per row; a request may carry at most {max:N0} (limit MaxColumns)");
         return (meta.ElementDataType, dims.Length == 1 ? 1 : dims[1], dims.Length == 1);
     }
 

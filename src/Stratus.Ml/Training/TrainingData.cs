@@ -150,6 +150,16 @@ public static class TrainingData
         return DistinctValues(connection, parquet, target.Name);
     }
 
+    /// <summary>How many distinct values a column has, counted exactly up to <paramref name="cap"/> (more: <paramref name="cap"/>).</summary>
+    public static long DistinctCount(string parquet, string column, string tempDirectory, int cap)
+    {
+        using var connection = DuckDb.Open(tempDirectory);
+        using var command = connection.CreateCommand();
+        var id = DuckDb.Identifier(column);
+        command.CommandText = $"SELECT count(*) FROM (SELECT DISTINCT {id} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL LIMIT {cap})";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
     private static List<string> DistinctValues(DuckDB.NET.Data.DuckDBConnection connection, string parquet, string column)
     {
         using var command = connection.CreateCommand();

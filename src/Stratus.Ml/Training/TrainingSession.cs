@@ -85,6 +85,13 @@ public sealed class TrainingSession : IDisposable
         try
         {
             var data = ml.Data.Cache(TrainingData.Load(ml, parquet, features, target, task, csv, tempDirectory));
+            // The classes from the data itself, never from an estimate: a model trained as binary on a target with
+            // three values reports a fine accuracy and never predicts the third.
+            if (task == MlTask.BinaryClassification && TrainingData.DistinctCount(parquet, target.Name, tempDirectory, 3) is var distinct && distinct != 2)
+            {
+                throw new DataFormatException($"target column '{target.Name}' has {(distinct > 2 ? "more than 2" : distinct.ToString(CultureInfo.InvariantCulture))} distinct values; " +
+                    "binary classification needs exactly 2 (train it as multiclass)");
+            }
             var classes = task switch
             {
                 MlTask.BinaryClassification => BinaryClasses(target),

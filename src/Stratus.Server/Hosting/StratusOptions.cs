@@ -1,3 +1,5 @@
+using Stratus.Ml.Data;
+
 namespace Stratus.Server.Hosting;
 
 /// <summary>Settings of a Stratus server, bound from the <c>Stratus</c> configuration section (<c>STRATUS_</c>-prefixed environment variables, appsettings.json, the command line).</summary>
@@ -26,6 +28,33 @@ public sealed class StratusOptions
 
     /// <summary>Largest dataset or artifact upload, in bytes. Default: 64 GiB.</summary>
     public long MaxUploadBytes { get; set; } = 64L << 30;
+
+    /// <summary>Columns of a dataset, and values per row of an imported model. Default: 2,000 (see <see cref="DataLimits"/>).</summary>
+    public int MaxColumns { get; set; } = Limits.MaxColumns;
+
+    /// <summary>Rows times columns of a dataset. Default: 1,000,000,000.</summary>
+    public long MaxCells { get; set; } = Limits.MaxCells;
+
+    /// <summary>Decompressed bytes of a Parquet upload and of each model package entry. Default: 8 GiB.</summary>
+    public long MaxDecompressedBytes { get; set; } = Limits.MaxDecompressedBytes;
+
+    /// <summary>Memory each DuckDB connection (an upload, a preview, a drift check) may use before spilling to disk. Default: 1 GiB.</summary>
+    public long DuckDbMemoryBytes { get; set; } = Limits.DuckDbMemoryBytes;
+
+    /// <summary>Threads each DuckDB connection may use. Default: 2.</summary>
+    public int DuckDbThreads { get; set; } = Limits.DuckDbThreads;
+
+    private static readonly DataLimits Limits = new();
+
+    /// <summary>The data limits these options set.</summary>
+    public DataLimits ToDataLimits() => new()
+    {
+        MaxColumns = MaxColumns,
+        MaxCells = MaxCells,
+        MaxDecompressedBytes = MaxDecompressedBytes,
+        DuckDbMemoryBytes = DuckDbMemoryBytes,
+        DuckDbThreads = DuckDbThreads,
+    };
 
     /// <summary>Orleans silo-to-silo port. Default: 0, meaning the first free port from 11111 on (embedded mode).</summary>
     public int SiloPort { get; set; }

@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
+using Stratus.Ml.Data;
 using Stratus.Ml.Training.Gbm;
 using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
@@ -70,6 +71,7 @@ public static partial class StratusServer
         builder.Services.AddSingleton(Options.Create(options));
         // Once per process, before any training or model load (see LightGbmThreads); a second server in the same
         // process (tests) keeps the first one's count.
+        DataLimits.Current = options.ToDataLimits();
         LightGbmThreads.Configure(options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots)));
         // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);

@@ -23,6 +23,9 @@ public sealed class EndpointRow
     /// <summary>The longest a request may take, in milliseconds; null: no limit.</summary>
     public int? TimeoutMs { get; set; }
 
+    /// <summary>Whether requests with categories their model never saw are refused (see <see cref="EndpointLimits.StrictCategories"/>).</summary>
+    public bool StrictCategories { get; set; }
+
     /// <summary>The most rows one batched model call scores; null: requests are not batched.</summary>
     public int? BatchMaxRows { get; set; }
 

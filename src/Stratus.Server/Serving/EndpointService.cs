@@ -316,6 +316,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             row.MaxConcurrency = limits.MaxConcurrency;
             row.MaxQueue = limits.MaxQueue;
             row.TimeoutMs = limits.TimeoutMs;
+            row.StrictCategories = limits.StrictCategories;
         }, ct);
     }
 
@@ -381,7 +382,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.BatchMaxRows is { } rows ? new EndpointBatching(true, rows, row.BatchMaxDelayMs ?? 5) : new EndpointBatching(false);
 
     private EndpointLimits Limits(EndpointRow row) =>
-        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue, row.TimeoutMs);
+        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue, row.TimeoutMs, row.StrictCategories);
 
     public async Task<Page<EndpointInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {
@@ -404,13 +405,14 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     }
 
     /// <summary>Scores rows with a model, in a batch when <paramref name="batcher"/> is given; rows that do not fit its signature get a 400 naming the field.</summary>
-    public static async ValueTask<PredictResponse> PredictAsync(LoadedModel model, PredictRequest request, string requestId, MicroBatcher? batcher = null)
+    /// <param name="strict">Refuse categories the model never saw (a batcher applies its own setting).</param>
+    public static async ValueTask<PredictResponse> PredictAsync(LoadedModel model, PredictRequest request, string requestId, MicroBatcher? batcher = null, bool strict = false)
     {
         if (request.Instances is not { Count: > 0 }) throw ProblemException.Invalid("instances", "must hold at least one row");
         if (request.Instances.Count > MaxInstances) throw new ProblemException(413, "Too many rows", $"instances: at most {MaxInstances} rows per request; split the batch", "instances");
         try
         {
-            var predictions = batcher is null ? model.Package.Predict(request.Instances) : await batcher.PredictAsync(request.Instances);
+            var predictions = batcher is null ? model.Package.Predict(request.Instances, strict) : await batcher.PredictAsync(request.Instances);
             return new PredictResponse(predictions, model.Version, requestId);
         }
         catch (PredictionInputException ex)

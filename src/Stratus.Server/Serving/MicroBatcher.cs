@@ -24,6 +24,7 @@ public sealed class MicroBatcher
     private readonly ReplicaSet _replicas;
     private readonly System.Collections.Concurrent.BlockingCollection<(List<Item> Batch, int Rows)> _batches = [];
     private readonly int _maxRows;
+    private readonly bool _strict;
     private readonly double _maxDelaySeconds;
     private Item? _carry;
     private long _lastArrival = Stopwatch.GetTimestamp();
@@ -31,12 +32,14 @@ public sealed class MicroBatcher
     private double _batchSeconds; // recent time to score a batch (moving average)
 
     /// <param name="replicas">The endpoint's replicas: each batch is scored on a lane of one, so as many batches at once as lanes.</param>
-    public MicroBatcher(ModelPackage package, EndpointBatching settings, VersionStats stats, ReplicaSet replicas)
+    /// <param name="strict">Refuse categories the model never saw (the endpoint's <see cref="EndpointLimits.StrictCategories"/>).</param>
+    public MicroBatcher(ModelPackage package, EndpointBatching settings, VersionStats stats, ReplicaSet replicas, bool strict = false)
     {
         _package = package;
         _stats = stats;
         _maxRows = settings.MaxBatchRows;
         _maxDelaySeconds = settings.MaxDelayMs / 1000;
+        _strict = strict;
         _replicas = replicas;
         for (var i = 0; i < Math.Min(replicas.Scaling.MaxReplicas, Environment.ProcessorCount); i++)
         {
@@ -72,7 +75,7 @@ public sealed class MicroBatcher
         var gap = Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastArrival, now), now).TotalSeconds;
         Volatile.Write(ref _gapSeconds, (0.9 * Volatile.Read(ref _gapSeconds)) + (0.1 * Math.Min(gap, 1)));
         var item = new Item(rows, new TaskCompletionSource<IReadOnlyList<Prediction>>(TaskCreationOptions.RunContinuationsAsynchronously), now);
-        return _queue.Writer.TryWrite(item) ? item.Done.Task : Task.FromResult(_package.Predict(rows));
+        return _queue.Writer.TryWrite(item) ? item.Done.Task : Task.FromResult(_package.Predict(rows, _strict));
     }
 
     /// <summary>Stops taking requests (the endpoint was re-routed or unloaded); those queued are still scored.</summary>
@@ -134,7 +137,7 @@ public sealed class MicroBatcher
         {
             var all = new List<IReadOnlyDictionary<string, JsonElement>>(rows);
             foreach (var item in batch) all.AddRange(item.Rows);
-            var predictions = _package.Predict(all);
+            var predictions = _package.Predict(all, _strict);
             var offset = 0;
             foreach (var item in batch)
             {

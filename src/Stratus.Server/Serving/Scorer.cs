@@ -73,7 +73,7 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
             PredictResponse response;
             try
             {
-                var batcher = endpoint.Batching.Enabled ? endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, endpoint.Replicas)) : null;
+                var batcher = endpoint.Batching.Enabled ? endpoint.Batcher(model, m => new MicroBatcher(m.Package, endpoint.Batching, stats, endpoint.Replicas, endpoint.Limits.StrictCategories)) : null;
                 if (timeout is null)
                 {
                     response = await CallAsync(endpoint, model, request, requestId, batcher, started);
@@ -122,7 +122,7 @@ public sealed class Scorer(ModelCache cache, ServingMetrics metrics, ShadowScori
         await endpoint.Replicas.EnterAsync(arrived);
         try
         {
-            return await EndpointService.PredictAsync(model, request, requestId);
+            return await EndpointService.PredictAsync(model, request, requestId, strict: endpoint.Limits.StrictCategories);
         }
         finally
         {

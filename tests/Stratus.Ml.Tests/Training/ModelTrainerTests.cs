@@ -33,6 +33,38 @@ public sealed class ModelTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Should_decide_the_task_and_classes_from_exact_counts_not_estimates()
+    {
+        // mlbench's DNA data: a 3-class target (n, ei, ie) whose HyperLogLog estimate was 2, so the model was trained
+        // as binary and never predicted 'ei'.
+        var random = new Random(11);
+        var csv = new StringBuilder("a,b,Class\n");
+        for (var i = 0; i < 900; i++)
+        {
+            var k = i % 3;
+            csv.Append(CultureInfo.InvariantCulture, $"{k + random.NextDouble() * 0.8:F3},{random.NextDouble():F3},{new[] { "n", "ei", "ie" }[k]}\n");
+        }
+        var (parquet, profile) = Dataset(csv.ToString());
+        using (var connection = DuckDb.Open(_dir))
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT approx_count_distinct(Class) FROM read_parquet({DuckDb.Literal(parquet)})";
+            Assert.Equal(2L, Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture)); // the estimate that misled
+        }
+
+        Assert.Equal(3, profile.Single(c => c.Name == "Class").Distinct);
+        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "Class" }, _dir);
+        Assert.Equal(MlTask.MulticlassClassification, result.Task);
+        Assert.Equal(["ei", "ie", "n"], result.Classes);
+        Assert.Equal(3, result.ConfusionMatrix!.Count);
+
+        // A stale profile that still says 2 is caught before anything is trained as binary.
+        var stale = profile.Select(c => c.Name == "Class" ? c with { Distinct = 2 } : c).ToList();
+        var refused = Assert.Throws<DataFormatException>(() => ModelTrainer.Train(parquet, stale, new TrainOptions { Target = "Class" }, _dir));
+        Assert.Equal("target column 'Class' has more than 2 distinct values; binary classification needs exactly 2 (train it as multiclass)", refused.Message);
+    }
+
+    [Fact]
     public void Should_train_binary_classification_from_the_profile_with_cross_validation()
     {
         var (parquet, profile) = Dataset(Transactions(1500));

@@ -649,6 +649,9 @@ namespace Stratus.Server.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("StrictCategories")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int?>("TimeoutMs")
                         .HasColumnType("INTEGER");
 
