@@ -13,8 +13,35 @@ public sealed class RegistryTests(SharedServer shared) : IClassFixture<SharedSer
         await _client.Datasets.UploadAsync(dataset, new MemoryStream(System.Text.Encoding.UTF8.GetBytes("f,t\n1,0\n2,1\n")));
         var run = await _client.Runs.CreateAsync(new CreateRunRequest("registry"));
         await _client.Runs.LogInputsAsync(run.Id, [dataset]);
-        await _client.Runs.LogArtifactAsync(run.Id, "model.zip", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(content)));
+        await _client.Runs.LogArtifactAsync(run.Id, "model.zip", Package(content));
         return await _client.Runs.EndAsync(run.Id);
+    }
+
+    /// <summary>A real (ONNX) model package, different for each <paramref name="content"/>: only loadable packages become versions.</summary>
+    private static MemoryStream Package(string content)
+    {
+        var package = new MemoryStream();
+        Stratus.Ml.Inference.ModelPackage.ImportOnnx(OnnxGraph.Mlp(content.GetHashCode(StringComparison.Ordinal), 2, 4, 2).Model, null, package);
+        package.Position = 0;
+        return package;
+    }
+
+    [Fact]
+    public async Task Should_register_only_artifacts_that_are_loadable_model_packages()
+    {
+        var run = await _client.Runs.CreateAsync(new CreateRunRequest("registry"));
+        await _client.Runs.LogArtifactAsync(run.Id, "page.html", new MemoryStream("<html><script>alert(1)</script></html>"u8.ToArray()));
+        byte[] emptyZip = [0x50, 0x4b, 0x05, 0x06, .. new byte[18]]; // a zip archive with no entries
+        await _client.Runs.LogArtifactAsync(run.Id, "empty.zip", new MemoryStream(emptyZip));
+
+        foreach (var (path, reason) in new[] { ("page.html", "not a model package this server can load"), ("empty.zip", "manifest.json is missing") })
+        {
+            var refused = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.CreateVersionAsync("planted", new CreateModelVersionRequest(run.Id, path)));
+            Assert.Equal((HttpStatusCode.UnprocessableEntity, true), (refused.Status, refused.Detail!.Contains(reason, StringComparison.Ordinal)));
+            Assert.Contains($"artifact '{path}' of run '{run.Id}'", refused.Detail);
+        }
+        var none = await Assert.ThrowsAsync<StratusApiException>(() => _client.Models.GetAsync("planted"));
+        Assert.Equal(HttpStatusCode.NotFound, none.Status);
     }
 
     [Fact]
@@ -61,7 +88,8 @@ public sealed class RegistryTests(SharedServer shared) : IClassFixture<SharedSer
         try
         {
             Assert.Equal(v1.Sha256, await _client.Models.DownloadAsync("fraud:1", file));
-            Assert.Equal("model-1", await File.ReadAllTextAsync(file));
+            await using var downloaded = File.OpenRead(file);
+            Assert.Equal("onnx", Stratus.Ml.Inference.ModelPackage.ReadManifest(downloaded).Trainer); // the package itself, byte for byte (the hash above)
         }
         finally
         {

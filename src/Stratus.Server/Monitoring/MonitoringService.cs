@@ -45,8 +45,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         if (!DatasetRef.TryParse(request.Dataset, out var reference, out var error)) throw ProblemException.Invalid("dataset", error!);
         var dataset = await datasets.ResolveAsync(reference, ct);
         var columns = DatasetService.ColumnsOf(dataset).ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
-        ModelPackage model;
-        await using (var stream = await blobs.ReadVerifiedAsync(version.Sha256, ct)) model = ModelPackage.Load(stream);
+        var model = await StoredPackages.LoadAsync(blobs, version.Sha256, $"model {version.Name}:{version.Version}", ct);
         var manifest = model.Manifest;
         foreach (var input in manifest.Inputs)
         {

@@ -244,11 +244,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
     }
 
     // Loaded apart from the serving cache: judging must not evict or count as serving.
-    private async Task<ModelPackage> LoadAsync(string sha256, CancellationToken ct)
-    {
-        await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
-        return ModelPackage.Load(stream);
-    }
+    private Task<ModelPackage> LoadAsync(string sha256, CancellationToken ct) => StoredPackages.LoadAsync(blobs, sha256, "the model version", ct);
 
     /// <summary>Prepares the data (latest version of the training dataset, with feedback if asked, split) and queues the job.</summary>
     private async Task StartRetrainingAsync(DecisionRow decision, MonitorPolicy policy, List<string> reasons, CancellationToken ct)

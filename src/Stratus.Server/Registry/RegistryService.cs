@@ -8,7 +8,7 @@ using Stratus.Server.Tracking;
 namespace Stratus.Server.Registry;
 
 /// <summary>Registered models, their immutable versions, aliases, tags and lineage.</summary>
-public sealed class RegistryService(StratusDb db, TrackingService tracking, TimeProvider clock)
+public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlobStore blobs, TimeProvider clock)
 {
     public async Task<RegisteredModelInfo> CreateModelAsync(CreateModelRequest request, CancellationToken ct)
     {
@@ -46,6 +46,8 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, Time
         ProblemException.CheckName("name", name);
         if (string.IsNullOrEmpty(request.RunId)) throw ProblemException.Invalid("run_id", "is required");
         var artifact = await tracking.GetArtifactAsync(request.RunId, request.ArtifactPath, ct);
+        // Only what serving can load becomes a version: an HTML page or a package that reads outside itself is refused now, not at deploy.
+        await StoredPackages.LoadAsync(blobs, artifact.Sha256, $"artifact '{request.ArtifactPath}' of run '{request.RunId}'", ct);
         for (var attempt = 0; ; attempt++)
         {
             db.ChangeTracker.Clear();

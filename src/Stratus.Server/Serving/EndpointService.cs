@@ -181,7 +181,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
         if (_byBlob.TryGetValue(sha256, out var loaded)) return loaded.Package.Manifest;
         if (_manifests.TryGetValue(sha256, out var manifest)) return manifest;
         await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
-        return _manifests.GetOrAdd(sha256, ModelPackage.ReadManifest(stream));
+        return _manifests.GetOrAdd(sha256, StoredPackages.Read(stream, "the model version", ModelPackage.ReadManifest));
     }
 
     /// <summary>Loads a package once per content hash (endpoints serving the same version share it), then unloads the least recently used others while over the cap.</summary>
@@ -194,7 +194,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
         }
         var started = Stopwatch.GetTimestamp();
         await using var stream = await blobs.ReadVerifiedAsync(sha256, ct);
-        var loaded = new Entry(ModelPackage.Load(stream), stream.Length);
+        var loaded = new Entry(StoredPackages.Read(stream, "the model version", ModelPackage.Load), stream.Length);
         var entry = _byBlob.GetOrAdd(sha256, loaded);
         if (ReferenceEquals(entry, loaded))
         {
