@@ -38,6 +38,9 @@ public sealed class TestServer : IAsyncDisposable
             o.Urls = "http://127.0.0.1:0";
             o.PrintAdminToken = false;
             o.GcGracePeriod = TimeSpan.Zero;
+            // Every test of a shared server comes from 127.0.0.1, and some fail to authenticate on purpose; the
+            // limiter's own test sets its burst.
+            o.AuthFailureBurst = 10_000;
             configure?.Invoke(o);
         });
         var urls = await app.StartStratusAsync();

@@ -217,7 +217,13 @@ public sealed class CliFlowTests : IAsyncLifetime
         var client = StratusClient.Create(_server.Url, (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim());
         var run = await client.Runs.CreateAsync(new CreateRunRequest("cli-flow"));
         await client.Runs.LogInputsAsync(run.Id, ["cards:1"]);
-        await client.Runs.LogArtifactAsync(run.Id, "model.zip", new MemoryStream("m"u8.ToArray()));
+        // Only a loadable package can be registered: one made by importing an ONNX network.
+        var onnx = Path.Combine(_home, "net.onnx");
+        await File.WriteAllBytesAsync(onnx, Stratus.Testing.OnnxGraph.Mlp(3, 2, 4, 2).Model);
+        await Json("models", "import", onnx, "--name", "net");
+        var package = Path.Combine(_home, "net.zip");
+        await client.Models.DownloadAsync("net:1", package);
+        await using (var stream = File.OpenRead(package)) await client.Runs.LogArtifactAsync(run.Id, "model.zip", stream);
         await client.Runs.EndAsync(run.Id);
 
         var registered = await Json("models", "register", "fraud", "--run", run.Id, "--artifact", "model.zip");
@@ -236,8 +242,13 @@ public sealed class CliFlowTests : IAsyncLifetime
         // A viewer token, used through `stratus login`, can read but not write.
         var viewer = await Json("tokens", "create", "dana", "--role", "viewer");
         var secret = viewer.GetProperty("token").GetString()!;
-        var login = await Cli("login", "--url", _server.Url, "--token", secret);
+        // The token on standard input, where `ps` cannot see it; none at all is refused with the ways to give one.
+        var noToken = await Cli("login", "--url", _server.Url);
+        Assert.Equal(1, noToken.ExitCode);
+        Assert.Contains("login needs a token: on standard input", noToken.Err);
+        var login = await Stratus.RunAsync(_home, secret + "\n", "login", "--url", _server.Url);
         Assert.Equal(0, login.ExitCode);
+        Assert.Contains("as dana (viewer)", login.Out);
         if (!OperatingSystem.IsWindows())
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_home, "credentials.json")));
         Assert.Equal(0, (await Cli("datasets", "list")).ExitCode);

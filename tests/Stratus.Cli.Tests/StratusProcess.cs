@@ -27,9 +27,16 @@ public static class Stratus
         return info;
     }
 
-    public static async Task<Result> RunAsync(string home, params string[] args)
+    public static Task<Result> RunAsync(string home, params string[] args) => RunAsync(home, null, args);
+
+    /// <summary>Runs the command with <paramref name="input"/> on its standard input (none: an empty one).</summary>
+    public static async Task<Result> RunAsync(string home, string? input, params string[] args)
     {
-        using var process = Process.Start(StartInfo(home, args))!;
+        var info = StartInfo(home, args);
+        info.RedirectStandardInput = true;
+        using var process = Process.Start(info)!;
+        await process.StandardInput.WriteAsync(input ?? "");
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));

@@ -159,3 +159,67 @@ public sealed class SecurityTests(SharedServer shared) : IClassFixture<SharedSer
         Assert.DoesNotContain((await Server.Client().Datasets.ListAsync()).Items, d => d.Name.Contains("etc", StringComparison.Ordinal) || d.Name.Contains('.', StringComparison.Ordinal));
     }
 }
+
+/// <summary>Guessing tokens, on a server of its own (the limiter counts by client address, and every test comes from 127.0.0.1).</summary>
+public sealed class AuthenticationLimitTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await TestServer.StartAsync(o => o.AuthFailureBurst = 5);
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    [Fact]
+    public async Task Should_answer_429_after_a_burst_of_bad_tokens_write_few_audit_rows_and_keep_good_tokens_working()
+    {
+        var admin = _server.Client();
+        Assert.Equal("admin", (await admin.WhoAmIAsync()).Role); // a token seen in the last seconds
+
+        var statuses = new List<HttpStatusCode>();
+        string? retryAfter = null;
+        using var guesser = _server.Http($"stratus_guess-{Guid.NewGuid():N}");
+        for (var i = 0; i < 60; i++)
+        {
+            using var response = await guesser.GetAsync("api/v1/whoami");
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) retryAfter ??= response.Headers.RetryAfter?.ToString();
+        }
+
+        Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.Equal(55, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.InRange(int.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        // The address is over its limit, yet a token it used a moment ago still works (clients behind one proxy).
+        Assert.Equal("admin", (await admin.WhoAmIAsync()).Role);
+        // Sixty refusals, two audit rows: the first 401 and the first 429 of the minute.
+        var refused = (await admin.AuditAsync(outcome: "refused", pageSize: 1000)).Items;
+        Assert.InRange(refused.Count, 1, 2);
+    }
+
+    [Fact]
+    public async Task Should_audit_a_failed_console_sign_in_as_refused()
+    {
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(_server.Url + "/") };
+        using var response = await browser.PostAsync("console/signin", new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = "stratus_wrong" }));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/signin?error=", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+        var rows = (await _server.Client().AuditAsync(pageSize: 1000)).Items.Where(a => a.Path == "/console/signin").ToList();
+        var row = Assert.Single(rows);
+        Assert.Equal("refused", row.Outcome);
+        Assert.Contains("unknown or revoked token", row.Detail);
+    }
+
+    [Fact]
+    public async Task Should_keep_the_last_admin_token_from_revoking_itself()
+    {
+        var admin = _server.Client();
+        var me = (await admin.Tokens.ListAsync()).Items.Single(t => t.Role == Roles.Admin && t.RevokedAt is null);
+
+        var refused = await Assert.ThrowsAsync<StratusApiException>(() => admin.Tokens.RevokeAsync(me.Id));
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Contains("is the last admin token: create another admin token first", refused.Detail);
+        var second = await admin.Tokens.CreateAsync("second-admin", Roles.Admin);
+        Assert.NotNull((await _server.Client(second.Token).Tokens.RevokeAsync(me.Id)).RevokedAt);
+    }
+}

@@ -9,12 +9,14 @@ internal static class LoginCommand
 {
     public static Command Create()
     {
-        var command = new Command("login", $"Check a token against a server and save both (mode 0600) for later commands");
+        var command = new Command("login", "Check a token against a server and save both (mode 0600) for later commands; the token comes from standard input " +
+            "(stratus login --url URL < token-file) or a prompt, so that it never shows in the process list");
         command.SetAction(async (result, ct) =>
         {
             var url = result.GetValue(GlobalOptions.Url);
-            var token = result.GetValue(GlobalOptions.Token);
-            if (url is null || token is null) return GlobalOptions.Fail("login needs --url and --token");
+            if (url is null) return GlobalOptions.Fail("login needs --url");
+            var token = result.GetValue(GlobalOptions.Token) ?? ReadToken();
+            if (string.IsNullOrEmpty(token)) return GlobalOptions.Fail("login needs a token: on standard input (stratus login --url URL < token-file), at the prompt, or with --token");
             try
             {
                 var me = await StratusClient.Create(url, token).WhoAmIAsync(ct);
@@ -34,4 +36,8 @@ internal static class LoginCommand
         });
         return command;
     }
+
+    /// <summary>The first line of standard input when it is redirected, else a prompt that does not echo.</summary>
+    private static string? ReadToken() =>
+        Console.IsInputRedirected ? Console.In.ReadLine()?.Trim() : AnsiConsole.Prompt(new TextPrompt<string>("Token:").Secret()).Trim();
 }

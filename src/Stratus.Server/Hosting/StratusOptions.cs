@@ -130,7 +130,13 @@ public sealed class StratusOptions
     /// <summary>How many times a job interrupted by a server restart is started again before it is marked failed. Default: 2.</summary>
     public int JobRestartAttempts { get; set; } = 2;
 
-    /// <summary>Whether to print the admin token the first start creates. Default: true.</summary>
+    /// <summary>Failed authentications one client address may make within <see cref="AuthFailureWindow"/> before its requests with credentials get 429. Default: 10.</summary>
+    public int AuthFailureBurst { get; set; } = 10;
+
+    /// <summary>The window over which failed authentications are counted per client address. Default: 1 minute.</summary>
+    public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether to print where the admin token the first start creates is kept (the token itself is never printed). Default: true.</summary>
     public bool PrintAdminToken { get; set; } = true;
 
     /// <summary>The default data directory: <c>$STRATUS_HOME</c>, else <c>~/.stratus</c>.</summary>

@@ -109,6 +109,7 @@ public static partial class StratusServer
 
         // Security.
         builder.Services.AddScoped<TokenService>();
+        builder.Services.AddSingleton<AuthFailures>();
         // API routes authenticate bearer tokens only (a browser's cookie must never authorize an API call: no CSRF);
         // the web console signs in with a token once and then holds a cookie.
         builder.Services.AddAuthentication(ConsoleAuth.SelectorScheme)
@@ -162,6 +163,7 @@ public static partial class StratusServer
         var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
         app.UseHostFiltering();
         app.UseMiddleware<AuditMiddleware>();
+        app.UseMiddleware<AuthFailureLimiter>();
         app.UseExceptionHandler();
         app.UseMiddleware<PredictFastPath>();
         app.UseRouting();
@@ -218,8 +220,10 @@ public static partial class StratusServer
         SecretFile.Write(Path.Combine(options.DataDir, "server.json"), JsonSerializer.Serialize(info, StratusJsonContext.Default.DictionaryStringString));
         if (adminToken is not null && options.PrintAdminToken)
         {
-            Console.WriteLine($"Created the admin token (shown once; also in {Path.Combine(options.DataDir, "admin.token")}):");
-            Console.WriteLine($"  {adminToken}");
+            // Where it is, never what it is: standard output ends up in journals, log files and CI logs.
+            var file = Path.Combine(options.DataDir, "admin.token");
+            Console.WriteLine($"Created the admin token in {file} (readable by this user only); the CLI on this machine uses it by itself.");
+            Console.WriteLine($"  To sign in elsewhere: stratus login --url URL < {file}");
         }
         return urls;
     }

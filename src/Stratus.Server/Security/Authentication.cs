@@ -27,7 +27,11 @@ internal sealed class BearerTokenHandler(
         // The hot path (a token seen in the last seconds) needs no database context; only a miss builds the token service.
         if (!TokenService.TryGetCached(cache, secret, out var principal))
             principal = await Context.RequestServices.GetRequiredService<TokenService>().AuthenticateAsync(secret, Context.RequestAborted);
-        if (principal is null) return AuthenticateResult.Fail("unknown or revoked token");
+        if (principal is null)
+        {
+            AuthFailures.Fail(Context);
+            return AuthenticateResult.Fail("unknown or revoked token");
+        }
         return AuthenticateResult.Success(new AuthenticationTicket(User(principal), SchemeName));
     }
 

@@ -69,6 +69,41 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
 
     private static readonly ReadOnlyFeature ReadOnly = new();
 
+    /// <summary>A request refused although its status says otherwise (a failed console sign-in redirects back to the form).</summary>
+    private sealed record RefusedFeature(string Detail);
+
+    /// <summary>Notes that the request was refused, with why, so that it is audited as <c>refused</c>.</summary>
+    public static void MarkRefused(HttpContext context, string detail) => context.Features.Set(new RefusedFeature(detail));
+
+    /// <summary>
+    /// The last refusal audited per client address, status, actor and request (per address alone for the limiter's
+    /// 429s), and how many like it were left out since: a client guessing tokens writes one row a minute, not one per guess.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string? Address, int Status, string? Actor, string? Request), (DateTimeOffset Written, int Skipped)> _refusals = new();
+
+    private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether to write this refusal, and how many were left out before it.</summary>
+    private bool Coalesce((string? Address, int Status, string? Actor, string? Request) key, DateTimeOffset now, out int skipped)
+    {
+        var write = false;
+        var left = 0;
+        _refusals.AddOrUpdate(key, _ => { write = true; return (now, 0); }, (_, last) =>
+        {
+            if (now - last.Written < CoalesceWindow)
+            {
+                write = false;
+                return (last.Written, last.Skipped + 1);
+            }
+            write = true;
+            left = last.Skipped;
+            return (now, 0);
+        });
+        if (_refusals.Count > 100_000) _refusals.Clear();
+        skipped = left;
+        return write;
+    }
+
     /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/> endpoint.</summary>
     public static Task NoteRoute(HttpContext context, RequestDelegate next)
     {
@@ -89,21 +124,32 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
             // The console's circuit traffic (/_blazor) is no action in itself: what is done over it, ConsolePage.ActAsync audits.
             var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
                 && context.Features.Get<ReadOnlyFeature>() is null && !context.Request.Path.StartsWithSegments("/_blazor");
-            var refused = status is 401 or 403;
-            if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health"))
+            var marked = context.Features.Get<RefusedFeature>();
+            var throttled = context.Features.Get<AuthFailureLimiter.ThrottledFeature>() is not null;
+            var refused = status is 401 or 403 || marked is not null || throttled;
+            var now = clock.GetUtcNow();
+            var remote = context.Connection.RemoteIpAddress?.ToString();
+            var skipped = 0;
+            if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health") && (!refused || Coalesce(throttled ? (remote, status, null, null) : (remote, status, context.User.Actor(), $"{method} {context.Request.Path}"), now, out skipped)))
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
                 db.Audit.Add(new AuditRow
                 {
-                    Time = clock.GetUtcNow(),
+                    Time = now,
                     Actor = context.User.Actor(),
                     Role = context.User.FindFirst(ClaimTypes.Role)?.Value,
                     Method = method,
                     Path = Truncate(context.Request.Path.Value ?? "", 1024),
                     Status = status,
                     Outcome = refused ? "refused" : status >= 400 ? "error" : "ok",
-                    RemoteAddress = context.Connection.RemoteIpAddress?.ToString(),
+                    RemoteAddress = remote,
+                    Detail = (marked?.Detail, skipped) switch
+                    {
+                        (null, 0) => null,
+                        (var detail, 0) => detail,
+                        (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more refused like it from this address in the minute before, not written one by one",
+                    },
                 });
                 await db.SaveChangesAsync(CancellationToken.None);
             }

@@ -59,7 +59,12 @@ internal static class ConsoleEndpoints
         {
             var form = await context.Request.ReadFormAsync(context.RequestAborted);
             var principal = await tokens.AuthenticateAsync(form["token"].ToString().Trim(), context.RequestAborted);
-            if (principal is null) return Results.Redirect("/signin?error=" + Uri.EscapeDataString("That token is unknown or revoked."));
+            if (principal is null)
+            {
+                AuthFailures.Fail(context);
+                AuditMiddleware.MarkRefused(context, "console sign-in with an unknown or revoked token");
+                return Results.Redirect("/signin?error=" + Uri.EscapeDataString("That token is unknown or revoked."));
+            }
             var identity = new ClaimsIdentity(
                 [
                     new Claim(ClaimTypes.Name, principal.Name),
