@@ -218,9 +218,9 @@ public sealed class CliFlowTests : IAsyncLifetime
         var run = await client.Runs.CreateAsync(new CreateRunRequest("cli-flow"));
         await client.Runs.LogInputsAsync(run.Id, ["cards:1"]);
         // Only a loadable package can be registered: one made by importing an ONNX network.
-        var onnx = Path.Combine(_home, "net.onnx");
-        await File.WriteAllBytesAsync(onnx, Stratus.Testing.OnnxGraph.Mlp(3, 2, 4, 2).Model);
-        await Json("models", "import", onnx, "--name", "net");
+        var netOnnx = Path.Combine(_home, "net.onnx");
+        await File.WriteAllBytesAsync(netOnnx, global::Stratus.Testing.OnnxGraph.Mlp(3, 2, 4, 2).Model);
+        await Json("models", "import", netOnnx, "--name", "net");
         var package = Path.Combine(_home, "net.zip");
         await client.Models.DownloadAsync("net:1", package);
         await using (var stream = File.OpenRead(package)) await client.Runs.LogArtifactAsync(run.Id, "model.zip", stream);
