@@ -143,6 +143,80 @@ public sealed class DatasetsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Should_give_back_labels_categories_and_names_exactly_as_written()
+    {
+        // IBM's attrition data: a Yes/No target that DuckDB's sniffer read as BOOLEAN, trained as false/true.
+        var random = new Random(2);
+        var csv = new StringBuilder("Zip,Code,Income,OverTime\n");
+        for (var i = 0; i < 300; i++)
+        {
+            var yes = i % 3 == 0;
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(yes ? "0001" : "0420")},{(i % 2 == 0 ? "1e5" : "abc")},{(yes ? 20 : 80) + random.Next(30)},{(yes ? "Yes" : "No")}\n");
+        }
+        var version = await _client.Datasets.UploadAsync("attrition", Csv(csv.ToString()));
+        Assert.Equal(["VARCHAR", "VARCHAR", "BIGINT", "VARCHAR"], version.Columns.Select(c => c.Type));
+
+        var preview = await _client.Datasets.PreviewAsync("attrition", 3);
+        Assert.Equal(["0001", "1e5", "Yes"], new[] { preview.Rows[0][0], preview.Rows[0][1], preview.Rows[0][3] });
+        var download = Path.Combine(_server.DataDir, "attrition.csv");
+        await _client.Datasets.DownloadAsync("attrition", download, "csv");
+        Assert.Equal("0001,1e5,", (await File.ReadAllLinesAsync(download))[1][..9]);
+        Assert.EndsWith(",Yes", (await File.ReadAllLinesAsync(download))[1], StringComparison.Ordinal);
+
+        var job = await _client.Jobs.WaitAsync((await _client.Jobs.TrainAsync(new TrainRequest("attrition", "OverTime", Register: "attrition", Iterations: 20))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.True(job.Status == JobStatus.Succeeded, job.Error);
+        var model = await _client.Models.ResolveAsync("attrition:1");
+        await _client.Endpoints.DeployAsync("attrition", "attrition:1");
+        var answer = await _client.Endpoints.PredictAsync("attrition", new PredictRequest([
+            new Dictionary<string, System.Text.Json.JsonElement> { ["Zip"] = Json("\"0001\""), ["Code"] = Json("\"1e5\""), ["Income"] = Json("25") },
+            new Dictionary<string, System.Text.Json.JsonElement> { ["Zip"] = Json("\"0420\""), ["Code"] = Json("\"abc\""), ["Income"] = Json("95") },
+        ]));
+        Assert.Equal(["Yes", "No"], answer.Predictions.Select(p => p.Label));
+        Assert.Equal(["No", "Yes"], answer.Predictions[0].Probabilities!.Keys.Order());
+        Assert.NotNull(model);
+    }
+
+    private static System.Text.Json.JsonElement Json(string text) => System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+
+    [Fact]
+    public async Task Should_export_csv_with_spreadsheet_formulas_defused_and_numbers_left_alone()
+    {
+        await _client.Datasets.UploadAsync("formulas", Csv("note,amount\n=1+2,-5\n@SUM(A1:A9),3\n+cmd,4\n-x,5\nplain,6\n"));
+        var download = Path.Combine(_server.DataDir, "formulas.csv");
+
+        await _client.Datasets.DownloadAsync("formulas", download, "csv");
+
+        Assert.Equal(["note,amount", "'=1+2,-5", "'@SUM(A1:A9),3", "'+cmd,4", "'-x,5", "plain,6"], await File.ReadAllLinesAsync(download));
+    }
+
+    [Theory]
+    [InlineData("%00")]
+    [InlineData("%01")]
+    [InlineData("%22")]
+    public async Task Should_refuse_a_control_character_or_quote_as_the_delimiter_naming_it(string delimiter)
+    {
+        using var http = _server.Http(_server.AdminToken);
+        using var body = new StringContent("a,b\n1,2\n", Encoding.UTF8, "text/csv");
+        using var response = await http.PostAsync($"api/v1/datasets/delims/versions?delimiter={delimiter}", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"field\":\"delimiter\"", await response.Content.ReadAsStringAsync());
+        await AssertNothingStored("delims");
+    }
+
+    [Fact]
+    public async Task Should_keep_the_data_directory_and_what_it_stores_to_its_user()
+    {
+        await _client.Datasets.UploadAsync("private", Csv(Transactions));
+        if (OperatingSystem.IsWindows()) return;
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_server.DataDir));
+        var files = Directory.GetFiles(Path.Combine(_server.DataDir, "blobs"), "*", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        foreach (var file in files) Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+    }
+
+    [Fact]
     public async Task Should_refuse_binary_garbage_and_store_nothing()
     {
         var bytes = new byte[4096];

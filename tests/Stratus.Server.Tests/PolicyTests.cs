@@ -256,6 +256,32 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.Equal(2, (await _client.Models.ResolveAsync("perf-model")).Version);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("::ffff:127.0.0.1", false)] // IPv4-mapped
+    [InlineData("::ffff:10.1.2.3", false)]
+    [InlineData("::127.0.0.1", false)] // IPv4-compatible
+    [InlineData("::10.0.0.1", false)]
+    [InlineData("64:ff9b::7f00:1", false)] // NAT64 of 127.0.0.1
+    [InlineData("64:ff9b::a9fe:a9fe", false)] // NAT64 of 169.254.169.254, the cloud metadata address
+    [InlineData("64:ff9b:1::c0a8:101", false)] // local-use NAT64 of 192.168.1.1
+    [InlineData("2002:7f00:1::1", false)] // 6to4 of 127.0.0.1
+    [InlineData("2002:c0a8:101::1", false)] // 6to4 of 192.168.1.1
+    [InlineData("2001:0:4136:e378:8000:63bf:3fff:fdd2", false)] // Teredo
+    [InlineData("2001:db8::1", false)] // documentation
+    [InlineData("100::1", false)] // discard only
+    [InlineData("::", false)]
+    [InlineData("::1", false)]
+    [InlineData("fd00::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("8.8.8.8", true)]
+    [InlineData("::ffff:8.8.8.8", true)]
+    [InlineData("64:ff9b::808:808", true)]
+    [InlineData("2002:808:808::1", true)]
+    [InlineData("2606:4700::1111", true)]
+    public void Should_judge_ipv6_forms_that_carry_an_ipv4_address_by_that_address(string address, bool isPublic) =>
+        Assert.Equal(isPublic, Stratus.Server.Monitoring.Webhooks.IsPublic(System.Net.IPAddress.Parse(address)));
+
     [Fact]
     public async Task Should_refuse_bad_policies_naming_the_field_and_webhooks_to_private_addresses()
     {

@@ -27,6 +27,44 @@ public sealed class SecurityTests(SharedServer shared) : IClassFixture<SharedSer
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("api/v1/experiments")]
+    [InlineData("api/v1/endpoints/any/predict")]
+    public async Task Should_refuse_a_json_body_in_a_charset_other_than_utf8_with_415(string path)
+    {
+        using var http = Server.Http(Server.AdminToken);
+        using var body = new ByteArrayContent("{\"name\": \"caf\u00e9\"}"u8.ToArray());
+        body.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=latin1");
+
+        using var response = await http.PostAsync(path, body);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Contains("charset 'latin1'", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Should_send_browser_protections_and_refuse_console_requests_from_another_site()
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(Server.Url + "/") };
+        using var page = await http.GetAsync("signin");
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("same-origin", page.Headers.GetValues("Referrer-Policy").Single());
+        Assert.Contains("frame-ancestors 'none'", page.Headers.GetValues("Content-Security-Policy").Single());
+
+        foreach (var path in new[] { "console/signin", "console/signout", "_blazor/negotiate?negotiateVersion=1" })
+        {
+            using var crossSite = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = Server.AdminToken }) };
+            crossSite.Headers.Add("Origin", "http://evil.example");
+            using var refused = await http.SendAsync(crossSite);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+
+            using var sameSite = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = Server.AdminToken }) };
+            sameSite.Headers.Add("Origin", Server.Url);
+            using var allowed = await http.SendAsync(sameSite);
+            Assert.NotEqual(HttpStatusCode.Forbidden, allowed.StatusCode);
+        }
+    }
+
     [Fact]
     public async Task Should_answer_health_without_a_token()
     {

@@ -101,9 +101,15 @@ public static class DatasetIngestor
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <remarks>
+    /// The sniffer may choose any type but BOOLEAN: it reads Yes/No, Y/N and T/F as booleans, so a target written
+    /// <c>Yes</c> came back as <c>true</c> in labels, predictions and downloads, and a request sending "Yes" no longer fit.
+    /// Such columns stay text, exactly as written. (Leading zeros and text like 1e5 among words already stay text.)
+    /// </remarks>
     private static string CsvScan(string source, char delimiter, bool fullSample) =>
         $"read_csv({DuckDb.Literal(source)}, header = true, delim = {DuckDb.Literal(delimiter.ToString())}, " +
-        $"quote = '\"', escape = '\"', strict_mode = false{(fullSample ? ", sample_size = -1" : "")})";
+        $"quote = '\"', escape = '\"', strict_mode = false, auto_type_candidates = ['BIGINT', 'DOUBLE', 'DATE', 'TIME', 'TIMESTAMP', 'VARCHAR']" +
+        $"{(fullSample ? ", sample_size = -1" : "")})";
 
     private static void Stage(DuckDBConnection connection, string scan)
     {

@@ -183,13 +183,15 @@ public static class TrainingData
         return f.Kind == FeatureKind.Numeric ? $"{source}::DOUBLE" : $"coalesce({source}::VARCHAR, '')";
     }
 
-    /// <summary>The positive class of a binary target: true, 1, or else the rarer of the two values.</summary>
+    /// <summary>The positive class of a binary target: true, the larger number, a yes-like word (yes, y, true, t), or else the rarer of the two values.</summary>
     public static string PositiveClass(ColumnProfile target)
     {
         if (target.Type == "BOOLEAN") return "true";
         if (DuckDb.IsNumeric(target.Type)) return (target.Max ?? 1).ToString(CultureInfo.InvariantCulture);
         var values = target.TopValues ?? [];
-        return values.Count >= 2 ? values.OrderBy(v => v.Count).ThenByDescending(v => v.Value, StringComparer.Ordinal).First().Value : "true";
+        if (values.Count < 2) return "true";
+        if (values.Take(2).Where(v => v.Value.Trim().ToLowerInvariant() is "yes" or "y" or "true" or "t").ToList() is [var yes]) return yes.Value;
+        return values.OrderBy(v => v.Count).ThenByDescending(v => v.Value, StringComparer.Ordinal).First().Value;
     }
 
     private static string BinaryLabel(ColumnProfile target)

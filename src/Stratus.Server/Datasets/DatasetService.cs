@@ -236,11 +236,22 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         {
             using var connection = DuckDb.Open(Path.GetDirectoryName(csv)!);
             using var command = connection.CreateCommand();
-            command.CommandText = $"COPY (SELECT * FROM read_parquet({DuckDb.Literal(parquet)})) TO {DuckDb.Literal(csv)} (HEADER, DELIMITER ',')";
+            command.CommandText = $"COPY (SELECT {CsvCells(ColumnsOf(row))} FROM read_parquet({DuckDb.Literal(parquet)})) TO {DuckDb.Literal(csv)} (HEADER, DELIMITER ',')";
             command.ExecuteNonQuery();
         }, ct);
         return csv;
     }
+
+    /// <summary>
+    /// The columns of a CSV export: a text cell that a spreadsheet would run as a formula (starting with =, +, -, @, a
+    /// tab or a carriage return) gets a leading apostrophe, as OWASP advises against CSV injection; numbers and the
+    /// Parquet download are left as they are.
+    /// </summary>
+    private static string CsvCells(IReadOnlyList<ColumnSchema> columns) => columns.Count == 0 ? "*" : string.Join(", ", columns.Select(c =>
+    {
+        var id = DuckDb.Identifier(c.Name);
+        return c.Type == "VARCHAR" ? $"CASE WHEN regexp_matches({id}, '^[-=+@\t\r]') THEN '''' || {id} ELSE {id} END AS {id}" : id;
+    }));
 
     internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
         name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat, ColumnsOf(r), r.CreatedAt, r.CreatedBy, created, r.RunId);

@@ -60,8 +60,8 @@ public static class DatasetsApi
         {
             null or "" => ',',
             "\\t" or "tab" => '\t',
-            { Length: 1 } d when d[0] is not ('"' or '\n' or '\r') && d[0] < 128 => d[0],
-            _ => throw ProblemException.Invalid("delimiter", "must be one ASCII character other than a quote or line break (or 'tab')"),
+            { Length: 1 } d when d[0] is not '"' && d[0] is >= ' ' and < (char)127 => d[0],
+            _ => throw ProblemException.Invalid("delimiter", "must be one printable ASCII character other than a quote (or 'tab')"),
         };
         var version = await datasets.UploadAsync(name, sourceFormat, separator, context.Request.Body, context.User.Actor(), ct);
         return version.Created

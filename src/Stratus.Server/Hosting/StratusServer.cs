@@ -67,7 +67,7 @@ public static partial class StratusServer
         var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
         configure?.Invoke(options);
         options.DataDir = Path.GetFullPath(options.DataDir);
-        Directory.CreateDirectory(options.DataDir);
+        PrivateFiles.Apply(options.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
         // Once per process, before any training or model load (see LightGbmThreads); a second server in the same
         // process (tests) keeps the first one's count.
@@ -163,6 +163,7 @@ public static partial class StratusServer
         var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
         app.UseHostFiltering();
         app.UseMiddleware<AuditMiddleware>();
+        app.UseMiddleware<BrowserGuardMiddleware>();
         app.UseMiddleware<AuthFailureLimiter>();
         app.UseExceptionHandler();
         app.UseMiddleware<PredictFastPath>();

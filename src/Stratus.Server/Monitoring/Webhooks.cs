@@ -103,14 +103,22 @@ public sealed class Webhooks : IDisposable
             : string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>False for loopback, private (RFC 1918, unique local), link-local, carrier-grade NAT, documentation, benchmarking, unspecified, multicast and reserved addresses.</summary>
+    /// <remarks>
+    /// IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64
+    /// 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16) are judged by the IPv4 address they reach; Teredo, discard-only
+    /// and documentation prefixes are never public.
+    /// </remarks>
     public static bool IsPublic(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (Embedded(address) is { } inner) address = inner;
         if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
             var b6 = address.GetAddressBytes();
-            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (b6[0] & 0xFE) == 0xFC);
+            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6Teredo || (b6[0] & 0xFE) == 0xFC
+                || (b6[0] == 0x01 && b6[1] == 0x00 && b6.AsSpan(2, 6).IndexOfAnyExcept((byte)0) < 0) // 100::/64, discard only
+                || (b6[0] == 0x20 && b6[1] == 0x01 && b6[2] == 0x0d && b6[3] == 0xb8) // 2001:db8::/32, documentation
+                || b6.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0); // ::/96 that Embedded did not take (::, ::1 and the like)
         }
         var b = address.GetAddressBytes();
         return !(b[0] == 10 || b[0] == 0 || b[0] >= 224
@@ -122,6 +130,22 @@ public sealed class Webhooks : IDisposable
             || (b[0] == 198 && b[1] is 18 or 19) // benchmarking
             || (b[0] == 198 && b[1] == 51 && b[2] == 100)
             || (b[0] == 203 && b[1] == 0 && b[2] == 113));
+    }
+
+    /// <summary>The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), or null.</summary>
+    private static IPAddress? Embedded(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return null;
+        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
+        var b = address.GetAddressBytes();
+        // ::a.b.c.d (deprecated IPv4-compatible); :: and ::1 themselves are not addresses of this form.
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && (b[12] | b[13]) != 0) return new IPAddress(b.AsSpan(12, 4));
+        // 64:ff9b::/96 (well-known NAT64) and 64:ff9b:1::/48 (local-use NAT64): the IPv4 address in the last 32 bits.
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && (b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0 || (b[4] == 0 && b[5] == 1)))
+            return new IPAddress(b.AsSpan(12, 4));
+        // 2002:AABB:CCDD::/48 (6to4): the relay reaches AA.BB.CC.DD.
+        if (b[0] == 0x20 && b[1] == 0x02) return new IPAddress(b.AsSpan(2, 4));
+        return null;
     }
 
     public void Dispose() => _http.Dispose();

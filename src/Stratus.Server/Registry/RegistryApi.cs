@@ -1,7 +1,8 @@
 using System.Security.Claims;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 using Stratus.Server.Hosting;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
@@ -60,32 +61,61 @@ public static class RegistryApi
         return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
     }
 
-    private static async Task<Created<ModelVersionInfo>> Import(string name, HttpContext context, RegistryService registry, CancellationToken ct)
+    private static async Task<Created<ModelVersionInfo>> Import(string name, HttpContext context, RegistryService registry, IBlobStore blobs, CancellationToken ct)
     {
-        if (!context.Request.HasFormContentType) throw ProblemException.Invalid("model", "send multipart/form-data with the ONNX file in a part named 'model'");
-        var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? long.MaxValue;
-        context.Features.Set<IFormFeature>(new FormFeature(context.Request, new FormOptions { MultipartBodyLengthLimit = limit, ValueLengthLimit = 4 << 20 }));
-        var form = await context.Request.ReadFormAsync(ct);
-        var file = form.Files.GetFile("model") ?? throw ProblemException.Invalid("model", "the part named 'model' with the ONNX file is missing");
-        OnnxSignature? signature = null;
-        if (form.TryGetValue("signature", out var text) && !string.IsNullOrWhiteSpace(text))
+        if (!context.Request.HasFormContentType
+            || !MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var type) || HeaderUtilities.RemoveQuotes(type.Boundary).Value is not { Length: > 0 } boundary)
         {
-            try
-            {
-                signature = JsonSerializer.Deserialize(text.ToString(), StratusJsonContext.Default.OnnxSignature);
-            }
-            catch (JsonException ex)
-            {
-                throw ProblemException.Invalid("signature", $"is not a valid signature: {ex.Message}");
-            }
+            throw ProblemException.Invalid("model", "send multipart/form-data with the ONNX file in a part named 'model'");
         }
-        var onnx = new byte[file.Length]; // ONNX Runtime takes the model as one array
-        await using (var read = file.OpenReadStream())
+        // The parts are read here, not by ASP.NET's form reader, which buffers large files in the system's temp
+        // directory (left there by a crash): the model goes to the server's own scratch space, cleaned at start.
+        var scratch = blobs.NewTempPath(".onnx");
+        try
         {
-            await read.ReadExactlyAsync(onnx, ct);
+            string? fileName = null;
+            var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+            var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 16 << 10 };
+            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)) continue;
+                var part = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+                if (part == "model" && disposition.IsFileDisposition())
+                {
+                    fileName = HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? HeaderUtilities.RemoveQuotes(disposition.FileNameStar).Value ?? "model.onnx";
+                    await using var file = File.Create(scratch);
+                    await section.Body.CopyToAsync(file, ct);
+                }
+                else if (part is "signature" or "description")
+                {
+                    using var text = new StreamReader(section.Body);
+                    var buffer = new char[(4 << 20) + 1];
+                    var read = await text.ReadBlockAsync(buffer, ct);
+                    if (read > 4 << 20) throw ProblemException.Invalid(part, "is longer than 4 MiB");
+                    fields[part] = new string(buffer, 0, read);
+                }
+            }
+            if (fileName is null) throw ProblemException.Invalid("model", "the part named 'model' with the ONNX file is missing");
+            OnnxSignature? signature = null;
+            if (fields.TryGetValue("signature", out var json) && !string.IsNullOrWhiteSpace(json))
+            {
+                try
+                {
+                    signature = JsonSerializer.Deserialize(json, StratusJsonContext.Default.OnnxSignature);
+                }
+                catch (JsonException ex)
+                {
+                    throw ProblemException.Invalid("signature", $"is not a valid signature: {ex.Message}");
+                }
+            }
+            var onnx = await File.ReadAllBytesAsync(scratch, ct); // ONNX Runtime takes the model as one array
+            var version = await registry.ImportOnnxAsync(name, onnx, signature, Path.GetFileName(fileName), fields.GetValueOrDefault("description"), context.User.Actor(), ct);
+            return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
         }
-        var version = await registry.ImportOnnxAsync(name, onnx, signature, Path.GetFileName(file.FileName), form["description"].FirstOrDefault(), context.User.Actor(), ct);
-        return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
+        finally
+        {
+            File.Delete(scratch);
+        }
     }
 
     private static Task<Page<ModelVersionInfo>> ListVersions(string name, RegistryService registry, int? page_size, string? page_token, CancellationToken ct) =>

@@ -44,8 +44,21 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
             await Refuse(context, 415, "Unsupported media type", $"request bodies must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'");
             return;
         }
+        if (hasBody && raw is null && !IsUtf8(context.Request))
+        {
+            // The JSON readers would throw on a charset they cannot decode, which reached clients as a 500.
+            await Refuse(context, 415, "Unsupported media type", $"request bodies must be UTF-8 JSON; the Content-Type names charset '{Charset(context.Request)}'");
+            return;
+        }
         await next(context);
     }
+
+    /// <summary>Whether a body's declared charset (if any) is UTF-8, the only one JSON bodies are read in.</summary>
+    internal static bool IsUtf8(HttpRequest request) => Charset(request) is null or "" || string.Equals(Charset(request), "utf-8", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(Charset(request), "utf8", StringComparison.OrdinalIgnoreCase);
+
+    private static string? Charset(HttpRequest request) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type) ? type.Charset.Value?.Trim('"') : null;
 
     private async Task Refuse(HttpContext context, int status, string title, string detail)
     {
@@ -157,4 +170,43 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
     }
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+}
+
+/// <summary>
+/// What every answer carries for browsers (no MIME sniffing, no referrer beyond the site, no framing or plugins), and
+/// the same-origin rule for the console's cookie-authenticated parts: its sign-in and sign-out posts and the Blazor
+/// circuit (<c>/_blazor</c>, negotiate and WebSocket) refuse a request whose <c>Origin</c> is another site, so that
+/// another page can neither sign a browser in or out nor open a circuit with its cookie.
+/// </summary>
+internal sealed class BrowserGuardMiddleware(RequestDelegate next, IProblemDetailsService problems)
+{
+    /// <summary>A minimal policy that breaks nothing the console or the API reference does: no framing, no plugins, no base-URL tricks.</summary>
+    public const string ContentSecurityPolicy = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "same-origin";
+        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        var request = context.Request;
+        var console = request.Path.StartsWithSegments("/_blazor")
+            || (HttpMethods.IsPost(request.Method) && (request.Path.Equals("/console/signin", StringComparison.Ordinal) || request.Path.Equals("/console/signout", StringComparison.Ordinal)));
+        if (console && request.Headers.Origin is [{ } origin] && !SameOrigin(origin, request))
+        {
+            context.Response.StatusCode = 403;
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails = new ProblemDetails { Status = 403, Title = "Forbidden", Detail = "the console takes requests from its own pages only (the Origin is another site)" },
+            });
+            return;
+        }
+        await next(context);
+    }
+
+    private static bool SameOrigin(string origin, HttpRequest request) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+        && string.Equals(uri.Scheme, request.Scheme, StringComparison.OrdinalIgnoreCase)
+        && string.Equals(uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}", request.Host.Value, StringComparison.OrdinalIgnoreCase);
 }

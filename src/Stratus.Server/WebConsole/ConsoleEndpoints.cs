@@ -53,7 +53,8 @@ internal static class ConsoleEndpoints
     {
         var manifest = Path.Combine(AppContext.BaseDirectory, $"{app.Environment.ApplicationName}.staticwebassets.endpoints.json");
         if (File.Exists(manifest)) app.MapStaticAssets(manifest).AllowAnonymous();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // The server sends one Content-Security-Policy on every answer (BrowserGuardMiddleware), frame-ancestors included.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
 
         app.MapPost("/console/signin", async (HttpContext context, TokenService tokens) =>
         {
