@@ -120,3 +120,70 @@ public sealed class TrackingTests(SharedServer shared) : IClassFixture<SharedSer
         Assert.Empty(Directory.EnumerateFiles(shared.Server.DataDir, "escape.txt", SearchOption.AllDirectories));
     }
 }
+
+/// <summary>Who may write to a run or delete a dataset: its owner or an admin, and a job's run only its job.</summary>
+public sealed class OwnershipTests(SharedServer shared) : IClassFixture<SharedServer>
+{
+    private async Task<StratusClient> EditorAsync(string name) => shared.Server.Client((await shared.Server.Client().Tokens.CreateAsync(name, Roles.Editor)).Token);
+
+    [Fact]
+    public async Task Should_let_only_the_owner_or_an_admin_write_to_a_run()
+    {
+        var ann = await EditorAsync($"ann-{Guid.NewGuid():N}");
+        var bob = await EditorAsync($"bob-{Guid.NewGuid():N}");
+        var run = await ann.Runs.CreateAsync(new CreateRunRequest("owned"));
+
+        var writes = new Func<StratusClient, Task>[]
+        {
+            c => c.Runs.LogParamsAsync(run.Id, new Dictionary<string, string> { ["lr"] = "0.1" }),
+            c => c.Runs.LogMetricsAsync(run.Id, [new MetricPoint("auc", 0.9)]),
+            c => c.Runs.LogArtifactAsync(run.Id, "model/package.zip", new MemoryStream("planted"u8.ToArray())),
+            c => c.Runs.EndAsync(run.Id, RunStatus.Killed),
+        };
+        foreach (var write in writes)
+        {
+            var refused = await Assert.ThrowsAsync<StratusApiException>(() => write(bob));
+            Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+            Assert.Contains("only its owner or an admin may change it", refused.Detail);
+        }
+        Assert.Equal(RunStatus.Running, (await ann.Runs.GetAsync(run.Id)).Status);
+        Assert.Empty(await ann.Runs.ListArtifactsAsync(run.Id));
+
+        await ann.Runs.LogMetricsAsync(run.Id, [new MetricPoint("auc", 0.9)]);
+        await shared.Server.Client().Runs.LogParamsAsync(run.Id, new Dictionary<string, string> { ["by"] = "admin" });
+        Assert.Equal(RunStatus.Finished, (await ann.Runs.EndAsync(run.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Should_let_only_its_job_write_to_a_jobs_run_and_keep_the_job_tag_to_the_server()
+    {
+        var admin = shared.Server.Client();
+        await admin.Datasets.UploadAsync("owned-data", new MemoryStream("x,y\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n"u8.ToArray()));
+        var job = await admin.Jobs.WaitAsync((await admin.Jobs.TrainAsync(new TrainRequest("owned-data", "y", Iterations: 2, Folds: 2))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+
+        // Not even an admin plants an artifact in a job's run or reopens it.
+        var planted = await Assert.ThrowsAsync<StratusApiException>(() => admin.Runs.LogArtifactAsync(job.RunId!, "model/package.zip", new MemoryStream("x"u8.ToArray())));
+        Assert.Equal(HttpStatusCode.Forbidden, planted.Status);
+        Assert.Contains($"belongs to job {job.Id}: only that job writes to it", planted.Detail);
+
+        var claimed = await Assert.ThrowsAsync<StratusApiException>(() => admin.Runs.CreateAsync(new CreateRunRequest("owned", Tags: new Dictionary<string, string> { ["job_id"] = job.Id })));
+        Assert.Equal((HttpStatusCode.BadRequest, "tags.job_id"), (claimed.Status, claimed.Field));
+    }
+
+    [Fact]
+    public async Task Should_let_only_the_owner_or_an_admin_delete_a_dataset()
+    {
+        var ann = await EditorAsync($"ann-{Guid.NewGuid():N}");
+        var bob = await EditorAsync($"bob-{Guid.NewGuid():N}");
+        await ann.Datasets.UploadAsync("anns-data", new MemoryStream("a,b\n1,2\n"u8.ToArray()));
+
+        var version = await Assert.ThrowsAsync<StratusApiException>(() => bob.Datasets.DeleteAsync("anns-data:1"));
+        var whole = await Assert.ThrowsAsync<StratusApiException>(() => bob.Datasets.DeleteAsync("anns-data"));
+
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (version.Status, whole.Status));
+        Assert.Contains("dataset 'anns-data' belongs to ann-", whole.Detail);
+        Assert.Equal(1, (await ann.Datasets.GetAsync("anns-data:1")).Version);
+        await ann.Datasets.DeleteAsync("anns-data");
+    }
+}

@@ -205,6 +205,10 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     public static IReadOnlyList<ColumnProfile> ProfileOf(DatasetVersionRow row) =>
         JsonSerializer.Deserialize(row.ProfileJson, StratusJsonContext.Default.IReadOnlyListColumnProfile) ?? [];
 
+    /// <summary>Who made a dataset: the one who uploaded its first version.</summary>
+    public async Task<string?> OwnerAsync(string name, CancellationToken ct) =>
+        await db.DatasetVersions.AsNoTracking().Where(v => v.Dataset.Name == name && v.Dataset.DeletedAt == null).OrderBy(v => v.Version).Select(v => v.CreatedBy).FirstOrDefaultAsync(ct);
+
     /// <summary>Soft-deletes one version; its blob is collected once nothing else references it.</summary>
     public async Task DeleteVersionAsync(DatasetRef reference, CancellationToken ct)
     {

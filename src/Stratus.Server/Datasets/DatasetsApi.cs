@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Stratus.Ml.Data;
 using Stratus.Server.Hosting;
@@ -38,9 +39,10 @@ public static class DatasetsApi
     private static async Task<Ok<DatasetInfo>> GetDataset(string name, DatasetService datasets, CancellationToken ct) =>
         TypedResults.Ok(await datasets.GetAsync(ProblemException.CheckName("name", name), ct));
 
-    private static async Task<NoContent> DeleteDataset(string name, DatasetService datasets, CancellationToken ct)
+    private static async Task<NoContent> DeleteDataset(string name, ClaimsPrincipal user, DatasetService datasets, CancellationToken ct)
     {
-        await datasets.DeleteAsync(ProblemException.CheckName("name", name), ct);
+        Ownership.Check(user, await datasets.OwnerAsync(ProblemException.CheckName("name", name), ct), $"dataset '{name}'");
+        await datasets.DeleteAsync(name, ct);
         return TypedResults.NoContent();
     }
 
@@ -99,9 +101,11 @@ public static class DatasetsApi
         }
     }
 
-    private static async Task<NoContent> DeleteVersion(string name, string version, DatasetService datasets, CancellationToken ct)
+    private static async Task<NoContent> DeleteVersion(string name, string version, ClaimsPrincipal user, DatasetService datasets, CancellationToken ct)
     {
-        await datasets.DeleteVersionAsync(Ref(name, version), ct);
+        var reference = Ref(name, version);
+        Ownership.Check(user, (await datasets.ResolveAsync(reference, ct)).CreatedBy ?? await datasets.OwnerAsync(name, ct), $"version {version} of dataset '{name}'");
+        await datasets.DeleteVersionAsync(reference, ct);
         return TypedResults.NoContent();
     }
 

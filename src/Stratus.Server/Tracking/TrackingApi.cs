@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
@@ -46,6 +47,7 @@ public static class TrackingApi
 
     private static async Task<Created<RunInfo>> CreateRun(CreateRunRequest request, HttpContext context, TrackingService tracking, CancellationToken ct)
     {
+        TrackingService.CheckClientTags(request.Tags);
         var run = await tracking.CreateRunAsync(request, context.User.Actor(), ct);
         return TypedResults.Created($"/api/v1/runs/{run.Id}", run);
     }
@@ -56,20 +58,30 @@ public static class TrackingApi
     private static async Task<Ok<RunInfo>> GetRun(string id, TrackingService tracking, CancellationToken ct) =>
         TypedResults.Ok(await tracking.GetRunAsync(id, ct));
 
-    private static async Task<Ok<RunInfo>> UpdateRun(string id, UpdateRunRequest request, TrackingService tracking, CancellationToken ct) =>
-        TypedResults.Ok(await tracking.UpdateRunAsync(id, request, ct));
-
-    private static async Task<NoContent> Heartbeat(string id, TrackingService tracking, CancellationToken ct)
+    // Every write to a run first checks the writer (TrackingService.CheckWriterAsync).
+    private static async Task<Ok<RunInfo>> UpdateRun(string id, UpdateRunRequest request, ClaimsPrincipal user, TrackingService tracking, CancellationToken ct)
     {
+        await tracking.CheckWriterAsync(id, user, ct);
+        return TypedResults.Ok(await tracking.UpdateRunAsync(id, request, ct));
+    }
+
+    private static async Task<NoContent> Heartbeat(string id, ClaimsPrincipal user, TrackingService tracking, CancellationToken ct)
+    {
+        await tracking.CheckWriterAsync(id, user, ct);
         await tracking.HeartbeatAsync(id, ct);
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<RunInfo>> LogParams(string id, LogParamsRequest request, TrackingService tracking, CancellationToken ct) =>
-        TypedResults.Ok(await tracking.LogParamsAsync(id, request, ct));
-
-    private static async Task<NoContent> LogMetrics(string id, LogMetricsRequest request, TrackingService tracking, CancellationToken ct)
+    private static async Task<Ok<RunInfo>> LogParams(string id, LogParamsRequest request, ClaimsPrincipal user, TrackingService tracking, CancellationToken ct)
     {
+        await tracking.CheckWriterAsync(id, user, ct);
+        TrackingService.CheckClientTags(request.Tags);
+        return TypedResults.Ok(await tracking.LogParamsAsync(id, request, ct));
+    }
+
+    private static async Task<NoContent> LogMetrics(string id, LogMetricsRequest request, ClaimsPrincipal user, TrackingService tracking, CancellationToken ct)
+    {
+        await tracking.CheckWriterAsync(id, user, ct);
         await tracking.LogMetricsAsync(id, request, ct);
         return TypedResults.NoContent();
     }
@@ -77,14 +89,20 @@ public static class TrackingApi
     private static async Task<Ok<IReadOnlyList<MetricPoint>>> GetMetrics(string id, string? key, TrackingService tracking, CancellationToken ct) =>
         TypedResults.Ok(await tracking.GetMetricHistoryAsync(id, key, ct));
 
-    private static async Task<Ok<RunInfo>> LogInputs(string id, LogInputsRequest request, TrackingService tracking, CancellationToken ct) =>
-        TypedResults.Ok(await tracking.LogInputsAsync(id, request, ct));
+    private static async Task<Ok<RunInfo>> LogInputs(string id, LogInputsRequest request, ClaimsPrincipal user, TrackingService tracking, CancellationToken ct)
+    {
+        await tracking.CheckWriterAsync(id, user, ct);
+        return TypedResults.Ok(await tracking.LogInputsAsync(id, request, ct));
+    }
 
     private static async Task<Ok<IReadOnlyList<ArtifactInfo>>> ListArtifacts(string id, TrackingService tracking, CancellationToken ct) =>
         TypedResults.Ok(await tracking.ListArtifactsAsync(id, ct));
 
-    private static async Task<Ok<ArtifactInfo>> PutArtifact(string id, string path, HttpContext context, TrackingService tracking, CancellationToken ct) =>
-        TypedResults.Ok(await tracking.PutArtifactAsync(id, path, context.Request.Body, ct));
+    private static async Task<Ok<ArtifactInfo>> PutArtifact(string id, string path, HttpContext context, TrackingService tracking, CancellationToken ct)
+    {
+        await tracking.CheckWriterAsync(id, context.User, ct);
+        return TypedResults.Ok(await tracking.PutArtifactAsync(id, path, context.Request.Body, ct));
+    }
 
     internal static async Task<FileStreamHttpResult> GetArtifact(string id, string path, HttpContext context, TrackingService tracking, IBlobStore blobs, CancellationToken ct)
     {

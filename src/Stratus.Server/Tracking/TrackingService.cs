@@ -1,8 +1,10 @@
+using System.Security.Claims;
 using System.Data;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Server.Datasets;
 using Stratus.Server.Hosting;
+using Stratus.Server.Security;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Tracking;
@@ -142,6 +144,29 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
     }
 
     /// <summary>Ends a run (FINISHED, FAILED or KILLED). Ending an ended run again is refused.</summary>
+    /// <summary>The tag that marks a run as a job's: only that job writes to it, and no client may set it.</summary>
+    public const string JobTag = "job_id";
+
+    /// <summary>
+    /// Refuses a client's write to a run it may not change: a job's run takes writes from its job alone (so nobody can
+    /// plant its model package or kill it under it), any other run from its owner or an admin.
+    /// </summary>
+    /// <exception cref="ProblemException">404 for no such run, 403 for someone else's.</exception>
+    public async Task CheckWriterAsync(string id, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == id)
+            .Select(r => new { r.CreatedBy, Job = db.RunTags.Where(t => t.RunId == r.Id && t.Key == JobTag).Select(t => t.Value).FirstOrDefault() })
+            .FirstOrDefaultAsync(ct) ?? throw ProblemException.NotFound($"run '{id}'");
+        if (run.Job is { } job) throw new ProblemException(403, "Forbidden", $"run '{id}' belongs to job {job}: only that job writes to it (cancel the job to stop it)");
+        Ownership.Check(user, run.CreatedBy, $"run '{id}'");
+    }
+
+    /// <summary>Refuses tags a client may not set.</summary>
+    public static void CheckClientTags(IReadOnlyDictionary<string, string>? tags)
+    {
+        if (tags?.ContainsKey(JobTag) == true) throw ProblemException.Invalid($"tags.{JobTag}", "is set by the server for the runs of jobs");
+    }
+
     public async Task<RunInfo> UpdateRunAsync(string id, UpdateRunRequest request, CancellationToken ct)
     {
         var run = await FindRunAsync(id, ct);
