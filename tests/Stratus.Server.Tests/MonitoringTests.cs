@@ -84,6 +84,23 @@ public sealed class MonitoringTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Should_score_categories_the_model_never_saw_and_count_them_as_new_in_monitoring()
+    {
+        await DeployAsync();
+        // Production brings a merchant category training never had: every request with it is answered, and captured.
+        var start = DateTimeOffset.UtcNow;
+        var rows = Transactions(200, 4);
+        foreach (var row in rows.Where((_, i) => i % 4 == 0)) row["category"] = "crypto";
+        await SendAsync(rows);
+        await WaitForCaptureAsync(200);
+
+        var report = await _client.Monitoring.CheckDriftAsync("watched", new DriftCheckRequest(From: start, To: DateTimeOffset.UtcNow));
+
+        Assert.Equal(200L, report.Rows);
+        Assert.Equal(0.25, report.Features.Single(f => f.Column == "category").NewCategoryRate!.Value, 6);
+    }
+
+    [Fact]
     public async Task Should_keep_a_baseline_and_find_drift_on_the_shifted_column_only_never_on_a_resample()
     {
         var training = await DeployAsync();

@@ -54,8 +54,8 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
     }
 
     /// <summary>Whether a body's declared charset (if any) is UTF-8, the only one JSON bodies are read in.</summary>
-    internal static bool IsUtf8(HttpRequest request) => Charset(request) is null or "" || string.Equals(Charset(request), "utf-8", StringComparison.OrdinalIgnoreCase)
-        || string.Equals(Charset(request), "utf8", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsUtf8(HttpRequest request) =>
+        Charset(request) is not { Length: > 0 } charset || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
 
     private static string? Charset(HttpRequest request) =>
         Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type) ? type.Charset.Value?.Trim('"') : null;
