@@ -15,6 +15,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-coldstart [rounds]   scale to zero, then the waking request vs warm ones, and memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- drift [baseline rows] [window rows] [columns]   a drift check at scale vs DuckDB parsing the capture alone
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests] [check seconds]   serving throughput with every request captured and a policy checking drift every 2 s (0: none) vs neither
+//   dotnet run -c Release --project bench/Stratus.Bench -- wide [columns] [rows]   ingesting a wide CSV (profile and Parquet) vs DuckDB's own CSV->Parquet copy: time and peak memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -25,6 +26,18 @@ if (which == "automl")
     return;
 }
 var work = Directory.CreateTempSubdirectory("stratus-bench-").FullName;
+if (which == "wide")
+{
+    try
+    {
+        WideBenchmark.Run(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 30);
+    }
+    finally
+    {
+        Directory.Delete(work, recursive: true);
+    }
+    return;
+}
 if (which == "drift")
 {
     try

@@ -26,6 +26,14 @@ public sealed record DataLimits
     /// <summary>Threads one DuckDB connection may use. Default: 2 (the machine's cores when fewer).</summary>
     public int DuckDbThreads { get; init; } = Math.Min(2, Environment.ProcessorCount);
 
+    /// <summary>
+    /// Memory every ONNX model of this process may hold at once, weights and tensors together: one ONNX Runtime arena
+    /// that refuses what would go beyond it, so a 240-byte graph that builds a huge tensor (ConstantOfShape, Expand,
+    /// Tile) fails its import check instead of taking the machine's memory. ONNX Runtime's arena takes at most 4 GiB.
+    /// Default: 4 GiB.
+    /// </summary>
+    public long OnnxMemoryBytes { get; init; } = uint.MaxValue;
+
     /// <summary>The limits in force in this process.</summary>
     public static DataLimits Current { get; set; } = new();
 }

@@ -65,6 +65,9 @@ internal sealed class OnnxModel : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
+        // Every session allocates from the process's one capped arena (see DataLimits.OnnxMemoryBytes).
+        _ = Arena.Value;
+        options.AddSessionConfigEntry("session.use_env_allocators", "1");
         // Before the runtime sees it: a tensor with external data would have it read a file of the server's.
         OnnxContents.Check(bytes);
         InferenceSession session;
@@ -88,6 +91,17 @@ internal sealed class OnnxModel : IDisposable
     }
 
     public static string Version => typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "";
+
+    /// <summary>Registers, once per process, the CPU arena all sessions share, capped at <see cref="Stratus.Ml.Data.DataLimits.OnnxMemoryBytes"/>.</summary>
+    private static readonly Lazy<bool> Arena = new(() =>
+    {
+        var cap = (uint)Math.Clamp(Stratus.Ml.Data.DataLimits.Current.OnnxMemoryBytes, 1 << 20, uint.MaxValue);
+        using var memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCPU, OrtAllocatorType.ArenaAllocator, 0, OrtMemType.Default);
+        // Extended by what is asked (1), not to the next power of two: the cap holds to the byte.
+        using var arena = new OrtArenaCfg(cap, 1, -1, -1);
+        OrtEnv.Instance().CreateAndRegisterAllocator(memory, arena);
+        return true;
+    });
 
     private static OnnxModel Resolve(InferenceSession session, OnnxSignature declared)
     {
@@ -124,7 +138,9 @@ internal sealed class OnnxModel : IDisposable
         catch (OnnxRuntimeException ex)
         {
             model.Dispose();
-            throw new InvalidModelException("model", $"failed on a trial row (zeros and empty strings): {Clean(ex.Message)}");
+            throw new InvalidModelException("model", ex.Message.Contains("bfc_arena", StringComparison.Ordinal)
+                ? $"needs more memory for a trial row than imported models may hold ({Stratus.Ml.Data.DataLimits.Current.OnnxMemoryBytes:N0} bytes, limit OnnxMemoryBytes)"
+                : $"failed on a trial row (zeros and empty strings): {Clean(ex.Message)}");
         }
         catch
         {

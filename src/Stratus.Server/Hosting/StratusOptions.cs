@@ -44,6 +44,9 @@ public sealed class StratusOptions
     /// <summary>Threads each DuckDB connection may use. Default: 2.</summary>
     public int DuckDbThreads { get; set; } = Limits.DuckDbThreads;
 
+    /// <summary>Memory all imported (ONNX) models may hold at once, weights and tensors, at most 4 GiB (ONNX Runtime's arena). Default: 4 GiB.</summary>
+    public long OnnxMemoryBytes { get; set; } = Limits.OnnxMemoryBytes;
+
     private static readonly DataLimits Limits = new();
 
     /// <summary>The data limits these options set.</summary>
@@ -54,6 +57,7 @@ public sealed class StratusOptions
         MaxDecompressedBytes = MaxDecompressedBytes,
         DuckDbMemoryBytes = DuckDbMemoryBytes,
         DuckDbThreads = DuckDbThreads,
+        OnnxMemoryBytes = OnnxMemoryBytes,
     };
 
     /// <summary>Orleans silo-to-silo port. Default: 0, meaning the first free port from 11111 on (embedded mode).</summary>

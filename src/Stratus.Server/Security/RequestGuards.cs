@@ -161,7 +161,7 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
                     {
                         (null, 0) => null,
                         (var detail, 0) => detail,
-                        (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more refused like it from this address in the minute before, not written one by one",
+                        (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more refused like it since the last such row, not written one by one",
                     },
                 });
                 await db.SaveChangesAsync(CancellationToken.None);

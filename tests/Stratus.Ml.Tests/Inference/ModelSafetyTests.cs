@@ -75,6 +75,23 @@ public sealed class ModelSafetyTests : IDisposable
     }
 
     [Fact]
+    public void Should_refuse_a_tiny_graph_that_builds_a_huge_tensor_within_the_memory_cap()
+    {
+        // A few hundred bytes whose trial row asks for a 40,000 x 40,000 float tensor (6.4 GB): the capped arena refuses it.
+        var bomb = new OnnxGraph().Input("x", OnnxGraph.Float, -1, 1).Longs("shape", [40_000, 40_000], 2)
+            .Node("ConstantOfShape", ["shape"], ["big"]).Node("ReduceSum", ["big"], ["total"]).Node("Add", ["x", "total"], ["y"])
+            .Output("y", OnnxGraph.Float, -1, 1).ToBytes();
+        Assert.True(bomb.Length < 400, $"{bomb.Length} bytes");
+        var before = System.Diagnostics.Process.GetCurrentProcess().WorkingSet64;
+
+        var refused = Refused(bomb);
+
+        Assert.Contains("needs more memory for a trial row than imported models may hold", refused.Message);
+        Assert.Contains("limit OnnxMemoryBytes", refused.Message);
+        Assert.True(System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 - before < 1L << 30, "the refusal allocated the tensor");
+    }
+
+    [Fact]
     public void Should_refuse_a_package_entry_that_decompresses_to_many_times_its_size()
     {
         var (clean, _) = OnnxGraph.Mlp(1, 4, 8, 2);

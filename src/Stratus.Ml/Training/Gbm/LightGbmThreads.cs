@@ -32,6 +32,13 @@ public static class LightGbmThreads
         return _count;
     }
 
+    private static string? _parameter;
+
     /// <summary>LightGBM's parameters with the process's thread count added: every call that takes parameters goes through here.</summary>
-    internal static string With(string parameters) => parameters.Length == 0 ? $"num_threads={Count}" : $"{parameters} num_threads={Count}";
+    /// <remarks>A prediction's (empty) parameters cost no allocation: the count never changes once used.</remarks>
+    internal static string With(string parameters)
+    {
+        var threads = _parameter ??= $"num_threads={Count}";
+        return parameters.Length == 0 ? threads : $"{parameters} {threads}";
+    }
 }
