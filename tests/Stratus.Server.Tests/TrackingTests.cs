@@ -172,6 +172,29 @@ public sealed class OwnershipTests(SharedServer shared) : IClassFixture<SharedSe
     }
 
     [Fact]
+    public async Task Should_let_only_the_owner_or_an_admin_change_a_model_or_cancel_a_job()
+    {
+        var ann = await EditorAsync($"ann-{Guid.NewGuid():N}");
+        var bob = await EditorAsync($"bob-{Guid.NewGuid():N}");
+        var model = $"anns-model-{Guid.NewGuid():N}"[..24];
+        await ann.Datasets.UploadAsync("anns-train", new MemoryStream("x,y\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n"u8.ToArray()));
+        var trained = await ann.Jobs.WaitAsync((await ann.Jobs.TrainAsync(new TrainRequest("anns-train", "y", Register: model, Iterations: 2, Folds: 2))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.Equal(JobStatus.Succeeded, trained.Status);
+
+        var alias = await Assert.ThrowsAsync<StratusApiException>(() => bob.Models.SetAliasAsync(model, "champion", 1));
+        var register = await Assert.ThrowsAsync<StratusApiException>(() => bob.Jobs.TrainAsync(new TrainRequest("anns-train", "y", Register: model, Iterations: 2)));
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (alias.Status, register.Status));
+        Assert.Contains($"model '{model}' belongs to ann-", alias.Detail);
+        Assert.Equal(1, (await ann.Models.SetAliasAsync(model, "champion", 1)).Version);
+
+        var long_ = await ann.Jobs.TrainAsync(new TrainRequest("anns-train", "y", Iterations: 2000, Folds: 5));
+        var cancel = await Assert.ThrowsAsync<StratusApiException>(() => bob.Jobs.CancelAsync(long_.Id));
+        Assert.Equal(HttpStatusCode.Forbidden, cancel.Status);
+        Assert.Contains($"job '{long_.Id}' belongs to ann-", cancel.Detail);
+        await shared.Server.Client().Jobs.WaitAsync(long_.Id, ct: TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Should_let_only_the_owner_or_an_admin_delete_a_dataset()
     {
         var ann = await EditorAsync($"ann-{Guid.NewGuid():N}");

@@ -20,8 +20,12 @@ public sealed record DataLimits
     /// <summary>How many times its stored size a package entry may grow when decompressed (zip bombs). Default: 200.</summary>
     public int MaxCompressionRatio { get; init; } = 200;
 
-    /// <summary>Memory one DuckDB connection may use before it spills to disk (DuckDB's own default is 80% of the machine). Default: 1 GiB.</summary>
-    public long DuckDbMemoryBytes { get; init; } = 1L << 30;
+    /// <summary>
+    /// Memory one DuckDB connection may use before it spills to disk (DuckDB's own default is 80% of the machine).
+    /// Default: a quarter of the memory this process may use, at least 1 GiB (DuckDB's Parquet writer buffers row
+    /// groups of every column: 2,000 columns need more than 1 GiB).
+    /// </summary>
+    public long DuckDbMemoryBytes { get; init; } = Math.Max(1L << 30, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
 
     /// <summary>Threads one DuckDB connection may use. Default: 2 (the machine's cores when fewer).</summary>
     public int DuckDbThreads { get; init; } = Math.Min(2, Environment.ProcessorCount);

@@ -38,7 +38,7 @@ public sealed class StratusOptions
     /// <summary>Decompressed bytes of a Parquet upload and of each model package entry. Default: 8 GiB.</summary>
     public long MaxDecompressedBytes { get; set; } = Limits.MaxDecompressedBytes;
 
-    /// <summary>Memory each DuckDB connection (an upload, a preview, a drift check) may use before spilling to disk. Default: 1 GiB.</summary>
+    /// <summary>Memory each DuckDB connection (an upload, a preview, a drift check) may use before spilling to disk. Default: a quarter of the process's memory, at least 1 GiB.</summary>
     public long DuckDbMemoryBytes { get; set; } = Limits.DuckDbMemoryBytes;
 
     /// <summary>Threads each DuckDB connection may use. Default: 2.</summary>

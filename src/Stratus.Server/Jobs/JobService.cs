@@ -184,6 +184,16 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
     }
 
     /// <summary>Cancels a queued job at once, or asks a running one to stop; ending a job that has ended is refused.</summary>
+    /// <summary>Refuses a client's job that would register a version of someone else's model.</summary>
+    public async Task CheckSubmitterAsync(string? register, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (register is not null) await registry.CheckOwnerAsync(register, user, ct);
+    }
+
+    /// <summary>Refuses a client's cancel of someone else's job (an admin may).</summary>
+    public async Task CheckCancellerAsync(string id, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        Security.Ownership.Check(user, (await FindAsync(id, ct)).CreatedBy, $"job '{id}'");
+
     public async Task<JobInfo> CancelAsync(string id, CancellationToken ct)
     {
         var job = await FindAsync(id, ct);

@@ -23,12 +23,14 @@ public static class JobsApi
 
     private static async Task<Accepted<JobInfo>> Train(TrainRequest request, HttpContext context, JobService jobs, CancellationToken ct)
     {
+        await jobs.CheckSubmitterAsync(request.Register, context.User, ct);
         var job = await jobs.SubmitTrainAsync(request, context.User.Actor(), ct);
         return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
     }
 
     private static async Task<Accepted<JobInfo>> AutoMl(AutoMlRequest request, HttpContext context, JobService jobs, CancellationToken ct)
     {
+        await jobs.CheckSubmitterAsync(request.Register, context.User, ct);
         var job = await jobs.SubmitAutoMlAsync(request, context.User.Actor(), ct);
         return TypedResults.Accepted($"/api/v1/jobs/{job.Id}", job);
     }
@@ -47,5 +49,9 @@ public static class JobsApi
     private static async Task<Ok<IReadOnlyList<JobLogLine>>> Log(string id, long? after, JobService jobs, CancellationToken ct) =>
         TypedResults.Ok(await jobs.LogAsync(id, after ?? 0, ct));
 
-    private static async Task<Ok<JobInfo>> Cancel(string id, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.CancelAsync(id, ct));
+    private static async Task<Ok<JobInfo>> Cancel(string id, System.Security.Claims.ClaimsPrincipal user, JobService jobs, CancellationToken ct)
+    {
+        await jobs.CheckCancellerAsync(id, user, ct);
+        return TypedResults.Ok(await jobs.CancelAsync(id, ct));
+    }
 }

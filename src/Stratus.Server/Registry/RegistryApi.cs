@@ -52,11 +52,16 @@ public static class RegistryApi
     private static async Task<Ok<RegisteredModelInfo>> GetModel(string name, RegistryService registry, CancellationToken ct) =>
         TypedResults.Ok(await registry.GetModelAsync(name, ct));
 
-    private static async Task<Ok<RegisteredModelInfo>> UpdateModel(string name, UpdateModelRequest request, RegistryService registry, CancellationToken ct) =>
-        TypedResults.Ok(await registry.UpdateModelAsync(name, request, ct));
+    // Changes to an existing model (its description, versions, aliases) are its owner's or an admin's: RegistryService.CheckOwnerAsync.
+    private static async Task<Ok<RegisteredModelInfo>> UpdateModel(string name, UpdateModelRequest request, ClaimsPrincipal user, RegistryService registry, CancellationToken ct)
+    {
+        await registry.CheckOwnerAsync(name, user, ct);
+        return TypedResults.Ok(await registry.UpdateModelAsync(name, request, ct));
+    }
 
     private static async Task<Created<ModelVersionInfo>> CreateVersion(string name, CreateModelVersionRequest request, HttpContext context, RegistryService registry, CancellationToken ct)
     {
+        await registry.CheckOwnerAsync(name, context.User, ct);
         var version = await registry.CreateVersionAsync(name, request, context.User.Actor(), ct);
         return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
     }
@@ -68,6 +73,7 @@ public static class RegistryApi
         {
             throw ProblemException.Invalid("model", "send multipart/form-data with the ONNX file in a part named 'model'");
         }
+        await registry.CheckOwnerAsync(name, context.User, ct);
         // The parts are read here, not by ASP.NET's form reader, which buffers large files in the system's temp
         // directory (left there by a crash): the model goes to the server's own scratch space, cleaned at start.
         var scratch = blobs.NewTempPath(".onnx");
@@ -124,8 +130,11 @@ public static class RegistryApi
     private static async Task<Ok<ModelVersionInfo>> GetVersion(string name, int version, RegistryService registry, CancellationToken ct) =>
         TypedResults.Ok(await registry.GetVersionAsync(new ModelRef(name, version, null), ct));
 
-    private static async Task<Ok<ModelVersionInfo>> UpdateVersion(string name, int version, UpdateModelRequest request, RegistryService registry, CancellationToken ct) =>
-        TypedResults.Ok(await registry.UpdateVersionAsync(new ModelRef(name, version, null), request, ct));
+    private static async Task<Ok<ModelVersionInfo>> UpdateVersion(string name, int version, UpdateModelRequest request, ClaimsPrincipal user, RegistryService registry, CancellationToken ct)
+    {
+        await registry.CheckOwnerAsync(name, user, ct);
+        return TypedResults.Ok(await registry.UpdateVersionAsync(new ModelRef(name, version, null), request, ct));
+    }
 
     private static async Task<FileStreamHttpResult> Download(string name, int version, HttpContext context, RegistryService registry, IBlobStore blobs, CancellationToken ct)
     {
@@ -134,17 +143,24 @@ public static class RegistryApi
         return TypedResults.Stream(blobs.OpenRead(info.Sha256), "application/octet-stream", info.ArtifactPath.Split('/')[^1]);
     }
 
-    private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, ClaimsPrincipal user, CancellationToken ct) =>
-        TypedResults.Ok(await registry.SetAliasAsync(name, alias, request.Version, ct, user.Actor()));
+    private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, ClaimsPrincipal user, CancellationToken ct)
+    {
+        await registry.CheckOwnerAsync(name, user, ct);
+        return TypedResults.Ok(await registry.SetAliasAsync(name, alias, request.Version, ct, user.Actor()));
+    }
 
     private static async Task<NoContent> DeleteAlias(string name, string alias, RegistryService registry, ClaimsPrincipal user, CancellationToken ct)
     {
+        await registry.CheckOwnerAsync(name, user, ct);
         await registry.DeleteAliasAsync(name, alias, ct, user.Actor());
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<ModelVersionInfo>> RollBackAlias(string name, string alias, RegistryService registry, ClaimsPrincipal user, CancellationToken ct) =>
-        TypedResults.Ok(await registry.RollBackAliasAsync(name, alias, ct, user.Actor()));
+    private static async Task<Ok<ModelVersionInfo>> RollBackAlias(string name, string alias, RegistryService registry, ClaimsPrincipal user, CancellationToken ct)
+    {
+        await registry.CheckOwnerAsync(name, user, ct);
+        return TypedResults.Ok(await registry.RollBackAliasAsync(name, alias, ct, user.Actor()));
+    }
 
     private static Task<IReadOnlyList<AliasChange>> AliasHistory(string name, RegistryService registry, CancellationToken ct) => registry.AliasHistoryAsync(name, ct);
 }

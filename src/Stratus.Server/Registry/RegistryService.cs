@@ -1,7 +1,9 @@
+using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Inference;
 using Stratus.Server.Hosting;
 using Stratus.Server.Jobs;
+using Stratus.Server.Security;
 using Stratus.Server.Storage;
 using Stratus.Server.Tracking;
 
@@ -41,6 +43,18 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
     }
 
     /// <summary>Creates the next version from a run's artifact; the model name is registered on first use.</summary>
+    /// <summary>
+    /// Refuses a client's change to someone else's model: its owner (who registered version 1) or an admin may add
+    /// versions, move aliases and edit it. A model that does not exist yet is anyone's to create. Retraining policies
+    /// act as the system and are not asked.
+    /// </summary>
+    public async Task CheckOwnerAsync(string name, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var owner = await db.ModelVersions.AsNoTracking().Where(v => db.Models.Any(m => m.Id == v.ModelId && m.Name == name))
+            .OrderBy(v => v.Version).Select(v => v.CreatedBy).FirstOrDefaultAsync(ct);
+        Ownership.Check(user, owner, $"model '{name}'");
+    }
+
     public async Task<ModelVersionInfo> CreateVersionAsync(string name, CreateModelVersionRequest request, string? actor, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
