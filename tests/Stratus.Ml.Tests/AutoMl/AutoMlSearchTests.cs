@@ -115,9 +115,10 @@ public sealed class AutoMlSearchTests : IDisposable
         var budget = TimeSpan.FromSeconds(10);
         var options = new AutoMlOptions { Target = "label", Budget = budget, Seed = 9 };
         var interrupted = AutoMlSearch.Run(parquet, profile, options, _dir);
-        // The process died 4 s into the search: what it had recorded by then is what a restart finds.
-        var completed = interrupted.Trials.Where(t => t.Ended < TimeSpan.FromSeconds(4)).ToList();
-        Assert.True(completed.Count >= 2, $"{completed.Count} trials in 4 s");
+        // The process died half way through the search's trials (by count, not by clock: on a busy machine the first
+        // seconds may hold one trial): what it had recorded by then is what a restart finds.
+        Assert.True(interrupted.Trials.Count >= 4, $"{interrupted.Trials.Count} trials in {budget.TotalSeconds} s");
+        var completed = interrupted.Trials.Take(interrupted.Trials.Count / 2).ToList();
         var spent = completed.Max(t => t.Ended);
         var lines = new List<string>();
         var clock = Stopwatch.StartNew();
