@@ -7,7 +7,7 @@ namespace Stratus.Server.Hosting;
 /// DuckDB's and LightGBM's scratch files. Setting the process's umask once covers every file any library creates,
 /// where a mode per call site would miss the ones written by native code.
 /// </summary>
-internal static partial class PrivateFiles
+internal static class PrivateFiles
 {
     private const UnixFileMode Directory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 

@@ -69,8 +69,8 @@ public static partial class StratusServer
         options.DataDir = Path.GetFullPath(options.DataDir);
         PrivateFiles.Apply(options.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
-        // Once per process, before any training or model load (see LightGbmThreads); a second server in the same
-        // process (tests) keeps the first one's count.
+        // Before any upload, training or model load. LightGBM's count is fixed once per process (see LightGbmThreads):
+        // a second server in the same process (tests) keeps the first one's; the data limits are the latest server's.
         DataLimits.Current = options.ToDataLimits();
         LightGbmThreads.Configure(options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots)));
         // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.

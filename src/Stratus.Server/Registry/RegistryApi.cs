@@ -66,6 +66,8 @@ public static class RegistryApi
         return TypedResults.Created($"/api/v1/models/{name}/versions/{version.Version}", version);
     }
 
+    private const int MaxFieldBytes = 4 << 20;
+
     private static async Task<Created<ModelVersionInfo>> Import(string name, HttpContext context, RegistryService registry, IBlobStore blobs, CancellationToken ct)
     {
         if (!context.Request.HasFormContentType
@@ -94,11 +96,15 @@ public static class RegistryApi
                 }
                 else if (part is "signature" or "description")
                 {
-                    using var text = new StreamReader(section.Body);
-                    var buffer = new char[(4 << 20) + 1];
-                    var read = await text.ReadBlockAsync(buffer, ct);
-                    if (read > 4 << 20) throw ProblemException.Invalid(part, "is longer than 4 MiB");
-                    fields[part] = new string(buffer, 0, read);
+                    // Read up to one byte past the limit, so a field is held only as far as it may go.
+                    using var text = new MemoryStream();
+                    var buffer = new byte[81920];
+                    for (int read; (read = await section.Body.ReadAsync(buffer, ct)) > 0;)
+                    {
+                        text.Write(buffer, 0, read);
+                        if (text.Length > MaxFieldBytes) throw ProblemException.Invalid(part, "is longer than 4 MiB");
+                    }
+                    fields[part] = System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
                 }
             }
             if (fileName is null) throw ProblemException.Invalid("model", "the part named 'model' with the ONNX file is missing");

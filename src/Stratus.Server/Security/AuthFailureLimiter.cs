@@ -20,7 +20,7 @@ internal sealed class AuthFailureLimiter(RequestDelegate next, AuthFailures fail
     public async Task InvokeAsync(HttpContext context)
     {
         var carriesCredentials = context.Request.Headers.Authorization.Count > 0
-            || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals("/console/signin", StringComparison.Ordinal));
+            || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(WebConsole.ConsoleEndpoints.SignInPath, StringComparison.Ordinal));
         if (carriesCredentials && failures.RetryAfter(context) is { } wait && BearerTokenHandler.CachedUser(context.Request, cache) is null)
         {
             context.Features.Set(new ThrottledFeature());

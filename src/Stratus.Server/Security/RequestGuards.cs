@@ -191,7 +191,7 @@ internal sealed class BrowserGuardMiddleware(RequestDelegate next, IProblemDetai
         headers.ContentSecurityPolicy = ContentSecurityPolicy;
         var request = context.Request;
         var console = request.Path.StartsWithSegments("/_blazor")
-            || (HttpMethods.IsPost(request.Method) && (request.Path.Equals("/console/signin", StringComparison.Ordinal) || request.Path.Equals("/console/signout", StringComparison.Ordinal)));
+            || (HttpMethods.IsPost(request.Method) && (request.Path.Equals(WebConsole.ConsoleEndpoints.SignInPath, StringComparison.Ordinal) || request.Path.Equals(WebConsole.ConsoleEndpoints.SignOutPath, StringComparison.Ordinal)));
         if (console && request.Headers.Origin is [{ } origin] && !SameOrigin(origin, request))
         {
             context.Response.StatusCode = 403;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using System.Security.Claims;
 using System.Data;
 using System.Data.Common;
@@ -10,7 +11,7 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Tracking;
 
 /// <summary>Experiments, runs, params, metrics, inputs and artifacts.</summary>
-public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetService datasets, TimeProvider clock)
+public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetService datasets, IMemoryCache cache, TimeProvider clock)
 {
     public const int DefaultHeartbeatTimeoutSeconds = 300;
     private const int MaxValueLength = 8000;
@@ -152,11 +153,21 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
     /// plant its model package or kill it under it), any other run from its owner or an admin.
     /// </summary>
     /// <exception cref="ProblemException">404 for no such run, 403 for someone else's.</exception>
+    /// <remarks>
+    /// A run's owner and job never change, so they are read once a minute per run, not on every metric batch (the
+    /// ingest path); the caller's role comes from its token, checked on every request as before.
+    /// </remarks>
     public async Task CheckWriterAsync(string id, ClaimsPrincipal user, CancellationToken ct)
     {
-        var run = await db.Runs.AsNoTracking().Where(r => r.Id == id)
-            .Select(r => new { r.CreatedBy, Job = db.RunTags.Where(t => t.RunId == r.Id && t.Key == JobTag).Select(t => t.Value).FirstOrDefault() })
-            .FirstOrDefaultAsync(ct) ?? throw ProblemException.NotFound($"run '{id}'");
+        var key = ("run-writer", id);
+        if (!cache.TryGetValue(key, out (string? CreatedBy, string? Job) run))
+        {
+            run = await db.Runs.AsNoTracking().Where(r => r.Id == id)
+                .Select(r => new ValueTuple<string?, string?>(r.CreatedBy, db.RunTags.Where(t => t.RunId == r.Id && t.Key == JobTag).Select(t => t.Value).FirstOrDefault()))
+                .FirstOrDefaultAsync(ct);
+            if (run == default && !await db.Runs.AnyAsync(r => r.Id == id, ct)) throw ProblemException.NotFound($"run '{id}'");
+            cache.Set(key, run, TimeSpan.FromMinutes(1));
+        }
         if (run.Job is { } job) throw new ProblemException(403, "Forbidden", $"run '{id}' belongs to job {job}: only that job writes to it (cancel the job to stop it)");
         Ownership.Check(user, run.CreatedBy, $"run '{id}'");
     }

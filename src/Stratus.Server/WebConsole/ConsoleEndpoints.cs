@@ -49,6 +49,12 @@ internal static class ConsoleAuth
 /// <summary>The console's routes: the Blazor app at <c>/</c>, and sign-in and sign-out.</summary>
 internal static class ConsoleEndpoints
 {
+    /// <summary>Where the sign-in form posts a token (also what the failed-authentication limiter and the Origin check watch).</summary>
+    public const string SignInPath = "/console/signin";
+
+    /// <summary>Where signing out posts.</summary>
+    public const string SignOutPath = "/console/signout";
+
     public static void MapConsole(this WebApplication app)
     {
         var manifest = Path.Combine(AppContext.BaseDirectory, $"{app.Environment.ApplicationName}.staticwebassets.endpoints.json");
@@ -56,7 +62,7 @@ internal static class ConsoleEndpoints
         // The server sends one Content-Security-Policy on every answer (BrowserGuardMiddleware), frame-ancestors included.
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
 
-        app.MapPost("/console/signin", async (HttpContext context, TokenService tokens) =>
+        app.MapPost(SignInPath, async (HttpContext context, TokenService tokens) =>
         {
             var form = await context.Request.ReadFormAsync(context.RequestAborted);
             var principal = await tokens.AuthenticateAsync(form["token"].ToString().Trim(), context.RequestAborted);
@@ -79,7 +85,7 @@ internal static class ConsoleEndpoints
         // Downloads in the browser: the API's handler, behind the console's cookie.
         app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).ExcludeFromDescription();
 
-        app.MapPost("/console/signout", async (HttpContext context) =>
+        app.MapPost(SignOutPath, async (HttpContext context) =>
         {
             await context.SignOutAsync(ConsoleAuth.CookieScheme);
             return Results.Redirect("/signin");
