@@ -178,6 +178,90 @@ public sealed class DatasetsTests : IAsyncLifetime
         Assert.Equal(["No", "Yes"], answer.Predictions[0].Probabilities!.Keys.Order());
     }
 
+    [Fact]
+    public async Task Should_keep_columns_whose_names_differ_only_in_case_apart_everywhere()
+    {
+        // mlbench's Vehicle data has Sc.Var.Maxis and Sc.Var.maxis; pandas, R and Spark read both. Here one pair
+        // carries the signal and the other noise, and the categories of Shape and shape differ: any place that took
+        // one for the other would train, score or sketch the wrong column.
+        var random = new Random(5);
+        var csv = new StringBuilder("Sc.Var.Maxis,Sc.Var.maxis,Shape,shape,class,Class\n");
+        for (var i = 0; i < 400; i++)
+        {
+            var signal = random.Next(100);
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"{signal},{random.Next(10)},{(random.Next(2) == 0 ? "round" : "square")},{new[] { "1st", "2nd", "3rd" }[random.Next(3)]},{random.Next(1000)},{(signal >= 50 ? "bus" : "van")}\n");
+        }
+        var names = new[] { "Sc.Var.Maxis", "Sc.Var.maxis", "Shape", "shape", "class", "Class" };
+        var version = await _client.Datasets.UploadAsync("vehicle", Csv(csv.ToString()));
+        Assert.Equal(names, version.Columns.Select(c => c.Name));
+        Assert.Equal(["BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "BIGINT", "VARCHAR"], version.Columns.Select(c => c.Type));
+
+        var profile = await _client.Datasets.GetProfileAsync("vehicle");
+        Assert.Equal(names, profile.Select(c => c.Name));
+        Assert.Equal((true, 10L), (profile[0].Distinct > 90, profile[1].Distinct));
+        Assert.Equal(["round", "square"], profile[2].TopValues!.Select(v => v.Value).Order());
+        Assert.Equal(["1st", "2nd", "3rd"], profile[3].TopValues!.Select(v => v.Value).Order());
+        Assert.Equal(names, (await _client.Datasets.PreviewAsync("vehicle", 1)).Columns);
+
+        // Downloads hold the names as written: the CSV is the upload, the Parquet file's own schema names them.
+        var download = Path.Combine(_server.DataDir, "vehicle.csv");
+        await _client.Datasets.DownloadAsync("vehicle", download, "csv");
+        Assert.Equal(csv.ToString(), await File.ReadAllTextAsync(download, TestContext.Current.CancellationToken));
+        var parquet = Path.Combine(_server.DataDir, "vehicle.parquet");
+        await _client.Datasets.DownloadAsync("vehicle", parquet, "parquet");
+        Assert.Equal(names, ParquetNames(parquet));
+
+        // Trained on Class (not class): the model reads all five others, each with its own categories, and scores by the signal's column.
+        var job = await _client.Jobs.WaitAsync((await _client.Jobs.TrainAsync(new TrainRequest("vehicle", "Class", Register: "vehicle", Iterations: 30))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.True(job.Status == JobStatus.Succeeded, job.Error);
+        var package = Path.Combine(_server.DataDir, "vehicle.zip");
+        await _client.Models.DownloadAsync("vehicle:1", package);
+        ModelManifest manifest;
+        await using (var stream = File.OpenRead(package)) manifest = Stratus.Ml.Inference.ModelPackage.ReadManifest(stream);
+        Assert.Equal(names[..5], manifest.Inputs.Select(i => i.Name));
+        Assert.Equal(["round", "square"], manifest.Inputs[2].Categories!);
+        Assert.Equal(["1st", "2nd", "3rd"], manifest.Inputs[3].Categories!);
+        Assert.Equal(["bus", "van"], manifest.Classes.Order());
+
+        await _client.Endpoints.DeployAsync("vehicle", "vehicle:1");
+        Dictionary<string, System.Text.Json.JsonElement> Row(int upper, int lower) => new()
+        {
+            ["Sc.Var.Maxis"] = Json(upper.ToString(System.Globalization.CultureInfo.InvariantCulture)), ["Sc.Var.maxis"] = Json(lower.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ["Shape"] = Json("\"round\""), ["shape"] = Json("\"2nd\""), ["class"] = Json("500"),
+        };
+        var answer = await _client.Endpoints.PredictAsync("vehicle", new PredictRequest([Row(90, 5), Row(5, 90), Row(10, 95)]));
+        Assert.Equal(["bus", "van", "van"], answer.Predictions.Select(p => p.Label));
+
+        // Batch scoring and the drift baseline read the same columns by their own names.
+        var batch = await _client.Jobs.WaitAsync((await _client.Jobs.BatchAsync(new BatchRequest("vehicle", "vehicle"))).Id, ct: TestContext.Current.CancellationToken);
+        Assert.True(batch.Status == JobStatus.Succeeded, batch.Error);
+        var scored = await _client.Datasets.GetAsync(batch.Batch!.Output);
+        Assert.Equal([.. names, "Class_predicted", "Class_probability_van", "Class_probability_bus"], scored.Columns.Select(c => c.Name));
+        var scoredCsv = Path.Combine(_server.DataDir, "scored.csv");
+        await _client.Datasets.DownloadAsync(batch.Batch.Output, scoredCsv, "csv");
+        var lines = (await File.ReadAllLinesAsync(scoredCsv, TestContext.Current.CancellationToken)).Select(l => l.Split(',')).ToList();
+        Assert.Equal(csv.ToString().Split('\n')[1].Split(','), lines[1][..6]);
+        Assert.True(lines.Skip(1).Count(l => l[5] == l[6]) >= 380, "the batch predictions follow Sc.Var.Maxis");
+        var baseline = await _client.Monitoring.BaselineAsync("vehicle", 1);
+        Assert.Equal(names[..5].Order(StringComparer.Ordinal), baseline.Features.Keys.Order(StringComparer.Ordinal));
+        Assert.True(baseline.Features["Sc.Var.Maxis"].Quantiles![^1] > 90 && baseline.Features["Sc.Var.maxis"].Quantiles![^1] < 10);
+        Assert.Equal(["1st", "2nd", "3rd"], baseline.Features["shape"].Counts!.Keys.Order());
+    }
+
+    /// <summary>A Parquet file's top-level column names as DuckDB's own schema reader gives them (its queries would fold their case).</summary>
+    private static List<string> ParquetNames(string parquet)
+    {
+        using var connection = new DuckDB.NET.Data.DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT name FROM parquet_schema('{parquet.Replace("'", "''", StringComparison.Ordinal)}') WHERE name <> 'duckdb_schema'";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read()) names.Add(reader.GetString(0));
+        return names;
+    }
+
     private static System.Text.Json.JsonElement Json(string text) => System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class CsvValidator
     private bool _lineHasContent;  // false while the current record is still an empty line
     private int _expectedFields = -1;
     private readonly List<string> _header = [];
-    private readonly HashSet<string> _names = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly int _maxColumns = DataLimits.Current.MaxColumns;
     private readonly List<byte> _headerField = [];
     private readonly byte[] _utf8Carry = new byte[4];

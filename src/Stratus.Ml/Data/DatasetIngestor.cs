@@ -27,22 +27,25 @@ public static class DatasetIngestor
     public static (IngestResult Result, IReadOnlyList<ColumnProfile> Profile) Ingest(string source, SourceFormat format, string destination, string tempDirectory, char delimiter = ',')
     {
         using var connection = DuckDb.Open(tempDirectory);
+        SqlColumns sql;
         if (format == SourceFormat.Csv)
         {
+            sql = Read(() => SqlColumns.OfCsvHeader(connection, source, Dialect(delimiter)));
             try
             {
-                Stage(connection, CsvScan(source, delimiter, fullSample: false));
+                Stage(connection, sql.Scan(CsvScan(source, delimiter, fullSample: false)));
             }
             catch (DataFormatException ex) when (ex.InnerException is DuckDBException inner && IsConversionError(inner))
             {
                 // The type sniffed from the first rows does not hold further down: sniff the whole file instead.
-                Stage(connection, CsvScan(source, delimiter, fullSample: true));
+                Stage(connection, sql.Scan(CsvScan(source, delimiter, fullSample: true)));
             }
         }
         else
         {
             CheckParquet(connection, source);
-            Stage(connection, $"read_parquet({DuckDb.Literal(source)})");
+            sql = SqlColumns.OfParquet(source);
+            Stage(connection, sql.ScanParquet(source));
         }
 
         using var command = connection.CreateCommand();
@@ -50,15 +53,15 @@ public static class DatasetIngestor
         command.CommandText = "DESCRIBE staged";
         using (var reader = command.ExecuteReader())
         {
-            while (reader.Read()) names.Add(new ColumnSchema(reader.GetString(0), reader.GetString(1), Nullable: true));
+            // By position: the table's names are the SQL names, the dataset's those written.
+            while (reader.Read()) names.Add(new ColumnSchema(sql.Names[names.Count], reader.GetString(1), Nullable: true));
         }
         if (names.Count == 0) throw new DataFormatException("the file has no columns");
         CheckSize(names.Count, Count(command, "SELECT count(*) FROM staged"));
-        command.CommandText = $"COPY staged TO {DuckDb.Literal(destination)} (FORMAT parquet, COMPRESSION zstd)";
-        command.ExecuteNonQuery();
-        var profile = DatasetProfiler.Profile(connection, "staged", names);
+        DuckDb.CopyToParquet(command, "SELECT * FROM staged", destination, sql.Names);
+        var profile = DatasetProfiler.Profile(connection, "staged", names, sql);
         var rows = profile.Count > 0 ? profile[0].Count + profile[0].Missing : 0;
-        var columns = names.ConvertAll(c => c with { Nullable = profile.First(p => p.Name == c.Name).Missing > 0 });
+        var columns = names.Select((c, i) => c with { Nullable = profile[i].Missing > 0 }).ToList();
         return (new IngestResult(rows, columns), profile);
     }
 
@@ -107,9 +110,23 @@ public static class DatasetIngestor
     /// Such columns stay text, exactly as written. (Leading zeros and text like 1e5 among words already stay text.)
     /// </remarks>
     private static string CsvScan(string source, char delimiter, bool fullSample) =>
-        $"read_csv({DuckDb.Literal(source)}, header = true, delim = {DuckDb.Literal(delimiter.ToString())}, " +
-        $"quote = '\"', escape = '\"', strict_mode = false, auto_type_candidates = ['BIGINT', 'DOUBLE', 'DATE', 'TIME', 'TIMESTAMP', 'VARCHAR']" +
+        $"read_csv({DuckDb.Literal(source)}, header = true{Dialect(delimiter)}, auto_type_candidates = ['BIGINT', 'DOUBLE', 'DATE', 'TIME', 'TIMESTAMP', 'VARCHAR']" +
         $"{(fullSample ? ", sample_size = -1" : "")})";
+
+    private static string Dialect(char delimiter) =>
+        $", delim = {DuckDb.Literal(delimiter.ToString())}, quote = '\"', escape = '\"', strict_mode = false";
+
+    private static T Read<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (DuckDBException ex)
+        {
+            throw new DataFormatException(FirstLine(ex.Message), ex);
+        }
+    }
 
     private static void Stage(DuckDBConnection connection, string scan)
     {

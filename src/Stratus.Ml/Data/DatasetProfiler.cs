@@ -22,9 +22,10 @@ public static class DatasetProfiler
     public static IReadOnlyList<ColumnProfile> ProfileParquet(DuckDBConnection connection, string parquet, IReadOnlyList<ColumnSchema> columns)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"CREATE OR REPLACE TEMP VIEW profiled_parquet AS SELECT * FROM read_parquet({DuckDb.Literal(parquet)})";
+        var sql = SqlColumns.OfParquet(parquet);
+        command.CommandText = $"CREATE OR REPLACE TEMP VIEW profiled_parquet AS SELECT * FROM {sql.ScanParquet(parquet)}";
         command.ExecuteNonQuery();
-        var profile = Profile(connection, "profiled_parquet", columns);
+        var profile = Profile(connection, "profiled_parquet", columns, sql);
         command.CommandText = "DROP VIEW profiled_parquet";
         command.ExecuteNonQuery();
         return profile;
@@ -40,26 +41,27 @@ public static class DatasetProfiler
     /// (HyperLogLog) and quantiles (t-digest, over a sample of about <see cref="QuantileSampleRows"/> rows for larger
     /// tables) are approximate.
     /// </remarks>
-    public static IReadOnlyList<ColumnProfile> Profile(DuckDBConnection connection, string relation, IReadOnlyList<ColumnSchema> columns)
+    /// <param name="sql">The SQL names of the columns in <paramref name="relation"/>.</param>
+    public static IReadOnlyList<ColumnProfile> Profile(DuckDBConnection connection, string relation, IReadOnlyList<ColumnSchema> columns, SqlColumns sql)
     {
         using var command = connection.CreateCommand();
         // A few dozen columns per query: one query over thousands of columns holds every column's aggregate states
         // (HyperLogLog, t-digest) per thread at once and costs more than linear time to plan; in groups, time and
         // memory grow linearly with the columns (1,000 columns: 1.8 GB and 12.8 s in one query; in groups, see the
         // `wide` benchmark: about 240 MB and 3 s).
-        return [.. columns.Chunk(ColumnsPerQuery).SelectMany(group => Profile(command, DuckDb.Identifier(relation), group))];
+        return [.. columns.Chunk(ColumnsPerQuery).SelectMany(group => Profile(command, DuckDb.Identifier(relation), group, sql))];
     }
 
     /// <summary>Columns profiled by one query.</summary>
     private const int ColumnsPerQuery = 32;
 
-    private static List<ColumnProfile> Profile(DuckDBCommand command, string relation, IReadOnlyList<ColumnSchema> columns)
+    private static List<ColumnProfile> Profile(DuckDBCommand command, string relation, IReadOnlyList<ColumnSchema> columns, SqlColumns sql)
     {
         // Scan 1: the per-column aggregates of every column.
         var selects = new List<string> { "count(*)" };
         foreach (var c in columns)
         {
-            var id = DuckDb.Identifier(c.Name);
+            var id = sql[c.Name];
             selects.Add($"count({id})");
             selects.Add($"approx_count_distinct({id})");
             if (DuckDb.IsNumeric(c.Type))
@@ -74,7 +76,7 @@ public static class DatasetProfiler
         var aggregates = ReadRow(command, $"SELECT {string.Join(", ", selects)} FROM {relation}");
 
         var total = Convert.ToInt64(aggregates[0], CultureInfo.InvariantCulture);
-        var quantileRow = Quantiles(command, relation, columns, total);
+        var quantileRow = Quantiles(command, relation, columns, sql, total);
         var q = 0;
         var stats = new List<(ColumnSchema Column, long Count, long Distinct, double? Min, double? Max, double? Mean, double? Std, Dictionary<string, double>? Quantiles)>();
         var at = 1;
@@ -103,7 +105,7 @@ public static class DatasetProfiler
         {
             var parts = binned.Select(s =>
             {
-                var id = DuckDb.Identifier(s.Column.Name);
+                var id = sql[s.Column.Name];
                 var width = (s.Max!.Value - s.Min!.Value) / HistogramBins;
                 var bin = width > 0 && double.IsFinite(width)
                     ? $"least(floor(({id}::DOUBLE - {Sql(s.Min.Value)}) / {Sql(width)})::BIGINT, {HistogramBins - 1})"
@@ -117,7 +119,7 @@ public static class DatasetProfiler
         // Exact distinct counts where decisions hang on them (the task, binary or multiclass; one-hot or hashed): a
         // HyperLogLog estimate of 2 for a 3-class target trained a binary model that never predicted the third class.
         var few = stats.Where(s => DuckDb.IsNumeric(s.Column.Type) && s.Distinct <= ExactDistinctBelow).ToList();
-        var exact = few.Count == 0 ? [] : ReadRow(command, $"SELECT {string.Join(", ", few.Select(s => $"count(DISTINCT {DuckDb.Identifier(s.Column.Name)})"))} FROM {relation}");
+        var exact = few.Count == 0 ? [] : ReadRow(command, $"SELECT {string.Join(", ", few.Select(s => $"count(DISTINCT {sql[s.Column.Name]})"))} FROM {relation}");
         var exactNumeric = few.Select((s, i) => (s.Column.Name, Count: Convert.ToInt64(exact[i], CultureInfo.InvariantCulture))).ToDictionary(p => p.Name, p => p.Count);
 
         return stats.ConvertAll(s =>
@@ -127,7 +129,7 @@ public static class DatasetProfiler
                 return new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, exactNumeric.GetValueOrDefault(s.Column.Name, s.Distinct), s.Min, s.Max, s.Mean, s.Std,
                     s.Quantiles, histograms.GetValueOrDefault(s.Column.Name), null);
             }
-            var (top, distinct) = TopValues(command, relation, s.Column.Name);
+            var (top, distinct) = TopValues(command, relation, sql[s.Column.Name]);
             return new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, distinct, null, null, null, null, null, null, top);
         });
     }
@@ -135,10 +137,10 @@ public static class DatasetProfiler
     /// <summary>Numeric columns whose estimated distinct count is at most this are counted exactly (text columns always are).</summary>
     public const long ExactDistinctBelow = 2_000;
 
-    private static object?[] Quantiles(DuckDBCommand command, string relation, IReadOnlyList<ColumnSchema> columns, long rows)
+    private static object?[] Quantiles(DuckDBCommand command, string relation, IReadOnlyList<ColumnSchema> columns, SqlColumns sql, long rows)
     {
         var levels = string.Join(", ", QuantileLevels.Select(q => q.ToString(CultureInfo.InvariantCulture)));
-        var parts = columns.Where(c => DuckDb.IsNumeric(c.Type)).Select(c => $"approx_quantile({DuckDb.Identifier(c.Name)}::DOUBLE, [{levels}])").ToList();
+        var parts = columns.Where(c => DuckDb.IsNumeric(c.Type)).Select(c => $"approx_quantile({sql[c.Name]}::DOUBLE, [{levels}])").ToList();
         if (parts.Count == 0) return [];
         // System sampling skips whole vectors, so it costs a fraction of a scan; the t-digest is approximate anyway.
         var sample = rows > 2 * QuantileSampleRows
@@ -174,9 +176,8 @@ public static class DatasetProfiler
     private static string Sql(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>The most frequent values, and (from the same grouping) the exact number of distinct values.</summary>
-    private static (List<ValueCount> Top, long Distinct) TopValues(DuckDBCommand command, string relation, string column)
+    private static (List<ValueCount> Top, long Distinct) TopValues(DuckDBCommand command, string relation, string id)
     {
-        var id = DuckDb.Identifier(column);
         command.CommandText = $"""
             SELECT v, n, count(*) OVER () AS distinct_values FROM (SELECT {id}::VARCHAR AS v, count(*) AS n FROM {relation} WHERE {id} IS NOT NULL GROUP BY v)
             ORDER BY n DESC, v LIMIT {TopValueCount}

@@ -24,6 +24,21 @@ public static class DuckDb
         return connection;
     }
 
+    /// <summary>
+    /// Writes what <paramref name="query"/> returns to a Parquet file whose columns are named <paramref name="names"/>
+    /// (one per column of the query, in order): DuckDB writes its case-folded form of names that differ only in case.
+    /// </summary>
+    public static void CopyToParquet(DuckDBCommand command, string query, string path, IReadOnlyList<string> names, string options = ", COMPRESSION zstd")
+    {
+        command.CommandText = $"COPY ({query}) TO {Literal(path)} (FORMAT parquet{options})";
+        command.ExecuteNonQuery();
+        ParquetFooter.RenameColumns(path, names);
+    }
+
+    /// <summary>A JSON pointer (RFC 6901) to the value at <paramref name="keys"/>: any key is safe in it once ~ and / are escaped; unlike SQL names, it tells case apart.</summary>
+    public static string JsonPointer(params string[] keys) =>
+        "/" + string.Join('/', keys.Select(k => k.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)));
+
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 

@@ -20,23 +20,28 @@ public static class RetrainingData
         ArgumentOutOfRangeException.ThrowIfGreaterThan(holdoutPercent, 90);
         using var connection = DuckDb.Open(tempDirectory);
         using var command = connection.CreateCommand();
-        command.CommandText = $"CREATE TEMP TABLE source AS SELECT * FROM read_parquet({DuckDb.Literal(parquet)})";
+        var sql = SqlColumns.OfParquet(parquet);
+        command.CommandText = $"CREATE TEMP TABLE source AS SELECT * FROM {sql.ScanParquet(parquet)}";
         command.ExecuteNonQuery();
 
         long feedback = 0;
         if (feedbackJsonl is not null && new FileInfo(feedbackJsonl).Length > 0)
         {
-            // The feedback's fields take the dataset's types; columns it lacks stay empty.
-            var types = new List<(string Name, string Type)>();
+            // Each field by its exact name (a JSON pointer; DuckDB's own names ignore case) as the dataset's type;
+            // columns it lacks stay empty. Integers may come as 3.0 from JSON: read as numbers first.
+            var types = new List<string>();
             command.CommandText = "DESCRIBE source";
             using (var reader = command.ExecuteReader())
             {
-                while (reader.Read()) types.Add((reader.GetString(0), reader.GetString(1)));
+                while (reader.Read()) types.Add(reader.GetString(1));
             }
-            var columns = string.Join(", ", types.Select(t => $"{DuckDb.Literal(t.Name)}: {DuckDb.Literal(t.Type)}"));
-            command.CommandText = $"SELECT count(*) FROM source";
+            var values = types.Select((type, i) => DuckDb.IsNumeric(type) && type is not ("FLOAT" or "DOUBLE") && !type.StartsWith("DECIMAL", StringComparison.Ordinal)
+                ? $"CAST(CAST(v[{i + 1}] AS DOUBLE) AS {type})"
+                : $"CAST(v[{i + 1}] AS {type})");
+            command.CommandText = "SELECT count(*) FROM source";
             var before = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-            command.CommandText = $"INSERT INTO source BY NAME SELECT * FROM read_json({DuckDb.Literal(feedbackJsonl)}, format = 'newline_delimited', columns = {{{columns}}})";
+            command.CommandText = $"INSERT INTO source SELECT {string.Join(", ", values)} FROM (SELECT json_extract_string(json, [{string.Join(", ", sql.Names.Select(n => DuckDb.Literal(DuckDb.JsonPointer(n))))}]) AS v " +
+                $"FROM read_json_objects({DuckDb.Literal(feedbackJsonl)}, format = 'newline_delimited'))";
             command.ExecuteNonQuery();
             command.CommandText = "SELECT count(*) FROM source";
             feedback = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) - before;
@@ -48,8 +53,7 @@ public static class RetrainingData
             var temp = path + ".tmp";
             command.CommandText = $"SELECT count(*) FROM source WHERE {where}";
             var rows = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-            command.CommandText = $"COPY (SELECT * FROM source WHERE {where}) TO {DuckDb.Literal(temp)} (FORMAT parquet)";
-            command.ExecuteNonQuery();
+            DuckDb.CopyToParquet(command, $"SELECT * FROM source WHERE {where}", temp, sql.Names, "");
             File.Move(temp, path, overwrite: true);
             return rows;
         }

@@ -41,8 +41,9 @@ public static class Baselines
     public static Dictionary<string, DistributionSketch> OfDataset(string parquet, IReadOnlyList<ModelInput> inputs, string tempDirectory)
     {
         using var connection = DuckDb.Open(tempDirectory);
+        var sql = SqlColumns.OfParquet(parquet);
         var columns = inputs.Select(i => new SketchColumn(i.Name, KindOf(i.Type),
-            DuckDb.Identifier(i.Name) + (KindOf(i.Type) == DriftSketches.Numeric ? "::DOUBLE" : "::VARCHAR"))).ToList();
-        return DriftSketches.Compute(connection, $"read_parquet({DuckDb.Literal(parquet)})", columns);
+            sql[i.Name] + (KindOf(i.Type) == DriftSketches.Numeric ? "::DOUBLE" : "::VARCHAR"))).ToList();
+        return DriftSketches.Compute(connection, sql.ScanParquet(parquet), columns);
     }
 }

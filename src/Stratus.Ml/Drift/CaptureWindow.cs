@@ -23,9 +23,9 @@ public static class CaptureWindow
     {
         static string Time(DateTimeOffset t) => $"TIMESTAMPTZ '{t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture)}+00'";
         // Every value read in one parse of each row (a path list), into a typed table the sketches scan like any other.
-        var paths = new List<string> { Pointer("time"), Pointer("model", "name"), Pointer("model", "version") };
-        paths.AddRange(features.Keys.Select(f => Pointer("inputs", f)));
-        if (prediction is not null) paths.Add(Pointer([.. prediction.Path]));
+        var paths = new List<string> { DuckDb.JsonPointer("time"), DuckDb.JsonPointer("model", "name"), DuckDb.JsonPointer("model", "version") };
+        paths.AddRange(features.Keys.Select(f => DuckDb.JsonPointer("inputs", f)));
+        if (prediction is not null) paths.Add(DuckDb.JsonPointer([.. prediction.Path]));
         var selects = new List<string> { "CAST(v[1] AS TIMESTAMPTZ) AS captured_at", "v[2] AS model_name", "v[3] AS model_version" };
         selects.AddRange(features.Select((f, i) => Typed(f.Value, $"v[{i + 4}]") + $" AS c{i}"));
         if (prediction is not null) selects.Add(Typed(prediction.Kind, $"v[{features.Count + 4}]") + " AS predicted");
@@ -66,10 +66,6 @@ public static class CaptureWindow
         unseen.Sort(StringComparer.Ordinal);
         return new WindowSketch(rows, sketches, predicted, unseen);
     }
-
-    /// <summary>A JSON pointer to a value of the captured row: any key is safe in it once ~ and / are escaped.</summary>
-    private static string Pointer(params string[] keys) =>
-        "/" + string.Join('/', keys.Select(k => k.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)));
 
     /// <summary>A value read as text, as a column of this kind: a DOUBLE (NULL when it is not a number) or a VARCHAR.</summary>
     private static string Typed(string kind, string value) => kind == DriftSketches.Numeric ? $"TRY_CAST({value} AS DOUBLE)" : value;

@@ -22,14 +22,15 @@ public static class BatchScorer
             {
                 var classes = model.Manifest.Classes;
                 writer.WriteLine(classes.Count > 0 ? string.Join(',', classes.Select(Quote).Append("label")) : "prediction");
-                command.CommandText = $"SELECT * FROM read_csv({DuckDb.Literal(csv)}, header = true)";
+                var sql = SqlColumns.OfCsvHeader(connection, csv, "");
+                command.CommandText = $"SELECT * FROM {sql.Scan($"read_csv({DuckDb.Literal(csv)}, header = true)")}";
                 using var reader = command.ExecuteReader();
                 var batch = new List<IReadOnlyDictionary<string, JsonElement>>(Chunk);
                 var docs = new List<JsonDocument>();
                 while (true)
                 {
                     var more = reader.Read();
-                    if (more) batch.Add(ToRow(reader, docs));
+                    if (more) batch.Add(ToRow(reader, docs, sql.Names));
                     if (batch.Count == Chunk || (!more && batch.Count > 0))
                     {
                         foreach (var p in model.Predict(batch))
@@ -65,8 +66,9 @@ public static class BatchScorer
         var manifest = model.Manifest;
         var task = Training.MlTasks.Parse(manifest.Task) ?? Training.MlTask.Regression;
         var classIndex = manifest.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
-        var target = DuckDb.Identifier(manifest.Target);
-        var (labels, scores, skipped) = ScoreRows(model, $"SELECT *, {target}::VARCHAR AS {Truth} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {target} IS NOT NULL",
+        var sql = SqlColumns.OfParquet(parquet);
+        var target = sql[manifest.Target];
+        var (labels, scores, skipped) = ScoreRows(model, sql, $"SELECT *, {target}::VARCHAR AS {Truth} FROM {sql.ScanParquet(parquet)} WHERE {target} IS NOT NULL",
             tempDirectory, text => task == Training.MlTask.Regression ? float.Parse(text, CultureInfo.InvariantCulture) : classIndex.TryGetValue(text, out var i) ? i : null, ct);
         var (metrics, _) = Training.ModelMetrics.Compute(task, [.. labels], [.. scores], manifest.Classes.Count);
         return (metrics, labels.Count, skipped);
@@ -76,13 +78,19 @@ public static class BatchScorer
     /// The model's scores on the rows of a Parquet file (a repeatable sample of <paramref name="maxRows"/> when it has
     /// more), laid out as <see cref="Training.ModelMetrics.Width"/> says: what a baseline of its predictions is made of.
     /// </summary>
-    public static double[] Scores(ModelPackage model, string parquet, string tempDirectory, int maxRows = 100_000, CancellationToken ct = default) =>
-        [.. ScoreRows(model, $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}) USING SAMPLE reservoir({maxRows} ROWS) REPEATABLE (42)", tempDirectory, null, ct).Scores];
+    public static double[] Scores(ModelPackage model, string parquet, string tempDirectory, int maxRows = 100_000, CancellationToken ct = default)
+    {
+        var sql = SqlColumns.OfParquet(parquet);
+        return [.. ScoreRows(model, sql, $"SELECT * FROM {sql.ScanParquet(parquet)} USING SAMPLE reservoir({maxRows} ROWS) REPEATABLE (42)", tempDirectory, null, ct).Scores];
+    }
 
     private const string Truth = "stratus_truth";
 
-    /// <summary>Scores the rows a query returns in chunks; with <paramref name="label"/>, its <see cref="Truth"/> column is read as the label (null: the row is skipped).</summary>
-    private static (List<float> Labels, List<double> Scores, long Skipped) ScoreRows(ModelPackage model, string sql, string tempDirectory, Func<string, float?>? label, CancellationToken ct)
+    /// <summary>
+    /// Scores the rows a query returns in chunks (the file's columns <paramref name="columns"/> first); with
+    /// <paramref name="label"/>, its <see cref="Truth"/> column is read as the label (null: the row is skipped).
+    /// </summary>
+    private static (List<float> Labels, List<double> Scores, long Skipped) ScoreRows(ModelPackage model, SqlColumns columns, string sql, string tempDirectory, Func<string, float?>? label, CancellationToken ct)
     {
         var manifest = model.Manifest;
         var task = Training.MlTasks.Parse(manifest.Task) ?? Training.MlTask.Regression;
@@ -120,7 +128,7 @@ public static class BatchScorer
                 }
                 labels.Add(value);
             }
-            batch.Add(ToRow(reader, docs, truthOrdinal));
+            batch.Add(ToRow(reader, docs, columns.Names));
             if (batch.Count == Chunk) Flush();
         }
         if (batch.Count > 0) Flush();
@@ -143,10 +151,10 @@ public static class BatchScorer
         Directory.CreateDirectory(workDir);
         using var connection = DuckDb.Open(workDir);
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}, file_row_number = true)";
+        var sql = SqlColumns.OfParquet(parquet);
+        command.CommandText = $"SELECT * FROM {sql.ScanParquet(parquet, ", file_row_number = true")}";
         using var reader = command.ExecuteReader();
-        var inputs = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).Where(n => n != "file_row_number").ToHashSet(StringComparer.Ordinal);
-        var columns = PredictionColumns(model.Manifest, inputs);
+        var columns = PredictionColumns(model.Manifest, sql.Names.ToHashSet(StringComparer.Ordinal));
         var rowNumber = reader.GetOrdinal("file_row_number");
         long total;
         using (var count = connection.CreateCommand())
@@ -200,7 +208,7 @@ public static class BatchScorer
                 while (rows.Count < chunkRows && (more = reader.Read()))
                 {
                     if (first < 0) first = reader.GetInt64(rowNumber);
-                    rows.Add(resumed ? EmptyRow : ToRow(reader, docs, rowNumber));
+                    rows.Add(resumed ? EmptyRow : ToRow(reader, docs, sql.Names));
                 }
                 if (rows.Count == 0) break;
                 if (resumed)
@@ -231,14 +239,14 @@ public static class BatchScorer
         ct.ThrowIfCancellationRequested();
 
         // The input joined with its predictions, in the input's order; a missing or extra row is an error, not a short file.
-        var types = string.Join(", ", new[] { "'file_row_number': 'BIGINT'" }.Concat(columns.Select((c, i) =>
-            $"{DuckDb.Literal(c)}: '{(i == 0 && model.Manifest.Classes.Count > 0 ? "VARCHAR" : "DOUBLE")}'")));
-        var joined = $"SELECT i.* EXCLUDE (file_row_number), p.* EXCLUDE (file_row_number) FROM read_parquet({DuckDb.Literal(parquet)}, file_row_number = true) i " +
+        // The parts' columns have names of their own (predicted, p0, p1 ...), given theirs in the output's footer.
+        var types = string.Join(", ", PartColumns(model.Manifest).Select((c, i) =>
+            $"{DuckDb.Literal(c)}: '{(i == 0 ? "BIGINT" : i == 1 && model.Manifest.Classes.Count > 0 ? "VARCHAR" : "DOUBLE")}'"));
+        var joined = $"SELECT i.* EXCLUDE (file_row_number), p.* EXCLUDE (file_row_number) FROM {sql.ScanParquet(parquet, ", file_row_number = true", "i")} " +
             $"JOIN read_csv({DuckDb.Literal(Path.Combine(workDir, "part-*.csv"))}, header = true, columns = {{{types}}}) p USING (file_row_number) ORDER BY file_row_number";
         using (var copy = connection.CreateCommand())
         {
-            copy.CommandText = $"COPY ({joined}) TO {DuckDb.Literal(output)} (FORMAT parquet, COMPRESSION zstd)";
-            copy.ExecuteNonQuery();
+            DuckDb.CopyToParquet(copy, joined, output, [.. sql.Names, .. columns]);
         }
         using (var check = connection.CreateCommand())
         {
@@ -271,12 +279,15 @@ public static class BatchScorer
         return [Free($"{manifest.Target}_predicted"), .. manifest.Classes.Select(c => Free($"{manifest.Target}_probability_{c}"))];
     }
 
+    private static IEnumerable<string> PartColumns(ModelManifest manifest) =>
+        new[] { "file_row_number", "predicted" }.Concat(manifest.Classes.Select((_, k) => $"p{k}"));
+
     private static void WritePart(string part, long first, IReadOnlyList<Prediction> predictions, ModelManifest manifest)
     {
         var temp = part + ".tmp";
         using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
         {
-            writer.WriteLine(string.Join(',', new[] { "file_row_number", "predicted" }.Concat(manifest.Classes.Select((_, k) => $"p{k}"))));
+            writer.WriteLine(string.Join(',', PartColumns(manifest)));
             for (var r = 0; r < predictions.Count; r++)
             {
                 var p = predictions[r];
@@ -295,16 +306,16 @@ public static class BatchScorer
         File.Move(temp, part, overwrite: true);
     }
 
-    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, int skip = -1)
+    /// <summary>A request row of the reader's first fields, named as written (<paramref name="names"/>); fields after them are not inputs.</summary>
+    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            for (var i = 0; i < reader.FieldCount; i++)
+            for (var i = 0; i < names.Count; i++)
             {
-                if (i == skip) continue;
-                json.WritePropertyName(reader.GetName(i));
+                json.WritePropertyName(names[i]);
                 var value = reader.IsDBNull(i) ? null : reader.GetValue(i);
                 switch (value)
                 {

@@ -78,19 +78,21 @@ public static class TrainingData
     /// <summary>Writes the model's input columns and the encoded label to a CSV file and returns a loader over it.</summary>
     public static IDataView Load(MLContext ml, string parquet, IReadOnlyList<FeatureColumn> features, ColumnProfile target, MlTask task, string csvPath, string tempDirectory)
     {
-        var selects = features.Select(f => $"{Expression(f)} AS {DuckDb.Identifier(f.Name)}").ToList();
-        var t = DuckDb.Identifier(target.Name);
+        var sql = SqlColumns.OfParquet(parquet);
+        // The loader reads the columns by position, under the model's names: the header's names are the query's own.
+        var selects = features.Select((f, i) => $"{Expression(f, sql)} AS c{i}").ToList();
+        var t = sql[target.Name];
         selects.Add(task switch
         {
-            MlTask.BinaryClassification => $"{BinaryLabel(target)} AS {LabelColumn}",
-            MlTask.MulticlassClassification => $"{t}::VARCHAR AS {LabelColumn}",
-            _ => $"{t}::DOUBLE AS {LabelColumn}",
+            MlTask.BinaryClassification => $"{BinaryLabel(target, t)} AS label",
+            MlTask.MulticlassClassification => $"{t}::VARCHAR AS label",
+            _ => $"{t}::DOUBLE AS label",
         });
         using (var connection = DuckDb.Open(tempDirectory))
         using (var command = connection.CreateCommand())
         {
             // Rows without a label teach nothing and cannot be scored.
-            command.CommandText = $"COPY (SELECT {string.Join(", ", selects)} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {t} IS NOT NULL) TO {DuckDb.Literal(csvPath)} (HEADER, DELIMITER ',')";
+            command.CommandText = $"COPY (SELECT {string.Join(", ", selects)} FROM {sql.ScanParquet(parquet)} WHERE {t} IS NOT NULL) TO {DuckDb.Literal(csvPath)} (HEADER, DELIMITER ',')";
             command.ExecuteNonQuery();
         }
         var columns = features.Select((f, i) => new TextLoader.Column(f.Name, f.Kind == FeatureKind.Numeric ? DataKind.Single : DataKind.String, i)).ToList();
@@ -119,7 +121,8 @@ public static class TrainingData
         var categorical = features.Where(f => f.Kind == FeatureKind.Categorical).ToList();
         if (categorical.Count == 0) return result;
         using var connection = DuckDb.Open(tempDirectory);
-        foreach (var f in categorical) result[f.SourceColumn] = DistinctValues(connection, parquet, f.SourceColumn);
+        var sql = SqlColumns.OfParquet(parquet);
+        foreach (var f in categorical) result[f.SourceColumn] = DistinctValues(connection, parquet, sql, f.SourceColumn);
         return result;
     }
 
@@ -131,10 +134,11 @@ public static class TrainingData
     {
         var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         using var connection = DuckDb.Open(tempDirectory);
+        var sql = SqlColumns.OfParquet(parquet);
         foreach (var f in features)
         {
             using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {Expression(f)} AS v, count(*) AS n FROM read_parquet({DuckDb.Literal(parquet)}) GROUP BY v ORDER BY n DESC, v LIMIT {limit}";
+            command.CommandText = $"SELECT {Expression(f, sql)} AS v, count(*) AS n FROM {sql.ScanParquet(parquet)} GROUP BY v ORDER BY n DESC, v LIMIT {limit}";
             var values = new List<string>();
             using var reader = command.ExecuteReader();
             while (reader.Read()) values.Add(reader.GetString(0));
@@ -147,7 +151,7 @@ public static class TrainingData
     public static IReadOnlyList<string> Classes(string parquet, ColumnProfile target, string tempDirectory)
     {
         using var connection = DuckDb.Open(tempDirectory);
-        return DistinctValues(connection, parquet, target.Name);
+        return DistinctValues(connection, parquet, SqlColumns.OfParquet(parquet), target.Name);
     }
 
     /// <summary>How many distinct values a column has, counted exactly up to <paramref name="cap"/> (more: <paramref name="cap"/>).</summary>
@@ -155,16 +159,17 @@ public static class TrainingData
     {
         using var connection = DuckDb.Open(tempDirectory);
         using var command = connection.CreateCommand();
-        var id = DuckDb.Identifier(column);
-        command.CommandText = $"SELECT count(*) FROM (SELECT DISTINCT {id} FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL LIMIT {cap})";
+        var sql = SqlColumns.OfParquet(parquet);
+        var id = sql[column];
+        command.CommandText = $"SELECT count(*) FROM (SELECT DISTINCT {id} FROM {sql.ScanParquet(parquet)} WHERE {id} IS NOT NULL LIMIT {cap})";
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
-    private static List<string> DistinctValues(DuckDB.NET.Data.DuckDBConnection connection, string parquet, string column)
+    private static List<string> DistinctValues(DuckDB.NET.Data.DuckDBConnection connection, string parquet, SqlColumns sql, string column)
     {
         using var command = connection.CreateCommand();
-        var id = DuckDb.Identifier(column);
-        command.CommandText = $"SELECT DISTINCT {id}::VARCHAR AS v FROM read_parquet({DuckDb.Literal(parquet)}) WHERE {id} IS NOT NULL ORDER BY v";
+        var id = sql[column];
+        command.CommandText = $"SELECT DISTINCT {id}::VARCHAR AS v FROM {sql.ScanParquet(parquet)} WHERE {id} IS NOT NULL ORDER BY v";
         var values = new List<string>();
         using var reader = command.ExecuteReader();
         while (reader.Read()) values.Add(reader.GetString(0));
@@ -172,9 +177,9 @@ public static class TrainingData
     }
 
     /// <summary>The DuckDB expression that computes a model input column from the source row.</summary>
-    internal static string Expression(FeatureColumn f)
+    internal static string Expression(FeatureColumn f, SqlColumns sql)
     {
-        var source = DuckDb.Identifier(f.SourceColumn);
+        var source = sql[f.SourceColumn];
         if (f.SourceType is "DATE" or "TIMESTAMP" or "TIMESTAMP WITH TIME ZONE")
         {
             var part = f.Name[(f.SourceColumn.Length + 1)..];
@@ -194,9 +199,8 @@ public static class TrainingData
         return values.OrderBy(v => v.Count).ThenByDescending(v => v.Value, StringComparer.Ordinal).First().Value;
     }
 
-    private static string BinaryLabel(ColumnProfile target)
+    private static string BinaryLabel(ColumnProfile target, string t)
     {
-        var t = DuckDb.Identifier(target.Name);
         if (target.Type == "BOOLEAN") return t;
         return DuckDb.IsNumeric(target.Type)
             ? $"({t}::DOUBLE = {(target.Max ?? 1).ToString("R", CultureInfo.InvariantCulture)})"

@@ -190,7 +190,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}) LIMIT {limit}";
             using var reader = command.ExecuteReader();
-            var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+            var columns = SqlColumns.OfParquet(parquet).Names; // as written: DuckDB's own names fold case
             var rows = new List<IReadOnlyList<string?>>();
             while (reader.Read())
             {
@@ -236,13 +236,31 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     {
         var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
         var csv = blobs.NewTempPath(".csv");
-        await Task.Run(() =>
+        var cells = csv + ".rows";
+        try
         {
-            using var connection = DuckDb.Open(Path.GetDirectoryName(csv)!);
-            using var command = connection.CreateCommand();
-            command.CommandText = $"COPY (SELECT {CsvCells(ColumnsOf(row))} FROM read_parquet({DuckDb.Literal(parquet)})) TO {DuckDb.Literal(csv)} (HEADER, DELIMITER ',')";
-            command.ExecuteNonQuery();
-        }, ct);
+            await Task.Run(() =>
+            {
+                using var connection = DuckDb.Open(Path.GetDirectoryName(csv)!);
+                using var command = connection.CreateCommand();
+                var sql = SqlColumns.OfParquet(parquet);
+                command.CommandText = $"COPY (SELECT {CsvCells(ColumnsOf(row), sql)} FROM {sql.ScanParquet(parquet)}) TO {DuckDb.Literal(cells)} (HEADER false, DELIMITER ',')";
+                command.ExecuteNonQuery();
+                // The header as written: DuckDB's would fold names that differ only in case.
+                using var output = new FileStream(csv, FileMode.CreateNew, FileAccess.Write);
+                output.Write(System.Text.Encoding.UTF8.GetBytes(string.Join(',', sql.Names.Select(CsvField)) + "\n"));
+                using (var input = File.OpenRead(cells)) input.CopyTo(output);
+            }, ct);
+        }
+        catch
+        {
+            File.Delete(csv);
+            throw;
+        }
+        finally
+        {
+            File.Delete(cells);
+        }
         return csv;
     }
 
@@ -251,11 +269,14 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     /// tab or a carriage return) gets a leading apostrophe, as OWASP advises against CSV injection; numbers and the
     /// Parquet download are left as they are.
     /// </summary>
-    private static string CsvCells(IReadOnlyList<ColumnSchema> columns) => columns.Count == 0 ? "*" : string.Join(", ", columns.Select(c =>
+    private static string CsvCells(IReadOnlyList<ColumnSchema> columns, SqlColumns sql) => columns.Count == 0 ? "*" : string.Join(", ", columns.Select(c =>
     {
-        var id = DuckDb.Identifier(c.Name);
+        var id = sql[c.Name];
         return c.Type == "VARCHAR" ? $"CASE WHEN regexp_matches({id}, '^[-=+@\t\r]') THEN '''' || {id} ELSE {id} END AS {id}" : id;
     }));
+
+    private static string CsvField(string value) =>
+        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 
     internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
         name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat, ColumnsOf(r), r.CreatedAt, r.CreatedBy, created, r.RunId);

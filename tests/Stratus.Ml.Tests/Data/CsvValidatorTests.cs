@@ -85,9 +85,10 @@ public sealed class CsvValidatorTests
         Assert.Contains("UTF-8", Assert.Throws<DataFormatException>(() => Validate([.. "a,b\n1,"u8, 0xE9, (byte)'\n'])).Message);
 
     [Fact]
-    public void Should_reject_duplicate_and_empty_header_names()
+    public void Should_reject_duplicate_and_empty_header_names_but_not_names_that_differ_in_case()
     {
-        Assert.Contains("repeats", Assert.Throws<DataFormatException>(() => Validate("a,A\n1,2\n")).Message);
+        Assert.Contains("'a' repeats", Assert.Throws<DataFormatException>(() => Validate("a,A, a \n1,2,3\n")).Message);
+        Assert.Equal(["Sc.Var.Maxis", "Sc.Var.maxis"], Validate("Sc.Var.Maxis,Sc.Var.maxis\n1,2\n").Header);
         Assert.Contains("no name", Assert.Throws<DataFormatException>(() => Validate("a,,c\n1,2,3\n")).Message);
     }
 

@@ -48,4 +48,24 @@ public sealed class BatchScorerTests : IDisposable
             .Deserialize<Dictionary<string, System.Text.Json.JsonElement>>($"{{\"x_0\": {i}, \"x_1\": {i % 7}}}")!)]);
         Assert.Equal(fresh.Select(p => p.Label), rows.Skip(100).Select(r => r.Label));
     }
+
+    [Fact]
+    public void Should_score_a_csv_whose_columns_differ_only_in_case_by_their_own_names()
+    {
+        // The model reads "Reading" then "reading": a scorer that folded the header's case would fill one from the other, or neither.
+        var (onnx, source) = OnnxGraph.Mlp(4, 2, 4, 2);
+        using var packageBytes = new MemoryStream();
+        ModelPackage.ImportOnnx(onnx, new OnnxSignature(Inputs: [new OnnxInput("x", ["Reading", "reading"])]), packageBytes);
+        packageBytes.Position = 0;
+        var model = ModelPackage.Load(packageBytes);
+        var csv = Path.Combine(_dir, "in.csv");
+        File.WriteAllText(csv, "reading,Reading\n" + string.Concat(Enumerable.Range(0, 20).Select(i => $"{i % 3},{i}\n")));
+        var output = Path.Combine(_dir, "out.csv");
+
+        Assert.Equal(20, BatchScorer.Score(model, csv, output));
+
+        var probabilities = File.ReadAllLines(output).Skip(1).Select(l => double.Parse(l.Split(',')[1], CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(20, probabilities.Count);
+        for (var i = 0; i < 20; i++) Assert.Equal(source([i, i % 3])[1], probabilities[i], 5);
+    }
 }
