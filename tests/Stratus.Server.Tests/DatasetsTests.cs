@@ -249,6 +249,56 @@ public sealed class DatasetsTests : IAsyncLifetime
         Assert.Equal(["1st", "2nd", "3rd"], baseline.Features["shape"].Counts!.Keys.Order());
     }
 
+    [Theory]
+    [InlineData("regression")]
+    [InlineData("binary")]
+    [InlineData("multiclass")]
+    public async Task Should_train_on_columns_named_as_the_trainers_own_without_mixing_them_up(string task)
+    {
+        // Label, Features, Score and f_0 are names ML.NET pipelines use for themselves; here they are noise, and x the signal.
+        var random = new Random(11);
+        var csv = new StringBuilder("Label,Features,Score,f_0,x,y\n");
+        for (var i = 0; i < 600; i++)
+        {
+            var x = random.NextDouble() * 100;
+            var y = task switch
+            {
+                "regression" => (x * 2 + random.NextDouble() * 10).ToString("F3", System.Globalization.CultureInfo.InvariantCulture),
+                "binary" => x + (random.NextDouble() * 20) > 60 ? "yes" : "no",
+                _ => x < 33 ? "low" : x < 66 ? "mid" : "high",
+            };
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"{random.Next(1000)},{(random.Next(2) == 0 ? "a" : "b")},{random.NextDouble():F4},{random.Next(50)},{x:F3},{y}\n");
+        }
+        await _client.Datasets.UploadAsync($"reserved-{task}", Csv(csv.ToString()));
+        var job = await _client.Jobs.WaitAsync((await _client.Jobs.TrainAsync(new TrainRequest($"reserved-{task}", "y", Task: task, Register: $"reserved-{task}", Iterations: 40))).Id,
+            ct: TestContext.Current.CancellationToken);
+        Assert.True(job.Status == JobStatus.Succeeded, job.Error);
+        var metrics = job.Result!.Metrics;
+        await _client.Endpoints.DeployAsync($"reserved-{task}", $"reserved-{task}:1");
+        var rows = Enumerable.Range(0, 20).Select(i => new Dictionary<string, System.Text.Json.JsonElement>
+        {
+            ["Label"] = Json("500"), ["Features"] = Json("\"a\""), ["Score"] = Json("0.5"), ["f_0"] = Json("25"),
+            ["x"] = Json((i * 5 + 2.5).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        }).ToList();
+        var answer = await _client.Endpoints.PredictAsync($"reserved-{task}", new PredictRequest(rows));
+        switch (task)
+        {
+            case "regression":
+                Assert.InRange(metrics["r2"], 0.9, 0.999); // not 1: the label itself was never a feature
+                Assert.InRange(answer.Predictions[19].Value!.Value - answer.Predictions[0].Value!.Value, 150, 230);
+                break;
+            case "binary":
+                Assert.InRange(metrics["accuracy"], 0.75, 0.99);
+                Assert.Equal(("no", "yes"), (answer.Predictions[0].Label, answer.Predictions[19].Label));
+                break;
+            default:
+                Assert.InRange(metrics["accuracy"], 0.85, 1);
+                Assert.Equal(("low", "mid", "high"), (answer.Predictions[0].Label, answer.Predictions[10].Label, answer.Predictions[19].Label));
+                break;
+        }
+    }
+
     /// <summary>A Parquet file's top-level column names as DuckDB's own schema reader gives them (its queries would fold their case).</summary>
     private static List<string> ParquetNames(string parquet)
     {

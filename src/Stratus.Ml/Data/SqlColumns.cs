@@ -24,8 +24,14 @@ public sealed class SqlColumns
     /// <summary>The names as written, in file order.</summary>
     public IReadOnlyList<string> Names { get; }
 
+    /// <summary>The SQL names, in file order.</summary>
+    public IReadOnlyList<string> SqlNames => _sql;
+
     /// <summary>Whether some name had to change for DuckDB.</summary>
     public bool Renamed => _sql.Where((s, i) => s != Names[i]).Any();
+
+    /// <summary>Columns that queries add beside a file's own (read_parquet's row number, the scorer's truth): a file's column of such a name gets another SQL name.</summary>
+    public static IReadOnlySet<string> Added { get; } = new HashSet<string>(["file_row_number", "stratus_truth"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The columns named <paramref name="names"/> (in file order).</summary>
     /// <exception cref="DataFormatException">A name is empty or repeats another exactly.</exception>
@@ -42,7 +48,7 @@ public sealed class SqlColumns
         // Names as written first, so that a later "a~2" as written is never taken by a renamed "A".
         for (var i = 0; i < names.Count; i++)
         {
-            if (taken.Add(names[i])) sql[i] = names[i];
+            if (!Added.Contains(names[i]) && taken.Add(names[i])) sql[i] = names[i];
         }
         for (var i = 0; i < names.Count; i++)
         {

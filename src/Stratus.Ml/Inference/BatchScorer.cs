@@ -84,7 +84,7 @@ public static class BatchScorer
         return [.. ScoreRows(model, sql, $"SELECT * FROM {sql.ScanParquet(parquet)} USING SAMPLE reservoir({maxRows} ROWS) REPEATABLE (42)", tempDirectory, null, ct).Scores];
     }
 
-    private const string Truth = "stratus_truth";
+    private const string Truth = "stratus_truth"; // one of SqlColumns.Added
 
     /// <summary>
     /// Scores the rows a query returns in chunks (the file's columns <paramref name="columns"/> first); with
@@ -152,6 +152,14 @@ public static class BatchScorer
         using var connection = DuckDb.Open(workDir);
         using var command = connection.CreateCommand();
         var sql = SqlColumns.OfParquet(parquet);
+        if (sql.Names.Any(SqlColumns.Added.Contains))
+        {
+            // read_parquet cannot add its row number to a file with a column of that name: read a copy named otherwise.
+            var copy = Path.Combine(workDir, "input.parquet");
+            File.Copy(parquet, copy, overwrite: true);
+            ParquetFooter.RenameColumns(copy, sql.SqlNames);
+            parquet = copy;
+        }
         command.CommandText = $"SELECT * FROM {sql.ScanParquet(parquet, ", file_row_number = true")}";
         using var reader = command.ExecuteReader();
         var columns = PredictionColumns(model.Manifest, sql.Names.ToHashSet(StringComparer.Ordinal));

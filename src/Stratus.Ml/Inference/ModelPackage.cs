@@ -54,7 +54,8 @@ public sealed class ModelPackage
         _plan = [.. manifest.Inputs.Select(input => new InputPlan(
             input.Name,
             [.. TrainingData.FeaturesFor(input.Name, input.Type).Select(f =>
-                (f, inputSchema.GetColumnOrNull(f.Name)?.Index ?? throw new InvalidDataException($"the model has no input column '{f.Name}'")))],
+                (f, (inputSchema.GetColumnOrNull(f.Column) ?? inputSchema.GetColumnOrNull(f.Name))?.Index // by name in packages made before
+                    ?? throw new InvalidDataException($"the model has no input column '{f.Name}'")))],
             input.Categories?.ToHashSet(StringComparer.Ordinal),
             input.Categories))];
     }

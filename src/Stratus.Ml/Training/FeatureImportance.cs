@@ -50,7 +50,7 @@ internal static class FeatureImportance
             var permuted = (Array[])columns.Clone();
             foreach (var f in source)
             {
-                var index = schema[f.Name].Index;
+                var index = schema[f.Column].Index;
                 var original = columns[index];
                 var copy = Array.CreateInstance(original.GetType().GetElementType()!, rows);
                 for (var r = 0; r < rows; r++) copy.SetValue(original.GetValue(order[r]), r);

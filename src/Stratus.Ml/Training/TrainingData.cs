@@ -22,7 +22,15 @@ public enum FeatureKind
 }
 
 /// <summary>A model input column and how it is featurized.</summary>
-public sealed record FeatureColumn(string Name, string SourceColumn, string SourceType, FeatureKind Kind);
+public sealed record FeatureColumn(string Name, string SourceColumn, string SourceType, FeatureKind Kind)
+{
+    /// <summary>
+    /// The column's name in the model's pipeline, where Label, Features, Score and f_0 are the pipeline's own: a data
+    /// set's column named Label trained on the label itself. <c>in:LENGTH:NAME</c> (the length of the source column's
+    /// name) is never one of those, and tells a date part <c>when_year</c> of <c>when</c> from a column <c>when_year</c>.
+    /// </summary>
+    public string Column => $"in:{SourceColumn.Length.ToString(CultureInfo.InvariantCulture)}:{Name}";
+}
 
 /// <summary>
 /// Turns a Parquet dataset into an ML.NET <see cref="IDataView"/>: DuckDB derives the columns the model reads
@@ -95,7 +103,7 @@ public static class TrainingData
             command.CommandText = $"COPY (SELECT {string.Join(", ", selects)} FROM {sql.ScanParquet(parquet)} WHERE {t} IS NOT NULL) TO {DuckDb.Literal(csvPath)} (HEADER, DELIMITER ',')";
             command.ExecuteNonQuery();
         }
-        var columns = features.Select((f, i) => new TextLoader.Column(f.Name, f.Kind == FeatureKind.Numeric ? DataKind.Single : DataKind.String, i)).ToList();
+        var columns = features.Select((f, i) => new TextLoader.Column(f.Column, f.Kind == FeatureKind.Numeric ? DataKind.Single : DataKind.String, i)).ToList();
         columns.Add(new TextLoader.Column(LabelColumn, task switch
         {
             MlTask.BinaryClassification => DataKind.Boolean,

@@ -300,7 +300,7 @@ public sealed class TrainingSession : IDisposable
             {
                 var output = $"f_{parts.Count}";
                 var codes = categoryCodes![f.Name].Select((v, i) => new KeyValuePair<ReadOnlyMemory<char>, float>(v.AsMemory(), i + 1));
-                chain = chain.Append(ml.Transforms.Conversion.MapValue(output, codes, f.Name));
+                chain = chain.Append(ml.Transforms.Conversion.MapValue(output, codes, f.Column));
                 parts.Add(output);
             }
         }
@@ -313,25 +313,25 @@ public sealed class TrainingSession : IDisposable
                     break;
                 case FeatureKind.Numeric when trainer == "lightgbm":
                     // LightGBM learns where missing values go at each split: NaN stays NaN.
-                    parts.Add(f.Name);
+                    parts.Add(f.Column);
                     break;
                 case FeatureKind.Numeric:
                     break; // below, all at once
                 case FeatureKind.Categorical:
-                    chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, f.Name));
+                    chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, f.Column));
                     parts.Add(output);
                     break;
                 case FeatureKind.HighCardinality:
-                    chain = chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(output, f.Name, numberOfBits: 12));
+                    chain = chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(output, f.Column, numberOfBits: 12));
                     parts.Add(output);
                     break;
                 case FeatureKind.Text:
-                    chain = chain.Append(ml.Transforms.Text.FeaturizeText(output, f.Name));
+                    chain = chain.Append(ml.Transforms.Text.FeaturizeText(output, f.Column));
                     parts.Add(output);
                     break;
             }
         }
-        var numbers = features.Where(f => f.Kind == FeatureKind.Numeric).Select(f => f.Name).ToArray();
+        var numbers = features.Where(f => f.Kind == FeatureKind.Numeric).Select(f => f.Column).ToArray();
         if (trainer != "lightgbm" && numbers.Length > 0)
         {
             // Every number in one vector: a few transforms whatever the width (three per column made a 60-column

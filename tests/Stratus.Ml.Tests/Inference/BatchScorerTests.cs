@@ -68,4 +68,36 @@ public sealed class BatchScorerTests : IDisposable
         Assert.Equal(20, probabilities.Count);
         for (var i = 0; i < 20; i++) Assert.Equal(source([i, i % 3])[1], probabilities[i], 5);
     }
+
+    [Fact]
+    public void Should_score_columns_named_as_the_scorers_own_helper_columns()
+    {
+        // file_row_number and stratus_truth are columns the scorer's queries add; a dataset exported by DuckDB may have the first.
+        var (onnx, source) = OnnxGraph.Mlp(5, 2, 4, 2);
+        using var packageBytes = new MemoryStream();
+        ModelPackage.ImportOnnx(onnx, new OnnxSignature(Inputs: [new OnnxInput("x", ["stratus_truth", "file_row_number"])], Target: "churn"), packageBytes);
+        packageBytes.Position = 0;
+        var model = ModelPackage.Load(packageBytes);
+        var csv = new StringBuilder("file_row_number,stratus_truth,churn\n");
+        for (var r = 0; r < 30; r++) csv.Append(CultureInfo.InvariantCulture, $"{100 + r},{r % 4},{(source([r % 4, 100 + r])[1] > 0.5 ? 1 : 0)}\n");
+        var (parquet, _) = StoredCsv.Ingest(_dir, csv.ToString());
+        var output = Path.Combine(_dir, "scored.parquet");
+
+        var result = BatchScorer.ScoreParquet(model, parquet, Path.Combine(_dir, "work"), output);
+
+        Assert.Equal(30, result.Rows);
+        Assert.Equal(["file_row_number", "stratus_truth", "churn", "churn_predicted", "churn_probability_0", "churn_probability_1"], ParquetFooter.ColumnNames(output));
+        using var duck = DuckDb.Open(_dir);
+        using var query = duck.CreateCommand();
+        query.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(output)})";
+        using var reader = query.ExecuteReader();
+        var i = 0;
+        for (; reader.Read(); i++)
+        {
+            Assert.Equal(100 + i, Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture));
+            Assert.Equal(source([i % 4, 100 + i])[1], reader.GetDouble(5), 1e-3); // single-precision network, outputs near 100
+        }
+        Assert.Equal(30, i);
+        Assert.Equal(1.0, BatchScorer.Evaluate(model, parquet, _dir).Metrics["accuracy"]);
+    }
 }
