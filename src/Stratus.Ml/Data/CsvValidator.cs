@@ -62,6 +62,10 @@ public sealed class CsvValidator
         _unquotedStops = SearchValues.Create([_delimiter, (byte)'"', (byte)'\n', (byte)'\r', 0]);
     }
 
+    /// <summary>A value as one CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, a quote or a line break.</summary>
+    public static string Field(string value) =>
+        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+
     /// <summary>Data rows seen so far (records after the header).</summary>
     public long DataRows { get; private set; }
 

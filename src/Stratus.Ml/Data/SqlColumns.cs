@@ -27,9 +27,6 @@ public sealed class SqlColumns
     /// <summary>The SQL names, in file order.</summary>
     public IReadOnlyList<string> SqlNames => _sql;
 
-    /// <summary>Whether some name had to change for DuckDB.</summary>
-    public bool Renamed => _sql.Where((s, i) => s != Names[i]).Any();
-
     /// <summary>Columns that queries add beside a file's own (read_parquet's row number, the scorer's truth): a file's column of such a name gets another SQL name.</summary>
     public static IReadOnlySet<string> Added { get; } = new HashSet<string>(["file_row_number", "stratus_truth"], StringComparer.OrdinalIgnoreCase);
 

@@ -21,7 +21,7 @@ public static class BatchScorer
             using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
             {
                 var classes = model.Manifest.Classes;
-                writer.WriteLine(classes.Count > 0 ? string.Join(',', classes.Select(Quote).Append("label")) : "prediction");
+                writer.WriteLine(classes.Count > 0 ? string.Join(',', classes.Select(CsvValidator.Field).Append("label")) : "prediction");
                 var sql = SqlColumns.OfCsvHeader(connection, csv, "");
                 command.CommandText = $"SELECT * FROM {sql.Scan($"read_csv({DuckDb.Literal(csv)}, header = true)")}";
                 using var reader = command.ExecuteReader();
@@ -36,7 +36,7 @@ public static class BatchScorer
                         foreach (var p in model.Predict(batch))
                         {
                             writer.WriteLine(classes.Count > 0
-                                ? string.Join(',', classes.Select(c => p.Probabilities![c].ToString("R", CultureInfo.InvariantCulture)).Append(Quote(p.Label!)))
+                                ? string.Join(',', classes.Select(c => p.Probabilities![c].ToString("R", CultureInfo.InvariantCulture)).Append(CsvValidator.Field(p.Label!)))
                                 : p.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
                         }
                         count += batch.Count;
@@ -306,7 +306,7 @@ public static class BatchScorer
                     writer.WriteLine(p.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
                     continue;
                 }
-                writer.Write(Quote(p.Label!));
+                writer.Write(CsvValidator.Field(p.Label!));
                 foreach (var c in manifest.Classes) writer.Write(',' + p.Probabilities![c].ToString("R", CultureInfo.InvariantCulture));
                 writer.WriteLine();
             }
@@ -342,7 +342,4 @@ public static class BatchScorer
         docs.Add(doc);
         return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
     }
-
-    private static string Quote(string value) =>
-        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 }

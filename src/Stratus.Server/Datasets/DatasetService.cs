@@ -248,7 +248,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
                 command.ExecuteNonQuery();
                 // The header as written: DuckDB's would fold names that differ only in case.
                 using var output = new FileStream(csv, FileMode.CreateNew, FileAccess.Write);
-                output.Write(System.Text.Encoding.UTF8.GetBytes(string.Join(',', sql.Names.Select(CsvField)) + "\n"));
+                output.Write(System.Text.Encoding.UTF8.GetBytes(string.Join(',', sql.Names.Select(CsvValidator.Field)) + "\n"));
                 using (var input = File.OpenRead(cells)) input.CopyTo(output);
             }, ct);
         }
@@ -274,9 +274,6 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         var id = sql[c.Name];
         return c.Type == "VARCHAR" ? $"CASE WHEN regexp_matches({id}, '^[-=+@\t\r]') THEN '''' || {id} ELSE {id} END AS {id}" : id;
     }));
-
-    private static string CsvField(string value) =>
-        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 
     internal static DatasetVersionInfo ToInfo(string name, DatasetVersionRow r, bool created) => new(
         name, r.Version, r.Rows, r.SourceSha256, r.ParquetSha256, r.SizeBytes, r.SourceFormat, ColumnsOf(r), r.CreatedAt, r.CreatedBy, created, r.RunId);

@@ -88,8 +88,8 @@ public sealed class CaseDistinctNamesTests : IDisposable
         var columns = SqlColumns.Of(["a", "A", "a~2", "B"]);
         var sql = columns.Names.Select(n => columns[n]).ToList();
         Assert.Equal(["\"a\"", "\"A~3\"", "\"a~2\"", "\"B\""], sql);
-        Assert.True(columns.Renamed);
-        Assert.False(SqlColumns.Of(["x", "y"]).Renamed);
+        Assert.Equal(["a", "A~3", "a~2", "B"], columns.SqlNames);
+        Assert.Equal(["x", "y", "file_row_number~2"], SqlColumns.Of(["x", "y", "file_row_number"]).SqlNames);
         Assert.Contains("'A' repeats", Assert.Throws<DataFormatException>(() => SqlColumns.Of(["A", "b", "A"])).Message);
         Assert.Contains("'z' does not exist", Assert.Throws<DataFormatException>(() => columns["z"]).Message);
     }
