@@ -16,6 +16,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- drift [baseline rows] [window rows] [columns]   a drift check at scale vs DuckDB parsing the capture alone
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests] [check seconds]   serving throughput with every request captured and a policy checking drift every 2 s (0: none) vs neither
 //   dotnet run -c Release --project bench/Stratus.Bench -- wide [columns] [rows]   ingesting a wide CSV (profile and Parquet) vs DuckDB's own CSV->Parquet copy: time and peak memory
+//   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest, dataset upload, endpoint throughput
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -68,6 +69,7 @@ try
     if (which is "all" or "upload") await UploadBenchmark(client, work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000);
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
+    if (which is "scale") await ScaleBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000);
     if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
     if (which is "serve-capture") await ServeBenchmark.RunCaptureAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000,
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2);

@@ -12,10 +12,10 @@ using Stratus.Ml.Inference;
 /// <summary>A Stratus endpoint vs a bare minimal-API endpoint in this process calling the same model package.</summary>
 internal static class ServeBenchmark
 {
-    private const string Row = """{"instances": [{"amount": 182.5, "merchant_category": "electronics", "hour": 2, "distance_km": 310.0, "card_present": 0, "customer_age": 34}]}""";
+    internal const string Row = """{"instances": [{"amount": 182.5, "merchant_category": "electronics", "hour": 2, "distance_km": 310.0, "card_present": 0, "customer_age": 34}]}""";
 
     /// <summary>50,000 transactions, a 100-tree LightGBM trained on them, deployed as endpoint <c>bench</c>; returns the CSV.</summary>
-    private static async Task<string> DeployAsync(StratusClient client, string work)
+    internal static async Task<string> DeployAsync(StratusClient client, string work)
     {
         var csv = Path.Combine(work, "serve.csv");
         BenchData.WriteTransactions(csv, 50_000);
@@ -363,7 +363,7 @@ internal static class ServeBenchmark
         Console.WriteLine($"    errors in all: {errors}; managed heap over the second half {later.Min():F1}-{later.Max():F1} MB (first minute {heap[0]:F1} MB)");
     }
 
-    private static async Task<(double Rps, double P50, double P99)> Load(string url, string? token, string body, int concurrency, int requests)
+    internal static async Task<(double Rps, double P50, double P99)> Load(string url, string? token, string body, int concurrency, int requests)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
         if (token is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -11,9 +11,12 @@ public sealed class TestServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _ownsDataDir;
 
-    private TestServer(WebApplication app, string dataDir, string url, bool ownsDataDir)
+    private readonly string? _database;
+
+    private TestServer(WebApplication app, string dataDir, string url, bool ownsDataDir, string? database)
     {
         _app = app;
+        _database = database;
         DataDir = dataDir;
         Url = url;
         _ownsDataDir = ownsDataDir;
@@ -32,9 +35,17 @@ public sealed class TestServer : IAsyncDisposable
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("stratus-test-").FullName;
+        var database = await TestDatabase.ForDataDirAsync(dataDir);
+        var store = await MotoServer.ForDataDirAsync(dataDir);
         var app = StratusServer.Create([], o =>
         {
             o.DataDir = dataDir;
+            if (database is not null)
+            {
+                o.Database = "postgres";
+                o.ConnectionString = database;
+            }
+            if (store is { } s3) (o.Store, o.S3Endpoint) = s3;
             o.Urls = "http://127.0.0.1:0";
             o.PrintAdminToken = false;
             o.GcGracePeriod = TimeSpan.Zero;
@@ -44,7 +55,7 @@ public sealed class TestServer : IAsyncDisposable
             configure?.Invoke(o);
         });
         var urls = await app.StartStratusAsync();
-        return new TestServer(app, dataDir, urls[0], owns);
+        return new TestServer(app, dataDir, urls[0], owns, database);
     }
 
     public StratusClient Client(string? token = null) => new(Http(token ?? AdminToken));
@@ -60,7 +71,11 @@ public sealed class TestServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        if (_ownsDataDir) TryDelete(DataDir);
+        if (_ownsDataDir)
+        {
+            TryDelete(DataDir);
+            await TestDatabase.DropAsync(_database);
+        }
     }
 
     public static void TryDelete(string dir)

@@ -141,21 +141,20 @@ public sealed class ConsoleTests : IDisposable
         var (admin, client) = await AdminAsync(server);
         var experiment = await client.Experiments.CreateAsync(new CreateExperimentRequest("sweep"));
 
-        // 100,000 finished runs written straight into the server's SQLite file (WAL lets it read beside this writer):
-        // the API would take minutes to create them, and the table, not the creation, is measured here.
-        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_home, "stratus.db")}"))
+        // 100,000 finished runs written straight into the server's database (SQLite's WAL lets it read beside this
+        // writer): the API would take minutes to create them, and the table, not the creation, is measured here.
+        await using (var db = await TestDatabase.OpenAsync(_home))
         {
-            await db.OpenAsync();
             await using var tx = await db.BeginTransactionAsync();
             var insert = db.CreateCommand();
-            insert.CommandText = "INSERT INTO runs (Id, ExperimentId, Name, Status, StartTime, EndTime, HeartbeatAt, HeartbeatTimeoutSeconds) VALUES ($id, $e, $name, 'FINISHED', $start, $end, $end, 60)";
-            var (id, name, start, end) = (insert.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Text), insert.Parameters.Add("$name", Microsoft.Data.Sqlite.SqliteType.Text),
-                insert.Parameters.Add("$start", Microsoft.Data.Sqlite.SqliteType.Integer), insert.Parameters.Add("$end", Microsoft.Data.Sqlite.SqliteType.Integer));
-            insert.Parameters.AddWithValue("$e", experiment.Id);
-            var t0 = DateTimeOffset.UtcNow.AddDays(-30).ToUnixTimeMilliseconds();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT INTO runs (\"Id\", \"ExperimentId\", \"Name\", \"Status\", \"StartTime\", \"EndTime\", \"HeartbeatAt\", \"HeartbeatTimeoutSeconds\") VALUES (@id, @e, @name, 'FINISHED', @start, @end, @end, 60)";
+            var (id, name, start, end) = (TestDatabase.Parameter(insert, "id"), TestDatabase.Parameter(insert, "name"), TestDatabase.Parameter(insert, "start"), TestDatabase.Parameter(insert, "end"));
+            TestDatabase.Parameter(insert, "e", experiment.Id);
+            var t0 = DateTimeOffset.UtcNow.AddDays(-30);
             for (var i = 0; i < 100_000; i++)
             {
-                (id.Value, name.Value, start.Value, end.Value) = (Guid.NewGuid().ToString("N"), $"sweep-{i:D6}", t0 + (i * 1000L), t0 + (i * 1000L) + 500);
+                (id.Value, name.Value, start.Value, end.Value) = (Guid.NewGuid().ToString("N"), $"sweep-{i:D6}", TestDatabase.Time(t0.AddSeconds(i)), TestDatabase.Time(t0.AddSeconds(i).AddMilliseconds(500)));
                 await insert.ExecuteNonQueryAsync();
             }
             await tx.CommitAsync();
@@ -256,11 +255,10 @@ public sealed class ConsoleTests : IDisposable
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "endpoint.png"), FullPage = true });
 
         // A fault behind one part of the page (its stored drift reports no longer read) shows what failed there, and only there.
-        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_home, "stratus.db")}"))
+        await using (var db = await TestDatabase.OpenAsync(_home))
         {
-            await db.OpenAsync();
             var corrupt = db.CreateCommand();
-            corrupt.CommandText = "UPDATE drift_reports SET DetailsJson = '{not json' WHERE Endpoint = 'pay'";
+            corrupt.CommandText = "UPDATE drift_reports SET \"DetailsJson\" = '{not json' WHERE \"Endpoint\" = 'pay'";
             Assert.True(await corrupt.ExecuteNonQueryAsync() >= 1);
         }
         await page.ReloadAsync();

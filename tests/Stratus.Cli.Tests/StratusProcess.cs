@@ -24,6 +24,19 @@ public static class Stratus
         info.Environment.Remove("STRATUS_TOKEN");
         info.Environment["NO_COLOR"] = "1";
         info.Environment["COLUMNS"] = "200";
+        if (Testing.TestDatabase.IsPostgres)
+        {
+            // A server started in this home runs on its own PostgreSQL database; client commands ignore both.
+            info.Environment["STRATUS_DATABASE"] = "postgres";
+            info.Environment["STRATUS_CONNECTIONSTRING"] = Testing.TestDatabase.ForDataDirAsync(home).GetAwaiter().GetResult();
+        }
+        if (Testing.MotoServer.ForDataDirAsync(home).GetAwaiter().GetResult() is { } s3)
+        {
+            // Credentials as a deployment passes them: the standard AWS variables (this process set them for moto).
+            (info.Environment["STRATUS_STORE"], info.Environment["STRATUS_S3ENDPOINT"]) = s3;
+            foreach (var name in new[] { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_EC2_METADATA_DISABLED" })
+                info.Environment[name] = Environment.GetEnvironmentVariable(name);
+        }
         return info;
     }
 

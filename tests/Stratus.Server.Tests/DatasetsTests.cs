@@ -347,7 +347,8 @@ public sealed class DatasetsTests : IAsyncLifetime
         if (OperatingSystem.IsWindows()) return;
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_server.DataDir));
-        var files = Directory.GetFiles(Path.Combine(_server.DataDir, "blobs"), "*", SearchOption.AllDirectories);
+        // Blobs, the database, keys and caches alike (the test's own notes of its database and bucket aside).
+        var files = Directory.GetFiles(_server.DataDir, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith("test-", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(files);
         foreach (var file in files) Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
     }
@@ -390,7 +391,8 @@ public sealed class DatasetsTests : IAsyncLifetime
         var result = await _client.CollectGarbageAsync();
 
         Assert.True(result.BlobsDeleted >= 1);
-        var blobs = _server.Services.GetRequiredService<IBlobStore>().List().Select(b => b.Sha256).ToList();
+        var blobs = new List<string>();
+        await foreach (var b in _server.Services.GetRequiredService<IBlobStore>().ListAsync(TestContext.Current.CancellationToken)) blobs.Add(b.Sha256);
         Assert.Contains(keep.ParquetSha256, blobs);
         Assert.DoesNotContain(drop.ParquetSha256, blobs);
         Assert.Equal(4, (await _client.Datasets.GetAsync("gc-keep")).Rows);

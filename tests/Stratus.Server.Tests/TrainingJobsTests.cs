@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Stratus.Client;
+using Stratus.Server.Storage;
 using Stratus.Testing;
 
 namespace Stratus.Server.Tests;
@@ -118,8 +120,8 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
     public async Task Should_retry_a_job_that_failed_for_a_storage_fault_and_then_fail_without_leaking_server_paths()
     {
         var data = await _client.Datasets.UploadAsync("train-fault", Transactions(200, seed: 4));
-        // A storage fault: the dataset's Parquet blob vanishes from disk.
-        File.Delete(Path.Combine(shared.Server.DataDir, "blobs", "sha256", data.ParquetSha256[..2], data.ParquetSha256));
+        // A storage fault: the dataset's Parquet blob vanishes from the store (a file, or an object).
+        await shared.Server.Services.GetRequiredService<IBlobStore>().DeleteAsync(data.ParquetSha256, TestContext.Current.CancellationToken);
 
         var job = await _client.Jobs.TrainAsync(new TrainRequest("train-fault", "fraud", Retries: 1));
         var lines = new List<string>();

@@ -45,7 +45,7 @@ internal static class HostCommands
         {
             app = StratusServer.Create(args, configure);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Storage.StartupException)
         {
             return GlobalOptions.Fail(ex.Message);
         }

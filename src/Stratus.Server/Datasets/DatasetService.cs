@@ -183,10 +183,10 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     {
         if (limit is < 1 or > 1000) throw ProblemException.Invalid("limit", $"is {limit}; 1 to 1,000 rows");
         var row = await ResolveAsync(reference, ct);
-        var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
+        var parquet = await blobs.GetLocalCopyAsync(row.ParquetSha256, ct);
         return await Task.Run(() =>
         {
-            using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!, threads: 1);
+            using var connection = DuckDb.Open(blobs.TempDirectory, threads: 1);
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT * FROM read_parquet({DuckDb.Literal(parquet)}) LIMIT {limit}";
             using var reader = command.ExecuteReader();
@@ -234,7 +234,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     /// <summary>Writes a version as CSV to a scratch file and returns its path; the caller deletes it.</summary>
     public async Task<string> ExportCsvAsync(DatasetVersionRow row, CancellationToken ct)
     {
-        var parquet = await blobs.GetVerifiedLocalPathAsync(row.ParquetSha256, ct);
+        var parquet = await blobs.GetLocalCopyAsync(row.ParquetSha256, ct);
         var csv = blobs.NewTempPath(".csv");
         var cells = csv + ".rows";
         try

@@ -91,7 +91,7 @@ public static class DatasetsApi
         {
             case null or "parquet":
                 context.Response.Headers["X-Content-SHA256"] = row.ParquetSha256;
-                return TypedResults.Stream(blobs.OpenRead(row.ParquetSha256), "application/vnd.apache.parquet", fileName + ".parquet");
+                return TypedResults.Stream(await blobs.OpenReadAsync(row.ParquetSha256, ct), "application/vnd.apache.parquet", fileName + ".parquet");
             case "csv":
                 var csv = await datasets.ExportCsvAsync(row, ct);
                 var stream = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);

@@ -48,12 +48,16 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             BadHttpRequestException b when b.StatusCode == 413 => (413, "Request too large", b.Message, null),
             BadHttpRequestException b => (b.StatusCode, "Bad request", b.Message, null),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request", "the client went away", null),
+            Storage.BlobStoreUnavailableException s => (503, "Service unavailable", $"{s.Message}; nothing was stored, try again shortly", null),
+            _ when Storage.MetadataDatabase.IsUnavailable(exception) => (503, "Service unavailable", "the metadata database cannot be reached right now; nothing was changed, try again shortly", null),
             _ => (500, "Internal server error", "the server failed to answer; the error is in its log", null),
         };
-        if (status >= 500 && exception is not ProblemException) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
+        if (status == 503) LogUnavailable(logger, context.Request.Method, context.Request.Path, exception.GetBaseException().Message);
+        else if (status >= 500 && exception is not ProblemException) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
         if (context.Response.HasStarted) return true;
         context.Response.StatusCode = status;
         if (exception is ProblemException { RetryAfterSeconds: { } retry }) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        else if (status == 503) context.Response.Headers.RetryAfter = "5";
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["field"] = field;
         if (exception is ProblemException { Errors: { Count: > 0 } errors }) problem.Extensions["errors"] = errors;
@@ -72,6 +76,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return cut > 0 ? message[..cut] : message;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Answered {Method} {Path} with 503: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error answering {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);

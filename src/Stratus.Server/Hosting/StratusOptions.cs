@@ -17,11 +17,40 @@ public sealed class StratusOptions
     /// <summary>Host names the server answers to (host filtering). Default: <c>localhost;127.0.0.1;[::1]</c>; set the server's public name when binding beyond loopback.</summary>
     public string AllowedHosts { get; set; } = "localhost;127.0.0.1;[::1]";
 
-    /// <summary>Metadata database provider. Default: <c>sqlite</c> (a file in <see cref="DataDir"/>).</summary>
+    /// <summary>Metadata database provider: <c>sqlite</c> or <c>postgres</c>. Default: <c>sqlite</c> (a file in <see cref="DataDir"/>).</summary>
     public string Database { get; set; } = "sqlite";
 
-    /// <summary>Connection string for <see cref="Database"/>. Default: none, meaning <c>Data Source=&lt;DataDir&gt;/stratus.db</c> for SQLite.</summary>
+    /// <summary>
+    /// Connection string for <see cref="Database"/>. Default: none, meaning <c>Data Source=&lt;DataDir&gt;/stratus.db</c>
+    /// for SQLite; PostgreSQL needs one (<c>Host=db;Database=stratus;Username=stratus;Password=...</c>).
+    /// </summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Whether a node applies this build's schema migrations at start. With false, a node refuses to start on an older
+    /// schema (an operator migrates with one node first); a schema newer than the build's is always refused. Default: true.
+    /// </summary>
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>
+    /// Where blobs (dataset versions, artifacts, model packages) are stored: a folder (a shared file system serves
+    /// several nodes), or <c>s3://BUCKET/PREFIX</c> on an S3-compatible object store, with credentials from the standard
+    /// AWS environment variables (<c>AWS_ACCESS_KEY_ID</c>, <c>AWS_SECRET_ACCESS_KEY</c>) or profile
+    /// (<c>AWS_PROFILE</c>). Default: none, meaning <c>&lt;DataDir&gt;/blobs</c>.
+    /// </summary>
+    public string? Store { get; set; }
+
+    /// <summary>The S3 endpoint of an S3-compatible store (<c>http://minio:9000</c>), addressed path-style. Default: none, meaning AWS's own for <see cref="S3Region"/>.</summary>
+    public string? S3Endpoint { get; set; }
+
+    /// <summary>The S3 region to sign requests for. Default: <c>AWS_REGION</c>, else <c>us-east-1</c>.</summary>
+    public string? S3Region { get; set; }
+
+    /// <summary>Blobs above this size go to S3 as multipart uploads, in parts of this size (at least 5 MiB). Default: 16 MiB.</summary>
+    public long S3PartBytes { get; set; } = 16L << 20;
+
+    /// <summary>Disk this node may use for local copies of an object store's blobs (<c>&lt;DataDir&gt;/cache</c>), least recently used evicted first. Default: 10 GiB.</summary>
+    public long CacheBytes { get; set; } = 10L << 30;
 
     /// <summary>Largest JSON request body, in bytes. Default: 16 MiB.</summary>
     public long MaxJsonBodyBytes { get; set; } = 16L << 20;

@@ -5,7 +5,6 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
@@ -54,6 +53,8 @@ public static partial class StratusServer
             ["--allowed-hosts"] = "Stratus:AllowedHosts",
             ["--database"] = "Stratus:Database",
             ["--connection-string"] = "Stratus:ConnectionString",
+            ["--store"] = "Stratus:Store",
+            ["--s3-endpoint"] = "Stratus:S3Endpoint",
         });
         builder.AddStratusServer(configure);
         var app = builder.Build();
@@ -101,9 +102,8 @@ public static partial class StratusServer
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         // Metadata and storage.
-        // Pooled: every authenticated request (each prediction included) needs a context; reuse them rather than rebuild.
-        builder.Services.AddDbContextPool<StratusDb>(db => ConfigureDatabase(db, options));
-        builder.Services.AddSingleton<IBlobStore>(_ => new LocalBlobStore(Path.Combine(options.DataDir, "blobs"), Path.Combine(options.DataDir, "tmp")));
+        builder.Services.AddStratusDatabase(options);
+        builder.Services.AddStratusBlobStore(options);
         builder.Services.AddScoped<BlobCollector>();
         builder.Services.AddHostedService<BlobCollectorService>();
 
@@ -175,7 +175,7 @@ public static partial class StratusServer
         app.UseAntiforgery();
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync }).AllowAnonymous();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", s => s.WithTitle("Stratus API"));
 
@@ -198,19 +198,14 @@ public static partial class StratusServer
         var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus");
         EnsurePortsFree(options.Urls);
-        var cleaned = ((LocalBlobStore)app.Services.GetRequiredService<IBlobStore>()).CleanTemp();
+        var cleaned = app.Services.GetRequiredService<IBlobStore>().CleanTemp();
         if (cleaned > 0) LogCleaned(logger, cleaned);
 
         string? adminToken;
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
-            await db.Database.MigrateAsync(ct);
-            if (db.Database.IsSqlite())
-            {
-                // WAL survives a killed process without losing committed transactions, and lets readers run beside the writer.
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", ct);
-            }
+            await MetadataDatabase.PrepareAsync(db, options, ct);
             adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(options.DataDir, ct);
             await scope.ServiceProvider.GetRequiredService<JobService>().RecoverAsync(ct);
         }
@@ -229,26 +224,31 @@ public static partial class StratusServer
         return urls;
     }
 
+    /// <summary>Readiness as a load balancer reads it (the status code) and an operator does (which dependency, and why).</summary>
+    private static async Task WriteReadinessAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteString("status", report.Status.ToString());
+        json.WriteStartObject("checks");
+        foreach (var (name, entry) in report.Entries)
+        {
+            json.WriteStartObject(name);
+            json.WriteString("status", entry.Status.ToString());
+            if (entry.Description is { } description) json.WriteString("description", description);
+            json.WriteEndObject();
+        }
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
     internal static void ConfigureJson(JsonSerializerOptions json)
     {
         json.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
         json.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         json.RespectNullableAnnotations = true;
         json.TypeInfoResolverChain.Insert(0, StratusJsonContext.Default);
-    }
-
-    private static void ConfigureDatabase(DbContextOptionsBuilder db, StratusOptions options)
-    {
-        switch (options.Database.ToLowerInvariant())
-        {
-            case "sqlite":
-                db.UseSqlite(options.ConnectionString ?? $"Data Source={Path.Combine(options.DataDir, "stratus.db")};Pooling=True")
-                    // SQLite rebuilds a table with foreign keys off, outside a transaction; the migrations that do so are written for it.
-                    .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.NonTransactionalMigrationOperationWarning));
-                break;
-            default:
-                throw new InvalidOperationException($"Stratus:Database '{options.Database}' is not supported; use 'sqlite'.");
-        }
     }
 
     private static Dictionary<string, string?> StratusEnvironment()
@@ -326,5 +326,7 @@ internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
 internal sealed class DatabaseHealthCheck(StratusDb db) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await db.Database.CanConnectAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the metadata database is unreachable");
+        await db.Database.CanConnectAsync(cancellationToken)
+            ? HealthCheckResult.Healthy(db.Database.ProviderName?.Split('.')[^1])
+            : HealthCheckResult.Unhealthy("the metadata database is unreachable");
 }

@@ -38,7 +38,7 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
             await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
             await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
             var package = await StoredPackages.LoadAsync(blobs, model.Sha256, $"model {model.Name}:{model.Version}", ct);
-            var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
+            var parquet = await blobs.GetLocalCopyAsync(version.ParquetSha256, ct);
             var resumed = Directory.Exists(work) ? Directory.GetFiles(work, "part-*.csv").Length : 0;
             await log($"run {run.Id}: scoring {spec.Dataset} ({version.Rows:N0} rows) with {model.Name}:{model.Version} on {Environment.ProcessorCount} cores" +
                 (resumed > 0 ? $", resuming after {resumed} chunks scored before" : ""));

@@ -190,8 +190,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         {
             await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);
             await tracking.LogInputsAsync(run.Id, new LogInputsRequest([dataset]), ct);
-            var parquet = await blobs.GetVerifiedLocalPathAsync(version.ParquetSha256, ct);
-            var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
+            var parquet = await blobs.GetLocalCopyAsync(version.ParquetSha256, ct);
+            var temp = blobs.TempDirectory;
             var info = await work(run, version, profile, parquet, temp, new JobLogProgress(log));
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), CancellationToken.None);
             return info;
@@ -267,7 +267,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
 
     private async Task PutBaselineAsync(RunInfo run, TrainResult result, ModelManifest manifest, string parquet, string dataset, CancellationToken ct)
     {
-        var features = await Task.Run(() => Baselines.OfDataset(parquet, manifest.Inputs, Path.GetDirectoryName(blobs.NewTempPath())!), ct);
+        var features = await Task.Run(() => Baselines.OfDataset(parquet, manifest.Inputs, blobs.TempDirectory), ct);
         var prediction = result.ValidationScores is { Length: > 0 } scores ? Baselines.OfScores(result.Task, result.Classes, scores) : null;
         var predictions = result.Validation.StartsWith("holdout", StringComparison.Ordinal) ? "its holdout rows" : "all its rows (cross-validation leaves none unseen)";
         var baseline = new ModelBaseline($"inputs: {dataset}; predictions: the model's on {predictions}", features.Values.Select(f => f.Count + f.Missing).DefaultIfEmpty().Max(),

@@ -161,7 +161,7 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
         if (ids.Count == 0 || !Directory.Exists(folder)) return found;
         var files = Directory.GetFiles(folder, "*.jsonl");
         if (files.Length == 0) return found;
-        using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!);
+        using var connection = DuckDb.Open(blobs.TempDirectory);
         using var command = connection.CreateCommand();
         command.CommandText = $"CREATE TEMP TABLE wanted AS SELECT unnest([{string.Join(", ", ids.Select(DuckDb.Literal))}]) AS id";
         command.ExecuteNonQuery();

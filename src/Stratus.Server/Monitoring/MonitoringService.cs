@@ -54,8 +54,8 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
             if (Baselines.KindOf(input.Type) == DriftSketches.Numeric && Baselines.KindOf(type) != DriftSketches.Numeric)
                 throw ProblemException.Invalid("dataset", $"column '{input.Name}' of {reference.Name}:{dataset.Version} holds {type}; {version.Name}:{version.Version} reads it as {input.Type}");
         }
-        var parquet = await blobs.GetVerifiedLocalPathAsync(dataset.ParquetSha256, ct);
-        var temp = Path.GetDirectoryName(blobs.NewTempPath())!;
+        var parquet = await blobs.GetLocalCopyAsync(dataset.ParquetSha256, ct);
+        var temp = blobs.TempDirectory;
         var task = Stratus.Ml.Training.MlTasks.Parse(manifest.Task) ?? Stratus.Ml.Training.MlTask.Regression;
         var (features, scores, metrics) = await Task.Run(() =>
         {
@@ -177,7 +177,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
     private WindowSketch Sketch(List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
     {
         // Drift checks run beside the endpoints they watch: half the cores at most, so requests keep the rest.
-        using var connection = DuckDb.Open(Path.GetDirectoryName(blobs.NewTempPath())!, threads: Math.Max(1, Environment.ProcessorCount / 2));
+        using var connection = DuckDb.Open(blobs.TempDirectory, threads: Math.Max(1, Environment.ProcessorCount / 2));
         var path = manifest.Task switch
         {
             "binary" => new[] { "prediction", "probabilities", manifest.Classes[^1] },

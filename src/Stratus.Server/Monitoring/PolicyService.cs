@@ -212,8 +212,8 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var championVersion = await registry.GetVersionAsync(new ModelRef(decision.ChampionName, decision.ChampionVersion, null), ct);
         var challengerVersion = await registry.GetVersionAsync(new ModelRef(challenger.Name, challenger.Version, null), ct);
         var holdout = await datasets.ResolveAsync(ParseDataset(decision.Holdout!), ct);
-        var parquet = await blobs.GetVerifiedLocalPathAsync(holdout.ParquetSha256, ct);
-        var temp = Path.GetDirectoryName(blobs.NewTempPath(".tmp"))!;
+        var parquet = await blobs.GetLocalCopyAsync(holdout.ParquetSha256, ct);
+        var temp = blobs.TempDirectory;
         var champion = await LoadAsync(championVersion.Sha256, ct);
         var candidate = await LoadAsync(challengerVersion.Sha256, ct);
         var task = champion.Manifest.Task;
@@ -256,7 +256,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var baseName = await SourceDatasetAsync(champion.Lineage.Datasets[0], ct);
         var source = await datasets.ResolveAsync(new DatasetRef(baseName, null), ct);
         var sourceRef = $"{baseName}:{source.Version}";
-        var parquet = await blobs.GetVerifiedLocalPathAsync(source.ParquetSha256, ct);
+        var parquet = await blobs.GetLocalCopyAsync(source.ParquetSha256, ct);
 
         var train = blobs.NewTempPath(".parquet");
         var holdout = blobs.NewTempPath(".parquet");

@@ -146,7 +146,7 @@ public static class RegistryApi
     {
         var info = await registry.GetVersionAsync(new ModelRef(name, version, null), ct);
         context.Response.Headers["X-Content-SHA256"] = info.Sha256;
-        return TypedResults.Stream(blobs.OpenRead(info.Sha256), "application/octet-stream", info.ArtifactPath.Split('/')[^1]);
+        return TypedResults.Stream(await blobs.OpenReadAsync(info.Sha256, ct), "application/octet-stream", info.ArtifactPath.Split('/')[^1]);
     }
 
     private static async Task<Ok<ModelVersionInfo>> SetAlias(string name, string alias, SetAliasRequest request, RegistryService registry, ClaimsPrincipal user, CancellationToken ct)

@@ -72,7 +72,7 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
 }
 
 /// <summary>Appends an audit entry for every mutation and every refused request: who, what, when, from where, and the outcome.</summary>
-internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory scopes, TimeProvider clock)
+internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScopeFactory scopes, TimeProvider clock, ILogger<AuditMiddleware> logger)
 {
     /// <summary>Whether the request's route changes nothing, noted when routed: the exception handler clears the route before the audit looks.</summary>
     private sealed class ReadOnlyFeature;
@@ -164,10 +164,22 @@ internal sealed class AuditMiddleware(RequestDelegate next, IServiceScopeFactory
                         (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more refused like it since the last such row, not written one by one",
                     },
                 });
-                await db.SaveChangesAsync(CancellationToken.None);
+                try
+                {
+                    await db.SaveChangesAsync(CancellationToken.None);
+                }
+                catch (Exception ex) when (MetadataDatabase.IsUnavailable(ex))
+                {
+                    // The answer is already on its way (a 503, when the request needed the database itself); the
+                    // operator's log keeps what the audit log could not.
+                    LogAuditLost(logger, method, context.Request.Path.Value ?? "", status, context.User.Actor());
+                }
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The metadata database is unreachable: no audit row for {Method} {Path} ({Status}) by {Actor}")]
+    private static partial void LogAuditLost(ILogger logger, string method, string path, int status, string actor);
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
 }

@@ -41,11 +41,26 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         if (!secret.StartsWith(Prefix, StringComparison.Ordinal) || secret.Length > 128) return null;
         var hash = Hash(secret);
         if (cache.TryGetValue(hash, out Principal? cached)) return cached;
-        var row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Hash == hash && t.RevokedAt == null, ct);
-        if (row is null) return null;
-        await db.Tokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, clock.GetUtcNow()), ct);
+        TokenRow? row;
+        try
+        {
+            row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Hash == hash && t.RevokedAt == null, ct);
+            if (row is not null) await db.Tokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, clock.GetUtcNow()), ct);
+        }
+        catch (Exception ex) when (MetadataDatabase.IsUnavailable(ex) && cache.TryGetValue(LastKnown(hash), out Principal? known))
+        {
+            // The database is down: a token this node saw live in the last hour still calls what needs no database
+            // (loaded endpoints answer); everything else answers 503 on its own query.
+            return known;
+        }
+        if (row is null)
+        {
+            cache.Remove(LastKnown(hash));
+            return null;
+        }
         var principal = new Principal(row.Id, row.Name, row.Role);
         cache.Set(hash, principal, TimeSpan.FromSeconds(5));
+        cache.Set(LastKnown(hash), principal, TimeSpan.FromHours(1));
         return principal;
     }
 
@@ -70,6 +85,8 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
 
     private static (string, long) LiveKey(long id) => ("token-live", id);
 
+    private static (string, string) LastKnown(string hash) => ("token-last-known", hash);
+
     /// <summary>Revokes a token; it stops working within the cache lifetime (5 seconds) everywhere, at once on this node.</summary>
     public async Task<TokenInfo> RevokeAsync(long id, CancellationToken ct)
     {
@@ -80,6 +97,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         row.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         cache.Remove(row.Hash);
+        cache.Remove(LastKnown(row.Hash));
         cache.Remove(LiveKey(id));
         return ToInfo(row);
     }

@@ -21,20 +21,24 @@ public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptio
         var cutoff = clock.GetUtcNow() - options.Value.GcGracePeriod;
         var deleted = 0;
         long freed = 0;
-        foreach (var (sha, writtenAt, size) in blobs.List().ToList())
+        var stored = new List<StoredBlob>();
+        await foreach (var blob in blobs.ListAsync(ct)) stored.Add(blob);
+        foreach (var (sha, size, writtenAt) in stored)
         {
             if (referenced.Contains(sha) || writtenAt > cutoff) continue;
-            blobs.Delete(sha);
+            await blobs.DeleteAsync(sha, ct);
             await db.Blobs.Where(b => b.Sha256 == sha).ExecuteDeleteAsync(ct);
             deleted++;
             freed += size;
         }
-        if (deleted > 0) LogCollected(logger, deleted, freed);
+        // What writers that died mid-write left (partial files, unfinished multipart uploads), past the same grace.
+        var partial = await blobs.CleanPartialAsync(cutoff, ct);
+        if (deleted > 0 || partial > 0) LogCollected(logger, deleted, freed, partial);
         return new GcResult(deleted, freed);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Collected {Count} unreferenced blobs, {Bytes} bytes")]
-    private static partial void LogCollected(ILogger logger, int count, long bytes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Collected {Count} unreferenced blobs, {Bytes} bytes, and {Partial} unfinished writes")]
+    private static partial void LogCollected(ILogger logger, int count, long bytes, int partial);
 }
 
 /// <summary>Runs <see cref="BlobCollector"/> every <see cref="StratusOptions.GcInterval"/>.</summary>

@@ -6,14 +6,24 @@ namespace Stratus.Server.Storage;
 /// <summary>A stored blob: its SHA-256 (lower-case hex) and size.</summary>
 public sealed record BlobRef(string Sha256, long Size);
 
+/// <summary>A blob as the store lists it: its hash, size and when it was last written.</summary>
+public sealed record StoredBlob(string Sha256, long Size, DateTimeOffset WrittenAt);
+
 /// <summary>
-/// Content-addressed blob storage: every blob lives under its SHA-256, is written to a temporary file, flushed to
-/// disk and renamed into place, so a crash at any moment leaves either the whole blob or nothing visible.
-/// Callers never choose a location; only hashes this store computed are ever turned into paths.
+/// Content-addressed blob storage: every blob lives under its SHA-256 and appears whole or not at all (a local file
+/// fsynced and renamed into place; an S3 object created conditionally, never overwritten). Callers never choose a
+/// location: only hashes this store computed become keys. Every read is verified against the hash. Scratch files and
+/// local copies are on this node's disk; the store itself may be shared by many nodes.
 /// </summary>
 public interface IBlobStore
 {
-    /// <summary>A fresh path for a scratch file in the store's temporary folder, for callers that produce files (DuckDB).</summary>
+    /// <summary>Where the blobs are, for an operator: a folder, or <c>s3://bucket/prefix at endpoint</c>.</summary>
+    string Location { get; }
+
+    /// <summary>This node's scratch folder, for engines that write files (DuckDB, LightGBM).</summary>
+    string TempDirectory { get; }
+
+    /// <summary>A fresh path for a scratch file in <see cref="TempDirectory"/>.</summary>
     string NewTempPath(string extension = "");
 
     /// <summary>Streams <paramref name="content"/> into the store.</summary>
@@ -23,238 +33,160 @@ public interface IBlobStore
     Task<BlobRef> ImportAsync(string tempPath, CancellationToken cancellationToken);
 
     /// <summary>Opens a blob for reading; the stream throws <see cref="InvalidDataException"/> at its end if the bytes do not match the hash.</summary>
-    Stream OpenRead(string sha256);
+    Task<Stream> OpenReadAsync(string sha256, CancellationToken cancellationToken);
 
-    /// <summary>A local file holding the blob, for engines that read files (DuckDB); verified against its hash first.</summary>
-    Task<string> GetVerifiedLocalPathAsync(string sha256, CancellationToken cancellationToken);
+    /// <summary>
+    /// A file on this node holding the blob, for engines that read files (DuckDB, LightGBM, ONNX Runtime); its bytes
+    /// verified against the hash. Read it soon: a cached copy may be evicted later.
+    /// </summary>
+    Task<string> GetLocalCopyAsync(string sha256, CancellationToken cancellationToken);
 
-    /// <summary>Every stored blob's hash and last write time.</summary>
-    IEnumerable<(string Sha256, DateTimeOffset WrittenAt, long Size)> List();
+    /// <summary>Every stored blob.</summary>
+    IAsyncEnumerable<StoredBlob> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>Removes a blob, if present.</summary>
-    void Delete(string sha256);
+    Task DeleteAsync(string sha256, CancellationToken cancellationToken);
+
+    /// <summary>Removes what writers that died mid-write left behind (partial files, unfinished multipart uploads) before <paramref name="before"/>.</summary>
+    Task<int> CleanPartialAsync(DateTimeOffset before, CancellationToken cancellationToken);
+
+    /// <summary>Removes this node's scratch files left by a process that died; called at start, before any request.</summary>
+    int CleanTemp();
+
+    /// <summary>Throws <see cref="BlobStoreUnavailableException"/> when the store cannot be read and written now (readiness).</summary>
+    Task CheckAsync(CancellationToken cancellationToken);
 }
 
-/// <summary><see cref="IBlobStore"/> on the local file system: <c>&lt;root&gt;/sha256/ab/abcdef…</c>.</summary>
-public sealed class LocalBlobStore : IBlobStore
+/// <summary>The object store cannot be reached, or refused this node's credentials: the request gets 503, and nothing is recorded as stored.</summary>
+public sealed class BlobStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Hashes what is read through it and throws <see cref="InvalidDataException"/> at the end when the bytes are not the blob's.</summary>
+internal sealed class VerifyingStream(Stream inner, string expected) : Stream
 {
-    private readonly string _root;
-    private readonly string _temp;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private bool _checked;
 
-    /// <summary>Creates the store under <paramref name="root"/> with scratch files in <paramref name="tempDirectory"/> (same file system, so renames are atomic).</summary>
-    public LocalBlobStore(string root, string tempDirectory)
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
     {
-        _root = Path.GetFullPath(Path.Combine(root, "sha256"));
-        _temp = Path.GetFullPath(tempDirectory);
-        Directory.CreateDirectory(_root);
-        Directory.CreateDirectory(_temp);
+        var n = inner.Read(buffer);
+        return Observe(buffer[..n]);
     }
 
-    /// <inheritdoc />
-    public string NewTempPath(string extension = "") => Path.Combine(_temp, Guid.NewGuid().ToString("N") + extension);
-
-    /// <inheritdoc />
-    public async Task<BlobRef> PutAsync(Stream content, CancellationToken cancellationToken)
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var temp = NewTempPath();
-        try
-        {
-            string sha;
-            long size;
-            await using (var file = CreateTemp(temp))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
-                try
-                {
-                    int read;
-                    while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, read);
-                        await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-                file.Flush(flushToDisk: true);
-                size = file.Length;
-                sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-            }
-            Commit(temp, sha);
-            return new BlobRef(sha, size);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        var n = await inner.ReadAsync(buffer, cancellationToken);
+        return Observe(buffer.Span[..n]);
     }
 
-    /// <inheritdoc />
-    public async Task<BlobRef> ImportAsync(string tempPath, CancellationToken cancellationToken)
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private int Observe(ReadOnlySpan<byte> data)
     {
-        if (!Path.GetFullPath(tempPath).StartsWith(_temp + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new ArgumentException("Only scratch files from NewTempPath can be imported.", nameof(tempPath));
-        try
+        if (data.Length > 0)
         {
-            string sha;
-            long size;
-            await using (var file = new FileStream(tempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
-                file.Flush(flushToDisk: true);
-                size = file.Length;
-            }
-            Commit(tempPath, sha);
-            return new BlobRef(sha, size);
+            _hash.AppendData(data);
         }
-        finally
+        else if (!_checked)
         {
-            File.Delete(tempPath);
+            _checked = true;
+            var actual = Convert.ToHexStringLower(_hash.GetHashAndReset());
+            if (actual != expected) throw new InvalidDataException($"Blob {expected} is corrupt: its content hashes to {actual}.");
         }
+        return data.Length;
     }
 
-    /// <inheritdoc />
-    public Stream OpenRead(string sha256)
-    {
-        var path = PathOf(sha256);
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        return new VerifyingStream(file, sha256);
-    }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    /// <inheritdoc />
-    public async Task<string> GetVerifiedLocalPathAsync(string sha256, CancellationToken cancellationToken)
+    protected override void Dispose(bool disposing)
     {
-        var path = PathOf(sha256);
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
-        return actual == sha256 ? path : throw new InvalidDataException($"Blob {sha256} is corrupt: its content hashes to {actual}.");
-    }
-
-    /// <inheritdoc />
-    public IEnumerable<(string Sha256, DateTimeOffset WrittenAt, long Size)> List()
-    {
-        foreach (var file in new DirectoryInfo(_root).EnumerateFiles("*", SearchOption.AllDirectories))
+        if (disposing)
         {
-            if (IsSha256(file.Name)) yield return (file.Name, file.LastWriteTimeUtc, file.Length);
+            inner.Dispose();
+            _hash.Dispose();
         }
-    }
-
-    /// <inheritdoc />
-    public void Delete(string sha256) => File.Delete(PathOf(sha256));
-
-    /// <summary>Removes scratch files left by a process that died mid-write; called at start, before any request.</summary>
-    public int CleanTemp()
-    {
-        var removed = 0;
-        foreach (var file in Directory.EnumerateFileSystemEntries(_temp))
-        {
-            if (Directory.Exists(file)) Directory.Delete(file, recursive: true);
-            else File.Delete(file);
-            removed++;
-        }
-        return removed;
-    }
-
-    private static FileStream CreateTemp(string path) => new(path, new FileStreamOptions
-    {
-        Mode = FileMode.CreateNew,
-        Access = FileAccess.Write,
-        Share = FileShare.None,
-        BufferSize = 1 << 16,
-        Options = FileOptions.Asynchronous,
-    });
-
-    private void Commit(string temp, string sha)
-    {
-        var final = PathOf(sha);
-        if (File.Exists(final))
-        {
-            // Same bytes already stored. Refresh the write time so that the collector's grace period covers the new reference too.
-            File.SetLastWriteTimeUtc(final, DateTime.UtcNow);
-            return;
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-        File.Move(temp, final, overwrite: true);
-    }
-
-    private string PathOf(string sha256)
-    {
-        // The only place a path is built from a hash: refuse anything that is not one.
-        if (!IsSha256(sha256)) throw new ArgumentException("Not a SHA-256 hex digest.", nameof(sha256));
-        return Path.Combine(_root, sha256[..2], sha256);
-    }
-
-    internal static bool IsSha256(string value) => Names.IsLowerHex(value, 64);
-
-    private sealed class VerifyingStream(FileStream inner, string expected) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private bool _checked;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = inner.Read(buffer);
-            return Observe(buffer[..n]);
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var n = await inner.ReadAsync(buffer, cancellationToken);
-            return Observe(buffer.Span[..n]);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        private int Observe(ReadOnlySpan<byte> data)
-        {
-            if (data.Length > 0)
-            {
-                _hash.AppendData(data);
-            }
-            else if (!_checked)
-            {
-                _checked = true;
-                var actual = Convert.ToHexStringLower(_hash.GetHashAndReset());
-                if (actual != expected) throw new InvalidDataException($"Blob {expected} is corrupt: its content hashes to {actual}.");
-            }
-            return data.Length;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                _hash.Dispose();
-            }
-            base.Dispose(disposing);
-        }
+        base.Dispose(disposing);
     }
 }
 
 public static class BlobStoreExtensions
 {
+    /// <summary>Whether <paramref name="value"/> is a SHA-256 as the store names blobs (64 lower-case hex digits): the only strings that become keys or paths.</summary>
+    internal static bool IsSha256(string value) => Names.IsLowerHex(value, 64);
+
+    /// <summary>Throws unless <paramref name="sha256"/> is a hash (<see cref="IsSha256"/>).</summary>
+    internal static string CheckSha256(string sha256) =>
+        IsSha256(sha256) ? sha256 : throw new ArgumentException("Not a SHA-256 hex digest.", nameof(sha256));
+
+    /// <summary>
+    /// Copies <paramref name="content"/> into a new scratch file, hashing on the way, and flushes it to disk: the first
+    /// half of every put (the hash names the blob before it is stored).
+    /// </summary>
+    internal static async Task<(string Sha256, long Size)> WriteHashedAsync(Stream content, string path, CancellationToken ct)
+    {
+        await using var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 1 << 16,
+            Options = FileOptions.Asynchronous,
+        });
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            int read;
+            while ((read = await content.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        file.Flush(flushToDisk: true);
+        return (Convert.ToHexStringLower(hash.GetHashAndReset()), file.Length);
+    }
+
+    /// <summary>The SHA-256 of a file, read through once.</summary>
+    internal static async Task<string> HashFileAsync(string path, CancellationToken ct)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
+    }
+
+    /// <summary>Removes every entry of a scratch folder (files and folders); how many there were.</summary>
+    internal static int EmptyFolder(string folder)
+    {
+        var removed = 0;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(folder))
+        {
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+            removed++;
+        }
+        return removed;
+    }
+
     /// <summary>A blob read whole into memory, its hash verified on the way (for readers that need to seek, such as a model package's zip).</summary>
     public static async Task<MemoryStream> ReadVerifiedAsync(this IBlobStore blobs, string sha256, CancellationToken ct)
     {
         var memory = new MemoryStream();
-        await using (var blob = blobs.OpenRead(sha256))
+        await using (var blob = await blobs.OpenReadAsync(sha256, ct))
         {
             await blob.CopyToAsync(memory, ct);
         }

@@ -3,9 +3,17 @@ using Microsoft.EntityFrameworkCore.Design;
 
 namespace Stratus.Server.Storage;
 
-/// <summary>Lets <c>dotnet ef migrations add</c> build the model without starting a server.</summary>
-internal sealed class DesignTimeDbFactory : IDesignTimeDbContextFactory<StratusDb>
+// Let `dotnet ef migrations add NAME --context SqliteStratusDb|PostgresStratusDb` build each provider's model without
+// starting a server (neither connects: the PostgreSQL one names a database that need not exist).
+
+internal sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteStratusDb>
 {
-    public StratusDb CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<StratusDb>().UseSqlite("Data Source=design-time.db").Options);
+    public SqliteStratusDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteStratusDb>().UseSqlite("Data Source=design-time.db").Options);
+}
+
+internal sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<PostgresStratusDb>
+{
+    public PostgresStratusDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<PostgresStratusDb>().UseNpgsql("Host=localhost;Database=stratus_design_time").Options);
 }

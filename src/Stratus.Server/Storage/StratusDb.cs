@@ -9,8 +9,12 @@ using Stratus.Server.Tracking;
 
 namespace Stratus.Server.Storage;
 
-/// <summary>The metadata database, the system of record. Rows here are not wire entities: each API maps them.</summary>
-public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(options)
+/// <summary>
+/// The metadata database, the system of record. Rows here are not wire entities: each API maps them. One model, one
+/// context per provider (<see cref="SqliteStratusDb"/>, <see cref="PostgresStratusDb"/>), each with its own migrations
+/// folder, so that each provider's baseline and hand-written SQL (the audit triggers) are its own.
+/// </summary>
+public abstract class StratusDb(DbContextOptions options) : DbContext(options)
 {
     public DbSet<BlobRow> Blobs => Set<BlobRow>();
     public DbSet<DatasetRow> Datasets => Set<DatasetRow>();
@@ -42,6 +46,15 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);
 
+    /// <summary>Whether metric points go in through PostgreSQL's binary COPY rather than prepared INSERTs.</summary>
+    internal abstract bool BulkCopy { get; }
+}
+
+/// <summary>The embedded metadata database: a SQLite file in the data directory.</summary>
+public sealed class SqliteStratusDb(DbContextOptions<SqliteStratusDb> options) : StratusDb(options)
+{
+    internal override bool BulkCopy => false;
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite cannot order or compare DateTimeOffset; all times are UTC, stored as Unix milliseconds.
@@ -52,6 +65,25 @@ public sealed class StratusDb(DbContextOptions<StratusDb> options) : DbContext(o
     private sealed class UnixMillisecondsConverter() : ValueConverter<DateTimeOffset, long>(
         v => v.ToUnixTimeMilliseconds(),
         v => DateTimeOffset.FromUnixTimeMilliseconds(v));
+}
+
+/// <summary>The cluster's metadata database: PostgreSQL, times as <c>timestamptz</c>.</summary>
+public sealed class PostgresStratusDb(DbContextOptions<PostgresStratusDb> options) : StratusDb(options)
+{
+    internal override bool BulkCopy => true;
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // timestamptz holds an instant; Npgsql writes only offset-zero values, and a time a client sent with its
+        // own offset is the same instant in UTC. Kept to the millisecond, as SQLite keeps them: a time reads back the
+        // same on both providers.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UtcMillisecondsConverter>();
+        configurationBuilder.Properties<DateTimeOffset?>().HaveConversion<UtcMillisecondsConverter>();
+    }
+
+    private sealed class UtcMillisecondsConverter() : ValueConverter<DateTimeOffset, DateTimeOffset>(
+        v => DateTimeOffset.FromUnixTimeMilliseconds(v.ToUnixTimeMilliseconds()),
+        v => v.ToUniversalTime());
 }
 
 /// <summary>A blob in the content-addressed store. Referenced by dataset versions, artifacts and model versions.</summary>

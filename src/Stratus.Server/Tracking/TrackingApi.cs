@@ -108,6 +108,6 @@ public static class TrackingApi
     {
         var artifact = await tracking.GetArtifactAsync(id, path, ct);
         context.Response.Headers["X-Content-SHA256"] = artifact.Sha256;
-        return TypedResults.Stream(blobs.OpenRead(artifact.Sha256), "application/octet-stream", path.Split('/')[^1]);
+        return TypedResults.Stream(await blobs.OpenReadAsync(artifact.Sha256, ct), "application/octet-stream", path.Split('/')[^1]);
     }
 }

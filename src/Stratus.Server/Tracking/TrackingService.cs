@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
 using System.Security.Claims;
-using System.Data;
-using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Server.Datasets;
 using Stratus.Server.Hosting;
@@ -239,7 +237,7 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
         return await GetRunAsync(id, ct);
     }
 
-    /// <summary>Appends metric points in one transaction with a prepared statement: the hot path of tracking.</summary>
+    /// <summary>Appends metric points in one transaction (<see cref="MetricWriter"/>): the hot path of tracking.</summary>
     public async Task<int> LogMetricsAsync(string id, LogMetricsRequest request, CancellationToken ct)
     {
         if (request.Metrics is null) throw ProblemException.Invalid("metrics", "is required");
@@ -253,43 +251,8 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
         var run = await FindRunAsync(id, ct);
         EnsureRunning(run);
         var now = clock.GetUtcNow();
-        var nowMs = now.ToUnixTimeMilliseconds();
 
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(ct);
-        try
-        {
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = "INSERT INTO metrics (\"RunId\", \"Key\", \"Value\", \"Step\", \"Timestamp\") VALUES (@run, @key, @value, @step, @ts)";
-            var pRun = Parameter(insert, "@run", DbType.String);
-            var pKey = Parameter(insert, "@key", DbType.String);
-            var pValue = Parameter(insert, "@value", DbType.Double);
-            var pStep = Parameter(insert, "@step", DbType.Int64);
-            var pTs = Parameter(insert, "@ts", DbType.Int64);
-            await insert.PrepareAsync(ct);
-            pRun.Value = id;
-            foreach (var p in points)
-            {
-                pKey.Value = p.Key;
-                pValue.Value = p.Value;
-                pStep.Value = p.Step;
-                pTs.Value = p.Timestamp ?? nowMs;
-                await insert.ExecuteNonQueryAsync(ct);
-            }
-            await using var beat = connection.CreateCommand();
-            beat.Transaction = tx;
-            beat.CommandText = "UPDATE runs SET \"HeartbeatAt\" = @now WHERE \"Id\" = @run";
-            Parameter(beat, "@now", DbType.Int64).Value = nowMs;
-            Parameter(beat, "@run", DbType.String).Value = id;
-            await beat.ExecuteNonQueryAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+        await MetricWriter.AppendAsync(db, id, points, now, ct);
         return points.Count;
     }
 
@@ -413,15 +376,6 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
             ts.Where(t => t.RunId == r.Id).ToDictionary(t => t.Key, t => t.Value),
             inputs.Where(i => i.RunId == r.Id).Select(i => i.Input).ToList(),
             latest.Where(m => m.RunId == r.Id).ToDictionary(m => m.Key, m => m.Value)));
-    }
-
-    private static DbParameter Parameter(DbCommand command, string name, DbType type)
-    {
-        var p = command.CreateParameter();
-        p.ParameterName = name;
-        p.DbType = type;
-        command.Parameters.Add(p);
-        return p;
     }
 
     private static ExperimentInfo ToInfo(ExperimentRow r) => new(r.Id, r.Name, r.Description, JsonColumns.ReadTags(r.TagsJson), r.CreatedAt);

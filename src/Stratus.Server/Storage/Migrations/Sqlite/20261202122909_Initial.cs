@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace Stratus.Server.Storage.Migrations
+namespace Stratus.Server.Storage.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -38,7 +38,8 @@ namespace Stratus.Server.Storage.Migrations
                     Path = table.Column<string>(type: "TEXT", nullable: false),
                     Status = table.Column<int>(type: "INTEGER", nullable: false),
                     Outcome = table.Column<string>(type: "TEXT", nullable: false),
-                    RemoteAddress = table.Column<string>(type: "TEXT", nullable: true)
+                    RemoteAddress = table.Column<string>(type: "TEXT", nullable: true),
+                    Detail = table.Column<string>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -75,17 +76,47 @@ namespace Stratus.Server.Storage.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "drift_reports",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    From = table.Column<long>(type: "INTEGER", nullable: false),
+                    To = table.Column<long>(type: "INTEGER", nullable: false),
+                    Rows = table.Column<long>(type: "INTEGER", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", nullable: false),
+                    Drifted = table.Column<int>(type: "INTEGER", nullable: false),
+                    DriftShare = table.Column<double>(type: "REAL", nullable: false),
+                    DetailsJson = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_drift_reports", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "endpoints",
                 columns: table => new
                 {
                     Id = table.Column<long>(type: "INTEGER", nullable: false)
                         .Annotation("Sqlite:Autoincrement", true),
                     Name = table.Column<string>(type: "TEXT", nullable: false),
-                    ModelRef = table.Column<string>(type: "TEXT", nullable: false),
-                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
-                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
                     CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
-                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    MaxConcurrency = table.Column<int>(type: "INTEGER", nullable: true),
+                    MaxQueue = table.Column<int>(type: "INTEGER", nullable: true),
+                    CaptureSampleRate = table.Column<double>(type: "REAL", nullable: true),
+                    TimeoutMs = table.Column<int>(type: "INTEGER", nullable: true),
+                    StrictCategories = table.Column<bool>(type: "INTEGER", nullable: false),
+                    BatchMaxRows = table.Column<int>(type: "INTEGER", nullable: true),
+                    BatchMaxDelayMs = table.Column<double>(type: "REAL", nullable: true),
+                    MinReplicas = table.Column<int>(type: "INTEGER", nullable: true),
+                    MaxReplicas = table.Column<int>(type: "INTEGER", nullable: true),
+                    IdleSeconds = table.Column<int>(type: "INTEGER", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -106,6 +137,29 @@ namespace Stratus.Server.Storage.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_experiments", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "feedback",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    RequestId = table.Column<string>(type: "TEXT", nullable: false),
+                    Row = table.Column<int>(type: "INTEGER", nullable: false),
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    PredictedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    PredictionJson = table.Column<string>(type: "TEXT", nullable: false),
+                    InputsJson = table.Column<string>(type: "TEXT", nullable: true),
+                    Label = table.Column<string>(type: "TEXT", nullable: true),
+                    Value = table.Column<double>(type: "REAL", nullable: true),
+                    ReceivedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_feedback", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -165,6 +219,23 @@ namespace Stratus.Server.Storage.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "model_alias_events",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    ModelId = table.Column<long>(type: "INTEGER", nullable: false),
+                    Alias = table.Column<string>(type: "TEXT", nullable: false),
+                    Version = table.Column<int>(type: "INTEGER", nullable: true),
+                    Time = table.Column<long>(type: "INTEGER", nullable: false),
+                    Actor = table.Column<string>(type: "TEXT", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_model_alias_events", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "model_aliases",
                 columns: table => new
                 {
@@ -175,6 +246,20 @@ namespace Stratus.Server.Storage.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_model_aliases", x => new { x.ModelId, x.Alias });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "model_baselines",
+                columns: table => new
+                {
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    BaselineJson = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_model_baselines", x => new { x.ModelName, x.ModelVersion });
                 });
 
             migrationBuilder.CreateTable(
@@ -213,6 +298,80 @@ namespace Stratus.Server.Storage.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_models", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "monitor_policies",
+                columns: table => new
+                {
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    PolicyJson = table.Column<string>(type: "TEXT", nullable: false),
+                    NextCheckAt = table.Column<long>(type: "INTEGER", nullable: true),
+                    LastCheckAt = table.Column<long>(type: "INTEGER", nullable: true),
+                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_monitor_policies", x => x.Endpoint);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "policy_decisions",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    Trigger = table.Column<string>(type: "TEXT", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", nullable: false),
+                    ReasonsJson = table.Column<string>(type: "TEXT", nullable: false),
+                    ChampionName = table.Column<string>(type: "TEXT", nullable: false),
+                    ChampionVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    ChallengerVersion = table.Column<int>(type: "INTEGER", nullable: true),
+                    DriftReportId = table.Column<long>(type: "INTEGER", nullable: true),
+                    JobId = table.Column<string>(type: "TEXT", nullable: true),
+                    TrainingData = table.Column<string>(type: "TEXT", nullable: true),
+                    Holdout = table.Column<string>(type: "TEXT", nullable: true),
+                    Metric = table.Column<string>(type: "TEXT", nullable: true),
+                    ScoresJson = table.Column<string>(type: "TEXT", nullable: false),
+                    RolloutId = table.Column<long>(type: "INTEGER", nullable: true),
+                    AlertsJson = table.Column<string>(type: "TEXT", nullable: false),
+                    PolicyJson = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_policy_decisions", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "rollouts",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    FromName = table.Column<string>(type: "TEXT", nullable: false),
+                    FromVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    ToName = table.Column<string>(type: "TEXT", nullable: false),
+                    ToVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    Canary = table.Column<int>(type: "INTEGER", nullable: false),
+                    Step = table.Column<int>(type: "INTEGER", nullable: false),
+                    IntervalSeconds = table.Column<int>(type: "INTEGER", nullable: false),
+                    MaxErrorRate = table.Column<double>(type: "REAL", nullable: false),
+                    MaxP99Ms = table.Column<double>(type: "REAL", nullable: true),
+                    MinRequests = table.Column<int>(type: "INTEGER", nullable: false),
+                    Weight = table.Column<int>(type: "INTEGER", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", nullable: false),
+                    Reason = table.Column<string>(type: "TEXT", nullable: true),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    UpdatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    NextAt = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_rollouts", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -288,6 +447,7 @@ namespace Stratus.Server.Storage.Migrations
                     ProfileJson = table.Column<string>(type: "TEXT", nullable: false),
                     CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
                     CreatedBy = table.Column<string>(type: "TEXT", nullable: true),
+                    RunId = table.Column<string>(type: "TEXT", nullable: true),
                     DeletedAt = table.Column<long>(type: "INTEGER", nullable: true)
                 },
                 constraints: table =>
@@ -297,6 +457,30 @@ namespace Stratus.Server.Storage.Migrations
                         name: "FK_dataset_versions_datasets_DatasetId",
                         column: x => x.DatasetId,
                         principalTable: "datasets",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "endpoint_versions",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    EndpointId = table.Column<long>(type: "INTEGER", nullable: false),
+                    ModelRef = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    Weight = table.Column<int>(type: "INTEGER", nullable: false),
+                    Shadow = table.Column<bool>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_endpoint_versions", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_endpoint_versions_endpoints_EndpointId",
+                        column: x => x.EndpointId,
+                        principalTable: "endpoints",
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Cascade);
                 });
@@ -360,6 +544,17 @@ namespace Stratus.Server.Storage.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_drift_reports_Endpoint_Id",
+                table: "drift_reports",
+                columns: new[] { "Endpoint", "Id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_endpoint_versions_EndpointId_ModelName_ModelVersion",
+                table: "endpoint_versions",
+                columns: new[] { "EndpointId", "ModelName", "ModelVersion" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_endpoints_Name",
                 table: "endpoints",
                 column: "Name",
@@ -369,6 +564,17 @@ namespace Stratus.Server.Storage.Migrations
                 name: "IX_experiments_Name",
                 table: "experiments",
                 column: "Name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_feedback_Endpoint_ModelName_ModelVersion_PredictedAt",
+                table: "feedback",
+                columns: new[] { "Endpoint", "ModelName", "ModelVersion", "PredictedAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_feedback_Endpoint_RequestId_Row",
+                table: "feedback",
+                columns: new[] { "Endpoint", "RequestId", "Row" },
                 unique: true);
 
             migrationBuilder.CreateIndex(
@@ -387,6 +593,11 @@ namespace Stratus.Server.Storage.Migrations
                 columns: new[] { "RunId", "Key", "Step" });
 
             migrationBuilder.CreateIndex(
+                name: "IX_model_alias_events_ModelId_Alias_Id",
+                table: "model_alias_events",
+                columns: new[] { "ModelId", "Alias", "Id" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_model_versions_ModelId_Version",
                 table: "model_versions",
                 columns: new[] { "ModelId", "Version" },
@@ -402,6 +613,21 @@ namespace Stratus.Server.Storage.Migrations
                 table: "models",
                 column: "Name",
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_policy_decisions_Endpoint_Id",
+                table: "policy_decisions",
+                columns: new[] { "Endpoint", "Id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_policy_decisions_Status",
+                table: "policy_decisions",
+                column: "Status");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_rollouts_Endpoint_Status",
+                table: "rollouts",
+                columns: new[] { "Endpoint", "Status" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_runs_ExperimentId_StartTime",
@@ -425,7 +651,7 @@ namespace Stratus.Server.Storage.Migrations
                 column: "Name",
                 unique: true);
 
-            // The audit log is append-only: the database itself refuses to change or remove an entry.
+            // The audit log is append-only in the database itself, not only in the code that writes it.
             migrationBuilder.Sql("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;");
             migrationBuilder.Sql("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;");
         }
@@ -446,7 +672,13 @@ namespace Stratus.Server.Storage.Migrations
                 name: "dataset_versions");
 
             migrationBuilder.DropTable(
-                name: "endpoints");
+                name: "drift_reports");
+
+            migrationBuilder.DropTable(
+                name: "endpoint_versions");
+
+            migrationBuilder.DropTable(
+                name: "feedback");
 
             migrationBuilder.DropTable(
                 name: "job_log");
@@ -458,13 +690,28 @@ namespace Stratus.Server.Storage.Migrations
                 name: "metrics");
 
             migrationBuilder.DropTable(
+                name: "model_alias_events");
+
+            migrationBuilder.DropTable(
                 name: "model_aliases");
+
+            migrationBuilder.DropTable(
+                name: "model_baselines");
 
             migrationBuilder.DropTable(
                 name: "model_versions");
 
             migrationBuilder.DropTable(
                 name: "models");
+
+            migrationBuilder.DropTable(
+                name: "monitor_policies");
+
+            migrationBuilder.DropTable(
+                name: "policy_decisions");
+
+            migrationBuilder.DropTable(
+                name: "rollouts");
 
             migrationBuilder.DropTable(
                 name: "run_inputs");
@@ -483,6 +730,9 @@ namespace Stratus.Server.Storage.Migrations
 
             migrationBuilder.DropTable(
                 name: "datasets");
+
+            migrationBuilder.DropTable(
+                name: "endpoints");
 
             migrationBuilder.DropTable(
                 name: "experiments");

@@ -7,11 +7,11 @@ using Stratus.Server.Storage;
 
 #nullable disable
 
-namespace Stratus.Server.Storage.Migrations
+namespace Stratus.Server.Storage.Migrations.Sqlite
 {
-    [DbContext(typeof(StratusDb))]
-    [Migration("20261202055754_StrictCategories")]
-    partial class StrictCategories
+    [DbContext(typeof(SqliteStratusDb))]
+    [Migration("20261202122909_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)

@@ -1,0 +1,183 @@
+using System.Data.Common;
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql;
+using Stratus.Server.Hosting;
+
+namespace Stratus.Server.Storage;
+
+/// <summary>
+/// The metadata database's wiring and start: the provider chosen by <see cref="StratusOptions.Database"/>, its schema
+/// brought up to this build's, and what an operator reads when it cannot be reached or does not match.
+/// </summary>
+internal static class MetadataDatabase
+{
+    /// <summary>The providers <see cref="StratusOptions.Database"/> names.</summary>
+    public static readonly string[] Providers = ["sqlite", "postgres"];
+
+    // The last migration of the development chain that the per-provider baselines replaced (same schema).
+    private const string SquashedChainLast = "20261202055754_StrictCategories";
+
+    public static void AddStratusDatabase(this IServiceCollection services, StratusOptions options)
+    {
+        // Pooled: every authenticated request (each prediction included) needs a context; reuse them rather than rebuild.
+        switch (Provider(options))
+        {
+            case "sqlite":
+                var file = Path.Combine(options.DataDir, "stratus.db");
+                services.AddDbContextPool<StratusDb, SqliteStratusDb>(db => db.UseSqlite(options.ConnectionString ?? $"Data Source={file};Pooling=True"));
+                break;
+            case "postgres":
+                var connection = PostgresConnectionString(options);
+                services.AddDbContextPool<StratusDb, PostgresStratusDb>(db => db.UseNpgsql(connection));
+                break;
+        }
+    }
+
+    /// <summary>The provider's canonical name; anything else is refused at start, naming the setting.</summary>
+    public static string Provider(StratusOptions options) => options.Database.ToLowerInvariant() switch
+    {
+        "sqlite" => "sqlite",
+        "postgres" or "postgresql" or "npgsql" => "postgres",
+        _ => throw new StartupException($"Stratus:Database (STRATUS_DATABASE, --database) is '{options.Database}'; use 'sqlite' or 'postgres'"),
+    };
+
+    private static string PostgresConnectionString(StratusOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+            throw new StartupException("Stratus:Database is 'postgres' but no connection string is set: pass --connection-string \"Host=...;Database=stratus;Username=...\" or STRATUS_CONNECTIONSTRING");
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            // Application_Name shows who holds a connection in pg_stat_activity.
+            if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "stratus";
+            return builder.ConnectionString;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new StartupException($"Stratus:ConnectionString (STRATUS_CONNECTIONSTRING, --connection-string) is not a PostgreSQL connection string: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Applies this build's migrations when <see cref="StratusOptions.MigrateOnStart"/> allows it, and refuses to start
+    /// on a schema that this build does not know (a newer node migrated it) or, when migrations are left to an
+    /// operator, one that is older.
+    /// </summary>
+    public static async Task PrepareAsync(StratusDb db, StratusOptions options, CancellationToken ct)
+    {
+        var database = db.Database;
+        try
+        {
+            if (database.IsSqlite()) await AdoptSquashedChainAsync(db, ct);
+            var known = database.GetMigrations().ToList();
+            // Asking a database without a history table for its migrations logs a failed query: ask only one that has it.
+            var history = db.GetService<IHistoryRepository>();
+            var applied = await history.ExistsAsync(ct) ? (await database.GetAppliedMigrationsAsync(ct)).ToList() : [];
+            var mine = known.LastOrDefault() ?? "none";
+            var unknown = applied.Where(a => !known.Contains(a)).ToList();
+            if (unknown.Count > 0)
+                throw new StartupException($"the metadata database's schema is at {unknown[^1]}, newer than this build's {mine}: upgrade this node to the version the others run");
+            var pending = known.Except(applied).ToList();
+            if (pending.Count > 0 && !options.MigrateOnStart)
+                throw new StartupException($"the metadata database's schema is at {(applied.Count == 0 ? "none (empty)" : applied[^1])}, older than this build's {mine}, and Stratus:MigrateOnStart is false: start one node with it true to migrate");
+            if (pending.Count > 0) await database.MigrateAsync(ct);
+            if (database.IsSqlite())
+            {
+                // WAL survives a killed process without losing committed transactions, and lets readers run beside the writer.
+                await database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", ct);
+            }
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw new StartupException($"cannot reach the metadata database {Describe(db)} (Stratus:ConnectionString, STRATUS_CONNECTIONSTRING): {Root(ex).Message}");
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName)
+        {
+            throw new StartupException($"the metadata database {Describe(db)} refused the connection (Stratus:ConnectionString, STRATUS_CONNECTIONSTRING): {ex.MessageText}");
+        }
+    }
+
+    /// <summary>
+    /// A data directory made while the schema was still a chain of development migrations has the same schema as the
+    /// SQLite baseline: its history is rewritten once to name the baseline. A directory from the middle of that chain
+    /// cannot be adopted safely and is refused.
+    /// </summary>
+    private static async Task AdoptSquashedChainAsync(StratusDb db, CancellationToken ct)
+    {
+        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var check = connection.CreateCommand();
+            check.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '__EFMigrationsHistory'";
+            if (Convert.ToInt64(await check.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 0) return;
+            var ids = new List<string>();
+            await using (var read = connection.CreateCommand())
+            {
+                read.CommandText = "SELECT MigrationId FROM __EFMigrationsHistory ORDER BY MigrationId";
+                await using var reader = await read.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+            }
+            var baseline = db.Database.GetMigrations().First();
+            if (ids.Count == 0 || ids.Contains(baseline) || string.CompareOrdinal(ids[0], baseline) > 0) return;
+            if (!ids.Contains(SquashedChainLast))
+                throw new StartupException($"this data directory's schema is at {ids[^1]}, from a development build before {SquashedChainLast}; start afresh with a new data directory");
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            await using var rewrite = connection.CreateCommand();
+            rewrite.Transaction = (SqliteTransaction)tx;
+            rewrite.CommandText = "DELETE FROM __EFMigrationsHistory; INSERT INTO __EFMigrationsHistory (MigrationId, ProductVersion) VALUES ($id, $version)";
+            rewrite.Parameters.AddWithValue("$id", baseline);
+            rewrite.Parameters.AddWithValue("$version", ProductInfo.GetVersion());
+            await rewrite.ExecuteNonQueryAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> means the database cannot be reached right now (refused, timed out, shut
+    /// down): the request gets 503 with Retry-After, not 500, and the node recovers by itself once it is back.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case NpgsqlException npgsql when npgsql.IsTransient:
+                case SocketException:
+                case TimeoutException:
+                    return true;
+                case PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.CrashShutdown }:
+                    return true;
+                case SqliteException { SqliteErrorCode: 5 or 6 }: // SQLITE_BUSY, SQLITE_LOCKED beyond the busy timeout
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    private static string Describe(StratusDb db)
+    {
+        var connection = db.Database.GetDbConnection();
+        if (connection is not NpgsqlConnection) return connection.DataSource;
+        var settings = new NpgsqlConnectionStringBuilder(connection.ConnectionString);
+        return $"{settings.Host}:{settings.Port}/{settings.Database}";
+    }
+
+    private static Exception Root(Exception e)
+    {
+        while (e.InnerException is not null && e is not DbException) e = e.InnerException;
+        return e;
+    }
+}
+
+/// <summary>A setting or a dependency that stops the server from starting; its message is all an operator reads.</summary>
+public sealed class StartupException(string message) : Exception(message);
