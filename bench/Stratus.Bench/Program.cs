@@ -16,6 +16,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- drift [baseline rows] [window rows] [columns]   a drift check at scale vs DuckDB parsing the capture alone
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests] [check seconds]   serving throughput with every request captured and a policy checking drift every 2 s (0: none) vs neither
 //   dotnet run -c Release --project bench/Stratus.Bench -- wide [columns] [rows]   ingesting a wide CSV (profile and Parquet) vs DuckDB's own CSV->Parquet copy: time and peak memory
+//   dotnet run -c Release --project bench/Stratus.Bench -- failover [rounds] [lease seconds]   kill -9 of a worker mid-AutoML to the job running on another worker
 //   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest, dataset upload, endpoint throughput
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
@@ -32,6 +33,19 @@ if (which == "wide")
     try
     {
         WideBenchmark.Run(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 30);
+    }
+    finally
+    {
+        Directory.Delete(work, recursive: true);
+    }
+    return;
+}
+if (which == "failover")
+{
+    try
+    {
+        await FailoverBenchmark.RunAsync(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3,
+            TimeSpan.FromSeconds(args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10));
     }
     finally
     {
@@ -59,6 +73,7 @@ try
         o.DataDir = Path.Combine(work, "data");
         o.Urls = "http://127.0.0.1:0";
         o.PrintAdminToken = false;
+        o.JobHost = JobHost.Path;
         o.ReplicaTick = TimeSpan.FromMilliseconds(100);
         o.MonitorTick = TimeSpan.FromMilliseconds(500);
     });
@@ -148,4 +163,11 @@ static TimeSpan BestOf(int times, Func<int, Task> action)
         best = TimeSpan.FromTicks(Math.Min(best.Ticks, stopwatch.Elapsed.Ticks));
     }
     return best;
+}
+
+/// <summary>The stratus command built beside the benchmarks: jobs run in processes of it.</summary>
+internal static class JobHost
+{
+    public static string Path { get; } = System.IO.Path.GetFullPath(typeof(JobHost).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "StratusCli").Value!);
 }

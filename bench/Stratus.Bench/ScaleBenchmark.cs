@@ -21,6 +21,7 @@ internal static class ScaleBenchmark
             o.DataDir = dataDir;
             o.Urls = "http://127.0.0.1:0";
             o.PrintAdminToken = false;
+            o.JobHost = JobHost.Path;
             o.Database = "postgres";
             o.ConnectionString = pg.CreateDatabaseAsync().GetAwaiter().GetResult();
             (o.Store, o.S3Endpoint) = (moto.CreateBucketAsync().GetAwaiter().GetResult(), moto.Endpoint);

@@ -6,6 +6,8 @@ var root = new RootCommand("Stratus: a self-hosted machine-learning platform.");
 GlobalOptions.AddTo(root);
 root.Subcommands.Add(HostCommands.Up());
 root.Subcommands.Add(HostCommands.Server());
+root.Subcommands.Add(HostCommands.Worker());
+root.Subcommands.Add(HostCommands.JobProcess());
 root.Subcommands.Add(LoginCommand.Create());
 root.Subcommands.Add(DatasetCommands.Create());
 root.Subcommands.Add(TrackingCommands.Experiments());

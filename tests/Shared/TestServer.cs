@@ -23,6 +23,10 @@ public sealed class TestServer : IAsyncDisposable
         AdminToken = File.ReadAllText(Path.Combine(dataDir, "admin.token")).Trim();
     }
 
+    /// <summary>The stratus command this test project was built with: every job runs in a process of it.</summary>
+    public static string JobHost { get; } = Path.GetFullPath(typeof(TestServer).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "StratusCli").Value!);
+
     public string DataDir { get; }
 
     public string Url { get; }
@@ -47,6 +51,7 @@ public sealed class TestServer : IAsyncDisposable
             }
             if (store is { } s3) (o.Store, o.S3Endpoint) = s3;
             o.Urls = "http://127.0.0.1:0";
+            o.JobHost = JobHost;
             o.PrintAdminToken = false;
             o.GcGracePeriod = TimeSpan.Zero;
             // Every test of a shared server comes from 127.0.0.1, and some fail to authenticate on purpose; the

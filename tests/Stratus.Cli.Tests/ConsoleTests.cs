@@ -365,7 +365,8 @@ public sealed class ConsoleTests : IDisposable
         await page.CheckAsync("[data-testid=runs] tbody tr:first-child [data-testid=select-run]");
         await page.ClickAsync("[data-testid=compare]");
         await page.WaitForURLAsync("**/compare?runs=*", InApp);
-        await page.WaitForSelectorAsync("[data-testid=param-diff]");
+        // The table is there at once; its rows once both runs and their metric histories are read.
+        await page.WaitForSelectorAsync("[data-testid=param-diff] [data-testid=param-differs]");
         Assert.True(await page.Locator("[data-testid=param-differs]").CountAsync() >= 1);
         Assert.Contains("budget_seconds", await page.InnerTextAsync("[data-testid=param-diff]"));
         Assert.True(await page.Locator("[data-testid=metric-row]").CountAsync() >= 2);

@@ -38,5 +38,11 @@ public sealed class DemoTests : IDisposable
         var printed = string.Join(' ', server.Output.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
         Assert.Matches(@"2,000 requests captured, prices up 80% in the second half; drift check: amount \(psi \d\.\d\d\) drifted", printed);
         Assert.Contains("stratus monitor report fraud", printed);
+
+        // Only what a person needs on the terminal; the hosting framework's lines are in the log file.
+        Assert.DoesNotContain("info:", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("warn:", server.Output, StringComparison.Ordinal);
+        var log = await File.ReadAllTextAsync(Path.Combine(_home, "logs", "stratus.log"));
+        Assert.Contains("Microsoft.Hosting.Lifetime: Now listening on", log, StringComparison.Ordinal);
     }
 }

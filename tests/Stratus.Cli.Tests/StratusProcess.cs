@@ -98,7 +98,11 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up", params string[] extra)
+    public static Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up", params string[] extra) =>
+        StartAsync(home, port, command, null, extra);
+
+    /// <summary>Starts <c>stratus up</c> or <c>stratus server</c> with <paramref name="environment"/> on top of the test's own settings.</summary>
+    public static async Task<ServerProcess> StartAsync(string home, int? port, string command, IReadOnlyDictionary<string, string>? environment, params string[] extra)
     {
         var p = port ?? Stratus.FreePort();
         var portText = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -110,7 +114,9 @@ public sealed class ServerProcess : IAsyncDisposable
             // `stratus server` takes its address from the appsettings.json of its working directory.
             await File.WriteAllTextAsync(Path.Combine(home, "appsettings.json"), $$"""{ "Stratus": { "Urls": "http://127.0.0.1:{{portText}}" } }""");
         }
-        var server = new ServerProcess(Process.Start(Stratus.StartInfo(home, args))!, home, p);
+        var info = Stratus.StartInfo(home, args);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        var server = new ServerProcess(Process.Start(info)!, home, p);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
@@ -130,6 +136,36 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         await server.DisposeAsync();
         throw new TimeoutException($"stratus {command} did not become ready:\n{server.Output}");
+    }
+
+    /// <summary>
+    /// Starts <c>stratus worker</c> in <paramref name="home"/> with <paramref name="environment"/>; returns once it says
+    /// it is up (a worker has no HTTP port to poll).
+    /// </summary>
+    public static async Task<ServerProcess> StartWorkerAsync(string home, IReadOnlyDictionary<string, string> environment)
+    {
+        var info = Stratus.StartInfo(home, "worker", "--data-dir", home);
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        var worker = new ServerProcess(Process.Start(info)!, home, 0);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (worker._process.HasExited) throw new InvalidOperationException($"stratus worker exited with {worker._process.ExitCode}:\n{worker.Output}");
+            if (worker.Output.Contains("worker is up", StringComparison.Ordinal)) return worker;
+            await Task.Delay(100);
+        }
+        await worker.DisposeAsync();
+        throw new TimeoutException($"stratus worker did not start:\n{worker.Output}");
+    }
+
+    /// <summary>SIGKILL of this process alone: its children (job processes) find themselves orphaned.</summary>
+    public async Task KillAloneAsync()
+    {
+        using (var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        await _process.WaitForExitAsync();
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer strikes.</summary>

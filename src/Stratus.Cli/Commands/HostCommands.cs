@@ -38,6 +38,58 @@ internal static class HostCommands
         return command;
     }
 
+    public static Command Worker()
+    {
+        var settings = new Argument<string[]>("settings")
+        {
+            Description = "Configuration overrides: --database postgres --connection-string ... --store s3://... --data-dir DIR (also appsettings.json and STRATUS_* variables)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("worker", "Run jobs (training, AutoML, batch scoring) for the servers sharing its database and store; serves no HTTP API") { settings };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(async (result, ct) =>
+        {
+            IHost host;
+            try
+            {
+                host = Stratus.Server.Jobs.WorkerHost.Create([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens]);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Storage.StartupException)
+            {
+                return GlobalOptions.Fail(ex.Message);
+            }
+            using (host)
+            {
+                try
+                {
+                    await Stratus.Server.Jobs.WorkerHost.StartWorkerAsync(host, ct);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    return GlobalOptions.Fail($"cannot start: {ex.Message}");
+                }
+                var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
+                AnsiConsole.MarkupLine($"[green]Stratus worker is up[/]: {options.WorkerSlots} slots (data: {Markup.Escape(options.DataDir)}). Stop with Ctrl-C.");
+                await host.WaitForShutdownAsync(CancellationToken.None);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The process one job runs in, started by a node's job runner (hidden: never typed by a person).</summary>
+    public static Command JobProcess()
+    {
+        var job = new Argument<string>("job");
+        var epoch = new Argument<int>("epoch");
+        var slots = new Argument<int>("slots");
+        var parent = new Argument<int>("parent");
+        var command = new Command(Stratus.Server.Jobs.JobProcess.Command, "Run one claimed job (started by a Stratus node)") { job, epoch, slots, parent };
+        command.Hidden = true;
+        command.SetAction((result, _) => Stratus.Server.Jobs.JobProcess.RunAsync(result.GetValue(job)!, result.GetValue(epoch), result.GetValue(slots), result.GetValue(parent)));
+        return command;
+    }
+
     private static async Task<int> RunAsync(string[] args, bool demo, Action<StratusOptions>? configure, CancellationToken ct)
     {
         WebApplication app;

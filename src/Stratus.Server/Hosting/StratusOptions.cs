@@ -52,6 +52,13 @@ public sealed class StratusOptions
     /// <summary>Disk this node may use for local copies of an object store's blobs (<c>&lt;DataDir&gt;/cache</c>), least recently used evicted first. Default: 10 GiB.</summary>
     public long CacheBytes { get; set; } = 10L << 30;
 
+    /// <summary>
+    /// How the node logs: <c>text</c> writes every line to <c>&lt;DataDir&gt;/logs/stratus.log</c> and only errors to
+    /// the console (which keeps the platform's own messages for a person); <c>json</c> writes one JSON object per line
+    /// to standard output, for a log collector. Default: <c>text</c>.
+    /// </summary>
+    public string LogFormat { get; set; } = "text";
+
     /// <summary>Largest JSON request body, in bytes. Default: 16 MiB.</summary>
     public long MaxJsonBodyBytes { get; set; } = 16L << 20;
 
@@ -77,6 +84,48 @@ public sealed class StratusOptions
     public long OnnxMemoryBytes { get; set; } = Limits.OnnxMemoryBytes;
 
     private static readonly DataLimits Limits = new();
+
+    /// <summary>
+    /// The settings that are out of range, each as <c>Stratus:Name is VALUE; what it must be</c>: a node refuses to
+    /// start on any (a zero slot count or a negative tick would otherwise pass silently).
+    /// </summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        void Positive(string name, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero) problems.Add($"Stratus:{name} is {value}; it must be positive");
+        }
+        void AtLeast(string name, long value, long min)
+        {
+            if (value < min) problems.Add($"Stratus:{name} is {value}; it must be at least {min}");
+        }
+        AtLeast(nameof(WorkerSlots), WorkerSlots, 0);
+        AtLeast(nameof(TrainingThreads), TrainingThreads, 0);
+        AtLeast(nameof(JobRestartAttempts), JobRestartAttempts, 0);
+        AtLeast(nameof(MaxColumns), MaxColumns, 1);
+        AtLeast(nameof(MaxCells), MaxCells, 1);
+        AtLeast(nameof(MaxJsonBodyBytes), MaxJsonBodyBytes, 1024);
+        AtLeast(nameof(MaxUploadBytes), MaxUploadBytes, 1024);
+        AtLeast(nameof(DuckDbThreads), DuckDbThreads, 1);
+        AtLeast(nameof(EndpointMaxConcurrency), EndpointMaxConcurrency, 1);
+        AtLeast(nameof(EndpointMaxQueue), EndpointMaxQueue, 0);
+        AtLeast(nameof(CacheBytes), CacheBytes, 1L << 20);
+        AtLeast(nameof(S3PartBytes), S3PartBytes, 5L << 20);
+        AtLeast(nameof(CaptureRetentionDays), CaptureRetentionDays, 1);
+        AtLeast(nameof(AuthFailureBurst), AuthFailureBurst, 1);
+        Positive(nameof(JobLease), JobLease);
+        Positive(nameof(JobPollInterval), JobPollInterval);
+        Positive(nameof(ReplicaTick), ReplicaTick);
+        Positive(nameof(RolloutTick), RolloutTick);
+        Positive(nameof(MonitorTick), MonitorTick);
+        Positive(nameof(RunReaperInterval), RunReaperInterval);
+        Positive(nameof(GcInterval), GcInterval);
+        Positive(nameof(AuthFailureWindow), AuthFailureWindow);
+        if (LogFormat is not ("text" or "json")) problems.Add($"Stratus:{nameof(LogFormat)} is '{LogFormat}'; use text or json");
+        if (GcGracePeriod < TimeSpan.Zero) problems.Add($"Stratus:{nameof(GcGracePeriod)} is {GcGracePeriod}; it must not be negative");
+        return problems;
+    }
 
     /// <summary>The data limits these options set.</summary>
     public DataLimits ToDataLimits() => new()
@@ -146,8 +195,24 @@ public sealed class StratusOptions
     /// <summary>How old an unreferenced blob must be before collection, so that uploads in flight are never collected. Default: 10 minutes.</summary>
     public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Jobs that may run at once in this process. Default: one per core.</summary>
+    /// <summary>Jobs that may run at once on this node, each in a job process of its own. Default: one per core.</summary>
     public int WorkerSlots { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The program a job process runs: the <c>stratus</c> command (<c>stratus.dll</c>, run with <c>dotnet</c>, or
+    /// an executable), started as <c>job-process JOB EPOCH SLOTS PARENT</c>. Training, AutoML and batch scoring never
+    /// run in the process that answers predictions. Default: <c>stratus.dll</c> beside the server's own assemblies.
+    /// </summary>
+    public string? JobHost { get; set; }
+
+    /// <summary>
+    /// How long a job's claim holds without a heartbeat from its process (which renews it every second); past it the
+    /// job is resumed on another node. Default: 10 seconds.
+    /// </summary>
+    public TimeSpan JobLease { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Test-only: <c>crash</c> makes every job process kill itself with SIGSEGV after its first log line (a native crash). Default: none.</summary>
+    public string? JobFaultForTests { get; set; }
 
     /// <summary>
     /// Threads of every LightGBM call in this process (training, validation, serving), fixed at start: LightGBM keeps

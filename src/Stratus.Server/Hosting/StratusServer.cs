@@ -36,17 +36,30 @@ public static partial class StratusServer
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         // The console's scripts and styles (Blazor's, MudBlazor's) as the build lists them, in any environment.
         builder.WebHost.UseStaticWebAssets();
+        AddConfiguration(builder.Configuration, args);
+        builder.AddStratusServer(configure);
+        var app = builder.Build();
+        app.MapStratusApis();
+        return app;
+    }
+
+    /// <summary>
+    /// The configuration every Stratus node reads (servers and workers): appsettings.json beside the binary, then one in
+    /// the working directory, <c>STRATUS_*</c> environment variables, and the command line.
+    /// </summary>
+    internal static void AddConfiguration(IConfigurationManager configuration, string[] args)
+    {
         // An appsettings.json in the working directory overrides the one shipped beside the binary; environment and command line override both.
-        var lastJson = builder.Configuration.Sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource);
+        var lastJson = configuration.Sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource);
         var local = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
         {
             Path = "appsettings.json",
             Optional = true,
             FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Environment.CurrentDirectory),
         };
-        builder.Configuration.Sources.Insert(lastJson + 1, local);
-        builder.Configuration.AddInMemoryCollection(StratusEnvironment());
-        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        configuration.Sources.Insert(lastJson + 1, local);
+        configuration.AddInMemoryCollection(StratusEnvironment());
+        configuration.AddCommandLine(args, new Dictionary<string, string>
         {
             ["--data-dir"] = "Stratus:DataDir",
             ["--urls"] = "Stratus:Urls",
@@ -55,11 +68,8 @@ public static partial class StratusServer
             ["--connection-string"] = "Stratus:ConnectionString",
             ["--store"] = "Stratus:Store",
             ["--s3-endpoint"] = "Stratus:S3Endpoint",
+            ["--log-format"] = "Stratus:LogFormat",
         });
-        builder.AddStratusServer(configure);
-        var app = builder.Build();
-        app.MapStratusApis();
-        return app;
     }
 
     /// <summary>Registers every Stratus service: storage, metadata, security, the Orleans silo and the APIs' dependencies.</summary>
@@ -67,13 +77,15 @@ public static partial class StratusServer
     {
         var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
         configure?.Invoke(options);
+        if (options.Problems() is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
         options.DataDir = Path.GetFullPath(options.DataDir);
         PrivateFiles.Apply(options.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
         // Before any upload, training or model load. LightGBM's count is fixed once per process (see LightGbmThreads):
         // a second server in the same process (tests) keeps the first one's; the data limits are the latest server's.
         DataLimits.Current = options.ToDataLimits();
-        LightGbmThreads.Configure(options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots)));
+        LightGbmThreads.Configure(TrainingThreadsOf(options));
+        NodeLogging.Configure(builder.Logging, options);
         // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -128,9 +140,9 @@ public static partial class StratusServer
         builder.Services.AddScoped<TrackingService>();
         builder.Services.AddScoped<RegistryService>();
         builder.Services.AddScoped<JobService>();
-        builder.Services.AddScoped<TrainJobExecutor>();
-        builder.Services.AddScoped<BatchJobExecutor>();
         builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton<JobDispatcher>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<JobDispatcher>());
         builder.Services.AddScoped<EndpointService>();
         builder.Services.AddScoped<MonitoringService>();
         builder.Services.AddScoped<PolicyService>();
@@ -198,6 +210,9 @@ public static partial class StratusServer
         var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus");
         EnsurePortsFree(options.Urls);
+        var jobHost = JobRunner.JobHost(options);
+        if (!File.Exists(jobHost))
+            throw new StartupException($"the job host {jobHost} does not exist: set Stratus:JobHost (STRATUS_JOBHOST) to the stratus command (stratus.dll or its executable)");
         var cleaned = app.Services.GetRequiredService<IBlobStore>().CleanTemp();
         if (cleaned > 0) LogCleaned(logger, cleaned);
 
@@ -207,7 +222,7 @@ public static partial class StratusServer
             var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
             await MetadataDatabase.PrepareAsync(db, options, ct);
             adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(options.DataDir, ct);
-            await scope.ServiceProvider.GetRequiredService<JobService>().RecoverAsync(ct);
+            await app.Services.GetRequiredService<JobDispatcher>().RecoverAsync(ct);
         }
 
         await app.StartAsync(ct);
@@ -251,7 +266,11 @@ public static partial class StratusServer
         json.TypeInfoResolverChain.Insert(0, StratusJsonContext.Default);
     }
 
-    private static Dictionary<string, string?> StratusEnvironment()
+    /// <summary>LightGBM's one thread count for a process of this node (its job processes use the same).</summary>
+    internal static int TrainingThreadsOf(StratusOptions options) =>
+        options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots));
+
+    internal static Dictionary<string, string?> StratusEnvironment()
     {
         // STRATUS_DATADIR=/x becomes Stratus:DataDir (keys are case-insensitive); STRATUS_HOME is read by StratusOptions itself.
         var values = new Dictionary<string, string?>();
@@ -309,13 +328,12 @@ public static partial class StratusServer
     private static partial void LogCleaned(ILogger logger, int count);
 }
 
-/// <summary>Activates the run reaper and the job scheduler once the silo is up.</summary>
+/// <summary>Activates the run reaper, rollouts and policies once the silo is up.</summary>
 internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
-        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
         await grains.GetGrain<IRolloutGrain>(0).PokeAsync(); // rollouts that were running go on
         await grains.GetGrain<IPolicyGrain>(0).PokeAsync(); // schedules and retrainings go on
     }

@@ -19,6 +19,22 @@ public sealed class JobRow
     public string? Error { get; set; }
     public string? ResultJson { get; set; }
     public string? CreatedBy { get; set; }
+
+    /// <summary>
+    /// Bumped by every claim: a job process writes its heartbeat and its outcome only while the job is still RUNNING
+    /// with its own epoch, so a process whose claim was given up (its lease ran out, the job was resumed elsewhere)
+    /// can never complete the job a second time.
+    /// </summary>
+    public int Epoch { get; set; }
+
+    /// <summary>Until when the current claim holds without a heartbeat; past it the job is resumed elsewhere.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>Where the current claim runs: <c>host/pid</c> of the job process (the node's until it starts).</summary>
+    public string? Worker { get; set; }
+
+    /// <summary>A cancel was asked for while the job ran; its process stops, marks its run killed and ends the job CANCELLED.</summary>
+    public bool CancelRequested { get; set; }
 }
 
 public sealed class JobLogRow
@@ -36,6 +52,7 @@ internal sealed class JobRowConfiguration : IEntityTypeConfiguration<JobRow>, IE
         b.ToTable("jobs");
         b.HasKey(x => x.Id);
         b.HasIndex(x => new { x.Status, x.CreatedAt });
+        b.Property(x => x.Worker).HasMaxLength(300);
     }
 
     public void Configure(EntityTypeBuilder<JobLogRow> b)

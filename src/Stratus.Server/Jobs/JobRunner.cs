@@ -1,22 +1,26 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
+using System.Diagnostics;
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Stratus.Ml.Data;
 using Stratus.Server.Hosting;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
 
 /// <summary>
-/// The worker slots of this process. Each job runs on a thread-pool thread, never on the Orleans scheduler, with a
-/// token that a cancel request or the job's time limit trips; its outcome is written to the jobs table.
+/// The worker slots of this node. Each job runs in a job process of its own (<see cref="JobProcess"/>), never in the
+/// process that answers predictions: a native crash, an out-of-memory kill or a runaway job ends that process and fails
+/// its job with the reason, and nothing else. The runner copies the process's warnings into this log, kills it past the
+/// job's time limit or when a cancel is not obeyed, and writes the outcome of a process that died without one.
 /// </summary>
-public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock, ILogger<JobRunner> logger)
+public sealed partial class JobRunner(IServiceProvider services, IOptions<StratusOptions> options, TimeProvider clock, ILogger<JobRunner> logger)
+    : IDisposable
 {
-    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
-    // Slots a running job holds beyond its own (AutoML's parallel trials).
-    private readonly ConcurrentDictionary<string, int> _extraSlots = new();
+    private sealed record Child(Process Process, int Slots, int Epoch);
+
+    // By job and epoch: a job queued again may start its next claim while the last claim's process is still exiting.
+    private readonly ConcurrentDictionary<(string Job, int Epoch), Child> _running = new();
     private readonly Lock _slots = new();
 
     /// <summary>Slots not taken by a running job.</summary>
@@ -24,171 +28,202 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IGrainFactory
     {
         get
         {
-            lock (_slots) return Math.Max(0, options.Value.WorkerSlots - _running.Count - _extraSlots.Values.Sum());
+            lock (_slots) return Math.Max(0, options.Value.WorkerSlots - _running.Values.Sum(c => c.Slots));
         }
     }
 
-    /// <summary>Starts a job the scheduler has claimed (status RUNNING): it takes one slot.</summary>
-    public void Start(string jobId, int maxRunSeconds)
-    {
-        var cts = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds));
-        bool added;
-        lock (_slots) added = _running.TryAdd(jobId, cts);
-        if (!added)
-        {
-            cts.Dispose();
-            return;
-        }
-        _ = Task.Run(() => ExecuteAsync(jobId, cts));
-    }
+    /// <summary>This node as a job's <see cref="JobRow.Worker"/> names it until its process reports: <c>host/pid</c>.</summary>
+    public static string Me { get; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    /// <summary>Raised when a job's process has ended and its slots are free.</summary>
+    public event Action? SlotFreed;
+
+    /// <summary>How many jobs run on this node now.</summary>
+    public int Running => _running.Count;
 
     /// <summary>
-    /// Lets a running job take up to <paramref name="wanted"/> slots in all (its own included) from those free now;
-    /// they are released when the job ends. Returns how many it holds.
+    /// Starts the process of a job the scheduler has claimed (status RUNNING under <paramref name="epoch"/>): it takes
+    /// up to <paramref name="wantedSlots"/> of the slots free now, at least one (AutoML's trials side by side).
     /// </summary>
-    public int Claim(string jobId, int wanted)
+    public void Start(string jobId, int epoch, int maxRunSeconds, int wantedSlots)
     {
+        Process process;
+        int slots;
         lock (_slots)
         {
-            if (!_running.ContainsKey(jobId)) return 1;
-            var free = options.Value.WorkerSlots - _running.Count - _extraSlots.Where(s => s.Key != jobId).Sum(s => s.Value);
-            var extra = Math.Clamp(wanted - 1, 0, Math.Max(0, free));
-            _extraSlots[jobId] = extra;
-            return 1 + extra;
+            if (_running.ContainsKey((jobId, epoch))) return;
+            var free = options.Value.WorkerSlots - _running.Values.Sum(c => c.Slots);
+            slots = Math.Clamp(wantedSlots, 1, Math.Max(1, free));
+            try
+            {
+                process = Process.Start(StartInfo(jobId, epoch, slots))!;
+            }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+            {
+                LogNoProcess(logger, ex, jobId);
+                _ = FinishAsync(jobId, epoch, $"the job process could not start: {ex.Message}");
+                return;
+            }
+            _running[(jobId, epoch)] = new Child(process, slots, epoch);
         }
+        _ = Task.Run(() => SuperviseAsync(jobId, _running[(jobId, epoch)], maxRunSeconds));
     }
 
-    /// <summary>Asks a job running here to stop; false when it does not run here.</summary>
+    /// <summary>Stops a job running here that did not obey its cancel within a grace period; false when it does not run here.</summary>
     public bool Cancel(string jobId)
     {
-        if (!_running.TryGetValue(jobId, out var cts)) return false;
-        cts.Cancel();
+        if (_running.Where(r => r.Key.Job == jobId).Select(r => r.Value).FirstOrDefault() is not { } child) return false;
+        // The process sees the cancel within a second and ends the job itself (its run KILLED); this is the backstop.
+        _ = Task.Delay(TimeSpan.FromSeconds(3)).ContinueWith(_ => Kill(child.Process), TaskScheduler.Default);
         return true;
     }
 
-    private async Task ExecuteAsync(string jobId, CancellationTokenSource cts)
+    private async Task SuperviseAsync(string jobId, Child child, int maxRunSeconds)
     {
-        var ct = cts.Token;
-        string status;
-        string? error = null;
-        string? result = null;
-        var transient = false;
+        var process = child.Process;
+        var stderr = new Queue<string>();
+        var drained = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line)
+            {
+                LogFromProcess(logger, jobId, line);
+                lock (stderr)
+                {
+                    stderr.Enqueue(line);
+                    if (stderr.Count > 5) stderr.Dequeue();
+                }
+            }
+        });
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // The process keeps its own time limit; this one, a little later, catches a process that cannot (stuck in native code).
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds) + options.Value.JobLease))
+        {
+            try
+            {
+                await process.WaitForExitAsync(limit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Kill(process);
+                await process.WaitForExitAsync();
+            }
+        }
+        await drained;
+        await stdout;
+        var code = process.ExitCode;
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var kind = await scope.ServiceProvider.GetRequiredService<StratusDb>().Jobs.Where(j => j.Id == jobId).Select(j => j.Kind).FirstAsync(ct);
-            result = kind == JobService.BatchKind
-                ? JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<BatchJobExecutor>().RunAsync(jobId, line => LogAsync(jobId, line), ct), StratusJsonContext.Default.BatchResultInfo)
-                : JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<TrainJobExecutor>().RunAsync(jobId, line => LogAsync(jobId, line), ct), StratusJsonContext.Default.TrainResultInfo);
-            status = JobStatus.Succeeded;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            status = JobStatus.Cancelled;
-            error = "cancelled (on request, or past its time limit)";
-        }
-        catch (Exception ex) when (ex is DataFormatException or ProblemException or InvalidDataException)
-        {
-            status = JobStatus.Failed;
-            error = ex.Message;
-        }
-        catch (Exception ex)
-        {
-            // Not the input's fault (storage, memory, a bug): worth another attempt. Details stay in the server log.
-            status = JobStatus.Failed;
-            error = $"internal error ({ex.GetType().Name}); the server log has the details";
-            transient = true;
-            LogJobCrashed(logger, ex, jobId);
-        }
-        finally
-        {
-            lock (_slots)
+            if (code is not (0 or JobProcess.Fenced))
             {
-                _running.TryRemove(jobId, out _);
-                _extraSlots.TryRemove(jobId, out _);
+                var reason = $"the job process {Describe(code)}";
+                LogProcessDied(logger, jobId, code);
+                await FinishAsync(jobId, child.Epoch, reason);
             }
-            cts.Dispose();
-        }
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
-            var now = clock.GetUtcNow();
-            var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId);
-            if (transient && job.Attempts <= job.Retries)
-            {
-                await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s
-                    .SetProperty(j => j.Status, JobStatus.Queued)
-                    .SetProperty(j => j.RunId, (string?)null));
-                db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = $"attempt {job.Attempts} failed: {error}; trying again" });
-            }
-            else
-            {
-                await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s
-                    .SetProperty(j => j.Status, status)
-                    .SetProperty(j => j.EndedAt, now)
-                    .SetProperty(j => j.Error, error)
-                    .SetProperty(j => j.ResultJson, result));
-                db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = error is null ? status.ToLowerInvariant() : $"{status.ToLowerInvariant()}: {error}" });
-            }
-            await db.SaveChangesAsync();
-            await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync(); // a slot is free
         }
         catch (Exception ex)
         {
             LogOutcomeLost(logger, ex, jobId);
         }
+        finally
+        {
+            lock (_slots) _running.TryRemove((jobId, child.Epoch), out _);
+            process.Dispose();
+        }
+        SlotFreed?.Invoke();
     }
 
-    private async Task LogAsync(string jobId, string line)
+    /// <summary>The outcome of a job whose process died without writing one: failed (or queued again, retries allowing), its run failed.</summary>
+    private async Task FinishAsync(string jobId, int epoch, string reason)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
-        db.JobLog.Add(new JobLogRow { JobId = jobId, Time = clock.GetUtcNow(), Line = line });
-        await db.SaveChangesAsync();
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+            var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId);
+            if (job.Epoch != epoch || job.Status != JobStatus.Running) return;
+            await JobOutcome.FailRunAsync(db, job.RunId, clock.GetUtcNow(), reason);
+            if (job.CancelRequested)
+            {
+                await JobOutcome.WriteAsync(services, clock, jobId, epoch, JobStatus.Cancelled, "cancelled on request", null, transient: false);
+                return;
+            }
+        }
+        await JobOutcome.WriteAsync(services, clock, jobId, epoch, JobStatus.Failed, reason, null, transient: true);
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} crashed")]
-    private static partial void LogJobCrashed(ILogger logger, Exception exception, string jobId);
+    private ProcessStartInfo StartInfo(string jobId, int epoch, int slots)
+    {
+        var host = JobHost(options.Value);
+        var info = host.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new ProcessStartInfo("dotnet") { ArgumentList = { host } } : new ProcessStartInfo(host);
+        foreach (var a in new[] { JobProcess.Command, jobId, Invariant(epoch), Invariant(slots), Invariant(Environment.ProcessId) }) info.ArgumentList.Add(a);
+        info.UseShellExecute = false;
+        info.RedirectStandardError = true;
+        info.RedirectStandardOutput = true;
+        info.WorkingDirectory = options.Value.DataDir;
+        // The job process gets this node's settings exactly, however they were given (file, variables, code).
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("STRATUS_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
+        foreach (var (key, value) in Settings(options.Value)) info.Environment[key] = value;
+        return info;
+    }
+
+    /// <summary>The job host program: <see cref="StratusOptions.JobHost"/>, or the <c>stratus</c> command beside this server.</summary>
+    internal static string JobHost(StratusOptions options) =>
+        options.JobHost is { Length: > 0 } host ? host : Path.Combine(AppContext.BaseDirectory, "stratus.dll");
+
+    /// <summary>Every setting of <paramref name="options"/> as the <c>STRATUS_*</c> variables a process reads.</summary>
+    internal static IEnumerable<(string Key, string Value)> Settings(StratusOptions options)
+    {
+        foreach (var property in typeof(StratusOptions).GetProperties())
+        {
+            if (!property.CanWrite || property.GetValue(options) is not { } value) continue;
+            var text = value switch
+            {
+                TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString()!,
+            };
+            yield return ("STRATUS_" + property.Name.ToUpperInvariant(), text);
+        }
+    }
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>An exit code as an operator reads it (.NET reports death by signal N as 128 + N).</summary>
+    internal static string Describe(int code) => code switch
+    {
+        134 => "crashed (SIGABRT, exit code 134)",
+        137 => "was killed (SIGKILL, exit code 137): out of memory, past its time limit, or by an operator",
+        139 => "crashed in native code (SIGSEGV, exit code 139)",
+        > 128 and < 160 => $"died of signal {code - 128} (exit code {code})",
+        _ => $"failed with exit code {code}",
+    };
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
+    /// <summary>At shutdown: the job processes stop with their node (the jobs are resumed at the next start or elsewhere).</summary>
+    public void Dispose()
+    {
+        foreach (var child in _running.Values) Kill(child.Process);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: {Line}")]
+    private static partial void LogFromProcess(ILogger logger, string jobId, string line);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The process of job {JobId} ended with exit code {Code} without an outcome")]
+    private static partial void LogProcessDied(ILogger logger, string jobId, int code);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not start a process for job {JobId}")]
+    private static partial void LogNoProcess(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not record the outcome of job {JobId}; it will be recovered at the next start")]
     private static partial void LogOutcomeLost(ILogger logger, Exception exception, string jobId);
-}
-
-/// <summary>The one activation in the cluster that hands queued jobs to free worker slots, oldest first.</summary>
-public interface IJobSchedulerGrain : IGrainWithIntegerKey
-{
-    /// <summary>Dispatches now (after a submission, or when a slot frees up).</summary>
-    Task PokeAsync();
-}
-
-internal sealed class JobSchedulerGrain(IServiceScopeFactory scopes, JobRunner runner, IOptions<StratusOptions> options, TimeProvider clock) : Grain, IJobSchedulerGrain
-{
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        var period = options.Value.JobPollInterval;
-        this.RegisterGrainTimer(static (grain, _) => grain.DispatchAsync(), this, new GrainTimerCreationOptions { DueTime = period, Period = period, KeepAlive = true });
-        return Task.CompletedTask;
-    }
-
-    public Task PokeAsync() => DispatchAsync();
-
-    private async Task DispatchAsync()
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
-        while (runner.FreeSlots > 0)
-        {
-            var next = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued).OrderBy(j => j.CreatedAt).ThenBy(j => j.Id)
-                .Select(j => new { j.Id, j.MaxRunSeconds }).FirstOrDefaultAsync();
-            if (next is null) return;
-            // Claim it: only one dispatcher wins the QUEUED -> RUNNING change.
-            var now = clock.GetUtcNow();
-            var claimed = await db.Jobs.Where(j => j.Id == next.Id && j.Status == JobStatus.Queued).ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, JobStatus.Running)
-                .SetProperty(j => j.StartedAt, now)
-                .SetProperty(j => j.Attempts, j => j.Attempts + 1));
-            if (claimed == 1) runner.Start(next.Id, next.MaxRunSeconds);
-        }
-    }
 }

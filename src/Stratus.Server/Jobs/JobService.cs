@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Ml.AutoMl;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training;
@@ -11,8 +10,8 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
 
-/// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; grains only dispatch.</summary>
-public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, Serving.ModelCache models, JobRunner runner, IGrainFactory grains, IOptions<StratusOptions> options, TimeProvider clock)
+/// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; each node's JobDispatcher claims from it.</summary>
+public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, Serving.ModelCache models, JobRunner runner, JobDispatcher dispatcher, TimeProvider clock)
 {
     public const string TrainKind = "train";
     public const string AutoMlKind = "automl";
@@ -149,7 +148,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         db.Jobs.Add(row);
         db.JobLog.Add(new JobLogRow { JobId = row.Id, Time = row.CreatedAt, Line = line });
         await db.SaveChangesAsync(ct);
-        await grains.GetGrain<IJobSchedulerGrain>(0).PokeAsync();
+        dispatcher.Poke();
         return ToInfo(row);
     }
 
@@ -201,38 +200,15 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         var now = clock.GetUtcNow();
         var cancelledWhileQueued = await db.Jobs.Where(j => j.Id == id && j.Status == JobStatus.Queued)
             .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatus.Cancelled).SetProperty(j => j.EndedAt, now).SetProperty(j => j.Error, "cancelled before it started"), ct);
-        if (cancelledWhileQueued == 0) runner.Cancel(id);
+        if (cancelledWhileQueued == 0)
+        {
+            // Wherever it runs, its process sees this within a second, stops, and ends the job CANCELLED.
+            await db.Jobs.Where(j => j.Id == id && j.Status == JobStatus.Running).ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequested, true), ct);
+            runner.Cancel(id);
+        }
         db.JobLog.Add(new JobLogRow { JobId = id, Time = now, Line = "cancel requested" });
         await db.SaveChangesAsync(ct);
         return await GetAsync(id, ct);
-    }
-
-    /// <summary>
-    /// At start, before any job runs: jobs a dead process left RUNNING are queued again (up to
-    /// <see cref="StratusOptions.JobRestartAttempts"/> times) or failed, and their runs are marked FAILED.
-    /// </summary>
-    public async Task<int> RecoverAsync(CancellationToken ct)
-    {
-        var interrupted = await db.Jobs.Where(j => j.Status == JobStatus.Running).ToListAsync(ct);
-        var now = clock.GetUtcNow();
-        foreach (var job in interrupted)
-        {
-            if (job.RunId is { } runId)
-            {
-                await db.Runs.Where(r => r.Id == runId && r.Status == RunStatus.Running).ExecuteUpdateAsync(s => s
-                    .SetProperty(r => r.Status, RunStatus.Failed)
-                    .SetProperty(r => r.EndTime, now)
-                    .SetProperty(r => r.FailureReason, "the server stopped during training"), ct);
-            }
-            var again = job.Attempts <= options.Value.JobRestartAttempts;
-            job.Status = again ? JobStatus.Queued : JobStatus.Failed;
-            job.RunId = again ? null : job.RunId;
-            job.EndedAt = again ? null : now;
-            job.Error = again ? null : $"interrupted by {job.Attempts} server restarts";
-            db.JobLog.Add(new JobLogRow { JobId = job.Id, Time = now, Line = again ? "the server restarted during the job: queued again" : job.Error! });
-        }
-        await db.SaveChangesAsync(ct);
-        return interrupted.Count;
     }
 
     private async Task<JobRow> FindAsync(string id, CancellationToken ct)

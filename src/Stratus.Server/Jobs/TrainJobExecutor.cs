@@ -13,7 +13,7 @@ using Stratus.Server.Tracking;
 namespace Stratus.Server.Jobs;
 
 /// <summary>Runs one training job: a tracked run, the training itself, the model package as an artifact, and the registration.</summary>
-public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobRunner runner,
+public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobClaim claim,
     TimeProvider clock)
 {
     /// <summary>The artifact path of the model package in the run.</summary>
@@ -65,7 +65,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
     private async Task<TrainResultInfo> AutoMlAsync(JobRow job, AutoMlRequest spec, Func<string, Task> log, CancellationToken ct)
     {
         // Trials run side by side on the worker slots free now (or as many as asked for).
-        var parallel = runner.Claim(job.Id, spec.Parallel ?? int.MaxValue);
+        var parallel = Math.Min(claim.Slots, spec.Parallel ?? int.MaxValue);
         // After a restart, the search goes on from the trials an earlier attempt completed.
         var prior = await PriorTrialsAsync(job, ct);
         var options = new AutoMlOptions
@@ -253,7 +253,8 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         ModelVersionRef? registered = null;
         if (register is { } name)
         {
-            // Only a complete, stored package is ever registered.
+            // Only a complete, stored package is ever registered, and only under the claim that holds the job.
+            await claim.EnsureCurrentAsync(db, ct);
             var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, PackagePath, description), job.CreatedBy, ct);
             registered = new ModelVersionRef(model.Name, model.Version);
             await log($"registered {model.Name}:{model.Version}");

@@ -28,8 +28,6 @@ internal static class BlobStores
         }
         if (!Uri.TryCreate(store, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
             throw new StartupException($"Stratus:Store (STRATUS_STORE, --store) is '{store}', not an s3://BUCKET/PREFIX address");
-        if (options.S3PartBytes < 5L << 20)
-            throw new StartupException($"Stratus:S3PartBytes is {options.S3PartBytes}; S3 needs parts of at least 5 MiB ({5L << 20})");
         var config = new AmazonS3Config
         {
             // S3-compatible servers (MinIO, Ceph, moto) answer on one host, not bucket subdomains, and many do not
