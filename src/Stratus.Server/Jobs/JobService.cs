@@ -10,7 +10,7 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
 
-/// <summary>Submits, lists, cancels and recovers jobs. The jobs table is the system of record; each node's JobDispatcher claims from it.</summary>
+/// <summary>Submits, lists and cancels jobs. The jobs table is the system of record; each node's JobDispatcher claims from it.</summary>
 public sealed class JobService(StratusDb db, DatasetService datasets, RegistryService registry, IBlobStore blobs, Serving.ModelCache models, JobRunner runner, JobDispatcher dispatcher, TimeProvider clock)
 {
     public const string TrainKind = "train";

@@ -26,11 +26,12 @@ internal sealed class BlobCache
         _capacity = capacity;
         _inUse = inUse ?? TimeSpan.FromMinutes(2);
         Directory.CreateDirectory(_folder);
-        // Copies from an earlier process stay useful; partial downloads of a dead one do not.
+        // Copies from an earlier process stay useful; partial downloads of a dead one do not. The node and its job
+        // processes share the folder: a download younger than an hour may be another live process's.
         foreach (var file in Directory.EnumerateFiles(_folder))
         {
             if (BlobStoreExtensions.IsSha256(Path.GetFileName(file))) _used[Path.GetFileName(file)] = File.GetLastAccessTimeUtc(file);
-            else File.Delete(file);
+            else if (File.GetLastWriteTimeUtc(file) < DateTime.UtcNow.AddHours(-1)) File.Delete(file);
         }
     }
 
@@ -40,7 +41,7 @@ internal sealed class BlobCache
         var path = Path.Combine(_folder, BlobStoreExtensions.CheckSha256(sha256));
         if (File.Exists(path))
         {
-            _used[sha256] = DateTime.UtcNow;
+            Touch(sha256, path);
             return path;
         }
         var pending = _pending.GetOrAdd(sha256, _ => new Lazy<Task<string>>(() => FetchAsync(sha256, path, download, ct)));
@@ -68,9 +69,33 @@ internal sealed class BlobCache
         {
             File.Delete(temp);
         }
-        _used[sha256] = DateTime.UtcNow;
+        Touch(sha256, path);
         Evict();
         return path;
+    }
+
+    /// <summary>
+    /// Notes a use here and on the file itself: the node and its job processes share the folder, and each evicts by
+    /// the latest use any of them made.
+    /// </summary>
+    private void Touch(string sha256, string path)
+    {
+        var now = DateTime.UtcNow;
+        _used[sha256] = now;
+        try
+        {
+            File.SetLastAccessTimeUtc(path, now);
+        }
+        catch (IOException)
+        {
+            // evicted by another process meanwhile: it is downloaded again at the next use
+        }
+    }
+
+    private DateTime LastUse(string sha256, FileInfo file)
+    {
+        var here = _used.GetValueOrDefault(sha256);
+        return file.LastAccessTimeUtc > here ? file.LastAccessTimeUtc : here;
     }
 
     /// <summary>Removes a copy (its blob was deleted).</summary>
@@ -85,16 +110,17 @@ internal sealed class BlobCache
     {
         lock (_evicting)
         {
-            var files = _used.Keys
-                .Select(sha => (Sha: sha, Info: new FileInfo(Path.Combine(_folder, sha))))
-                .Where(f => f.Info.Exists)
+            // Every copy in the folder, this process's or another's.
+            var files = new DirectoryInfo(_folder).EnumerateFiles()
+                .Where(f => BlobStoreExtensions.IsSha256(f.Name))
+                .Select(f => (Sha: f.Name, Info: f))
                 .ToList();
             var total = files.Sum(f => f.Info.Length);
             var now = DateTime.UtcNow;
-            foreach (var (sha, info) in files.OrderBy(f => _used.GetValueOrDefault(f.Sha)))
+            foreach (var (sha, info) in files.OrderBy(f => LastUse(f.Sha, f.Info)))
             {
                 if (total <= _capacity) break;
-                if (now - _used.GetValueOrDefault(sha) < _inUse) continue;
+                if (now - LastUse(sha, info) < _inUse) continue;
                 total -= info.Length;
                 _used.TryRemove(sha, out _);
                 info.Delete();
