@@ -134,7 +134,7 @@ public sealed partial class JobDispatcher : BackgroundService
             var next = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued).OrderBy(j => j.CreatedAt).ThenBy(j => j.Id)
                 .Select(j => new { j.Id, j.MaxRunSeconds, j.Kind, j.SpecJson, j.Epoch }).FirstOrDefaultAsync(ct);
             if (next is null) return;
-            // The first lease covers the job process's start; from then on the process renews it every second.
+            // The first lease covers the job process's start; from then on the process renews it every 500 ms.
             var now = _clock.GetUtcNow();
             var epoch = next.Epoch + 1;
             var firstLease = now + TimeSpan.FromTicks(Math.Max(_options.Value.JobLease.Ticks * 3, TimeSpan.FromMinutes(1).Ticks));

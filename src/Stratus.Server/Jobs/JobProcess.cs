@@ -36,7 +36,7 @@ public sealed class JobFencedException(string message) : Exception(message);
 /// <summary>
 /// A job in a process of its own (<c>stratus job-process JOB EPOCH SLOTS PARENT</c>), started by a node's
 /// <see cref="JobRunner"/>: no HTTP, no silo, only the database, the blob store and the executors. A native crash, an
-/// out-of-memory kill or a runaway job ends this process and fails only its job. Every second it renews its claim's
+/// out-of-memory kill or a runaway job ends this process and fails only its job. Every half second it renews its claim's
 /// lease and looks for a cancel; it stops when the job is no longer its own (fenced), when its parent node is gone,
 /// or past the job's time limit, and it writes the outcome only while the claim is still current.
 /// </summary>
@@ -147,7 +147,7 @@ public static partial class JobProcess
             return await JobOutcome.WriteAsync(services, _clock, jobId, epoch, status, error, result, transient) ? 0 : Fenced;
         }
 
-        /// <summary>Every second: renew the lease, look for a cancel, and make sure the parent node still runs.</summary>
+        /// <summary>Every half second: renew the lease, look for a cancel, and make sure the parent node still runs.</summary>
         private async Task WatchAsync(CancellationTokenSource job, CancellationToken stop)
         {
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));

@@ -81,18 +81,10 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
     private async Task SuperviseAsync(string jobId, Child child, int maxRunSeconds)
     {
         var process = child.Process;
-        var stderr = new Queue<string>();
+        // Into this node's log, never into the job's error: the lines may name server paths.
         var drained = Task.Run(async () =>
         {
-            while (await process.StandardError.ReadLineAsync() is { } line)
-            {
-                LogFromProcess(logger, jobId, line);
-                lock (stderr)
-                {
-                    stderr.Enqueue(line);
-                    if (stderr.Count > 5) stderr.Dequeue();
-                }
-            }
+            while (await process.StandardError.ReadLineAsync() is { } line) LogFromProcess(logger, jobId, line);
         });
         var stdout = process.StandardOutput.ReadToEndAsync();
         // The process keeps its own time limit; this one, a little later, catches a process that cannot (stuck in native code).
