@@ -61,7 +61,10 @@ public interface IBlobStore
 public sealed class BlobStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Hashes what is read through it and throws <see cref="InvalidDataException"/> at the end when the bytes are not the blob's.</summary>
-internal sealed class VerifyingStream(Stream inner, string expected) : Stream
+/// <param name="inner">The blob's bytes.</param>
+/// <param name="expected">Its hash.</param>
+/// <param name="owner">What else the stream holds until disposed (an S3 answer and its connection).</param>
+internal sealed class VerifyingStream(Stream inner, string expected, IDisposable? owner = null) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private bool _checked;
@@ -114,6 +117,7 @@ internal sealed class VerifyingStream(Stream inner, string expected) : Stream
         if (disposing)
         {
             inner.Dispose();
+            owner?.Dispose();
             _hash.Dispose();
         }
         base.Dispose(disposing);

@@ -97,7 +97,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         var key = KeyOf(sha256);
         var response = await Call(() => _s3.GetObjectAsync(_bucket, key, cancellationToken), sha256);
-        return new VerifyingStream(new OwnedStream(response.ResponseStream, response), sha256);
+        return new VerifyingStream(response.ResponseStream, sha256, response);
     }
 
     /// <inheritdoc />
@@ -275,32 +275,4 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     }
 
     private string KeyOf(string sha256) => $"{_prefix}sha256/{BlobStoreExtensions.CheckSha256(sha256)[..2]}/{sha256}";
-
-    /// <summary>The body of a GetObject answer, which owns the answer (and its connection) until disposed.</summary>
-    private sealed class OwnedStream(Stream inner, IDisposable owner) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                owner.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }
