@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 dotnet build src/Stratus.Cli -v q -nologo >/dev/null
 stratus() { dotnet src/Stratus.Cli/bin/Debug/net10.0/stratus.dll "$@"; }
 commands=(
-  "up" "server" "login"
+  "up" "server" "worker" "nodes" "login"
   "datasets upload" "datasets list" "datasets show" "datasets download" "datasets delete"
   "experiments create" "experiments list" "experiments show"
   "runs list" "runs show" "runs metrics" "runs artifacts"

@@ -7,6 +7,7 @@ GlobalOptions.AddTo(root);
 root.Subcommands.Add(HostCommands.Up());
 root.Subcommands.Add(HostCommands.Server());
 root.Subcommands.Add(HostCommands.Worker());
+root.Subcommands.Add(HostCommands.Nodes());
 root.Subcommands.Add(HostCommands.JobProcess());
 root.Subcommands.Add(LoginCommand.Create());
 root.Subcommands.Add(DatasetCommands.Create());

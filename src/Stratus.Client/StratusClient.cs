@@ -89,6 +89,10 @@ public sealed class StratusClient
         GetAsync(Query("api/v1/audit", ("actor", actor), ("outcome", outcome), ("page_size", pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("page_token", pageToken)),
             StratusJsonContext.Default.PageAuditEntry, ct);
 
+    /// <summary>The deployment's nodes (servers and workers): the live ones first, then those lost or stopped within the last hour.</summary>
+    public Task<IReadOnlyList<NodeInfo>> NodesAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/nodes", StratusJsonContext.Default.IReadOnlyListNodeInfo, ct);
+
     /// <summary>Deletes unreferenced blobs now (admin).</summary>
     public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "api/v1/admin/gc", null, StratusJsonContext.Default.GcResult, ct);

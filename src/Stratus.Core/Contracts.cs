@@ -663,6 +663,18 @@ public sealed record ShadowRecord(string RequestId, DateTimeOffset Time, ModelVe
 /// <param name="P50Ms">Median latency, in milliseconds, as the upper bound of its histogram bucket; null without requests.</param>
 public sealed record TrafficPoint(DateTimeOffset Time, double Seconds, long Requests, long Errors, long Rejected, double? P50Ms, double? P95Ms, double? P99Ms);
 
+/// <summary>A node of the deployment (a server or a worker) as it last reported itself, about once a second.</summary>
+/// <param name="Id"><c>host/pid</c>; a restarted node is a new one.</param>
+/// <param name="Role"><c>server</c> (answers the API and every endpoint, holds an Orleans silo) or <c>worker</c> (runs jobs only).</param>
+/// <param name="Status"><c>up</c>; <c>lost</c> when it stopped reporting (it died, or cannot reach the database); <c>stopped</c> after a clean shutdown.</param>
+/// <param name="Url">The API's address (servers).</param>
+/// <param name="Silo">The Orleans silo's address (servers).</param>
+/// <param name="Slots">Jobs it may run at once (0: it runs none).</param>
+/// <param name="CpuPercent">CPU of the node and its job processes over its last report interval, in percent of one core.</param>
+/// <param name="MemoryBytes">Resident memory of the node and its job processes.</param>
+public sealed record NodeInfo(string Id, string Role, string Status, string Host, string? Url, string? Silo, string Version, DateTimeOffset StartedAt,
+    DateTimeOffset SeenAt, int Slots, int JobsRunning, int EndpointsLoaded, double CpuPercent, long MemoryBytes);
+
 /// <summary>Rows to score, as objects keyed by input column.</summary>
 public sealed record PredictRequest(IReadOnlyList<Dictionary<string, JsonElement>> Instances);
 
@@ -713,6 +725,7 @@ public static class StratusJson
 [JsonSerializable(typeof(SetAliasRequest))]
 [JsonSerializable(typeof(IReadOnlyList<AliasChange>))]
 [JsonSerializable(typeof(IReadOnlyList<TrafficPoint>))]
+[JsonSerializable(typeof(IReadOnlyList<NodeInfo>))]
 [JsonSerializable(typeof(Page<TokenInfo>))]
 [JsonSerializable(typeof(CreateTokenRequest))]
 [JsonSerializable(typeof(CreatedToken))]

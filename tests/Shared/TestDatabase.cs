@@ -53,6 +53,16 @@ public static class TestDatabase
         return connection;
     }
 
+    /// <summary>How many rows of an endpoint's answered requests are captured (in files the store holds), as the database lists them.</summary>
+    public static async Task<long> CapturedRowsAsync(string dataDir, string endpoint)
+    {
+        await using var connection = await OpenAsync(dataDir);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce(sum(\"Rows\"), 0) FROM capture_files WHERE \"Endpoint\" = @endpoint";
+        Parameter(command, "endpoint", endpoint);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>An instant as the provider stores it: Unix milliseconds in SQLite, timestamptz in PostgreSQL.</summary>
     public static object Time(DateTimeOffset time) => IsPostgres ? time.ToUniversalTime() : time.ToUnixTimeMilliseconds();
 

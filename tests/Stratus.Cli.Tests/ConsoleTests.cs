@@ -422,6 +422,15 @@ public sealed class ConsoleTests : IDisposable
         await page.WaitForSelectorAsync("[data-testid=audit] td:has-text('/console/models/pay-model/aliases/champion/rollback')");
         Assert.Contains("rolled back to pay-model:2", await page.InnerTextAsync("[data-testid=audit]"));
         await page.ScreenshotAsync(new() { Path = Shot("audit") });
+
+        // The nodes page: this one server, up, with its address, its endpoint loaded and its CPU and memory.
+        await page.ClickAsync("a[href='/nodes']");
+        var nodes = await (await page.WaitForSelectorAsync("[data-testid=nodes] td:has-text('server')"))!.EvaluateAsync<string>("td => td.closest('table').innerText");
+        Assert.Contains(server.Url, nodes, StringComparison.Ordinal);
+        Assert.Contains("up", nodes, StringComparison.Ordinal);
+        Assert.Matches(@"\d+ MiB", nodes);
+        Assert.Contains("% of a core", nodes, StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Shot("nodes") });
     }
 
     [Fact]

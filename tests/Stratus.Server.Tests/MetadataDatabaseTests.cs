@@ -31,6 +31,10 @@ public sealed class MetadataDatabaseTests
                 await load.ExecuteNonQueryAsync(Ct);
             }
             File.Copy(Path.Combine(AppContext.BaseDirectory, "Data", "pre-squash.admin.token"), Path.Combine(dir, "admin.token"));
+            // That build kept captured requests as files in the data directory; they move into the store, rows and all.
+            var legacy = Directory.CreateDirectory(Path.Combine(dir, "capture", "legacy")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(legacy, "20261201T100000Z-000001.jsonl"), string.Concat(Enumerable.Range(0, 3).Select(i =>
+                $$$"""{"time":"2026-12-01T10:00:0{{{i}}}Z","request_id":"r{{{i}}}","row":0,"model":{"name":"tiny","version":1},"inputs":{"x":{{{i}}}},"prediction":{"label":"a"}}""" + "\n")), Ct);
 
             await using (var server = await TestServer.StartAsync(dataDir: dir))
             {
@@ -42,6 +46,9 @@ public sealed class MetadataDatabaseTests
                 // New rows continue the old ones' ids and versions.
                 var v2 = await client.Datasets.UploadAsync("tiny", new MemoryStream("x,y,label\n1,2,a\n2,1,b\n"u8.ToArray()), ct: Ct);
                 Assert.Equal(2, v2.Version);
+                for (var i = 0; i < 100 && Directory.Exists(legacy); i++) await Task.Delay(100, Ct);
+                Assert.False(Directory.Exists(Path.Combine(dir, "capture")));
+                Assert.Equal(3, await TestDatabase.CapturedRowsAsync(dir, "legacy"));
 
                 await using var scope = server.Services.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<StratusDb>();

@@ -58,11 +58,9 @@ public sealed class MonitoringTests : IAsyncLifetime
     /// <summary>Waits until the capture files hold <paramref name="rows"/> rows: they are written about once a second.</summary>
     private async Task WaitForCaptureAsync(int rows)
     {
-        var folder = Path.Combine(_server.DataDir, "capture", "watched");
         for (var i = 0; i < 200; i++)
         {
-            var count = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.jsonl").Sum(f => File.ReadLines(f).Count()) : 0;
-            if (count >= rows) return;
+            if (await TestDatabase.CapturedRowsAsync(_server.DataDir, "watched") >= rows) return;
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
         Assert.Fail($"the capture did not reach {rows} rows");

@@ -99,8 +99,7 @@ public sealed class PolicyTests : IAsyncLifetime
             sent.AddRange(instances.Select((_, i) => (response.RequestId, i)));
         }
         // Capture files are written about once a second.
-        var folder = Path.Combine(_server.DataDir, "capture", endpoint);
-        for (var i = 0; i < 200 && (Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.jsonl").Sum(f => File.ReadLines(f).Count()) : 0) < total; i++)
+        for (var i = 0; i < 200 && await TestDatabase.CapturedRowsAsync(_server.DataDir, endpoint) < total; i++)
             await Task.Delay(100, TestContext.Current.CancellationToken);
         return sent;
     }

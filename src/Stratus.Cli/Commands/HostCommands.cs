@@ -77,6 +77,25 @@ internal static class HostCommands
         return command;
     }
 
+    /// <summary><c>stratus nodes</c>: the servers and workers of the deployment, as the console's nodes page shows them.</summary>
+    public static Command Nodes()
+    {
+        var command = new Command("nodes", "List the servers and workers: role, status, address, jobs running, endpoints loaded, CPU and memory");
+        command.SetAction(GlobalOptions.Remote(async (result, client, ct) =>
+            GlobalOptions.Print(result, await client.NodesAsync(ct), StratusJsonContext.Default.IReadOnlyListNodeInfo, nodes =>
+            {
+                var table = GlobalOptions.NewTable("Node", "Role", "Status", "Address", "Jobs", "Endpoints", "CPU", "Memory", "Seen");
+                foreach (var n in nodes)
+                {
+                    var status = n.Status switch { "up" => "[green]up[/]", "lost" => "[red]lost[/]", _ => "[grey]stopped[/]" };
+                    table.AddRow(Markup.Escape(n.Id), n.Role, status, Markup.Escape(n.Url ?? n.Silo ?? ""), $"{n.JobsRunning}/{n.Slots}", $"{n.EndpointsLoaded}",
+                        $"{n.CpuPercent:F0}%", $"{n.MemoryBytes / (1024.0 * 1024):F0} MiB", GlobalOptions.When(n.SeenAt));
+                }
+                AnsiConsole.Write(table);
+            })));
+        return command;
+    }
+
     /// <summary>The process one job runs in, started by a node's job runner (hidden: never typed by a person).</summary>
     public static Command JobProcess()
     {

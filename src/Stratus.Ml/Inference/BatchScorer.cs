@@ -145,8 +145,9 @@ public static class BatchScorer
     /// prediction columns added (<c>TARGET_predicted</c>, and <c>TARGET_probability_CLASS</c> for classifiers).
     /// </summary>
     /// <param name="progress">Receives the rows done and the total.</param>
+    /// <param name="partScored">Receives each part file once it is whole (from the scoring threads): a caller that keeps parts elsewhere can resume on another machine.</param>
     public static ParquetOutput ScoreParquet(ModelPackage model, string parquet, string workDir, string output, Action<long, long>? progress = null,
-        int chunkRows = 10_000, CancellationToken ct = default)
+        int chunkRows = 10_000, Action<string>? partScored = null, CancellationToken ct = default)
     {
         Directory.CreateDirectory(workDir);
         using var connection = DuckDb.Open(workDir);
@@ -192,6 +193,7 @@ public static class BatchScorer
                     }
                     docs.ForEach(d => d.Dispose());
                     WritePart(part, first, predictions, model.Manifest);
+                    partScored?.Invoke(part);
                     progress?.Invoke(Interlocked.Add(ref done, rows.Count), total);
                 }
             }

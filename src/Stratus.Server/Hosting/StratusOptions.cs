@@ -138,10 +138,10 @@ public sealed class StratusOptions
         OnnxMemoryBytes = OnnxMemoryBytes,
     };
 
-    /// <summary>Orleans silo-to-silo port. Default: 0, meaning the first free port from 11111 on (embedded mode).</summary>
+    /// <summary>Orleans silo-to-silo port (open it between a cluster's servers). Default: 0, meaning the first free port from 11111 on.</summary>
     public int SiloPort { get; set; }
 
-    /// <summary>Orleans gateway port. Default: 0, meaning the first free port from 30000 on (embedded mode).</summary>
+    /// <summary>Orleans gateway port of a server on its own (a cluster's silos open none: nothing talks Orleans to them from outside). Default: 0, meaning the first free port from 30000 on.</summary>
     public int GatewayPort { get; set; }
 
     /// <summary>

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training.Gbm;
+using Stratus.Server.Cluster;
 using Stratus.Server.Datasets;
 using Stratus.Server.Jobs;
 using Stratus.Server.Monitoring;
@@ -69,6 +70,8 @@ public static partial class StratusServer
             ["--store"] = "Stratus:Store",
             ["--s3-endpoint"] = "Stratus:S3Endpoint",
             ["--log-format"] = "Stratus:LogFormat",
+            ["--cluster"] = "Stratus:Cluster",
+            ["--advertise-address"] = "Stratus:AdvertiseAddress",
         });
     }
 
@@ -78,6 +81,7 @@ public static partial class StratusServer
         var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
         configure?.Invoke(options);
         if (options.Problems() is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
+        var cluster = Clustering.Settings(builder.Configuration, options);
         options.DataDir = Path.GetFullPath(options.DataDir);
         PrivateFiles.Apply(options.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
@@ -162,11 +166,8 @@ public static partial class StratusServer
         builder.Services.AddSingleton<RequestCapture>();
         builder.Services.AddHostedService(s => s.GetRequiredService<RequestCapture>());
 
-        // One Orleans silo in the process; cluster membership comes with the cluster mode.
-        var siloPort = options.SiloPort == 0 ? FreePort(11111) : options.SiloPort;
-        var gatewayPort = options.GatewayPort == 0 ? FreePort(30000) : options.GatewayPort;
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "stratus", clusterId: "stratus-embedded"));
-        builder.Services.AddHostedService<RunReaperStarter>();
+        // One Orleans silo in the process: on its own, or one of a cluster.
+        builder.AddStratusCluster(options, cluster);
     }
 
     /// <summary>Maps every route; <c>Program.cs</c> of any host reads as <c>AddStratusServer(); MapStratusApis();</c>.</summary>
@@ -198,6 +199,7 @@ public static partial class StratusServer
         app.MapEndpointsApi();
         app.MapMonitoringApi();
         app.MapSecurityApi();
+        app.MapNodesApi();
         app.MapConsole();
     }
 
@@ -306,7 +308,7 @@ public static partial class StratusServer
     /// The first free port from <paramref name="preferred"/> on (Orleans' usual ports), below the ephemeral range, so
     /// that two local servers can run side by side and the silo never takes a port the OS may hand out for --port 0.
     /// </summary>
-    private static int FreePort(int preferred)
+    internal static int FreePort(int preferred)
     {
         for (var port = preferred; port < preferred + 1000; port++)
         {
@@ -326,19 +328,6 @@ public static partial class StratusServer
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} scratch files left by an earlier process")]
     private static partial void LogCleaned(ILogger logger, int count);
-}
-
-/// <summary>Activates the run reaper, rollouts and policies once the silo is up.</summary>
-internal sealed class RunReaperStarter(IGrainFactory grains) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
-        await grains.GetGrain<IRolloutGrain>(0).PokeAsync(); // rollouts that were running go on
-        await grains.GetGrain<IPolicyGrain>(0).PokeAsync(); // schedules and retrainings go on
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 internal sealed class DatabaseHealthCheck(StratusDb db) : IHealthCheck

@@ -13,11 +13,14 @@ namespace Stratus.Server.Jobs;
 
 /// <summary>
 /// Runs a batch inference job: a tracked run (its input the dataset version, its parameters the model), the scoring
-/// on all cores in chunks kept under <c>DATA_DIR/jobs/JOB</c> (so that an attempt after a crash or restart resumes
-/// where the last stopped), and the output stored as the next version of a dataset whose lineage is the run.
+/// on all cores in chunks written under <c>DATA_DIR/jobs/JOB</c> and each kept in the blob store as it is done (so that
+/// an attempt after a crash, a restart or the death of its node resumes where the last stopped, on whichever node
+/// claims it; the parts go when the job ends), and the output stored as the next version of a dataset whose lineage is the run.
 /// </summary>
 public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, IOptions<StratusOptions> options)
 {
+    private readonly Lock _keeping = new();
+
     /// <summary>The experiment whose runs are batch inference jobs.</summary>
     public const string Experiment = "batch-inference";
 
@@ -39,7 +42,7 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
             await tracking.LogInputsAsync(run.Id, new LogInputsRequest([spec.Dataset]), ct);
             var package = await StoredPackages.LoadAsync(blobs, model.Sha256, $"model {model.Name}:{model.Version}", ct);
             var parquet = await blobs.GetLocalCopyAsync(version.ParquetSha256, ct);
-            var resumed = Directory.Exists(work) ? Directory.GetFiles(work, "part-*.csv").Length : 0;
+            var resumed = await FetchPartsAsync(job.Id, work, ct);
             await log($"run {run.Id}: scoring {spec.Dataset} ({version.Rows:N0} rows) with {model.Name}:{model.Version} on {Environment.ProcessorCount} cores" +
                 (resumed > 0 ? $", resuming after {resumed} chunks scored before" : ""));
 
@@ -51,7 +54,7 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
                 // A line per tenth of the rows.
                 var tenth = total == 0 ? 10 : done * 10 / total;
                 if (tenth > Interlocked.Read(ref reported) && Interlocked.Exchange(ref reported, tenth) < tenth) progress.Report($"scored {done:N0} of {total:N0} rows ({tenth * 10}%)");
-            }, ct: ct), ct);
+            }, ct: ct, partScored: part => KeepPart(job.Id, part)), ct);
 
             DatasetVersionInfo stored;
             await using (var file = File.OpenRead(output))
@@ -67,7 +70,7 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Killed, "the job was cancelled"), CancellationToken.None);
-            TryDelete(work);
+            TryDelete(work); // its parts stay in the store until the job ends: a stop for a lost claim is resumed elsewhere
             throw;
         }
         catch (Exception ex)
@@ -76,6 +79,37 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
             // The input's fault ends the job: its chunks go. Anything else may be tried again and resumes from them.
             if (ex is InvalidDataException or ProblemException or DataFormatException) TryDelete(work);
             throw;
+        }
+    }
+
+    /// <summary>Brings the parts earlier attempts kept in the store (on any node) into the work folder; returns how many parts it holds.</summary>
+    private async Task<int> FetchPartsAsync(string jobId, string work, CancellationToken ct)
+    {
+        Directory.CreateDirectory(work);
+        foreach (var part in await db.JobParts.AsNoTracking().Where(p => p.JobId == jobId).ToListAsync(ct))
+        {
+            var path = Path.Combine(work, Path.GetFileName(part.Name));
+            if (File.Exists(path)) continue;
+            File.Copy(await blobs.GetLocalCopyAsync(part.Sha256, ct), path + ".tmp", overwrite: true);
+            File.Move(path + ".tmp", path);
+        }
+        return Directory.GetFiles(work, "part-*.csv").Length;
+    }
+
+    /// <summary>Keeps a scored part in the store (called from the scoring threads, one at a time).</summary>
+    private void KeepPart(string jobId, string part)
+    {
+        lock (_keeping)
+        {
+            BlobRef blob;
+            using (var file = File.OpenRead(part))
+            {
+                blob = blobs.PutAsync(file, CancellationToken.None).GetAwaiter().GetResult();
+            }
+            var name = Path.GetFileName(part);
+            if (db.JobParts.Any(p => p.JobId == jobId && p.Name == name)) return; // an earlier attempt kept it too: parts are deterministic
+            db.JobParts.Add(new JobPartRow { JobId = jobId, Name = name, Sha256 = blob.Sha256 });
+            db.SaveChanges();
         }
     }
 

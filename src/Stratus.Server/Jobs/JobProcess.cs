@@ -253,6 +253,7 @@ internal static class JobOutcome
                 .SetProperty(j => j.ResultJson, result)
                 .SetProperty(j => j.LeaseExpiresAt, (DateTimeOffset?)null));
             line = error is null ? status.ToLowerInvariant() : $"{status.ToLowerInvariant()}: {error}";
+            if (written > 0) await db.JobParts.Where(p => p.JobId == jobId).ExecuteDeleteAsync(); // a batch job's parts: the job has ended
         }
         if (written == 0) return false;
         db.JobLog.Add(new JobLogRow { JobId = jobId, Time = now, Line = line });

@@ -45,8 +45,27 @@ public sealed class JobLogRow
     public required string Line { get; set; }
 }
 
-internal sealed class JobRowConfiguration : IEntityTypeConfiguration<JobRow>, IEntityTypeConfiguration<JobLogRow>
+/// <summary>
+/// A part of a batch job's output scored by an attempt, kept in the blob store: an attempt on another node after a
+/// crash fetches these instead of scoring them again. Removed when the job ends.
+/// </summary>
+public sealed class JobPartRow
 {
+    public required string JobId { get; set; }
+    public required string Name { get; set; }
+    public required string Sha256 { get; set; }
+}
+
+internal sealed class JobRowConfiguration : IEntityTypeConfiguration<JobRow>, IEntityTypeConfiguration<JobLogRow>, IEntityTypeConfiguration<JobPartRow>
+{
+    public void Configure(EntityTypeBuilder<JobPartRow> b)
+    {
+        b.ToTable("job_parts");
+        b.HasKey(x => new { x.JobId, x.Name });
+        b.Property(x => x.Name).HasMaxLength(100);
+        b.Property(x => x.Sha256).HasMaxLength(64);
+    }
+
     public void Configure(EntityTypeBuilder<JobRow> b)
     {
         b.ToTable("jobs");

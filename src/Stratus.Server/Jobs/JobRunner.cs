@@ -41,6 +41,26 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
     /// <summary>How many jobs run on this node now.</summary>
     public int Running => _running.Count;
 
+    /// <summary>The CPU time and resident memory of this node's job processes now (those that just ended count no more).</summary>
+    public (TimeSpan Cpu, long Memory) Usage()
+    {
+        var (cpu, memory) = (TimeSpan.Zero, 0L);
+        foreach (var child in _running.Values)
+        {
+            try
+            {
+                child.Process.Refresh();
+                cpu += child.Process.TotalProcessorTime;
+                memory += child.Process.WorkingSet64;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // it ended between the listing and the reading
+            }
+        }
+        return (cpu, memory);
+    }
+
     /// <summary>
     /// Starts the process of a job the scheduler has claimed (status RUNNING under <paramref name="epoch"/>): it takes
     /// up to <paramref name="wantedSlots"/> of the slots free now, at least one (AutoML's trials side by side).

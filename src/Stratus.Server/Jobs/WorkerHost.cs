@@ -20,6 +20,7 @@ public static class WorkerHost
         var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
         configure?.Invoke(options);
         if (options.Problems() is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
+        var cluster = Cluster.Clustering.Settings(builder.Configuration, options);
         options.DataDir = Path.GetFullPath(options.DataDir);
         options.MigrateOnStart = false;
         PrivateFiles.Apply(options.DataDir);
@@ -34,6 +35,7 @@ public static class WorkerHost
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddSingleton<JobDispatcher>();
         builder.Services.AddHostedService(s => s.GetRequiredService<JobDispatcher>());
+        Cluster.Clustering.AddStratusNodeReports(builder.Services, cluster);
         return builder.Build();
     }
 

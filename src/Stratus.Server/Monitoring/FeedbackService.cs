@@ -70,7 +70,8 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
             else if (request.Items[i].Row < 0) errors[$"items[{i}].row"] = $"is {request.Items[i].Row}; rows count from 0";
         }
         var ids = request.Items.Select(i => i.RequestId).Where(id => !string.IsNullOrWhiteSpace(id)).Distinct().ToList();
-        var captured = await Task.Run(() => Captured(endpoint, ids), ct);
+        var files = ids.Count == 0 ? [] : await capture.FilesAsync(db, endpoint, null, null, ct);
+        var captured = await Task.Run(() => Captured(files, ids), ct);
 
         var manifests = new Dictionary<(string, int), ModelManifest>();
         var now = clock.GetUtcNow();
@@ -154,13 +155,10 @@ public sealed class FeedbackService(StratusDb db, EndpointService endpoints, Reg
     }
 
     /// <summary>The captured rows of these requests, by request id and row.</summary>
-    private Dictionary<(string, int), CapturedRow> Captured(string endpoint, List<string> ids)
+    private Dictionary<(string, int), CapturedRow> Captured(IReadOnlyList<string> files, List<string> ids)
     {
         var found = new Dictionary<(string, int), CapturedRow>();
-        var folder = capture.Folder(endpoint);
-        if (ids.Count == 0 || !Directory.Exists(folder)) return found;
-        var files = Directory.GetFiles(folder, "*.jsonl");
-        if (files.Length == 0) return found;
+        if (ids.Count == 0 || files.Count == 0) return found;
         using var connection = DuckDb.Open(blobs.TempDirectory);
         using var command = connection.CreateCommand();
         command.CommandText = $"CREATE TEMP TABLE wanted AS SELECT unnest([{string.Join(", ", ids.Select(DuckDb.Literal))}]) AS id";

@@ -59,7 +59,7 @@ public static class MonitoringApi
     private static async Task<Ok<MonitorPolicyInfo>> SetPolicy(string name, MonitorPolicy policy, PolicyService policies, IGrainFactory grains, CancellationToken ct)
     {
         var info = await policies.SetAsync(name, policy, ct);
-        await grains.GetGrain<IPolicyGrain>(0).PokeAsync();
+        await grains.GetGrain<IPolicyGrain>(name).PokeAsync();
         return TypedResults.Ok(info);
     }
 
@@ -75,7 +75,7 @@ public static class MonitoringApi
     private static async Task<Ok<PolicyDecision>> RunPolicy(string name, PolicyService policies, IGrainFactory grains, CancellationToken ct)
     {
         await policies.GetAsync(name, ct); // 404 here, not through the grain
-        var id = await grains.GetGrain<IPolicyGrain>(0).CheckAsync(name);
+        var id = await grains.GetGrain<IPolicyGrain>(name).CheckAsync();
         return TypedResults.Ok(await policies.DecisionAsync(id, ct));
     }
 

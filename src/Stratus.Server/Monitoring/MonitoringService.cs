@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Data;
@@ -105,7 +104,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
             if (DriftDetector.Check(rule, kind) is { } reason) throw ProblemException.Invalid($"rules.{column}", reason);
         }
 
-        var files = WindowFiles(capture.Folder(endpoint), from, to);
+        var files = await capture.FilesAsync(db, endpoint, from, to, ct);
         var window = await Task.Run(() => Sketch(files, from, to, baseline, manifest, version), ct);
         var (rows, current, predictions, unseen) = (window.Rows, window.Features, window.Prediction, window.UnseenColumns);
         DriftRule? RuleOf(string column) => request.Rules?.GetValueOrDefault(column);
@@ -163,18 +162,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
     }
 
     /// <summary>Capture files that may hold rows of the window: each is named by when it was written, seconds after its rows.</summary>
-    private static List<string> WindowFiles(string folder, DateTimeOffset from, DateTimeOffset to)
-    {
-        if (!Directory.Exists(folder)) return [];
-        return [.. Directory.EnumerateFiles(folder, "*.jsonl").Where(file =>
-        {
-            var name = Path.GetFileName(file);
-            return name.Length >= 16 && DateTimeOffset.TryParseExact(name[..16], "yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal, out var written) && written >= from.AddSeconds(-1) && written <= to.AddMinutes(1); // names are to the second
-        }).Order(StringComparer.Ordinal)];
-    }
-
-    private WindowSketch Sketch(List<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
+    private WindowSketch Sketch(IReadOnlyList<string> files, DateTimeOffset from, DateTimeOffset to, ModelBaseline baseline, ModelManifest manifest, ModelVersionInfo version)
     {
         // Drift checks run beside the endpoints they watch: half the cores at most, so requests keep the rest.
         using var connection = DuckDb.Open(blobs.TempDirectory, threads: Math.Max(1, Environment.ProcessorCount / 2));

@@ -1,40 +1,41 @@
 using Microsoft.Extensions.Options;
+using Stratus.Server.Cluster;
 using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Monitoring;
 
 /// <summary>
-/// The one activation in the cluster that runs monitoring policies: scheduled checks when due, retrainings moved on
-/// when their job ends, and checks asked for by hand, one at a time (so a schedule and a hand never start two
-/// retrainings of an endpoint together).
+/// An endpoint's monitoring policy: scheduled checks when due, its retrainings moved on when their job ends, and checks
+/// asked for by hand, one at a time (so a schedule and a hand never start two retrainings of an endpoint together).
+/// One activation per endpoint in the cluster: one endpoint's slow retraining never delays another's check.
 /// </summary>
-public interface IPolicyGrain : IGrainWithIntegerKey
+public interface IPolicyGrain : IGrainWithStringKey
 {
-    /// <summary>Runs an endpoint's policy now and returns the decision's id (preparing a retraining's data may take minutes on large datasets).</summary>
+    /// <summary>Runs the endpoint's policy now and returns the decision's id (preparing a retraining's data may take minutes on large datasets).</summary>
     [ResponseTimeout("00:30:00")]
-    Task<long> CheckAsync(string endpoint);
+    Task<long> CheckAsync();
 
-    /// <summary>Activates the scheduler (idempotent).</summary>
+    /// <summary>Starts watching the endpoint's policy (idempotent): until it is deleted, it goes on across the death of the node that holds it.</summary>
     Task PokeAsync();
 }
 
-internal sealed class PolicyGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
+internal sealed class PolicyGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<PolicyGrain> logger)
+    : RemindedGrain(cluster, logger), IPolicyGrain
 {
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Period => options.Value.MonitorTick;
+
+    public async Task<long> CheckAsync()
     {
-        var period = options.Value.MonitorTick;
-        this.RegisterGrainTimer(static (grain, ct) => grain.TickAsync(ct), this,
-            new GrainTimerCreationOptions { DueTime = period, Period = period, KeepAlive = true });
-        return Task.CompletedTask;
+        await KeepAsync();
+        await using var scope = scopes.CreateAsyncScope();
+        return (await scope.ServiceProvider.GetRequiredService<PolicyService>().CheckAsync(this.GetPrimaryKeyString(), "manual", CancellationToken.None)).Id;
     }
 
-    public async Task<long> CheckAsync(string endpoint)
+    public Task PokeAsync() => KeepAsync();
+
+    protected override async Task<bool> WorkAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        return (await scope.ServiceProvider.GetRequiredService<PolicyService>().CheckAsync(endpoint, "manual", CancellationToken.None)).Id;
+        return await scope.ServiceProvider.GetRequiredService<PolicyService>().TickAsync(this.GetPrimaryKeyString(), ct);
     }
-
-    public Task PokeAsync() => Task.CompletedTask;
-
-    private Task TickAsync(CancellationToken ct) => GrainWork.TickAsync<PolicyService>(scopes, logger, (policies, token) => policies.TickAsync(token), ct);
 }

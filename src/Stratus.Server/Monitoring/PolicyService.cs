@@ -136,16 +136,24 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         return ToDecision(decision);
     }
 
-    /// <summary>Checks the policies whose scheduled time has come and moves on retrainings whose job ended; returns how many it touched.</summary>
-    public async Task<int> TickAsync(CancellationToken ct)
+    /// <summary>
+    /// Checks the endpoint's policy when its scheduled time has come and moves on its retrainings whose job ended;
+    /// false when it has no policy and no retraining left to watch.
+    /// </summary>
+    public async Task<bool> TickAsync(string endpoint, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var due = await db.Policies.AsNoTracking().Where(p => p.NextCheckAt != null && p.NextCheckAt <= now).Select(p => p.Endpoint).ToListAsync(ct);
-        foreach (var endpoint in due) await CheckAsync(endpoint, "schedule", ct);
-        var retraining = await db.Decisions.Where(d => d.Status == "retraining").Select(d => d.Id).ToListAsync(ct);
+        var policy = await db.Policies.AsNoTracking().Where(p => p.Endpoint == endpoint).Select(p => new { p.NextCheckAt }).FirstOrDefaultAsync(ct);
+        if (policy?.NextCheckAt is { } next && next <= now) await CheckAsync(endpoint, "schedule", ct);
+        var retraining = await db.Decisions.Where(d => d.Endpoint == endpoint && d.Status == "retraining").Select(d => d.Id).ToListAsync(ct);
         foreach (var id in retraining) await AdvanceAsync(id, ct);
-        return due.Count + retraining.Count;
+        return policy is not null || await db.Decisions.AnyAsync(d => d.Endpoint == endpoint && d.Status == "retraining", ct);
     }
+
+    /// <summary>The endpoints with a policy or a retraining under way (their grains are woken when a node starts).</summary>
+    public async Task<List<string>> WatchedAsync(CancellationToken ct) =>
+        [.. (await db.Policies.AsNoTracking().Select(p => p.Endpoint).ToListAsync(ct))
+            .Union(await db.Decisions.AsNoTracking().Where(d => d.Status == "retraining").Select(d => d.Endpoint).ToListAsync(ct))];
 
     /// <summary>
     /// Moves a retraining decision on when its job has ended: a failed job keeps the champion (recorded and alerted); a

@@ -109,3 +109,34 @@ internal sealed class RolloutRowConfiguration : IEntityTypeConfiguration<Rollout
         b.HasIndex(x => new { x.Endpoint, x.Status });
     }
 }
+
+/// <summary>
+/// One file of captured requests in the blob store (JSON lines, one per row): a node writes one about once a second
+/// per endpoint while requests flow, so every node's captures are read together wherever monitoring runs.
+/// </summary>
+public sealed class CaptureFileRow
+{
+    public long Id { get; set; }
+    public required string Endpoint { get; set; }
+    public required string Sha256 { get; set; }
+    public long Size { get; set; }
+    public int Rows { get; set; }
+
+    /// <summary>When its first and last rows were answered.</summary>
+    public DateTimeOffset From { get; set; }
+    public DateTimeOffset To { get; set; }
+
+    /// <summary>The node that wrote it (<see cref="Jobs.JobRunner.Me"/>).</summary>
+    public required string Node { get; set; }
+}
+
+internal sealed class CaptureFileRowConfiguration : IEntityTypeConfiguration<CaptureFileRow>
+{
+    public void Configure(EntityTypeBuilder<CaptureFileRow> b)
+    {
+        b.ToTable("capture_files");
+        b.Property(x => x.Sha256).HasMaxLength(64);
+        b.Property(x => x.Node).HasMaxLength(300);
+        b.HasIndex(x => new { x.Endpoint, x.To });
+    }
+}

@@ -48,6 +48,9 @@ public sealed class LoadedEndpoint
 
     public string Name => name;
 
+    /// <summary>The endpoint's <c>UpdatedAt</c> in Unix milliseconds when this was built: another node's change shows as a newer one.</summary>
+    public long Revision { get; init; }
+
     /// <summary>The replicas that give model calls their lanes (kept across the endpoint's re-routes).</summary>
     public ReplicaSet Replicas { get; }
 
@@ -125,6 +128,9 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
     private long _bytes;
 
     public bool TryGet(string endpoint, out LoadedEndpoint loaded) => _byEndpoint.TryGetValue(endpoint, out loaded!);
+
+    /// <summary>The endpoints loaded now.</summary>
+    public IReadOnlyList<LoadedEndpoint> Endpoints => [.. _byEndpoint.Values];
 
     public void Set(LoadedEndpoint endpoint)
     {
@@ -226,7 +232,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
 }
 
 /// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
-public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, ShadowScoring shadows, RequestCapture capture,
+public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, ShadowScoring shadows,
     ReplicaRegistry replicas, IOptions<StratusOptions> options, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
@@ -371,7 +377,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     }
 
     private LoadedEndpoint Load(EndpointRow row, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow) =>
-        new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row), replicas.For(row.Name), Scaling(row));
+        new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row), replicas.For(row.Name), Scaling(row)) { Revision = row.UpdatedAt.ToUnixTimeMilliseconds() };
 
     private static EndpointScaling Scaling(EndpointRow row) =>
         new(row.MinReplicas ?? 1, row.MaxReplicas ?? Math.Max(Environment.ProcessorCount, row.MinReplicas ?? 1), row.IdleSeconds ?? 300);
@@ -398,10 +404,15 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         var row = await FindAsync(name, ct);
         await db.Endpoints.Where(e => e.Id == row.Id).ExecuteDeleteAsync(ct);
         await db.Policies.Where(p => p.Endpoint == name).ExecuteDeleteAsync(ct); // its decisions stay, as history
+        await db.CaptureFiles.Where(c => c.Endpoint == name).ExecuteDeleteAsync(ct); // their blobs are collected
+        Unload(name);
+    }
+
+    private void Unload(string name)
+    {
         cache.Remove(name);
         replicas.Stop(name);
         shadows.Forget(name);
-        capture.Forget(name);
     }
 
     /// <summary>Scores rows with a model, in a batch when <paramref name="batcher"/> is given; rows that do not fit its signature get a 400 naming the field.</summary>
@@ -422,10 +433,33 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     }
 
     /// <summary>An endpoint's models, loading them (after a restart, or on another silo) on first use.</summary>
-    public async Task<LoadedEndpoint> ResolveAsync(string name, CancellationToken ct)
+    public async Task<LoadedEndpoint> ResolveAsync(string name, CancellationToken ct) =>
+        cache.TryGet(name, out var loaded) ? loaded : await LoadAsync(await FindAsync(name, ct), ct);
+
+    /// <summary>
+    /// Brings this node's loaded endpoints up to date with the database after changes made on other nodes (a deploy,
+    /// a traffic split, a rollout's step, a deletion): each one whose row is newer is rebuilt, each one deleted is
+    /// unloaded. Requests in flight finish on what they started with.
+    /// </summary>
+    public async Task<int> SyncAsync(CancellationToken ct)
     {
-        if (cache.TryGet(name, out var loaded)) return loaded;
-        var row = await FindAsync(name, ct);
+        var loaded = cache.Endpoints;
+        if (loaded.Count == 0) return 0;
+        var names = loaded.Select(e => e.Name).ToList();
+        var revisions = await db.Endpoints.AsNoTracking().Where(e => names.Contains(e.Name)).Select(e => new { e.Name, e.UpdatedAt }).ToDictionaryAsync(e => e.Name, e => e.UpdatedAt.ToUnixTimeMilliseconds(), ct);
+        var changed = 0;
+        foreach (var endpoint in loaded)
+        {
+            if (!revisions.TryGetValue(endpoint.Name, out var revision)) Unload(endpoint.Name);
+            else if (revision != endpoint.Revision && await db.Endpoints.AsNoTracking().Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == endpoint.Name, ct) is { } row) await LoadAsync(row, ct);
+            else continue;
+            changed++;
+        }
+        return changed;
+    }
+
+    private async Task<LoadedEndpoint> LoadAsync(EndpointRow row, CancellationToken ct)
+    {
         var live = new List<(LoadedModel, int)>();
         LoadedModel? shadow = null;
         foreach (var v in row.Versions)
@@ -435,7 +469,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             if (v.Shadow) shadow = model;
             else live.Add((model, v.Weight));
         }
-        loaded = Load(row, live, shadow);
+        var loaded = Load(row, live, shadow);
         cache.Set(loaded);
         return loaded;
     }

@@ -64,11 +64,11 @@ public static class EndpointsApi
     private static async Task<Ok<EndpointInfo>> SetCapture(string name, EndpointCapture capture, EndpointService endpoints, CancellationToken ct) =>
         TypedResults.Ok(await endpoints.SetCaptureAsync(name, capture, ct));
 
-    private static async Task<Ok<IReadOnlyList<CapturedRow>>> Captures(string name, int? limit, EndpointService endpoints, RequestCapture capture, CancellationToken ct)
+    private static async Task<Ok<IReadOnlyList<CapturedRow>>> Captures(string name, int? limit, EndpointService endpoints, RequestCapture capture, Storage.StratusDb db, CancellationToken ct)
     {
         if (limit is < 1 or > 1000) throw ProblemException.Invalid("limit", $"is {limit}; ask for 1 to 1,000 rows");
         await endpoints.GetAsync(name, ct); // 404 for an endpoint that does not exist
-        return TypedResults.Ok(await capture.LatestAsync(name, limit ?? 100, ct));
+        return TypedResults.Ok(await capture.LatestAsync(db, name, limit ?? 100, ct));
     }
 
     private static async Task<Ok<IReadOnlyList<ShadowRecord>>> Shadow(string name, EndpointService endpoints, ShadowScoring shadows, CancellationToken ct)

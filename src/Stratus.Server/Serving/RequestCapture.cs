@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Stratus.Server.Storage;
 using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Serving;
@@ -12,17 +14,17 @@ public sealed record CaptureWork(string Endpoint, DateTimeOffset Time, PredictRe
 /// <summary>
 /// Request and response capture, the raw material of monitoring: a sampled share of each endpoint's answered requests
 /// goes through a bounded queue (a full one drops the capture and counts it, never slowing or blocking a request) to
-/// files of JSON lines, one line per row with its inputs and prediction, under
-/// <c>DATA_DIR/capture/ENDPOINT/</c>. A file appears whole (written aside, then renamed), about once a second per
-/// endpoint while requests flow; DuckDB reads them as they are (<c>read_json_auto('capture/fraud/*.jsonl')</c>).
-/// Files older than <see cref="StratusOptions.CaptureRetentionDays"/> are deleted.
+/// files of JSON lines, one line per row with its inputs and prediction, about once a second per endpoint while
+/// requests flow. Each file goes to the blob store (whole, content-addressed) with a <see cref="CaptureFileRow"/>
+/// saying when its rows were answered, so that every node's captures are read together wherever a drift check or a
+/// label lookup runs; DuckDB reads local copies of them as they are. Files older than
+/// <see cref="StratusOptions.CaptureRetentionDays"/> are dropped (their blobs collected).
 /// </summary>
-public sealed partial class RequestCapture(IOptions<StratusOptions> options, ServingMetrics metrics, TimeProvider clock, ILogger<RequestCapture> logger) : BackgroundService
+public sealed partial class RequestCapture(IOptions<StratusOptions> options, ServingMetrics metrics, IServiceScopeFactory scopes, IBlobStore blobs, TimeProvider clock,
+    ILogger<RequestCapture> logger) : BackgroundService
 {
     private const int Capacity = 10_000;
     private readonly Channel<CaptureWork> _queue = Channel.CreateBounded<CaptureWork>(new BoundedChannelOptions(Capacity) { SingleReader = true });
-    private readonly string _root = Path.Combine(options.Value.DataDir, "capture");
-    private long _sequence;
 
     /// <summary>Queues a capture without waiting: false (and counted) when the queue is full.</summary>
     public bool Offer(CaptureWork work)
@@ -32,18 +34,30 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
         return false;
     }
 
-    /// <summary>Where an endpoint's capture files are.</summary>
-    public string Folder(string endpoint) => Path.Combine(_root, endpoint);
+    /// <summary>
+    /// Local copies of an endpoint's capture files whose rows fall in [<paramref name="from"/>, <paramref name="to"/>]
+    /// (each bound optional), oldest first.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FilesAsync(StratusDb db, string endpoint, DateTimeOffset? from, DateTimeOffset? to, CancellationToken ct)
+    {
+        var query = db.CaptureFiles.AsNoTracking().Where(c => c.Endpoint == endpoint);
+        if (from is { } f) query = query.Where(c => c.To >= f);
+        if (to is { } t) query = query.Where(c => c.From <= t);
+        var shas = await query.OrderBy(c => c.From).ThenBy(c => c.Id).Select(c => c.Sha256).ToListAsync(ct);
+        var files = new List<string>(shas.Count);
+        foreach (var sha in shas) files.Add(await blobs.GetLocalCopyAsync(sha, ct));
+        return files;
+    }
 
     /// <summary>The latest captured rows of an endpoint, newest first.</summary>
-    public async Task<IReadOnlyList<CapturedRow>> LatestAsync(string endpoint, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<CapturedRow>> LatestAsync(StratusDb db, string endpoint, int limit, CancellationToken ct)
     {
-        var folder = Folder(endpoint);
-        if (!Directory.Exists(folder)) return [];
         var rows = new List<CapturedRow>();
-        foreach (var file in Directory.EnumerateFiles(folder, "*.jsonl").Order(StringComparer.Ordinal).Reverse())
+        var newest = await db.CaptureFiles.AsNoTracking().Where(c => c.Endpoint == endpoint).OrderByDescending(c => c.To).ThenByDescending(c => c.Id)
+            .Select(c => new { c.Sha256, c.Rows }).Take(Math.Max(1, limit)).ToListAsync(ct);
+        foreach (var file in newest)
         {
-            var lines = await File.ReadAllLinesAsync(file, ct);
+            var lines = await File.ReadAllLinesAsync(await blobs.GetLocalCopyAsync(file.Sha256, ct), ct);
             for (var i = lines.Length - 1; i >= 0 && rows.Count < limit; i--)
             {
                 if (JsonSerializer.Deserialize(lines[i], StratusJsonContext.Default.CapturedRow) is { } row) rows.Add(row);
@@ -53,21 +67,16 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
         return rows;
     }
 
-    /// <summary>Deletes an endpoint's captures (the endpoint was deleted).</summary>
-    public void Forget(string endpoint)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            if (Directory.Exists(Folder(endpoint))) Directory.Delete(Folder(endpoint), recursive: true);
+            await ImportLocalFilesAsync();
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or JsonException or BlobStoreUnavailableException || MetadataDatabase.IsUnavailable(ex))
         {
-            LogCaptureFailed(logger, endpoint, ex.Message);
+            LogImportFailed(logger, ex.Message);
         }
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
         var pending = new Dictionary<string, Pending>(StringComparer.Ordinal);
         var nextFlush = clock.GetUtcNow().AddSeconds(1);
         var nextSweep = clock.GetUtcNow();
@@ -86,12 +95,12 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
                 var now = clock.GetUtcNow();
                 if (now >= nextFlush)
                 {
-                    Flush(pending);
+                    await FlushAsync(pending);
                     nextFlush = now.AddSeconds(1);
                 }
                 if (now >= nextSweep)
                 {
-                    Sweep();
+                    await SweepAsync();
                     nextSweep = now.AddHours(1);
                 }
                 if (drained > 0)
@@ -109,7 +118,7 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             while (_queue.Reader.TryRead(out var work)) Append(pending, work);
-            Flush(pending);
+            await FlushAsync(pending);
         }
     }
 
@@ -119,6 +128,8 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
     {
         public readonly ArrayBufferWriter<byte> Lines = new(64 * 1024);
         public readonly Utf8JsonWriter Writer;
+        public int Rows;
+        public DateTimeOffset From, To;
 
         public Pending() => Writer = new Utf8JsonWriter(Lines);
     }
@@ -133,42 +144,77 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
             lines.Writer.Flush();
             lines.Writer.Reset();
             lines.Lines.Write("\n"u8);
+            if (lines.Rows++ == 0) lines.From = work.Time;
+            lines.To = work.Time > lines.To ? work.Time : lines.To;
         }
         metrics.Captured(work.Request.Instances.Count);
     }
 
-    private void Flush(Dictionary<string, Pending> pending)
+    private async Task FlushAsync(Dictionary<string, Pending> pending)
     {
         foreach (var (endpoint, lines) in pending)
         {
             if (lines.Lines.WrittenCount == 0) continue;
             try
             {
-                var folder = Folder(endpoint);
-                Directory.CreateDirectory(folder);
-                var name = $"{clock.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}-{Interlocked.Increment(ref _sequence):D6}.jsonl";
-                var temp = Path.Combine(folder, name + ".tmp");
-                using (var file = File.Create(temp)) file.Write(lines.Lines.WrittenSpan);
-                File.Move(temp, Path.Combine(folder, name));
+                await StoreAsync(endpoint, lines.Lines.WrittenMemory, lines.Rows, lines.From, lines.To);
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or BlobStoreUnavailableException || MetadataDatabase.IsUnavailable(ex))
             {
-                LogCaptureFailed(logger, endpoint, ex.Message);
+                // Monitoring is best effort: these rows are lost, requests were never slowed.
+                LogCaptureFailed(logger, endpoint, lines.Rows, ex.Message);
             }
             lines.Lines.ResetWrittenCount();
+            lines.Rows = 0;
+            lines.To = default;
         }
     }
 
-    private void Sweep()
+    private async Task StoreAsync(string endpoint, ReadOnlyMemory<byte> bytes, int rows, DateTimeOffset from, DateTimeOffset to)
     {
-        if (!Directory.Exists(_root)) return;
-        var cutoff = clock.GetUtcNow().AddDays(-options.Value.CaptureRetentionDays).UtcDateTime;
-        foreach (var file in Directory.EnumerateFiles(_root, "*.jsonl", SearchOption.AllDirectories))
+        var blob = await blobs.PutAsync(new MemoryStream(bytes.ToArray(), writable: false), CancellationToken.None);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+        db.CaptureFiles.Add(new CaptureFileRow { Endpoint = endpoint, Sha256 = blob.Sha256, Size = blob.Size, Rows = rows, From = from, To = to, Node = Jobs.JobRunner.Me });
+        await db.SaveChangesAsync();
+    }
+
+    private async Task SweepAsync()
+    {
+        var cutoff = clock.GetUtcNow().AddDays(-options.Value.CaptureRetentionDays);
+        try
         {
-            if (File.GetLastWriteTimeUtc(file) < cutoff) File.Delete(file);
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<StratusDb>().CaptureFiles.Where(c => c.To < cutoff).ExecuteDeleteAsync();
+        }
+        catch (Exception ex) when (MetadataDatabase.IsUnavailable(ex))
+        {
+            // the next sweep, in an hour
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the captured requests of endpoint {Endpoint}: {Reason}")]
-    private static partial void LogCaptureFailed(ILogger logger, string endpoint, string reason);
+    /// <summary>
+    /// Moves capture files an earlier version of Stratus left in <c>DATA_DIR/capture/ENDPOINT/</c> into the store, so
+    /// that the drift history they hold is not lost.
+    /// </summary>
+    private async Task ImportLocalFilesAsync()
+    {
+        var root = Path.Combine(options.Value.DataDir, "capture");
+        if (!Directory.Exists(root)) return;
+        foreach (var file in Directory.EnumerateFiles(root, "*.jsonl", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
+        {
+            var endpoint = Path.GetFileName(Path.GetDirectoryName(file)!);
+            var bytes = await File.ReadAllBytesAsync(file);
+            var times = File.ReadLines(file).Select(l => JsonSerializer.Deserialize(l, StratusJsonContext.Default.CapturedRow)?.Time).OfType<DateTimeOffset>().ToList();
+            if (times.Count > 0) await StoreAsync(endpoint, bytes, times.Count, times.Min(), times.Max());
+            File.Delete(file);
+        }
+        Directory.Delete(root, recursive: true);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not move the capture files of an earlier version into the store ({Reason}); they stay in the data directory and the next start tries again")]
+    private static partial void LogImportFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not store {Rows} captured rows of endpoint {Endpoint}: {Reason}")]
+    private static partial void LogCaptureFailed(ILogger logger, string endpoint, int rows, string reason);
 }

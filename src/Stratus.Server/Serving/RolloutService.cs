@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Stratus.Server.Cluster;
 using Stratus.Server.Hosting;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
@@ -26,7 +27,7 @@ public sealed class RolloutBaselines
 /// margin, p99 latency under the limit), and takes all the traffic at 100%; a version that breaks a threshold is
 /// rolled back at once, with the evidence in the rollout and the audit log.
 /// </summary>
-public sealed class RolloutService(StratusDb db, EndpointService endpoints, ServingMetrics metrics, RolloutBaselines baselines, IGrainFactory grains,
+public sealed class RolloutService(StratusDb db, EndpointService endpoints, ClusterCounters counters, RolloutBaselines baselines, IGrainFactory grains,
     TimeProvider clock)
 {
     public async Task<RolloutInfo> StartAsync(string name, RolloutRequest request, CancellationToken ct)
@@ -64,8 +65,8 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
         };
         db.Rollouts.Add(row);
         await db.SaveChangesAsync(ct);
-        baselines.Set(row.Id, Snapshots(row));
-        await grains.GetGrain<IRolloutGrain>(0).PokeAsync();
+        baselines.Set(row.Id, await SnapshotsAsync(row, ct));
+        await grains.GetGrain<IRolloutGrain>(name).PokeAsync();
         return ToInfo(row);
     }
 
@@ -88,14 +89,18 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
         return ToInfo(row);
     }
 
-    /// <summary>Judges every running rollout whose interval has passed; returns how many moved.</summary>
-    public async Task<int> StepAsync(CancellationToken ct)
+    /// <summary>Judges the endpoint's running rollout when its interval has passed; false when none is running (any more).</summary>
+    public async Task<bool> StepAsync(string endpoint, CancellationToken ct)
     {
+        var row = await db.Rollouts.FirstOrDefaultAsync(r => r.Endpoint == endpoint && r.Status == "running", ct);
+        if (row is null) return false;
         var now = clock.GetUtcNow();
-        var due = (await db.Rollouts.Where(r => r.Status == "running").ToListAsync(ct)).Where(r => r.NextAt <= now).ToList();
-        foreach (var row in due) await StepAsync(row, now, ct);
-        return due.Count;
+        if (row.NextAt <= now) await StepAsync(row, now, ct);
+        return row.Status == "running";
     }
+
+    /// <summary>The endpoints with a running rollout (their grains are woken when a node starts).</summary>
+    public Task<List<string>> RunningAsync(CancellationToken ct) => db.Rollouts.AsNoTracking().Where(r => r.Status == "running").Select(r => r.Endpoint).ToListAsync(ct);
 
     private async Task StepAsync(RolloutRow row, DateTimeOffset now, CancellationToken ct)
     {
@@ -117,7 +122,7 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
             return;
         }
 
-        var current = Snapshots(row);
+        var current = await SnapshotsAsync(row, ct);
         row.NextAt = now.AddSeconds(row.IntervalSeconds);
         row.UpdatedAt = now;
         if (!baselines.TryGet(row.Id, out var baseline))
@@ -128,6 +133,13 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
             return;
         }
         var requests = current.New.Requests - baseline.New.Requests;
+        if (requests < 0 || current.Old.Requests < baseline.Old.Requests)
+        {
+            // A dead node's counters were removed from the sums: judge from here on.
+            baselines.Set(row.Id, current);
+            await db.SaveChangesAsync(ct);
+            return;
+        }
         if (requests < row.MinRequests)
         {
             await db.SaveChangesAsync(ct); // too little evidence: the step waits, the counts go on adding up
@@ -160,7 +172,7 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
             return;
         }
         await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(from), 100 - row.Weight), new(Ref(to), row.Weight)], endpoint.Shadow?.ModelRef), ct);
-        baselines.Set(row.Id, Snapshots(row));
+        baselines.Set(row.Id, await SnapshotsAsync(row, ct));
         await db.SaveChangesAsync(ct);
     }
 
@@ -188,9 +200,10 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
         baselines.Remove(row.Id);
     }
 
-    private (StatsSnapshot New, StatsSnapshot Old) Snapshots(RolloutRow row) =>
-        (metrics.For(row.Endpoint, new ModelVersionRef(row.ToName, row.ToVersion), "live").Snapshot(),
-         metrics.For(row.Endpoint, new ModelVersionRef(row.FromName, row.FromVersion), "live").Snapshot());
+    /// <summary>The two versions' counters on every node of the cluster.</summary>
+    private async Task<(StatsSnapshot New, StatsSnapshot Old)> SnapshotsAsync(RolloutRow row, CancellationToken ct) =>
+        (await counters.ForAsync(row.Endpoint, new ModelVersionRef(row.ToName, row.ToVersion), "live", ct),
+         await counters.ForAsync(row.Endpoint, new ModelVersionRef(row.FromName, row.FromVersion), "live", ct));
 
     // A version that refuses requests the old one took (another signature) fails them as surely as one that throws.
     private static long Failures(StatsSnapshot s) => s.Errors + s.Rejected;
@@ -202,24 +215,23 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Serv
         r.CreatedAt, r.UpdatedAt);
 }
 
-/// <summary>The one activation in the cluster that steps rollouts (as the run reaper sweeps runs).</summary>
-public interface IRolloutGrain : IGrainWithIntegerKey
+/// <summary>An endpoint's rollout stepper: one activation per endpoint in the cluster, so one endpoint's slow step never delays another's.</summary>
+public interface IRolloutGrain : IGrainWithStringKey
 {
-    /// <summary>Activates the stepper (idempotent).</summary>
+    /// <summary>Starts stepping the endpoint's rollout (idempotent): until it ends, it goes on across the death of the node that holds it.</summary>
     Task PokeAsync();
 }
 
-internal sealed class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<RolloutGrain> logger) : Grain, IRolloutGrain
+internal sealed class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<RolloutGrain> logger)
+    : RemindedGrain(cluster, logger), IRolloutGrain
 {
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Period => options.Value.RolloutTick;
+
+    public Task PokeAsync() => KeepAsync();
+
+    protected override async Task<bool> WorkAsync(CancellationToken ct)
     {
-        var period = options.Value.RolloutTick;
-        this.RegisterGrainTimer(static (grain, ct) => grain.StepAsync(ct), this,
-            new GrainTimerCreationOptions { DueTime = period, Period = period, KeepAlive = true });
-        return Task.CompletedTask;
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<RolloutService>().StepAsync(this.GetPrimaryKeyString(), ct);
     }
-
-    public Task PokeAsync() => Task.CompletedTask;
-
-    private Task StepAsync(CancellationToken ct) => GrainWork.TickAsync<RolloutService>(scopes, logger, (rollouts, token) => rollouts.StepAsync(token), ct);
 }

@@ -73,13 +73,14 @@ public sealed class ServingMetrics
         {
             if (key.Role != "live") continue;
             var s = stats.Snapshot();
-            sums[key.Endpoint] = sums.TryGetValue(key.Endpoint, out var sum)
-                ? new StatsSnapshot(sum.Requests + s.Requests, sum.Errors + s.Errors, sum.Rejected + s.Rejected, sum.Rows + s.Rows, sum.Seconds + s.Seconds,
-                    [.. sum.Buckets.Zip(s.Buckets, (a, b) => a + b)])
-                : s;
+            sums[key.Endpoint] = sums.TryGetValue(key.Endpoint, out var sum) ? sum.Plus(s) : s;
         }
         return sums;
     }
+
+    /// <summary>Every series' counters at this moment.</summary>
+    public IReadOnlyList<(string Endpoint, ModelVersionRef Version, string Role, StatsSnapshot Stats)> All() =>
+        [.. _stats.Select(s => (s.Key.Endpoint, s.Key.Version, s.Key.Role, s.Value.Snapshot()))];
 
     private long _captured, _captureDropped;
 
@@ -163,6 +164,13 @@ public sealed class ServingMetrics
 /// <summary>A version's counters at one moment; two of them give the rates and latencies in between.</summary>
 public sealed record StatsSnapshot(long Requests, long Errors, long Rejected, long Rows, double Seconds, long[] Buckets, long Batches = 0, long BatchRows = 0)
 {
+    /// <summary>No request yet.</summary>
+    public static StatsSnapshot Zero => new(0, 0, 0, 0, 0, new long[ServingMetrics.Buckets.Length + 1]);
+
+    /// <summary>Two sets of counters together (two versions of an endpoint, or one version on two nodes).</summary>
+    public StatsSnapshot Plus(StatsSnapshot other) => new(Requests + other.Requests, Errors + other.Errors, Rejected + other.Rejected, Rows + other.Rows,
+        Seconds + other.Seconds, [.. Buckets.Zip(other.Buckets, (a, b) => a + b)], Batches + other.Batches, BatchRows + other.BatchRows);
+
     /// <summary>The latency below which a share <paramref name="q"/> of the requests since <paramref name="before"/> ended (a bucket's upper bound), or null when none ended.</summary>
     public double? Quantile(StatsSnapshot before, double q)
     {

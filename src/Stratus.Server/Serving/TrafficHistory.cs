@@ -3,11 +3,11 @@ using System.Collections.Concurrent;
 namespace Stratus.Server.Serving;
 
 /// <summary>
-/// Every endpoint's traffic second by second over the last <see cref="Seconds"/> seconds on this server: requests
-/// and errors per second and latency percentiles, read off the serving counters (so recording costs the request path
-/// nothing). What the console's live charts draw and <c>GET /api/v1/endpoints/{name}/traffic</c> returns.
+/// Every endpoint's traffic second by second over the last <see cref="Seconds"/> seconds on every node of the cluster:
+/// requests and errors per second and latency percentiles, read off the serving counters (<see cref="Cluster.ClusterCounters"/>:
+/// this node's own and the others' last reports, so recording costs the request path nothing). What the console's live charts draw and <c>GET /api/v1/endpoints/{name}/traffic</c> returns.
 /// </summary>
-public sealed class TrafficHistory(ServingMetrics metrics, TimeProvider clock) : BackgroundService
+public sealed class TrafficHistory(Cluster.ClusterCounters counters, TimeProvider clock) : BackgroundService
 {
     public const int Seconds = 300;
 
@@ -22,13 +22,14 @@ public sealed class TrafficHistory(ServingMetrics metrics, TimeProvider clock) :
     }
 
     /// <summary>Takes one sample: the change of every endpoint's counters since the previous one.</summary>
-    public void Sample(double elapsedSeconds)
+    public async Task SampleAsync(double elapsedSeconds, CancellationToken ct)
     {
-        var now = metrics.LiveByEndpoint();
+        var now = await counters.LiveByEndpointAsync(ct);
         var time = clock.GetUtcNow();
         foreach (var (endpoint, snapshot) in now)
         {
-            var before = _last.GetValueOrDefault(endpoint) ?? new StatsSnapshot(0, 0, 0, 0, 0, new long[snapshot.Buckets.Length]);
+            var before = _last.GetValueOrDefault(endpoint) ?? StatsSnapshot.Zero;
+            if (snapshot.Requests < before.Requests) before = snapshot; // a dead node's counters left the sum: a quiet second, not a negative one
             static double? Ms(double? seconds) => seconds is { } s && double.IsFinite(s) ? s * 1000 : null;
             var point = new TrafficPoint(time, Math.Round(elapsedSeconds, 3), snapshot.Requests - before.Requests, snapshot.Errors - before.Errors, snapshot.Rejected - before.Rejected,
                 Ms(snapshot.Quantile(before, 0.5)), Ms(snapshot.Quantile(before, 0.95)), Ms(snapshot.Quantile(before, 0.99)));
@@ -48,7 +49,7 @@ public sealed class TrafficHistory(ServingMetrics metrics, TimeProvider clock) :
         var previous = clock.GetTimestamp();
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            Sample(clock.GetElapsedTime(previous).TotalSeconds);
+            await SampleAsync(clock.GetElapsedTime(previous).TotalSeconds, stoppingToken);
             previous = clock.GetTimestamp();
         }
     }

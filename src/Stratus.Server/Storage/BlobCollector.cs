@@ -4,7 +4,7 @@ using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Storage;
 
-/// <summary>Deletes blobs that no live dataset version, artifact or model version references.</summary>
+/// <summary>Deletes blobs that no live dataset version, artifact, model version, capture file or unfinished batch job's part references.</summary>
 /// <remarks>
 /// A blob younger than <see cref="StratusOptions.GcGracePeriod"/> is kept even when unreferenced: it may belong to an
 /// upload whose row is about to commit. A blob written again refreshes its write time for the same reason.
@@ -13,10 +13,15 @@ public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptio
 {
     public async Task<GcResult> CollectAsync(CancellationToken ct)
     {
+        // Parts of batch jobs that ended (however they ended) are no longer needed.
+        string[] ended = [JobStatus.Succeeded, JobStatus.Failed, JobStatus.Cancelled];
+        await db.JobParts.Where(p => !db.Jobs.Any(j => j.Id == p.JobId && !ended.Contains(j.Status))).ExecuteDeleteAsync(ct);
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         referenced.UnionWith(await db.DatasetVersions.Where(v => v.DeletedAt == null).Select(v => v.ParquetSha256).ToListAsync(ct));
         referenced.UnionWith(await db.Artifacts.Select(a => a.Sha256).ToListAsync(ct));
         referenced.UnionWith(await db.ModelVersions.Select(v => v.Sha256).ToListAsync(ct));
+        referenced.UnionWith(await db.CaptureFiles.Select(c => c.Sha256).ToListAsync(ct));
+        referenced.UnionWith(await db.JobParts.Select(p => p.Sha256).ToListAsync(ct));
 
         var cutoff = clock.GetUtcNow() - options.Value.GcGracePeriod;
         var deleted = 0;

@@ -34,6 +34,7 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<AuditRow> Audit => Set<AuditRow>();
     public DbSet<JobRow> Jobs => Set<JobRow>();
     public DbSet<JobLogRow> JobLog => Set<JobLogRow>();
+    public DbSet<JobPartRow> JobParts => Set<JobPartRow>();
     public DbSet<EndpointRow> Endpoints => Set<EndpointRow>();
     public DbSet<EndpointVersionRow> EndpointVersions => Set<EndpointVersionRow>();
     public DbSet<RolloutRow> Rollouts => Set<RolloutRow>();
@@ -42,6 +43,9 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<Monitoring.BaselineRow> Baselines => Set<Monitoring.BaselineRow>();
     public DbSet<Monitoring.PolicyRow> Policies => Set<Monitoring.PolicyRow>();
     public DbSet<Monitoring.DecisionRow> Decisions => Set<Monitoring.DecisionRow>();
+    public DbSet<CaptureFileRow> CaptureFiles => Set<CaptureFileRow>();
+    public DbSet<Cluster.NodeRow> Nodes => Set<Cluster.NodeRow>();
+    public DbSet<Cluster.NodeCounterRow> NodeCounters => Set<Cluster.NodeCounterRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Stratus.Server.Cluster;
 using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Tracking;
@@ -11,41 +12,34 @@ public interface IRunReaperGrain : IGrainWithIntegerKey
 }
 
 /// <summary>
-/// A grain rather than a per-node timer: Orleans keeps exactly one activation cluster-wide and re-creates it on
-/// another silo when its silo dies, so sweeps neither duplicate nor stop.
+/// A grain rather than a per-node timer: Orleans keeps exactly one activation cluster-wide, and its reminder activates
+/// it again on a survivor when its node dies, so sweeps neither duplicate nor stop.
 /// </summary>
-internal sealed partial class RunReaperGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ILogger<RunReaperGrain> logger)
-    : Grain, IRunReaperGrain
+internal sealed partial class RunReaperGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<RunReaperGrain> logger)
+    : RemindedGrain(cluster, logger), IRunReaperGrain
 {
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Period => options.Value.RunReaperInterval;
+
+    public async Task<int> SweepAsync()
     {
-        var period = options.Value.RunReaperInterval;
-        this.RegisterGrainTimer(static (grain, ct) => grain.SweepCoreAsync(ct), this,
-            new GrainTimerCreationOptions { DueTime = period, Period = period, KeepAlive = true });
-        return Task.CompletedTask;
+        await KeepAsync();
+        return await SweepCoreAsync(CancellationToken.None);
     }
 
-    public Task<int> SweepAsync() => SweepCoreAsync(CancellationToken.None);
+    protected override async Task<bool> WorkAsync(CancellationToken ct)
+    {
+        await SweepCoreAsync(ct);
+        return true;
+    }
 
     private async Task<int> SweepCoreAsync(CancellationToken ct)
     {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            var failed = await scope.ServiceProvider.GetRequiredService<TrackingService>().FailStaleRunsAsync(ct);
-            if (failed > 0) LogFailed(logger, failed);
-            return failed;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogSweepError(logger, ex);
-            return 0;
-        }
+        await using var scope = scopes.CreateAsyncScope();
+        var failed = await scope.ServiceProvider.GetRequiredService<TrackingService>().FailStaleRunsAsync(ct);
+        if (failed > 0) LogFailed(logger, failed);
+        return failed;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Marked {Count} runs FAILED: their heartbeats stopped")]
     private static partial void LogFailed(ILogger logger, int count);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Run heartbeat sweep failed; it will be tried again")]
-    private static partial void LogSweepError(ILogger logger, Exception exception);
 }

@@ -22,6 +22,119 @@ namespace Stratus.Server.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeCounterRow", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("ModelName")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Role")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<long>("BatchRows")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Batches")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Buckets")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Rejected")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Rows")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("Seconds")
+                        .HasColumnType("double precision");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Node", "Endpoint", "ModelName", "ModelVersion", "Role");
+
+                    b.ToTable("node_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeRow", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<double>("CpuPercent")
+                        .HasColumnType("double precision");
+
+                    b.Property<int>("EndpointsLoaded")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<int>("JobsRunning")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("MemoryBytes")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<DateTimeOffset>("SeenAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Silo")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<int>("Slots")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("StoppedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Url")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("nodes", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetRow", b =>
                 {
                     b.Property<long>("Id")
@@ -140,6 +253,25 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.HasIndex("JobId", "Id");
 
                     b.ToTable("job_log", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Jobs.JobPartRow", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("JobId", "Name");
+
+                    b.ToTable("job_parts", (string)null);
                 });
 
             modelBuilder.Entity("Stratus.Server.Jobs.JobRow", b =>
@@ -653,6 +785,47 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.ToTable("tokens", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Serving.CaptureFileRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("From")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<int>("Rows")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTimeOffset>("To")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Endpoint", "To");
+
+                    b.ToTable("capture_files", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Serving.EndpointRow", b =>
                 {
                     b.Property<long>("Id")
@@ -1007,6 +1180,15 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.HasKey("RunId", "Key");
 
                     b.ToTable("run_tags", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeCounterRow", b =>
+                {
+                    b.HasOne("Stratus.Server.Cluster.NodeRow", null)
+                        .WithMany()
+                        .HasForeignKey("Node")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetVersionRow", b =>

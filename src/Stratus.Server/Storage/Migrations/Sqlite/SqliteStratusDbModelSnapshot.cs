@@ -16,6 +16,119 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeCounterRow", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelName")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Role")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("BatchRows")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Batches")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Buckets")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Rejected")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Rows")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("Seconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Node", "Endpoint", "ModelName", "ModelVersion", "Role");
+
+                    b.ToTable("node_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeRow", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("CpuPercent")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("EndpointsLoaded")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Host")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("JobsRunning")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("MemoryBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("SeenAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Silo")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Slots")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("StoppedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Url")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("nodes", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetRow", b =>
                 {
                     b.Property<long>("Id")
@@ -128,6 +241,25 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.HasIndex("JobId", "Id");
 
                     b.ToTable("job_log", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Jobs.JobPartRow", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("JobId", "Name");
+
+                    b.ToTable("job_parts", (string)null);
                 });
 
             modelBuilder.Entity("Stratus.Server.Jobs.JobRow", b =>
@@ -625,6 +757,45 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.ToTable("tokens", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Serving.CaptureFileRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("From")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Rows")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("To")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Endpoint", "To");
+
+                    b.ToTable("capture_files", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Serving.EndpointRow", b =>
                 {
                     b.Property<long>("Id")
@@ -969,6 +1140,15 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.HasKey("RunId", "Key");
 
                     b.ToTable("run_tags", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Cluster.NodeCounterRow", b =>
+                {
+                    b.HasOne("Stratus.Server.Cluster.NodeRow", null)
+                        .WithMany()
+                        .HasForeignKey("Node")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetVersionRow", b =>
