@@ -40,6 +40,7 @@ public sealed class TrainingJobsTests(SharedServer shared) : IClassFixture<Share
         Assert.True(result.Metrics["auc"] > 0.95);
         Assert.Equal(new ModelVersionRef("train-fraud", 1), result.Model);
         Assert.Contains(lines, l => l.Contains("registered train-fraud:1", StringComparison.Ordinal));
+        Assert.True(done.Attempts == 1, $"attempts: {done.Attempts}\n{string.Join('\n', lines)}"); // a resumed attempt logs its folds again
         Assert.Equal(5, lines.Count(l => l.StartsWith("fold ", StringComparison.Ordinal) && l.Contains(" s: auc", StringComparison.Ordinal)));
         Assert.Contains(lines, l => l.StartsWith("fold 1/5: iteration 1/20, valid log_loss", StringComparison.Ordinal));
         Assert.Equal(20, result.Iterations);
