@@ -54,10 +54,10 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
     {
         var rows = new List<CapturedRow>();
         var newest = await db.CaptureFiles.AsNoTracking().Where(c => c.Endpoint == endpoint).OrderByDescending(c => c.To).ThenByDescending(c => c.Id)
-            .Select(c => new { c.Sha256, c.Rows }).Take(Math.Max(1, limit)).ToListAsync(ct);
-        foreach (var file in newest)
+            .Select(c => c.Sha256).Take(Math.Max(1, limit)).ToListAsync(ct); // each holds at least one row
+        foreach (var sha in newest)
         {
-            var lines = await File.ReadAllLinesAsync(await blobs.GetLocalCopyAsync(file.Sha256, ct), ct);
+            var lines = await File.ReadAllLinesAsync(await blobs.GetLocalCopyAsync(sha, ct), ct);
             for (var i = lines.Length - 1; i >= 0 && rows.Count < limit; i--)
             {
                 if (JsonSerializer.Deserialize(lines[i], StratusJsonContext.Default.CapturedRow) is { } row) rows.Add(row);
