@@ -9,7 +9,7 @@ using Stratus.Testing;
 /// Failover of a job whose worker is killed: a serving-only node (no worker slots, in this process) and two
 /// <c>stratus worker</c> processes on one PostgreSQL database and one shared store folder. Each round starts an AutoML
 /// search, waits for its first trials, kills -9 the worker running it, and times until a job process of the other
-/// worker runs it: the lease (<see cref="StratusOptions.JobLease"/>) plus the next dispatch round.
+/// worker runs it: the lease (<see cref="Stratus.Server.Jobs.JobSettings.JobLease"/>) plus the next dispatch round.
 /// </summary>
 internal static class FailoverBenchmark
 {
@@ -27,15 +27,15 @@ internal static class FailoverBenchmark
         var dataDir = Path.Combine(work, "api-node");
         var app = StratusServer.Create([], o =>
         {
-            o.DataDir = dataDir;
-            o.Urls = "http://127.0.0.1:0";
-            o.PrintAdminToken = false;
-            o.JobHost = JobHost.Path;
-            o.Database = "postgres";
-            o.ConnectionString = settings["STRATUS_CONNECTIONSTRING"];
-            o.Store = settings["STRATUS_STORE"];
-            o.WorkerSlots = 0;
-            o.JobLease = lease;
+            o.Storage.DataDir = dataDir;
+            o.Host.Urls = "http://127.0.0.1:0";
+            o.Security.PrintAdminToken = false;
+            o.Jobs.JobHost = JobHost.Path;
+            o.Storage.Database = "postgres";
+            o.Storage.ConnectionString = settings["STRATUS_CONNECTIONSTRING"];
+            o.Storage.Store = settings["STRATUS_STORE"];
+            o.Jobs.WorkerSlots = 0;
+            o.Jobs.JobLease = lease;
         });
         var urls = await app.StartStratusAsync();
         var client = StratusClient.Create(urls[0], (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"))).Trim());

@@ -17,7 +17,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- serve-capture [requests] [check seconds]   serving throughput with every request captured and a policy checking drift every 2 s (0: none) vs neither
 //   dotnet run -c Release --project bench/Stratus.Bench -- wide [columns] [rows]   ingesting a wide CSV (profile and Parquet) vs DuckDB's own CSV->Parquet copy: time and peak memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- failover [rounds] [lease seconds]   kill -9 of a worker mid-AutoML to the job running on another worker
-//   dotnet run -c Release --project bench/Stratus.Bench -- failover-server [rounds]   kill -9 of one of two cluster servers mid-rollout: the silo declared dead, the rollout stepping again, requests to the survivor
+//   dotnet run -c Release --project bench/Stratus.Bench -- failover-server [rounds] [soak seconds]   kill -9 of one of two cluster servers mid-rollout: the silo declared dead, the rollout stepping again, requests to the survivor; then false alarms under load
 //   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest, dataset upload, endpoint throughput
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
@@ -58,7 +58,7 @@ if (which == "failover-server")
 {
     try
     {
-        await ServerFailoverBenchmark.RunAsync(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4);
+        await ServerFailoverBenchmark.RunAsync(work, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 60);
     }
     finally
     {
@@ -83,12 +83,12 @@ try
 {
     var app = StratusServer.Create([], o =>
     {
-        o.DataDir = Path.Combine(work, "data");
-        o.Urls = "http://127.0.0.1:0";
-        o.PrintAdminToken = false;
-        o.JobHost = JobHost.Path;
-        o.ReplicaTick = TimeSpan.FromMilliseconds(100);
-        o.MonitorTick = TimeSpan.FromMilliseconds(500);
+        o.Storage.DataDir = Path.Combine(work, "data");
+        o.Host.Urls = "http://127.0.0.1:0";
+        o.Security.PrintAdminToken = false;
+        o.Jobs.JobHost = JobHost.Path;
+        o.Serving.ReplicaTick = TimeSpan.FromMilliseconds(100);
+        o.Monitoring.MonitorTick = TimeSpan.FromMilliseconds(500);
     });
     var urls = await app.StartStratusAsync();
     var token = (await File.ReadAllTextAsync(Path.Combine(work, "data", "admin.token"))).Trim();

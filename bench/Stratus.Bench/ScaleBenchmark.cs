@@ -18,13 +18,13 @@ internal static class ScaleBenchmark
         var dataDir = Path.Combine(work, "cluster-node");
         var app = StratusServer.Create([], o =>
         {
-            o.DataDir = dataDir;
-            o.Urls = "http://127.0.0.1:0";
-            o.PrintAdminToken = false;
-            o.JobHost = JobHost.Path;
-            o.Database = "postgres";
-            o.ConnectionString = pg.CreateDatabaseAsync().GetAwaiter().GetResult();
-            (o.Store, o.S3Endpoint) = (moto.CreateBucketAsync().GetAwaiter().GetResult(), moto.Endpoint);
+            o.Storage.DataDir = dataDir;
+            o.Host.Urls = "http://127.0.0.1:0";
+            o.Security.PrintAdminToken = false;
+            o.Jobs.JobHost = JobHost.Path;
+            o.Storage.Database = "postgres";
+            o.Storage.ConnectionString = pg.CreateDatabaseAsync().GetAwaiter().GetResult();
+            (o.Storage.Store, o.Storage.S3Endpoint) = (moto.CreateBucketAsync().GetAwaiter().GetResult(), moto.Endpoint);
         });
         var urls = await app.StartStratusAsync();
         var clusterToken = (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"))).Trim();

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Stratus.Client;
-using Stratus.Server.Hosting;
+using Stratus.Server.Storage;
 using Stratus.Server.Security;
 
 namespace Stratus.Cli;
@@ -10,7 +10,7 @@ internal sealed record Connection(string Url, string Token)
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
-    public static string Home => StratusOptions.DefaultDataDir();
+    public static string Home => StorageSettings.DefaultDataDir();
 
     public static string CredentialsPath => Path.Combine(Home, "credentials.json");
 

@@ -57,7 +57,7 @@ internal static class ReportHtml
         }
         html.Append("</div>");
 
-        var metric = r.Performance.Task switch { "binary" => "auc", "multiclass" => "accuracy", _ => "rmse" };
+        var metric = MetricCatalog.Primary(r.Performance.Task);
         var labelled = r.Performance.Windows.Where(w => w.Metrics.ContainsKey(metric)).ToList();
         html.Append("<h2>Live performance</h2>");
         if (labelled.Count == 0) html.Append("<p class=\"muted\">No labelled predictions in this period: send true labels with <code>stratus monitor feedback</code>.</p>");

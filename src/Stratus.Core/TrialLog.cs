@@ -26,12 +26,9 @@ public static partial class TrialLog
         return true;
     }
 
-    /// <summary>Whether a larger value of <paramref name="metric"/> is better.</summary>
-    public static bool HigherIsBetter(string metric) => metric is not ("log_loss" or "rmse" or "mae");
-
     /// <summary>Trials with a score, best first.</summary>
     public static IEnumerable<TrialInfo> Rank(IEnumerable<TrialInfo> trials, string metric) =>
-        trials.Where(t => t.Score is not null).OrderByDescending(t => HigherIsBetter(metric) ? t.Score : -t.Score).ThenBy(t => t.Number);
+        trials.Where(t => t.Score is not null).OrderByDescending(t => MetricCatalog.HigherIsBetter(metric) ? t.Score : -t.Score).ThenBy(t => t.Number);
 
     [GeneratedRegex(@"^trial (?<n>\d+) (?<status>\w+): (?<trainer>\S+) (?<metric>\S+) (?<score>\S+) in (?<seconds>[\d.]+) s")]
     private static partial Regex Line();

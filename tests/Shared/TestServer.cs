@@ -20,7 +20,8 @@ public sealed class TestServer : IAsyncDisposable
         DataDir = dataDir;
         Url = url;
         _ownsDataDir = ownsDataDir;
-        AdminToken = File.ReadAllText(Path.Combine(dataDir, "admin.token")).Trim();
+        var token = Path.Combine(dataDir, "admin.token");
+        AdminToken = File.Exists(token) ? File.ReadAllText(token).Trim() : "";
     }
 
     /// <summary>The stratus command this test project was built with: every job runs in a process of it.</summary>
@@ -31,6 +32,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>The admin token the first start made; empty on a node that joined a database another node had made one in.</summary>
     public string AdminToken { get; }
 
     public IServiceProvider Services => _app.Services;
@@ -43,20 +45,20 @@ public sealed class TestServer : IAsyncDisposable
         var store = await MotoServer.ForDataDirAsync(dataDir);
         var app = StratusServer.Create([], o =>
         {
-            o.DataDir = dataDir;
+            o.Storage.DataDir = dataDir;
             if (database is not null)
             {
-                o.Database = "postgres";
-                o.ConnectionString = database;
+                o.Storage.Database = "postgres";
+                o.Storage.ConnectionString = database;
             }
-            if (store is { } s3) (o.Store, o.S3Endpoint) = s3;
-            o.Urls = "http://127.0.0.1:0";
-            o.JobHost = JobHost;
-            o.PrintAdminToken = false;
-            o.GcGracePeriod = TimeSpan.Zero;
+            if (store is { } s3) (o.Storage.Store, o.Storage.S3Endpoint) = s3;
+            o.Host.Urls = "http://127.0.0.1:0";
+            o.Jobs.JobHost = JobHost;
+            o.Security.PrintAdminToken = false;
+            o.Storage.GcGracePeriod = TimeSpan.Zero;
             // Every test of a shared server comes from 127.0.0.1, and some fail to authenticate on purpose; the
             // limiter's own test sets its burst.
-            o.AuthFailureBurst = 10_000;
+            o.Security.AuthFailureBurst = 10_000;
             configure?.Invoke(o);
         });
         var urls = await app.StartStratusAsync();
@@ -101,7 +103,7 @@ public sealed class SharedServer : IAsyncLifetime
 {
     public TestServer Server { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Server = await TestServer.StartAsync(o => o.RunReaperInterval = TimeSpan.FromMilliseconds(500));
+    public async ValueTask InitializeAsync() => Server = await TestServer.StartAsync(o => o.Tracking.RunReaperInterval = TimeSpan.FromMilliseconds(500));
 
     public ValueTask DisposeAsync() => Server.DisposeAsync();
 }

@@ -6,7 +6,7 @@ namespace Stratus.Ml.Tests;
 internal static class LightGbmSetup
 {
     /// <summary>
-    /// One LightGBM thread per call, as a server with a worker slot per core runs (StratusOptions.TrainingThreads):
+    /// One LightGBM thread per call, as a server with a worker slot per core runs (JobSettings.TrainingThreads):
     /// the test classes train side by side, and budget-bound searches would otherwise share the cores with each other's thread teams.
     /// </summary>
     [ModuleInitializer]

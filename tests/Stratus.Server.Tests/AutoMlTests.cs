@@ -119,7 +119,7 @@ public sealed class AutoMlTests(SharedServer shared) : IClassFixture<SharedServe
     [Fact]
     public async Task Should_run_trials_side_by_side_on_the_free_worker_slots_and_leave_the_rest_to_other_jobs()
     {
-        await using var server = await TestServer.StartAsync(o => o.WorkerSlots = 3);
+        await using var server = await TestServer.StartAsync(o => o.Jobs.WorkerSlots = 3);
         var client = server.Client();
         await client.Datasets.UploadAsync("automl-parallel", Data(300));
         var bad = await Assert.ThrowsAsync<StratusApiException>(() => client.Jobs.AutoMlAsync(new AutoMlRequest("automl-parallel", "label", 10, Parallel: 0)));

@@ -155,7 +155,7 @@ public sealed class BlobStoreTests : IAsyncLifetime
         var moto = await MotoServer.Shared.Value;
         var address = await moto.CreateBucketAsync();
         await using var relay = new TcpRelay(new Uri(moto.Endpoint).Port);
-        await using var server = await TestServer.StartAsync(o => (o.Store, o.S3Endpoint) = (address, $"http://127.0.0.1:{relay.Port}"));
+        await using var server = await TestServer.StartAsync(o => (o.Storage.Store, o.Storage.S3Endpoint) = (address, $"http://127.0.0.1:{relay.Port}"));
         var client = server.Client();
         await client.Datasets.UploadAsync("before", new MemoryStream("a,b\n1,2\n"u8.ToArray()), ct: Ct);
 

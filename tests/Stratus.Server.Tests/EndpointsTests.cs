@@ -18,7 +18,7 @@ public sealed class EndpointsTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         // Replicas check every 200 ms whether they are still needed (1 s by default), so that idle ones stop within a test.
-        _server = await TestServer.StartAsync(o => o.ReplicaTick = TimeSpan.FromMilliseconds(200), _dataDir);
+        _server = await TestServer.StartAsync(o => o.Serving.ReplicaTick = TimeSpan.FromMilliseconds(200), _dataDir);
         _client = _server.Client();
     }
 
@@ -593,7 +593,7 @@ public sealed class EndpointsTests : IAsyncLifetime
         var size = Math.Max((await _client.Models.ResolveAsync("ep-lru-a")).SizeBytes, (await _client.Models.ResolveAsync("ep-lru-b")).SizeBytes);
         // Room for one package and a half: serving the second unloads the first.
         await _server.DisposeAsync();
-        _server = await TestServer.StartAsync(o => o.ModelCacheBytes = size * 3 / 2, _dataDir);
+        _server = await TestServer.StartAsync(o => o.Serving.ModelCacheBytes = size * 3 / 2, _dataDir);
         _client = _server.Client();
         var row = Rows("""{"amount": 420, "category": "online"}""");
 

@@ -109,7 +109,7 @@ public sealed partial class JobProcessTests(ITestOutputHelper output)
     [Fact]
     public async Task Should_fail_only_the_job_whose_process_crashes_natively_while_an_endpoint_answers_throughout()
     {
-        await using var server = await TestServer.StartAsync(o => o.JobFaultForTests = "crash");
+        await using var server = await TestServer.StartAsync(o => o.Jobs.JobFaultForTests = "crash");
         var client = server.Client();
         await DeployNetAsync(client);
         await client.Datasets.UploadAsync("crashy", Data(300), ct: Ct);
@@ -182,9 +182,9 @@ public sealed partial class JobProcessTests(ITestOutputHelper output)
         var bDir = Directory.CreateTempSubdirectory("stratus-node-b-").FullName;
         await using var a = await TestServer.StartAsync(o =>
         {
-            (o.Database, o.ConnectionString) = ("postgres", viaRelay);
-            (o.Store, o.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
-            o.JobLease = TimeSpan.FromSeconds(2);
+            (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", viaRelay);
+            (o.Storage.Store, o.Storage.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
+            o.Jobs.JobLease = TimeSpan.FromSeconds(2);
         });
         // Node B joins the same database: the first node made the admin token.
         File.Copy(Path.Combine(a.DataDir, "admin.token"), Path.Combine(bDir, "admin.token"));
@@ -199,10 +199,10 @@ public sealed partial class JobProcessTests(ITestOutputHelper output)
         relay.Cut();
         await using var b = await TestServer.StartAsync(o =>
         {
-            (o.Database, o.ConnectionString) = ("postgres", database);
-            (o.Store, o.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
-            o.JobLease = TimeSpan.FromSeconds(2);
-            o.JobPollInterval = TimeSpan.FromMilliseconds(500);
+            (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", database);
+            (o.Storage.Store, o.Storage.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
+            o.Jobs.JobLease = TimeSpan.FromSeconds(2);
+            o.Jobs.JobPollInterval = TimeSpan.FromMilliseconds(500);
         }, bDir);
         var survivor = b.Client();
         int second;

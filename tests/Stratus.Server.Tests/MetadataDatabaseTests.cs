@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Stratus.Client;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
 using Stratus.Testing;
 
@@ -63,6 +64,30 @@ public sealed class MetadataDatabaseTests
     }
 
     [Fact]
+    public async Task Should_start_two_nodes_at_once_on_an_empty_postgres_database_with_one_schema_and_one_admin_token()
+    {
+        var cluster = await PostgresCluster.Shared.Value;
+        var database = await cluster.CreateDatabaseAsync();
+        var starts = Enumerable.Range(0, 2).Select(_ => TestServer.StartAsync(o => (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", database))).ToList();
+        try
+        {
+            var servers = await Task.WhenAll(starts);
+            var admin = Assert.Single(servers, s => s.AdminToken.Length > 0).AdminToken;
+            foreach (var server in servers)
+            {
+                using var http = server.Http(admin);
+                Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("api/v1/whoami", TestContext.Current.CancellationToken)).StatusCode);
+            }
+            var tokens = await servers[0].Client(admin).Tokens.ListAsync(ct: TestContext.Current.CancellationToken);
+            Assert.Equal("admin", Assert.Single(tokens.Items).Name);
+        }
+        finally
+        {
+            foreach (var start in starts.Where(s => s.IsCompletedSuccessfully)) await (await start).DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Should_refuse_to_start_on_a_schema_newer_than_its_own_naming_both()
     {
         var dir = Directory.CreateTempSubdirectory("stratus-newer-").FullName;
@@ -93,15 +118,15 @@ public sealed class MetadataDatabaseTests
         var port = Stratus.Server.Tests.Ports.Closed();
         var refused = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o =>
         {
-            o.Database = "postgres";
-            o.ConnectionString = $"Host=127.0.0.1;Port={port};Database=stratus;Username=stratus;Timeout=3";
+            o.Storage.Database = "postgres";
+            o.Storage.ConnectionString = $"Host=127.0.0.1;Port={port};Database=stratus;Username=stratus;Timeout=3";
         }));
         Assert.Contains($"127.0.0.1:{port}/stratus", refused.Message, StringComparison.Ordinal);
         Assert.Contains("STRATUS_CONNECTIONSTRING", refused.Message, StringComparison.Ordinal);
 
-        var missing = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o => (o.Database, o.ConnectionString) = ("postgres", null)));
+        var missing = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o => (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", null)));
         Assert.Contains("connection string", missing.Message, StringComparison.Ordinal);
-        var unknown = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o => o.Database = "oracle"));
+        var unknown = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o => o.Storage.Database = "oracle"));
         Assert.Contains("'oracle'", unknown.Message, StringComparison.Ordinal);
     }
 
@@ -113,7 +138,7 @@ public sealed class MetadataDatabaseTests
         var database = await cluster.CreateDatabaseAsync();
         await using var relay = new TcpRelay(cluster.Port);
         var viaRelay = new NpgsqlConnectionStringBuilder(database) { Port = relay.Port, Timeout = 3 }.ConnectionString;
-        await using var server = await TestServer.StartAsync(o => (o.Database, o.ConnectionString) = ("postgres", viaRelay));
+        await using var server = await TestServer.StartAsync(o => (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", viaRelay));
         var client = server.Client();
         var (onnx, _) = OnnxGraph.Mlp(3, 2, 8, 2);
         await client.Models.ImportAsync("net", new MemoryStream(onnx), "net.onnx",

@@ -33,8 +33,8 @@ public sealed class PolicyTests : IAsyncLifetime
         await _receiver.StartAsync(TestContext.Current.CancellationToken);
         _server = await TestServer.StartAsync(o =>
         {
-            o.MonitorTick = TimeSpan.FromMilliseconds(200);
-            o.WebhookAllowPrivate = true;
+            o.Monitoring.MonitorTick = TimeSpan.FromMilliseconds(200);
+            o.Monitoring.WebhookAllowPrivate = true;
         });
         _client = _server.Client();
     }
@@ -303,7 +303,7 @@ public sealed class PolicyTests : IAsyncLifetime
         Assert.Contains("stratus monitor set strict", missing.Detail);
 
         // A server left at its defaults refuses loopback and private webhooks, by address and by what a name resolves to.
-        await using var server = await TestServer.StartAsync(o => o.WebhookHosts = "127.0.0.1;10.1.2.3;localhost;hooks.example.com");
+        await using var server = await TestServer.StartAsync(o => o.Monitoring.WebhookHosts = "127.0.0.1;10.1.2.3;localhost;hooks.example.com");
         var client = server.Client();
         await client.Datasets.UploadAsync("d", new MemoryStream("x,y\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n"u8.ToArray()));
         var job = await client.Jobs.WaitAsync((await client.Jobs.TrainAsync(new TrainRequest("d", "y", Register: "m", Iterations: 2, Folds: 2))).Id, ct: TestContext.Current.CancellationToken);
@@ -318,7 +318,7 @@ public sealed class PolicyTests : IAsyncLifetime
         }
 
         // And at send time: the connection is refused by the resolved address, recorded beside the decision.
-        var webhooks = new Stratus.Server.Monitoring.Webhooks(Microsoft.Extensions.Options.Options.Create(new Stratus.Server.Hosting.StratusOptions { WebhookHosts = "" }), TimeProvider.System);
+        var webhooks = new Stratus.Server.Monitoring.Webhooks(new Stratus.Server.Monitoring.MonitoringSettings { WebhookHosts = "" }, TimeProvider.System);
         using (webhooks)
         {
             var decision = new PolicyDecision(1, "e", "manual", "fired", ["test"], new ModelVersionRef("m", 1), null, null, null, null, null, null,

@@ -206,7 +206,7 @@ public sealed class AuthenticationLimitTests : IAsyncLifetime
 {
     private TestServer _server = null!;
 
-    public async ValueTask InitializeAsync() => _server = await TestServer.StartAsync(o => o.AuthFailureBurst = 5);
+    public async ValueTask InitializeAsync() => _server = await TestServer.StartAsync(o => o.Security.AuthFailureBurst = 5);
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 

@@ -30,8 +30,8 @@ public sealed class TelemetryTests
 
         await using var server = await TestServer.StartAsync(o =>
         {
-            o.OtlpEndpoint = collector.Urls.First();
-            o.OtlpExportInterval = TimeSpan.FromMilliseconds(200);
+            o.Host.OtlpEndpoint = collector.Urls.First();
+            o.Host.OtlpExportInterval = TimeSpan.FromMilliseconds(200);
         });
         var client = server.Client();
         var (onnx, _) = OnnxGraph.Mlp(4, 2, 8, 2);

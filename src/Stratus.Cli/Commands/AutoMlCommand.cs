@@ -16,7 +16,7 @@ internal static class AutoMlCommand
         var budget = new Option<string>("--budget") { Description = "Time for the whole search: 90s, 5m, 1h or seconds (default 60s)", DefaultValueFactory = _ => "60s" };
         var task = new Option<string?>("--task") { Description = "binary, multiclass or regression (default: inferred from the target)" };
         task.AcceptOnlyFromAmong("binary", "multiclass", "regression");
-        var metric = new Option<string?>("--metric") { Description = "auc, pr_auc, accuracy, f1, logloss (binary); accuracy, macro_accuracy, logloss (multiclass); rmse, mae, r2 (regression)" };
+        var metric = new Option<string?>("--metric") { Description = string.Join("; ", new[] { "binary", "multiclass", "regression" }.Select(t => $"{string.Join(", ", MetricCatalog.For(t))} ({t})")) + $". Default: {MetricCatalog.SearchDefault("binary")}, {MetricCatalog.SearchDefault("multiclass")}, {MetricCatalog.SearchDefault("regression")}" };
         var register = new Option<string?>("--register") { Description = "Register the best model under this name" };
         var experiment = new Option<string?>("--experiment") { Description = "Experiment of the runs (default: the dataset's name)" };
         var seed = new Option<int?>("--seed") { Description = "Seed for splits, trainers and the search (default 42)" };

@@ -17,10 +17,10 @@ internal static class HostCommands
         var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts, demo };
         command.SetAction((result, ct) => RunAsync([], result.GetValue(demo), o =>
         {
-            if (result.GetValue(dataDir) is { } d) o.DataDir = d;
+            if (result.GetValue(dataDir) is { } d) o.Storage.DataDir = d;
             var h = result.GetValue(host)!;
-            o.Urls = $"http://{(h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : h)}:{result.GetValue(port)}";
-            if (result.GetValue(allowedHosts) is { } a) o.AllowedHosts = a;
+            o.Host.Urls = $"http://{(h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : h)}:{result.GetValue(port)}";
+            if (result.GetValue(allowedHosts) is { } a) o.Host.AllowedHosts = a;
         }, ct));
         return command;
     }
@@ -52,9 +52,9 @@ internal static class HostCommands
             IHost host;
             try
             {
-                host = Stratus.Server.Jobs.WorkerHost.Create([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens]);
+                host = WorkerHost.Create([.. result.GetValue(settings) ?? [], .. result.UnmatchedTokens]);
             }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Storage.StartupException)
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Kernel.StartupException)
             {
                 return GlobalOptions.Fail(ex.Message);
             }
@@ -62,14 +62,14 @@ internal static class HostCommands
             {
                 try
                 {
-                    await Stratus.Server.Jobs.WorkerHost.StartWorkerAsync(host, ct);
+                    await WorkerHost.StartWorkerAsync(host, ct);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     return GlobalOptions.Fail($"cannot start: {ex.Message}");
                 }
-                var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
-                AnsiConsole.MarkupLine($"[green]Stratus worker is up[/]: {options.WorkerSlots} slots (data: {Markup.Escape(options.DataDir)}). Stop with Ctrl-C.");
+                var options = host.Services.GetRequiredService<StratusOptions>();
+                AnsiConsole.MarkupLine($"[green]Stratus worker is up[/]: {options.Jobs.WorkerSlots} slots (data: {Markup.Escape(options.Storage.DataDir)}). Stop with Ctrl-C.");
                 await host.WaitForShutdownAsync(CancellationToken.None);
             }
             return 0;
@@ -105,7 +105,7 @@ internal static class HostCommands
         var parent = new Argument<int>("parent");
         var command = new Command(Stratus.Server.Jobs.JobProcess.Command, "Run one claimed job (started by a Stratus node)") { job, epoch, slots, parent };
         command.Hidden = true;
-        command.SetAction((result, _) => Stratus.Server.Jobs.JobProcess.RunAsync(result.GetValue(job)!, result.GetValue(epoch), result.GetValue(slots), result.GetValue(parent)));
+        command.SetAction((result, _) => JobProcessHost.RunAsync(result.GetValue(job)!, result.GetValue(epoch), result.GetValue(slots), result.GetValue(parent)));
         return command;
     }
 
@@ -116,7 +116,7 @@ internal static class HostCommands
         {
             app = StratusServer.Create(args, configure);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Storage.StartupException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or Stratus.Server.Kernel.StartupException)
         {
             return GlobalOptions.Fail(ex.Message);
         }
@@ -132,14 +132,14 @@ internal static class HostCommands
                 // A port in use, an unreadable data directory, a database that cannot be migrated: one line, not a trace.
                 return GlobalOptions.Fail($"cannot start: {ex.Message}");
             }
-            var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StratusOptions>>().Value;
-            AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.DataDir)})");
+            var options = app.Services.GetRequiredService<StratusOptions>();
+            AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.Storage.DataDir)})");
             AnsiConsole.MarkupLine($"Web console: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/   API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs/v1   Stop with Ctrl-C.");
             if (demo)
             {
                 try
                 {
-                    await Demo.RunAsync(urls[0], options.DataDir, app.Lifetime.ApplicationStopping);
+                    await Demo.RunAsync(urls[0], options.Storage.DataDir, app.Lifetime.ApplicationStopping);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -64,29 +64,12 @@ public static class AutoMlMetrics
     /// <exception cref="DataFormatException">The metric does not exist or does not fit the task.</exception>
     public static string Resolve(string? metric, MlTask task)
     {
-        var name = metric?.ToLowerInvariant() switch
-        {
-            null => task switch
-            {
-                MlTask.BinaryClassification => "auc",
-                MlTask.MulticlassClassification => "log_loss",
-                _ => "r2",
-            },
-            "logloss" => "log_loss",
-            "prauc" or "pr-auc" => "pr_auc",
-            var m => m,
-        };
-        var allowed = task switch
-        {
-            MlTask.BinaryClassification => ["auc", "pr_auc", "accuracy", "f1", "log_loss"],
-            MlTask.MulticlassClassification => ["accuracy", "macro_accuracy", "log_loss"],
-            _ => new[] { "rmse", "mae", "r2" },
-        };
+        var name = metric is null ? MetricCatalog.SearchDefault(task.Name()) : MetricCatalog.Normalize(metric);
+        var allowed = MetricCatalog.For(task.Name());
         if (!allowed.Contains(name)) throw new DataFormatException($"metric '{metric}' does not apply to {task.Name()}; use one of {string.Join(", ", allowed)}");
         return name;
     }
 
-    public static bool HigherIsBetter(string metric) => TrialLog.HigherIsBetter(metric);
 }
 
 /// <summary>
@@ -119,7 +102,7 @@ public static class AutoMlSearch
         var (task, features) = ModelTrainer.Plan(profile, baseOptions);
         baseOptions = baseOptions with { Task = task, Folds = options.Folds > 0 ? options.Folds : Folds(profile, options, task, features.Count) };
         var metric = AutoMlMetrics.Resolve(options.Metric, task);
-        var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
+        var sign = MetricCatalog.HigherIsBetter(metric) ? 1.0 : -1.0;
         using var session = TrainingSession.Open(parquet, profile, baseOptions, tempDirectory);
         var parallelism = Math.Max(1, options.Parallelism);
         var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);

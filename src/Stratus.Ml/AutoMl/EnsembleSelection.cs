@@ -12,7 +12,7 @@ public static class EnsembleSelection
     /// <returns>A weight per model (zero for those never picked), summing to 1, and the ensemble's validation score.</returns>
     public static (double[] Weights, double Score) Select(IReadOnlyList<double[]> predictions, float[] labels, MlTask task, int classes, string metric, int rounds = 25)
     {
-        var sign = AutoMlMetrics.HigherIsBetter(metric) ? 1.0 : -1.0;
+        var sign = MetricCatalog.HigherIsBetter(metric) ? 1.0 : -1.0;
         var length = predictions[0].Length;
         var sum = new double[length];
         var counts = new int[predictions.Count];

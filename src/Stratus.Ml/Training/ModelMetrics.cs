@@ -26,13 +26,8 @@ public static class ModelMetrics
         };
     }
 
-    /// <summary>The metric a search or a permutation test maximizes: AUC, accuracy or R².</summary>
-    public static string Primary(MlTask task) => task switch
-    {
-        MlTask.BinaryClassification => "auc",
-        MlTask.MulticlassClassification => "accuracy",
-        _ => "r2",
-    };
+    /// <summary>The headline metric of a task (<see cref="MetricCatalog.Primary"/>): AUC, accuracy or R².</summary>
+    public static string Primary(MlTask task) => MetricCatalog.Primary(task.Name());
 
     private static (Dictionary<string, double>, long[][]) Binary(ReadOnlySpan<float> labels, ReadOnlySpan<double> p)
     {

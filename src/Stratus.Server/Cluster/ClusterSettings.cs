@@ -1,11 +1,9 @@
 using System.Net;
+using Stratus.Server.Kernel;
 
 namespace Stratus.Server.Cluster;
 
-/// <summary>
-/// How a node joins others: bound from the same <c>Stratus</c> section as <see cref="Hosting.StratusOptions"/>
-/// (<c>--cluster</c>, <c>STRATUS_CLUSTER</c>, ...), one class for the capability, checked at start.
-/// </summary>
+/// <summary>How a node joins others (bound from the <c>Stratus</c> section; see <see cref="Hosting.StratusOptions"/>).</summary>
 public sealed class ClusterSettings
 {
     /// <summary>
@@ -35,13 +33,19 @@ public sealed class ClusterSettings
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Orleans silo-to-silo port (open it between a cluster's servers). Default: 0, meaning the first free port from 11111 on.</summary>
+    public int SiloPort { get; set; }
+
+    /// <summary>Orleans gateway port of a server on its own (a cluster's silos open none: nothing talks Orleans to them from outside). Default: 0, meaning the first free port from 30000 on.</summary>
+    public int GatewayPort { get; set; }
+
     /// <summary>Whether this node is one of several sharing a database.</summary>
     public bool Clustered => Cluster is not null;
 
-    /// <summary>The settings that are out of range (see <see cref="Hosting.StratusOptions.Problems"/>), given the node's database provider.</summary>
-    public IReadOnlyList<string> Problems(string database)
+    /// <summary>The settings that are out of range (see <see cref="SettingProblems"/>), given the node's database provider.</summary>
+    public SettingProblems Problems(string database)
     {
-        var problems = new List<string>();
+        var problems = new SettingProblems();
         if (Cluster is { } name)
         {
             if (name.Length is 0 or > 100 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
@@ -52,8 +56,10 @@ public sealed class ClusterSettings
         if (AdvertiseAddress is { } address && !IPAddress.TryParse(address, out _))
             problems.Add($"Stratus:AdvertiseAddress is '{address}'; it must be an IP address");
         if (ReminderPeriod < TimeSpan.FromSeconds(1)) problems.Add($"Stratus:ReminderPeriod is {ReminderPeriod}; it must be at least 1 second");
-        if (NodeReportInterval <= TimeSpan.Zero) problems.Add($"Stratus:NodeReportInterval is {NodeReportInterval}; it must be positive");
-        if (ProbeTimeout <= TimeSpan.Zero) problems.Add($"Stratus:ProbeTimeout is {ProbeTimeout}; it must be positive");
+        problems.Positive(nameof(NodeReportInterval), NodeReportInterval);
+        problems.Positive(nameof(ProbeTimeout), ProbeTimeout);
+        if (SiloPort is < 0 or > 65535) problems.Add($"Stratus:SiloPort is {SiloPort}; it must be a port (0 for the first free one from 11111)");
+        if (GatewayPort is < 0 or > 65535) problems.Add($"Stratus:GatewayPort is {GatewayPort}; it must be a port (0 for the first free one from 30000)");
         return problems;
     }
 }

@@ -1,11 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Orleans.Configuration;
-using Stratus.Server.Hosting;
-using Stratus.Server.Monitoring;
-using Stratus.Server.Serving;
 using Stratus.Server.Storage;
-using Stratus.Server.Tracking;
 
 namespace Stratus.Server.Cluster;
 
@@ -16,35 +12,25 @@ namespace Stratus.Server.Cluster;
 /// </summary>
 public static class Clustering
 {
-    /// <summary>Reads and checks the cluster settings (bound from the <c>Stratus</c> section, as <see cref="StratusOptions"/>).</summary>
-    public static ClusterSettings Settings(IConfiguration configuration, StratusOptions options)
-    {
-        var settings = configuration.GetSection(StratusOptions.Section).Get<ClusterSettings>() ?? new ClusterSettings();
-        if (settings.Problems(options.Database) is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
-        return settings;
-    }
-
     /// <summary>What a worker reports (it has no silo and serves nothing).</summary>
-    public static void AddStratusNodeReports(this IServiceCollection services, ClusterSettings settings)
+    public static void AddStratusNodeReports(this IServiceCollection services)
     {
-        services.AddSingleton(settings);
         services.AddSingleton<NodeReporter>();
         services.AddHostedService(s => s.GetRequiredService<NodeReporter>());
     }
 
-    public static void AddStratusCluster(this WebApplicationBuilder builder, StratusOptions options, ClusterSettings settings)
+    public static void AddStratusCluster(this WebApplicationBuilder builder, ClusterSettings settings, StorageSettings storage)
     {
-        builder.Services.AddStratusNodeReports(settings);
+        builder.Services.AddStratusNodeReports();
         builder.Services.AddSingleton<ClusterCounters>();
-        if (settings.Clustered) builder.Services.AddHostedService<EndpointSync>();
 
-        var siloPort = options.SiloPort == 0 ? StratusServer.FreePort(11111) : options.SiloPort;
+        var siloPort = settings.SiloPort == 0 ? FreePort(11111) : settings.SiloPort;
         builder.UseOrleans(silo =>
         {
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = settings.ReminderPeriod < o.MinimumReminderPeriod ? settings.ReminderPeriod : o.MinimumReminderPeriod);
             if (settings.Cluster is not { } name)
             {
-                var gatewayPort = options.GatewayPort == 0 ? StratusServer.FreePort(30000) : options.GatewayPort;
+                var gatewayPort = settings.GatewayPort == 0 ? FreePort(30000) : settings.GatewayPort;
                 silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "stratus", clusterId: "stratus-embedded");
                 silo.UseInMemoryReminderService();
                 return;
@@ -57,12 +43,12 @@ public static class Clustering
             silo.UseAdoNetClustering(o =>
             {
                 o.Invariant = "Npgsql";
-                o.ConnectionString = options.ConnectionString;
+                o.ConnectionString = storage.ConnectionString;
             });
             silo.UseAdoNetReminderService(o =>
             {
                 o.Invariant = "Npgsql";
-                o.ConnectionString = options.ConnectionString;
+                o.ConnectionString = storage.ConnectionString;
             });
             // No gateway: nothing outside the cluster talks Orleans to it (the API is HTTP).
             if (settings.AdvertiseAddress is { } address) silo.ConfigureEndpoints(IPAddress.Parse(address), siloPort, 0, listenOnAnyHostAddress: false);
@@ -75,94 +61,27 @@ public static class Clustering
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(10);
             });
         });
-        builder.Services.AddHostedService<GrainStarter>(); // after the silo's own: it calls grains
-    }
-}
-
-/// <summary>
-/// Activates the run reaper, and the rollouts and policies that were under way, once the silo is up, and again each
-/// time Orleans declares a silo dead, so that the grains that lived there come back on a survivor at once rather than
-/// at their next reminder (on every node: each wake is idempotent).
-/// </summary>
-internal sealed partial class GrainStarter(IGrainFactory grains, IServiceScopeFactory scopes, Orleans.Runtime.IClusterMembershipService membership, ILogger<GrainStarter> logger)
-    : BackgroundService
-{
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        await WakeAsync(cancellationToken);
-        await base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// The first free port from <paramref name="preferred"/> on (Orleans' usual ports), below the ephemeral range, so
+    /// that two local servers can run side by side and the silo never takes a port the OS may hand out for --port 0.
+    /// </summary>
+    internal static int FreePort(int preferred)
     {
-        var dead = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == Orleans.Runtime.SiloStatus.Dead);
-        try
-        {
-            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
-            {
-                var now = snapshot.Members.Values.Count(m => m.Status == Orleans.Runtime.SiloStatus.Dead);
-                if (now <= dead) continue;
-                dead = now;
-                for (var attempt = 1; attempt <= 3; attempt++)
-                {
-                    try
-                    {
-                        await WakeAsync(stoppingToken);
-                        break;
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        // The directory may still point at the dead silo for a moment; the reminders are the backstop.
-                        LogWakeFailed(logger, attempt, ex.Message);
-                        await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // shutting down
-        }
-    }
-
-    private async Task WakeAsync(CancellationToken ct)
-    {
-        await grains.GetGrain<IRunReaperGrain>(0).SweepAsync();
-        await using var scope = scopes.CreateAsyncScope();
-        foreach (var endpoint in await scope.ServiceProvider.GetRequiredService<RolloutService>().RunningAsync(ct))
-            await grains.GetGrain<IRolloutGrain>(endpoint).PokeAsync();
-        foreach (var endpoint in await scope.ServiceProvider.GetRequiredService<PolicyService>().WatchedAsync(ct))
-            await grains.GetGrain<IPolicyGrain>(endpoint).PokeAsync();
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Waking the grains of a dead silo failed (attempt {Attempt}): {Reason}")]
-    private static partial void LogWakeFailed(ILogger logger, int attempt, string reason);
-}
-
-/// <summary>Brings this node's loaded endpoints in step with changes other nodes made (<see cref="EndpointService.SyncAsync"/>), every report interval.</summary>
-internal sealed partial class EndpointSync(IServiceScopeFactory scopes, ClusterSettings settings, TimeProvider clock, ILogger<EndpointSync> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(settings.NodeReportInterval, clock);
-        var failing = false;
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        for (var port = preferred; port < preferred + 1000; port++)
         {
             try
             {
-                await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<EndpointService>().SyncAsync(stoppingToken);
-                failing = false;
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            catch (SocketException)
             {
-                // The database or the store is away: endpoints go on answering with what they have.
-                if (!failing) LogSyncFailed(logger, ex.Message);
-                failing = true;
+                // taken; try the next
             }
         }
+        throw new InvalidOperationException($"no free port for the Orleans silo between {preferred} and {preferred + 999}; set Stratus:SiloPort and Stratus:GatewayPort");
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Endpoints could not be brought in step with the cluster ({Reason}); they answer with what they have and it keeps trying")]
-    private static partial void LogSyncFailed(ILogger logger, string reason);
 }

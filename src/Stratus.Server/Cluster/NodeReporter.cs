@@ -3,8 +3,6 @@ using System.Reflection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 using Stratus.Server.Jobs;
 using Stratus.Server.Serving;
 using Stratus.Server.Storage;
@@ -17,7 +15,7 @@ namespace Stratus.Server.Cluster;
 /// for <see cref="ClusterCounters"/> on the other nodes. Marks the row stopped on a clean shutdown; rows of nodes
 /// unseen for an hour are removed. A database that is away is waited out: the next report goes through.
 /// </summary>
-public sealed partial class NodeReporter(IServiceProvider services, IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings settings,
+public sealed partial class NodeReporter(IServiceProvider services, IServiceScopeFactory scopes, JobSettings options, ClusterSettings settings,
     TimeProvider clock, ILogger<NodeReporter> logger) : BackgroundService
 {
     /// <summary>How long a node may go unseen before the nodes page calls it lost: three reports, at least ten seconds.</summary>
@@ -97,7 +95,7 @@ public sealed partial class NodeReporter(IServiceProvider services, IServiceScop
         node.MemoryBytes = self.WorkingSet64 + jobMemory;
         node.Url = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         node.Silo = services.GetService<Orleans.Runtime.ILocalSiloDetails>()?.SiloAddress.ToParsableString();
-        node.Slots = options.Value.WorkerSlots;
+        node.Slots = options.WorkerSlots;
         node.JobsRunning = runner?.Running ?? 0;
         node.EndpointsLoaded = cache?.Endpoints.Count ?? 0;
         node.SeenAt = now;

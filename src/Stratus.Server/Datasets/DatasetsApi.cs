@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Stratus.Ml.Data;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
 
@@ -10,6 +10,9 @@ namespace Stratus.Server.Datasets;
 /// <summary>Routes of <c>/api/v1/datasets</c>.</summary>
 public static class DatasetsApi
 {
+    /// <summary>The datasets capability's services.</summary>
+    public static void AddStratusDatasets(this IServiceCollection services) => services.AddScoped<DatasetService>();
+
     public static RouteGroupBuilder MapDatasetsApi(this IEndpointRouteBuilder routes, long maxUploadBytes)
     {
         var api = routes.MapGroup("/api/v1/datasets").WithTags("Datasets");

@@ -4,22 +4,22 @@ using System.Text;
 namespace Stratus.Server.Hosting;
 
 /// <summary>
-/// Where a node's log goes (<see cref="StratusOptions.LogFormat"/>): with <c>text</c>, every line to
+/// Where a node's log goes (<see cref="HostSettings.LogFormat"/>): with <c>text</c>, every line to
 /// <c>&lt;DataDir&gt;/logs/stratus.log</c> and only errors to the console, so that a person running <c>stratus up</c>
 /// reads the platform's own messages, not the hosting framework's; with <c>json</c>, one JSON object per line on
 /// standard output, for a log collector.
 /// </summary>
 internal static class NodeLogging
 {
-    public static void Configure(ILoggingBuilder logging, StratusOptions options)
+    public static void Configure(ILoggingBuilder logging, string format, string dataDir)
     {
         logging.ClearProviders();
-        if (options.LogFormat == "json")
+        if (format == "json")
         {
             logging.AddJsonConsole(j => j.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
             return;
         }
-        logging.AddProvider(new FileLoggerProvider(Path.Combine(options.DataDir, "logs", "stratus.log")));
+        logging.AddProvider(new FileLoggerProvider(Path.Combine(dataDir, "logs", "stratus.log")));
         logging.AddSimpleConsole(c => c.SingleLine = true);
         logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>(null, LogLevel.Error);
     }

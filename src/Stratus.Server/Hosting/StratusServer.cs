@@ -1,22 +1,19 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training.Gbm;
 using Stratus.Server.Cluster;
 using Stratus.Server.Datasets;
+using Stratus.Server.Kernel;
 using Stratus.Server.Jobs;
 using Stratus.Server.Monitoring;
 using Stratus.Server.WebConsole;
-using MudBlazor.Services;
-using Microsoft.AspNetCore.DataProtection;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 using Stratus.Server.Serving;
@@ -44,6 +41,21 @@ public static partial class StratusServer
         return app;
     }
 
+    /// <summary>The command-line flags that name a setting (besides <c>--Stratus:Name=value</c>, which names any).</summary>
+    internal static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--data-dir"] = "Stratus:DataDir",
+        ["--urls"] = "Stratus:Urls",
+        ["--allowed-hosts"] = "Stratus:AllowedHosts",
+        ["--database"] = "Stratus:Database",
+        ["--connection-string"] = "Stratus:ConnectionString",
+        ["--store"] = "Stratus:Store",
+        ["--s3-endpoint"] = "Stratus:S3Endpoint",
+        ["--log-format"] = "Stratus:LogFormat",
+        ["--cluster"] = "Stratus:Cluster",
+        ["--advertise-address"] = "Stratus:AdvertiseAddress",
+    };
+
     /// <summary>
     /// The configuration every Stratus node reads (servers and workers): appsettings.json beside the binary, then one in
     /// the working directory, <c>STRATUS_*</c> environment variables, and the command line.
@@ -60,36 +72,22 @@ public static partial class StratusServer
         };
         configuration.Sources.Insert(lastJson + 1, local);
         configuration.AddInMemoryCollection(StratusEnvironment());
-        configuration.AddCommandLine(args, new Dictionary<string, string>
-        {
-            ["--data-dir"] = "Stratus:DataDir",
-            ["--urls"] = "Stratus:Urls",
-            ["--allowed-hosts"] = "Stratus:AllowedHosts",
-            ["--database"] = "Stratus:Database",
-            ["--connection-string"] = "Stratus:ConnectionString",
-            ["--store"] = "Stratus:Store",
-            ["--s3-endpoint"] = "Stratus:S3Endpoint",
-            ["--log-format"] = "Stratus:LogFormat",
-            ["--cluster"] = "Stratus:Cluster",
-            ["--advertise-address"] = "Stratus:AdvertiseAddress",
-        });
+        configuration.AddCommandLine(args, Switches);
     }
 
     /// <summary>Registers every Stratus service: storage, metadata, security, the Orleans silo and the APIs' dependencies.</summary>
     public static void AddStratusServer(this WebApplicationBuilder builder, Action<StratusOptions>? configure = null)
     {
-        var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
+        var options = StratusOptions.Read(builder.Configuration);
         configure?.Invoke(options);
-        if (options.Problems() is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
-        var cluster = Clustering.Settings(builder.Configuration, options);
-        options.DataDir = Path.GetFullPath(options.DataDir);
-        PrivateFiles.Apply(options.DataDir);
-        builder.Services.AddSingleton(Options.Create(options));
+        options.Checked().Register(builder.Services);
+        var host = options.Host;
+        PrivateFiles.Apply(options.Storage.DataDir);
         // Before any upload, training or model load. LightGBM's count is fixed once per process (see LightGbmThreads):
         // a second server in the same process (tests) keeps the first one's; the data limits are the latest server's.
-        DataLimits.Current = options.ToDataLimits();
-        LightGbmThreads.Configure(TrainingThreadsOf(options));
-        NodeLogging.Configure(builder.Logging, options);
+        DataLimits.Current = options.Data.ToDataLimits();
+        LightGbmThreads.Configure(options.Jobs.Threads);
+        NodeLogging.Configure(builder.Logging, host.LogFormat, options.Storage.DataDir);
         // Quiet by default: per-query and per-request lines drown what an operator needs. Configuration can raise them.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -98,13 +96,13 @@ public static partial class StratusServer
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error); // the ServerGC advice does not apply to an embedded silo
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
 
-        builder.WebHost.UseUrls(options.Urls);
+        builder.WebHost.UseUrls(host.Urls);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = options.MaxJsonBodyBytes;
+            k.Limits.MaxRequestBodySize = host.MaxJsonBodyBytes;
             k.AddServerHeader = false;
         });
-        builder.Services.AddHostFiltering(h => h.AllowedHosts = options.AllowedHosts.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.Services.AddHostFiltering(h => h.AllowedHosts = host.AllowedHosts.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMemoryCache();
@@ -114,66 +112,27 @@ public static partial class StratusServer
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer<BearerSecurityTransformer>());
-        builder.AddStratusTelemetry(options);
-        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        builder.AddStratusTelemetry(host);
 
-        // Metadata and storage.
-        builder.Services.AddStratusDatabase(options);
-        builder.Services.AddStratusBlobStore(options);
-        builder.Services.AddScoped<BlobCollector>();
-        builder.Services.AddHostedService<BlobCollectorService>();
-
-        // Security.
-        builder.Services.AddScoped<TokenService>();
-        builder.Services.AddSingleton<AuthFailures>();
-        // API routes authenticate bearer tokens only (a browser's cookie must never authorize an API call: no CSRF);
-        // the web console signs in with a token once and then holds a cookie.
-        builder.Services.AddAuthentication(ConsoleAuth.SelectorScheme)
-            .AddPolicyScheme(ConsoleAuth.SelectorScheme, null, o => o.ForwardDefaultSelector = ConsoleAuth.SchemeFor)
-            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null)
-            .AddCookie(ConsoleAuth.CookieScheme, ConsoleAuth.Configure);
-        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "keys")));
-        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddCascadingAuthenticationState();
-        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, ConsoleAuthenticationState>();
-        builder.Services.AddMudServices();
-        builder.Services.AddAuthorization(Policies.Add);
-
-        // Capabilities.
-        builder.Services.AddScoped<DatasetService>();
-        builder.Services.AddScoped<TrackingService>();
-        builder.Services.AddScoped<RegistryService>();
-        builder.Services.AddScoped<JobService>();
-        builder.Services.AddSingleton<JobRunner>();
-        builder.Services.AddSingleton<JobDispatcher>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<JobDispatcher>());
-        builder.Services.AddScoped<EndpointService>();
-        builder.Services.AddScoped<MonitoringService>();
-        builder.Services.AddScoped<PolicyService>();
-        builder.Services.AddScoped<MonitoringReports>();
-        builder.Services.AddSingleton<Webhooks>();
-        builder.Services.AddScoped<FeedbackService>();
-        builder.Services.AddSingleton<ModelCache>();
-        builder.Services.AddSingleton<ReplicaRegistry>();
-        builder.Services.AddSingleton<ServingMetrics>();
-        builder.Services.AddSingleton<TrafficHistory>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<TrafficHistory>());
-        builder.Services.AddSingleton<Scorer>();
-        builder.Services.AddSingleton<RolloutBaselines>();
-        builder.Services.AddScoped<RolloutService>();
-        builder.Services.AddSingleton<ShadowScoring>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<ShadowScoring>());
-        builder.Services.AddSingleton<RequestCapture>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<RequestCapture>());
-
-        // One Orleans silo in the process: on its own, or one of a cluster.
-        builder.AddStratusCluster(options, cluster);
+        // One wiring method per capability; each capability's services take its own settings class.
+        builder.Services.AddStratusStorage(options.Storage, collectGarbage: true);
+        builder.Services.AddStratusSecurity(options.Storage.DataDir);
+        builder.Services.AddStratusConsole();
+        builder.Services.AddStratusDatasets();
+        builder.Services.AddStratusTracking();
+        builder.Services.AddStratusRegistry();
+        builder.Services.AddStratusJobs(submissions: true);
+        builder.Services.AddStratusServing(options.Cluster.Clustered);
+        builder.Services.AddStratusMonitoring();
+        // One Orleans silo in the process: on its own, or one of a cluster; then what wakes its grains.
+        builder.AddStratusCluster(options.Cluster, options.Storage);
+        builder.Services.AddHostedService<GrainStarter>(); // after the silo's own: it calls grains
     }
 
     /// <summary>Maps every route; <c>Program.cs</c> of any host reads as <c>AddStratusServer(); MapStratusApis();</c>.</summary>
     public static void MapStratusApis(this WebApplication app)
     {
-        var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
+        var data = app.Services.GetRequiredService<DataSettings>();
         app.UseHostFiltering();
         app.UseMiddleware<AuditMiddleware>();
         app.UseMiddleware<BrowserGuardMiddleware>();
@@ -192,9 +151,9 @@ public static partial class StratusServer
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", s => s.WithTitle("Stratus API"));
 
-        app.MapDatasetsApi(options.MaxUploadBytes);
-        app.MapTrackingApi(options.MaxUploadBytes);
-        app.MapRegistryApi(options.MaxUploadBytes);
+        app.MapDatasetsApi(data.MaxUploadBytes);
+        app.MapTrackingApi(data.MaxUploadBytes);
+        app.MapRegistryApi(data.MaxUploadBytes);
         app.MapJobsApi();
         app.MapEndpointsApi();
         app.MapMonitoringApi();
@@ -209,10 +168,11 @@ public static partial class StratusServer
     /// </summary>
     public static async Task<IReadOnlyList<string>> StartStratusAsync(this WebApplication app, CancellationToken ct = default)
     {
-        var options = app.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
+        var options = app.Services.GetRequiredService<StratusOptions>();
+        var dataDir = options.Storage.DataDir;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus");
-        EnsurePortsFree(options.Urls);
-        var jobHost = JobRunner.JobHost(options);
+        EnsurePortsFree(options.Host.Urls);
+        var jobHost = options.Jobs.HostProgram;
         if (!File.Exists(jobHost))
             throw new StartupException($"the job host {jobHost} does not exist: set Stratus:JobHost (STRATUS_JOBHOST) to the stratus command (stratus.dll or its executable)");
         var cleaned = app.Services.GetRequiredService<IBlobStore>().CleanTemp();
@@ -222,19 +182,19 @@ public static partial class StratusServer
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
-            await MetadataDatabase.PrepareAsync(db, options, ct);
-            adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(options.DataDir, ct);
+            await MetadataDatabase.PrepareAsync(db, options.Storage, ct);
+            adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(dataDir, ct);
             await app.Services.GetRequiredService<JobDispatcher>().RecoverAsync(ct);
         }
 
         await app.StartAsync(ct);
         var urls = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
-        var info = new Dictionary<string, string> { ["url"] = urls.FirstOrDefault() ?? options.Urls };
-        SecretFile.Write(Path.Combine(options.DataDir, "server.json"), JsonSerializer.Serialize(info, StratusJsonContext.Default.DictionaryStringString));
-        if (adminToken is not null && options.PrintAdminToken)
+        var info = new Dictionary<string, string> { ["url"] = urls.FirstOrDefault() ?? options.Host.Urls };
+        SecretFile.Write(Path.Combine(dataDir, "server.json"), JsonSerializer.Serialize(info, StratusJsonContext.Default.DictionaryStringString));
+        if (adminToken is not null && options.Security.PrintAdminToken)
         {
             // Where it is, never what it is: standard output ends up in journals, log files and CI logs.
-            var file = Path.Combine(options.DataDir, "admin.token");
+            var file = Path.Combine(dataDir, "admin.token");
             Console.WriteLine($"Created the admin token in {file} (readable by this user only); the CLI on this machine uses it by itself.");
             Console.WriteLine($"  To sign in elsewhere: stratus login --url URL < {file}");
         }
@@ -268,10 +228,6 @@ public static partial class StratusServer
         json.TypeInfoResolverChain.Insert(0, StratusJsonContext.Default);
     }
 
-    /// <summary>LightGBM's one thread count for a process of this node (its job processes use the same).</summary>
-    internal static int TrainingThreadsOf(StratusOptions options) =>
-        options.TrainingThreads > 0 ? options.TrainingThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.WorkerSlots));
-
     internal static Dictionary<string, string?> StratusEnvironment()
     {
         // STRATUS_DATADIR=/x becomes Stratus:DataDir (keys are case-insensitive); STRATUS_HOME is read by StratusOptions itself.
@@ -304,36 +260,6 @@ public static partial class StratusServer
         }
     }
 
-    /// <summary>
-    /// The first free port from <paramref name="preferred"/> on (Orleans' usual ports), below the ephemeral range, so
-    /// that two local servers can run side by side and the silo never takes a port the OS may hand out for --port 0.
-    /// </summary>
-    internal static int FreePort(int preferred)
-    {
-        for (var port = preferred; port < preferred + 1000; port++)
-        {
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken; try the next
-            }
-        }
-        throw new InvalidOperationException($"no free port for the Orleans silo between {preferred} and {preferred + 999}; set Stratus:SiloPort and Stratus:GatewayPort");
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} scratch files left by an earlier process")]
     private static partial void LogCleaned(ILogger logger, int count);
-}
-
-internal sealed class DatabaseHealthCheck(StratusDb db) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await db.Database.CanConnectAsync(cancellationToken)
-            ? HealthCheckResult.Healthy(db.Database.ProviderName?.Split('.')[^1])
-            : HealthCheckResult.Unhealthy("the metadata database is unreachable");
 }

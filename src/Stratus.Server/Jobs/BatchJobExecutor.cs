@@ -1,10 +1,9 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Ml.Data;
 using Stratus.Ml.Inference;
 using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Storage;
 using Stratus.Server.Tracking;
@@ -17,7 +16,7 @@ namespace Stratus.Server.Jobs;
 /// an attempt after a crash, a restart or the death of its node resumes where the last stopped, on whichever node
 /// claims it; the parts go when the job ends), and the output stored as the next version of a dataset whose lineage is the run.
 /// </summary>
-public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, IOptions<StratusOptions> options)
+public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, StorageSettings options)
 {
     private readonly Lock _keeping = new();
 
@@ -35,7 +34,7 @@ public sealed class BatchJobExecutor(StratusDb db, DatasetService datasets, Trac
         var parameters = new Dictionary<string, string> { ["model"] = spec.Model, ["dataset"] = spec.Dataset, ["output"] = spec.Output! };
         var run = await tracking.CreateRunAsync(new CreateRunRequest(Experiment, $"batch-{model.Name}-{model.Version}", parameters,
             new Dictionary<string, string> { ["job_id"] = job.Id }, job.MaxRunSeconds + 300), job.CreatedBy, ct);
-        var work = Path.Combine(options.Value.DataDir, "jobs", job.Id);
+        var work = Path.Combine(options.DataDir, "jobs", job.Id);
         try
         {
             await db.Jobs.Where(j => j.Id == job.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.RunId, run.Id), ct);

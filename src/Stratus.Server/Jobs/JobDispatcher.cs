@@ -1,6 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
@@ -10,19 +8,19 @@ namespace Stratus.Server.Jobs;
 /// claims queued jobs, oldest first, while it has free slots — through the database, where only one node wins each
 /// QUEUED -> RUNNING change and the claim gets the next epoch — and hands them to the <see cref="JobRunner"/>. It also
 /// resumes jobs whose claim's lease ran out (a dead worker). Nothing here needs a cluster singleton: any number of
-/// nodes may dispatch at once. It runs every <see cref="StratusOptions.JobPollInterval"/>, and at once when poked
+/// nodes may dispatch at once. It runs every <see cref="JobSettings.JobPollInterval"/>, and at once when poked
 /// (a submission on this node, a slot freed).
 /// </summary>
 public sealed partial class JobDispatcher : BackgroundService
 {
     private readonly IServiceScopeFactory _scopes;
     private readonly JobRunner _runner;
-    private readonly IOptions<StratusOptions> _options;
+    private readonly JobSettings _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<JobDispatcher> _logger;
     private readonly SemaphoreSlim _poked = new(0, 1);
 
-    public JobDispatcher(IServiceScopeFactory scopes, JobRunner runner, IOptions<StratusOptions> options, TimeProvider clock, ILogger<JobDispatcher> logger)
+    public JobDispatcher(IServiceScopeFactory scopes, JobRunner runner, JobSettings options, TimeProvider clock, ILogger<JobDispatcher> logger)
     {
         (_scopes, _runner, _options, _clock, _logger) = (scopes, runner, options, clock, logger);
         runner.SlotFreed += Poke;
@@ -56,7 +54,7 @@ public sealed partial class JobDispatcher : BackgroundService
             }
             try
             {
-                await _poked.WaitAsync(_options.Value.JobPollInterval, stoppingToken);
+                await _poked.WaitAsync(_options.JobPollInterval, stoppingToken);
             }
             catch (OperationCanceledException)
             {
@@ -67,7 +65,7 @@ public sealed partial class JobDispatcher : BackgroundService
 
     /// <summary>
     /// At start, before any job runs: jobs left RUNNING by a process of this machine that is gone (this node before a
-    /// crash, or its job process) are queued again at once (up to <see cref="StratusOptions.JobRestartAttempts"/> times)
+    /// crash, or its job process) are queued again at once (up to <see cref="JobSettings.JobRestartAttempts"/> times)
     /// or failed, and their runs are marked FAILED. Jobs of other machines' nodes, and of processes still alive, are
     /// left to their leases: the scheduler resumes them when a lease runs out.
     /// </summary>
@@ -87,7 +85,7 @@ public sealed partial class JobDispatcher : BackgroundService
                     .SetProperty(r => r.EndTime, now)
                     .SetProperty(r => r.FailureReason, "the server stopped during training"), ct);
             }
-            var again = job.Attempts <= _options.Value.JobRestartAttempts;
+            var again = job.Attempts <= _options.JobRestartAttempts;
             job.Status = again ? JobStatus.Queued : JobStatus.Failed;
             job.RunId = again ? null : job.RunId;
             job.EndedAt = again ? null : now;
@@ -137,7 +135,7 @@ public sealed partial class JobDispatcher : BackgroundService
             // The first lease covers the job process's start; from then on the process renews it every 500 ms.
             var now = _clock.GetUtcNow();
             var epoch = next.Epoch + 1;
-            var firstLease = now + TimeSpan.FromTicks(Math.Max(_options.Value.JobLease.Ticks * 3, TimeSpan.FromMinutes(1).Ticks));
+            var firstLease = now + TimeSpan.FromTicks(Math.Max(_options.JobLease.Ticks * 3, TimeSpan.FromMinutes(1).Ticks));
             var claimed = await db.Jobs.Where(j => j.Id == next.Id && j.Status == JobStatus.Queued && j.Epoch == next.Epoch).ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.Status, JobStatus.Running)
                 .SetProperty(j => j.StartedAt, now)
@@ -156,7 +154,7 @@ public sealed partial class JobDispatcher : BackgroundService
 
     /// <summary>
     /// Jobs whose claim's lease ran out (their process or its node died, or lost the database) are queued again, up to
-    /// <see cref="StratusOptions.JobRestartAttempts"/> times: an AutoML search goes on from its completed trials. The
+    /// <see cref="JobSettings.JobRestartAttempts"/> times: an AutoML search goes on from its completed trials. The
     /// process of the old claim, if it still runs, finds itself fenced at its next heartbeat and writes nothing.
     /// </summary>
     private async Task ResumeExpiredAsync(StratusDb db, CancellationToken ct)
@@ -166,7 +164,7 @@ public sealed partial class JobDispatcher : BackgroundService
             .Select(j => new { j.Id, j.Epoch, j.Attempts, j.RunId, j.Worker }).ToListAsync(ct);
         foreach (var job in expired)
         {
-            var again = job.Attempts <= _options.Value.JobRestartAttempts;
+            var again = job.Attempts <= _options.JobRestartAttempts;
             var error = $"its worker ({job.Worker}) stopped answering {job.Attempts} time{(job.Attempts == 1 ? "" : "s")}";
             var moved = await db.Jobs.Where(j => j.Id == job.Id && j.Status == JobStatus.Running && j.Epoch == job.Epoch).ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.Status, again ? JobStatus.Queued : JobStatus.Failed)

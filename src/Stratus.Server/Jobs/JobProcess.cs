@@ -1,14 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Ml.Data;
-using Stratus.Ml.Training.Gbm;
-using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
-using Stratus.Server.Registry;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
-using Stratus.Server.Tracking;
 
 namespace Stratus.Server.Jobs;
 
@@ -48,38 +43,11 @@ public static partial class JobProcess
     /// <summary>Exit code of a process whose claim was taken over, or whose parent died: it wrote no outcome.</summary>
     public const int Fenced = 3;
 
-    public static async Task<int> RunAsync(string jobId, int epoch, int slots, int parentPid)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(StratusServer.StratusEnvironment());
-        var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
-        options.DataDir = Path.GetFullPath(options.DataDir);
-        PrivateFiles.Apply(options.DataDir);
-        DataLimits.Current = options.ToDataLimits();
-        LightGbmThreads.Configure(StratusServer.TrainingThreadsOf(options));
-        // Warnings and errors go to standard error, which the node copies into its own log.
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
-        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+    /// <summary>Runs the job in a host built by <see cref="Hosting.JobProcessHost"/>; the exit code is the process's.</summary>
+    public static Task<int> ExecuteAsync(IServiceProvider services, string jobId, int epoch, int parentPid, ILogger logger) =>
+        new Execution(services, services.GetRequiredService<JobSettings>(), jobId, epoch, parentPid, logger).RunAsync();
 
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddMemoryCache();
-        builder.Services.AddStratusDatabase(options);
-        builder.Services.AddStratusBlobStore(options);
-        builder.Services.AddScoped<DatasetService>();
-        builder.Services.AddScoped<TrackingService>();
-        builder.Services.AddScoped<RegistryService>();
-        builder.Services.AddScoped<TrainJobExecutor>();
-        builder.Services.AddScoped<BatchJobExecutor>();
-        builder.Services.AddSingleton(new JobClaim(jobId, epoch, slots));
-        using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus.JobProcess");
-        return await new Execution(host.Services, options, jobId, epoch, parentPid, logger).RunAsync();
-    }
-
-    private sealed class Execution(IServiceProvider services, StratusOptions options, string jobId, int epoch, int parentPid, ILogger logger)
+    private sealed class Execution(IServiceProvider services, JobSettings options, string jobId, int epoch, int parentPid, ILogger logger)
     {
         private readonly TimeProvider _clock = TimeProvider.System;
         private readonly string _me = $"{Environment.MachineName}/{Environment.ProcessId}";
@@ -197,7 +165,7 @@ public static partial class JobProcess
         }
     }
 
-    /// <summary>The test-only native crash (<see cref="StratusOptions.JobFaultForTests"/>): SIGSEGV, as a fault in native code dies.</summary>
+    /// <summary>The test-only native crash (<see cref="JobSettings.JobFaultForTests"/>): SIGSEGV, as a fault in native code dies.</summary>
     private static void Crash() => _ = strlen(1);
 
     // libc reading address 1: a fault in native code, which the runtime does not turn into an exception.

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Jobs;
@@ -14,7 +12,7 @@ namespace Stratus.Server.Jobs;
 /// its job with the reason, and nothing else. The runner copies the process's warnings into this log, kills it past the
 /// job's time limit or when a cancel is not obeyed, and writes the outcome of a process that died without one.
 /// </summary>
-public sealed partial class JobRunner(IServiceProvider services, IOptions<StratusOptions> options, TimeProvider clock, ILogger<JobRunner> logger)
+public sealed partial class JobRunner(IServiceProvider services, JobSettings options, StorageSettings storage, JobProcessEnvironment environment, TimeProvider clock, ILogger<JobRunner> logger)
     : IDisposable
 {
     private sealed record Child(Process Process, int Slots, int Epoch);
@@ -28,7 +26,7 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
     {
         get
         {
-            lock (_slots) return Math.Max(0, options.Value.WorkerSlots - _running.Values.Sum(c => c.Slots));
+            lock (_slots) return Math.Max(0, options.WorkerSlots - _running.Values.Sum(c => c.Slots));
         }
     }
 
@@ -72,7 +70,7 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
         lock (_slots)
         {
             if (_running.ContainsKey((jobId, epoch))) return;
-            var free = options.Value.WorkerSlots - _running.Values.Sum(c => c.Slots);
+            var free = options.WorkerSlots - _running.Values.Sum(c => c.Slots);
             slots = Math.Clamp(wantedSlots, 1, Math.Max(1, free));
             try
             {
@@ -108,7 +106,7 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
         });
         var stdout = process.StandardOutput.ReadToEndAsync();
         // The process keeps its own time limit; this one, a little later, catches a process that cannot (stuck in native code).
-        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds) + options.Value.JobLease))
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds) + options.JobLease))
         {
             try
             {
@@ -164,37 +162,17 @@ public sealed partial class JobRunner(IServiceProvider services, IOptions<Stratu
 
     private ProcessStartInfo StartInfo(string jobId, int epoch, int slots)
     {
-        var host = JobHost(options.Value);
+        var host = options.HostProgram;
         var info = host.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new ProcessStartInfo("dotnet") { ArgumentList = { host } } : new ProcessStartInfo(host);
         foreach (var a in new[] { JobProcess.Command, jobId, Invariant(epoch), Invariant(slots), Invariant(Environment.ProcessId) }) info.ArgumentList.Add(a);
         info.UseShellExecute = false;
         info.RedirectStandardError = true;
         info.RedirectStandardOutput = true;
-        info.WorkingDirectory = options.Value.DataDir;
+        info.WorkingDirectory = storage.DataDir;
         // The job process gets this node's settings exactly, however they were given (file, variables, code).
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("STRATUS_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
-        foreach (var (key, value) in Settings(options.Value)) info.Environment[key] = value;
+        foreach (var (key, value) in environment.Variables) info.Environment[key] = value;
         return info;
-    }
-
-    /// <summary>The job host program: <see cref="StratusOptions.JobHost"/>, or the <c>stratus</c> command beside this server.</summary>
-    internal static string JobHost(StratusOptions options) =>
-        options.JobHost is { Length: > 0 } host ? host : Path.Combine(AppContext.BaseDirectory, "stratus.dll");
-
-    /// <summary>Every setting of <paramref name="options"/> as the <c>STRATUS_*</c> variables a process reads.</summary>
-    internal static IEnumerable<(string Key, string Value)> Settings(StratusOptions options)
-    {
-        foreach (var property in typeof(StratusOptions).GetProperties())
-        {
-            if (!property.CanWrite || property.GetValue(options) is not { } value) continue;
-            var text = value switch
-            {
-                TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
-                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-                _ => value.ToString()!,
-            };
-            yield return ("STRATUS_" + property.Name.ToUpperInvariant(), text);
-        }
     }
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

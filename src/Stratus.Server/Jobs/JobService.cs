@@ -4,7 +4,7 @@ using Stratus.Ml.AutoMl;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Storage;
 

@@ -6,6 +6,18 @@ namespace Stratus.Server.Jobs;
 /// <summary>Routes of <c>/api/v1/train</c>, <c>/api/v1/automl</c>, <c>/api/v1/batch</c> and <c>/api/v1/jobs</c>.</summary>
 public static class JobsApi
 {
+    /// <summary>
+    /// The jobs capability's services: the dispatcher that claims queued jobs and runs them in job processes, and on
+    /// an API server (<paramref name="submissions"/>) the service behind the routes.
+    /// </summary>
+    public static void AddStratusJobs(this IServiceCollection services, bool submissions)
+    {
+        if (submissions) services.AddScoped<JobService>();
+        services.AddSingleton<JobRunner>();
+        services.AddSingleton<JobDispatcher>();
+        services.AddHostedService(s => s.GetRequiredService<JobDispatcher>());
+    }
+
     public static void MapJobsApi(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/api/v1/train", Train).WithTags("Jobs").WithName("Train")

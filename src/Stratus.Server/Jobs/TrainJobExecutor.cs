@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.AutoMl;
-using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
@@ -16,21 +15,6 @@ namespace Stratus.Server.Jobs;
 public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, TrackingService tracking, RegistryService registry, IBlobStore blobs, JobClaim claim,
     TimeProvider clock)
 {
-    /// <summary>The artifact path of the model package in the run.</summary>
-    public const string PackagePath = "model/package.zip";
-
-    /// <summary>The artifact path of the permutation feature importance in the run.</summary>
-    public const string ImportancePath = "feature_importance.json";
-
-    /// <summary>The artifact path of a classifier's validation confusion matrix in the run.</summary>
-    public const string ConfusionPath = "confusion_matrix.json";
-
-    /// <summary>Where a training run keeps its model's baseline for monitoring (<see cref="ModelBaseline"/>).</summary>
-    public const string BaselinePath = "model/baseline.json";
-
-    /// <summary>The artifact path of an AutoML search's leaderboard in its run.</summary>
-    public const string LeaderboardPath = "leaderboard.json";
-
     public async Task<TrainResultInfo> RunAsync(string jobId, Func<string, Task> log, CancellationToken ct)
     {
         var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
@@ -100,7 +84,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             var trials = search.Trials.Select(t => new TrialInfo(t.Number, t.Trainer, t.Status, t.Score, Math.Round(t.Duration.TotalSeconds, 3), t.Parameters,
                 runIds.GetValueOrDefault(t.Number), t.Error)).ToList();
             var leaderboard = trials.Where(t => t.Score is not null)
-                .OrderByDescending(t => AutoMlMetrics.HigherIsBetter(search.Metric) ? t.Score : -t.Score).ThenBy(t => t.Number).ToList();
+                .OrderByDescending(t => MetricCatalog.HigherIsBetter(search.Metric) ? t.Score : -t.Score).ThenBy(t => t.Number).ToList();
             await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string>
             {
                 ["metric"] = search.Metric,
@@ -108,7 +92,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 ["best_trial"] = search.BestTrial.Number.ToString(CultureInfo.InvariantCulture),
                 ["best_trainer"] = search.BestTrial.Trainer,
             }), ct);
-            await tracking.PutArtifactAsync(run.Id, LeaderboardPath,
+            await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Leaderboard,
                 new MemoryStream(JsonSerializer.SerializeToUtf8Bytes<IReadOnlyList<TrialInfo>>(leaderboard, StratusJsonContext.Default.IReadOnlyListTrialInfo)), ct);
             await log($"{trials.Count} trials; best: trial {search.BestTrial.Number}, {search.BestTrial.Trainer}, {search.Metric} {search.BestTrial.Score:F4}");
             var packaged = search.BestTrial.Parameters;
@@ -204,7 +188,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         catch (Exception ex)
         {
             // Input errors are the user's to read; anything else may carry server paths and stays in the server log.
-            var reason = ex is Stratus.Ml.Data.DataFormatException or Hosting.ProblemException ? ex.Message : $"internal error ({ex.GetType().Name})";
+            var reason = ex is Stratus.Ml.Data.DataFormatException or Kernel.ProblemException ? ex.Message : $"internal error ({ex.GetType().Name})";
             await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Failed, reason), CancellationToken.None);
             throw;
         }
@@ -226,10 +210,10 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         ConfusionMatrixInfo? confusion = result.ConfusionMatrix is { } counts ? new ConfusionMatrixInfo(result.Classes, counts) : null;
         if (confusion is not null)
         {
-            await tracking.PutArtifactAsync(run.Id, ConfusionPath,
+            await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Confusion,
                 new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(confusion, StratusJsonContext.Default.ConfusionMatrixInfo)), ct);
         }
-        await tracking.PutArtifactAsync(run.Id, ImportancePath,
+        await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Importance,
             new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
         await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
 
@@ -241,7 +225,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
                 ModelPackage.Save(result, profile, target, file, parameters, dataset, datasetSha256);
             }
             await using var read = File.OpenRead(package);
-            await tracking.PutArtifactAsync(run.Id, PackagePath, read, ct);
+            await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Package, read, ct);
             read.Position = 0;
             await PutBaselineAsync(run, result, ModelPackage.ReadManifest(read), trainedOn.Parquet, trainedOn.Version, ct);
         }
@@ -255,7 +239,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         {
             // Only a complete, stored package is ever registered, and only under the claim that holds the job.
             await claim.EnsureCurrentAsync(db, ct);
-            var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, PackagePath, description), job.CreatedBy, ct);
+            var model = await registry.CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, RunArtifactLayout.Package, description), job.CreatedBy, ct);
             registered = new ModelVersionRef(model.Name, model.Version);
             await log($"registered {model.Name}:{model.Version}");
         }
@@ -263,17 +247,12 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             confusion, result.Model.Booster?.Iterations);
     }
 
-    /// <summary>The model's baseline for monitoring: its inputs on the training dataset, its predictions on the validation rows.</summary>
     private static string DatasetName(string dataset) => DatasetRef.TryParse(dataset, out var r, out _) ? r.Name : dataset;
 
     private async Task PutBaselineAsync(RunInfo run, TrainResult result, ModelManifest manifest, string parquet, string dataset, CancellationToken ct)
     {
-        var features = await Task.Run(() => Baselines.OfDataset(parquet, manifest.Inputs, blobs.TempDirectory), ct);
-        var prediction = result.ValidationScores is { Length: > 0 } scores ? Baselines.OfScores(result.Task, result.Classes, scores) : null;
-        var predictions = result.Validation.StartsWith("holdout", StringComparison.Ordinal) ? "its holdout rows" : "all its rows (cross-validation leaves none unseen)";
-        var baseline = new ModelBaseline($"inputs: {dataset}; predictions: the model's on {predictions}", features.Values.Select(f => f.Count + f.Missing).DefaultIfEmpty().Max(),
-            features, prediction, result.Metrics, clock.GetUtcNow());
-        await tracking.PutArtifactAsync(run.Id, BaselinePath, new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(baseline, StratusJsonContext.Default.ModelBaseline)), ct);
+        var baseline = await Task.Run(() => Monitoring.TrainingBaseline.Of(result, manifest, parquet, dataset, blobs.TempDirectory, clock.GetUtcNow()), ct);
+        await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Baseline, new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(baseline, StratusJsonContext.Default.ModelBaseline)), ct);
     }
 }
 

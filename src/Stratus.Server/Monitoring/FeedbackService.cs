@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Stratus.Ml.Data;
 using Stratus.Ml.Training;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Serving;
 using Stratus.Server.Storage;

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
 
@@ -8,6 +8,16 @@ namespace Stratus.Server.Monitoring;
 /// <summary>Routes of model baselines and endpoint drift.</summary>
 public static class MonitoringApi
 {
+    /// <summary>The monitoring capability's services: drift and performance checks, policies, feedback, reports and webhooks.</summary>
+    public static void AddStratusMonitoring(this IServiceCollection services)
+    {
+        services.AddScoped<MonitoringService>();
+        services.AddScoped<PolicyService>();
+        services.AddScoped<MonitoringReports>();
+        services.AddScoped<FeedbackService>();
+        services.AddSingleton<Webhooks>();
+    }
+
     public static void MapMonitoringApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/api/v1/models/{name}/versions/{version:int}/baseline", Baseline).WithTags("Monitoring").WithName("GetModelBaseline")

@@ -1,4 +1,4 @@
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Serving;
 
 namespace Stratus.Server.Monitoring;

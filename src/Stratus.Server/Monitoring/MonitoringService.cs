@@ -4,8 +4,7 @@ using Stratus.Ml.Data;
 using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
 using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
-using Stratus.Server.Jobs;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Serving;
 using Stratus.Server.Storage;
@@ -28,7 +27,7 @@ public sealed class MonitoringService(StratusDb db, EndpointService endpoints, R
         ArtifactInfo artifact;
         try
         {
-            artifact = await tracking.GetArtifactAsync(version.RunId, TrainJobExecutor.BaselinePath, ct);
+            artifact = await tracking.GetArtifactAsync(version.RunId, RunArtifactLayout.Baseline, ct);
         }
         catch (ProblemException ex) when (ex.Status == 404)
         {

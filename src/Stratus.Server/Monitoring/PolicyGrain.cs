@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Options;
 using Stratus.Server.Cluster;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Monitoring;
 
@@ -19,10 +17,10 @@ public interface IPolicyGrain : IGrainWithStringKey
     Task PokeAsync();
 }
 
-internal sealed class PolicyGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<PolicyGrain> logger)
+internal sealed class PolicyGrain(IServiceScopeFactory scopes, MonitoringSettings options, ClusterSettings cluster, ILogger<PolicyGrain> logger)
     : RemindedGrain(cluster, logger), IPolicyGrain
 {
-    protected override TimeSpan Period => options.Value.MonitorTick;
+    protected override TimeSpan Period => options.MonitorTick;
 
     public async Task<long> CheckAsync()
     {

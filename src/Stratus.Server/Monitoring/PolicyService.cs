@@ -8,7 +8,7 @@ using Stratus.Ml.Drift;
 using Stratus.Ml.Inference;
 using Stratus.Ml.Training;
 using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Jobs;
 using Stratus.Server.Registry;
 using Stratus.Server.Security;
@@ -230,7 +230,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var (challengerMetrics, _, _) = await Task.Run(() => BatchScorer.Evaluate(candidate, parquet, temp, ct), ct);
         var (a, b) = (championMetrics.GetValueOrDefault(metric, double.NaN), challengerMetrics.GetValueOrDefault(metric, double.NaN));
         decision.ScoresJson = JsonSerializer.Serialize(new Dictionary<string, double> { ["champion"] = a, ["challenger"] = b }, StratusJsonContext.Default.DictionaryStringDouble);
-        var lowerIsBetter = LowerIsBetter(metric);
+        var lowerIsBetter = !MetricCatalog.HigherIsBetter(metric);
         var gain = lowerIsBetter ? a - b : b - a;
         var better = double.IsFinite(gain) && gain > policy.Margin;
         reasons.Add($"on the holdout {decision.Holdout} ({rows:N0} rows, {task}): {metric} champion {decision.ChampionName}:{decision.ChampionVersion} {Format(a)}, " +
@@ -296,12 +296,12 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var trainingColumns = (await datasets.GetVersionAsync(ParseDataset(decision.TrainingData), ct)).Columns.Select(c => c.Name);
         var exclude = trainingColumns.Where(c => c != manifest.Target && !manifest.Inputs.Any(i => i.Name == c)).ToList();
         var task = manifest.Task;
-        decision.Metric = ParseMetric(policy.Metric ?? "")?.Metric ?? ModelMetrics.Primary(MlTasks.Parse(task) ?? MlTask.Regression);
+        decision.Metric = ParseMetric(policy.Metric ?? "")?.Metric ?? MetricCatalog.Primary(task);
         var experiment = Suffixed(decision.Endpoint, "-retraining");
         JobInfo job;
         if (ParseRetrain(policy.Retrain!) is { } budget)
         {
-            var metric = LowerIsBetter(decision.Metric) || AutoMlMetricOk(decision.Metric, task) ? decision.Metric : null;
+            var metric = MetricCatalog.Fits(decision.Metric, task) ? decision.Metric : null;
             job = await jobs.SubmitAutoMlAsync(new AutoMlRequest(decision.TrainingData, manifest.Target, budget, task, metric, champion.Name, experiment, Exclude: exclude), Actor, ct);
         }
         else
@@ -439,7 +439,7 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
         var at = text.IndexOfAny(['<', '>']);
         if (at <= 0 || !double.TryParse(text.AsSpan(at + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var threshold) || !double.IsFinite(threshold)) return null;
         var metric = text[..at];
-        return metric is "auc" or "pr_auc" or "accuracy" or "f1" or "log_loss" or "macro_accuracy" or "rmse" or "mae" or "r2" ? (metric, text[at], threshold) : null;
+        return MetricCatalog.IsValidation(metric) ? (metric, text[at], threshold) : null;
     }
 
     /// <summary>The AutoML budget in seconds of <c>automl:120s</c> (or <c>automl:10m</c>, <c>automl:1h</c>, <c>automl:300</c>); null for anything else.</summary>
@@ -464,14 +464,6 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
     private static DateTimeOffset? NextOccurrence(string? schedule, DateTimeOffset after) =>
         schedule is null ? null : ParseCron(schedule)!.GetNextOccurrence(after, TimeZoneInfo.Utc);
 
-    private static bool LowerIsBetter(string metric) => metric is "rmse" or "mae" or "log_loss";
-
-    private static bool AutoMlMetricOk(string metric, string task) => task switch
-    {
-        "binary" => metric is "auc" or "pr_auc" or "accuracy" or "f1",
-        "multiclass" => metric is "accuracy" or "macro_accuracy",
-        _ => metric is "r2",
-    };
 
     private static string Suffixed(string name, string suffix) => (name.Length + suffix.Length > Names.MaxLength ? name[..(Names.MaxLength - suffix.Length)] : name) + suffix;
 

@@ -1,26 +1,24 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Monitoring;
 
 /// <summary>
 /// Policy alerts as webhook calls: a JSON POST to each URL of the policy. A URL must be http or https and, when
-/// <see cref="StratusOptions.WebhookHosts"/> is set, name one of those hosts. Unless
-/// <see cref="StratusOptions.WebhookAllowPrivate"/>, the address actually connected to must be public: the check is made
+/// <see cref="MonitoringSettings.WebhookHosts"/> is set, name one of those hosts. Unless
+/// <see cref="MonitoringSettings.WebhookAllowPrivate"/>, the address actually connected to must be public: the check is made
 /// on the resolved address at connect time, so a name that resolves to 127.0.0.1 or 10.x (or starts to, later) is
 /// refused as surely as the literal address.
 /// </summary>
 public sealed class Webhooks : IDisposable
 {
-    private readonly StratusOptions _options;
+    private readonly MonitoringSettings _options;
     private readonly TimeProvider _clock;
     private readonly HttpClient _http;
 
-    public Webhooks(IOptions<StratusOptions> options, TimeProvider clock)
+    public Webhooks(MonitoringSettings options, TimeProvider clock)
     {
-        _options = options.Value;
+        _options = options;
         _clock = clock;
         var allowPrivate = _options.WebhookAllowPrivate;
         var handler = new SocketsHttpHandler

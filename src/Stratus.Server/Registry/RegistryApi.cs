@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
 
@@ -12,6 +12,9 @@ namespace Stratus.Server.Registry;
 /// <summary>Routes of <c>/api/v1/models</c>.</summary>
 public static class RegistryApi
 {
+    /// <summary>The registry capability's services.</summary>
+    public static void AddStratusRegistry(this IServiceCollection services) => services.AddScoped<RegistryService>();
+
     public static void MapRegistryApi(this IEndpointRouteBuilder routes, long maxUploadBytes)
     {
         var api = routes.MapGroup("/api/v1/models").WithTags("Models");

@@ -1,8 +1,7 @@
 using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Inference;
-using Stratus.Server.Hosting;
-using Stratus.Server.Jobs;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
 using Stratus.Server.Tracking;
@@ -120,9 +119,9 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
         var parameters = new Dictionary<string, string>(manifest.Parameters) { ["source"] = fileName, ["format"] = "onnx", ["task"] = manifest.Task };
         var run = await tracking.CreateRunAsync(new CreateRunRequest(ImportExperiment, $"import-{name}", parameters), actor, ct);
         package.Position = 0;
-        await tracking.PutArtifactAsync(run.Id, TrainJobExecutor.PackagePath, package, ct);
+        await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Package, package, ct);
         await tracking.UpdateRunAsync(run.Id, new UpdateRunRequest(RunStatus.Finished), ct);
-        return await CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, TrainJobExecutor.PackagePath, description), actor, ct);
+        return await CreateVersionAsync(name, new CreateModelVersionRequest(run.Id, RunArtifactLayout.Package, description), actor, ct);
     }
 
     /// <summary>The experiment whose runs hold imported models.</summary>

@@ -1,5 +1,5 @@
 using Stratus.Ml.Inference;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Registry;

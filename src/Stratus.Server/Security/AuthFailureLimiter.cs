@@ -1,13 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Security;
 
 /// <summary>
-/// Failed authentications per client address: after <see cref="StratusOptions.AuthFailureBurst"/> failures within
-/// <see cref="StratusOptions.AuthFailureWindow"/>, every request from that address that carries credentials (a bearer
+/// Failed authentications per client address: after <see cref="SecuritySettings.AuthFailureBurst"/> failures within
+/// <see cref="SecuritySettings.AuthFailureWindow"/>, every request from that address that carries credentials (a bearer
 /// token, a console sign-in) gets 429 with Retry-After until the window ends, before any token is looked up or any
 /// audit row written. Guessing tokens becomes slow and cheap to refuse. A token authenticated in the last seconds
 /// still passes, so that clients sharing an address (behind one proxy) are not locked out by one of them.
@@ -44,7 +42,7 @@ internal sealed class AuthFailureLimiter(RequestDelegate next, AuthFailures fail
 }
 
 /// <summary>The failed authentications of each client address in its current window (one per server).</summary>
-internal sealed class AuthFailures(IOptions<StratusOptions> options, TimeProvider clock)
+internal sealed class AuthFailures(SecuritySettings options, TimeProvider clock)
 {
     private sealed class Window(DateTimeOffset start)
     {
@@ -60,7 +58,7 @@ internal sealed class AuthFailures(IOptions<StratusOptions> options, TimeProvide
     private void Count(HttpContext context)
     {
         var now = clock.GetUtcNow();
-        var span = options.Value.AuthFailureWindow;
+        var span = options.AuthFailureWindow;
         if (_windows.Count > 100_000)
         {
             // Addresses are many: the windows that ended go.
@@ -85,7 +83,7 @@ internal sealed class AuthFailures(IOptions<StratusOptions> options, TimeProvide
     public TimeSpan? RetryAfter(HttpContext context)
     {
         if (!_windows.TryGetValue(Address(context), out var window)) return null;
-        var limits = options.Value;
+        var limits = options;
         lock (window)
         {
             var left = window.Start + limits.AuthFailureWindow - clock.GetUtcNow();

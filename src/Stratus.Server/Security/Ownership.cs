@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 
 namespace Stratus.Server.Security;
 

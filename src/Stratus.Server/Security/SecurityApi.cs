@@ -1,7 +1,8 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Security;
@@ -9,6 +10,23 @@ namespace Stratus.Server.Security;
 /// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
 public static class SecurityApi
 {
+    /// <summary>
+    /// The security capability's services: tokens, the failed-authentication limiter, and authentication (API routes
+    /// take bearer tokens only, so that a browser's cookie never authorizes an API call: no CSRF; the web console signs
+    /// in with a token once and then holds a cookie, whose keys are kept in <paramref name="dataDir"/>).
+    /// </summary>
+    public static void AddStratusSecurity(this IServiceCollection services, string dataDir)
+    {
+        services.AddScoped<TokenService>();
+        services.AddSingleton<AuthFailures>();
+        services.AddAuthentication(WebConsole.ConsoleAuth.SelectorScheme)
+            .AddPolicyScheme(WebConsole.ConsoleAuth.SelectorScheme, null, o => o.ForwardDefaultSelector = WebConsole.ConsoleAuth.SchemeFor)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null)
+            .AddCookie(WebConsole.ConsoleAuth.CookieScheme, WebConsole.ConsoleAuth.Configure);
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys")));
+        services.AddAuthorization(Policies.Add);
+    }
+
     public static void MapSecurityApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/api/v1/whoami", WhoAmI).WithTags("Security").WithName("WhoAmI").WithSummary("The identity and role of the presented token");

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Security;
@@ -106,7 +106,19 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     public async Task<string?> BootstrapAdminAsync(string dataDir, CancellationToken ct)
     {
         if (await db.Tokens.AnyAsync(ct)) return null;
-        var created = await CreateAsync("admin", Roles.Admin, ct);
+        CreatedToken created;
+        try
+        {
+            created = await CreateAsync("admin", Roles.Admin, ct);
+        }
+        catch (Exception ex) when (ex is DbUpdateException or ProblemException { Status: 409 })
+        {
+            // Another node starting on the same empty database made it first (found by the name check, or by the
+            // unique name when both checked at once): that one is the admin token, in that node's data directory.
+            db.ChangeTracker.Clear();
+            if (await db.Tokens.AnyAsync(t => t.Name == "admin", ct)) return null;
+            throw;
+        }
         var path = Path.Combine(dataDir, "admin.token");
         SecretFile.Write(path, created.Token + "\n");
         return created.Token;

@@ -2,9 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.RateLimiting;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Ml.Inference;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
 using Stratus.Server.Storage;
 
@@ -110,10 +109,10 @@ public sealed class LoadedEndpoint
 /// The endpoints this process serves, by name, and the model packages they share, by content hash. A switch swaps one
 /// reference, so requests in flight finish on the versions they started with and none is dropped. Endpoints load
 /// lazily from the database, so they come back after a restart (or after their models were unloaded) on their first
-/// request. Packages beyond <see cref="StratusOptions.ModelCacheBytes"/> are unloaded, least recently used first,
+/// request. Packages beyond <see cref="ServingSettings.ModelCacheBytes"/> are unloaded, least recently used first,
 /// with the endpoints that use them; each load is timed (the cold start) in the metrics.
 /// </summary>
-public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics metrics)
+public sealed class ModelCache(ServingSettings options, ServingMetrics metrics)
 {
     private sealed class Entry(ModelPackage package, long bytes)
     {
@@ -215,7 +214,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
     {
         lock (_evicting)
         {
-            while (Interlocked.Read(ref _bytes) > options.Value.ModelCacheBytes)
+            while (Interlocked.Read(ref _bytes) > options.ModelCacheBytes)
             {
                 var victim = _byBlob.Where(kv => kv.Key != keep).MinBy(kv => Volatile.Read(ref kv.Value.LastUsed));
                 if (victim.Key is null || !_byBlob.TryRemove(victim.Key, out var entry)) break;
@@ -233,7 +232,7 @@ public sealed class ModelCache(IOptions<StratusOptions> options, ServingMetrics 
 
 /// <summary>Deploys, splits traffic between versions, lists and deletes endpoints, and answers predictions.</summary>
 public sealed class EndpointService(StratusDb db, RegistryService registry, IBlobStore blobs, ModelCache cache, ShadowScoring shadows,
-    ReplicaRegistry replicas, IOptions<StratusOptions> options, TimeProvider clock)
+    ReplicaRegistry replicas, ServingSettings options, TimeProvider clock)
 {
     /// <summary>The most rows one predict request may carry.</summary>
     public const int MaxInstances = 10_000;
@@ -388,7 +387,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         row.BatchMaxRows is { } rows ? new EndpointBatching(true, rows, row.BatchMaxDelayMs ?? 5) : new EndpointBatching(false);
 
     private EndpointLimits Limits(EndpointRow row) =>
-        new(row.MaxConcurrency ?? options.Value.EndpointMaxConcurrency, row.MaxQueue ?? options.Value.EndpointMaxQueue, row.TimeoutMs, row.StrictCategories);
+        new(row.MaxConcurrency ?? options.EndpointMaxConcurrency, row.MaxQueue ?? options.EndpointMaxQueue, row.TimeoutMs, row.StrictCategories);
 
     public async Task<Page<EndpointInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 
 namespace Stratus.Server.Serving;
@@ -7,6 +7,28 @@ namespace Stratus.Server.Serving;
 /// <summary>Routes of <c>/api/v1/endpoints</c>, and <c>/metrics</c>.</summary>
 public static class EndpointsApi
 {
+    /// <summary>
+    /// The serving capability's services: endpoints, the model cache and replicas, scoring and its counters, rollouts,
+    /// shadow scoring and request capture; in a cluster, loaded endpoints kept in step with changes other nodes make.
+    /// </summary>
+    public static void AddStratusServing(this IServiceCollection services, bool clustered)
+    {
+        services.AddScoped<EndpointService>();
+        services.AddSingleton<ModelCache>();
+        services.AddSingleton<ReplicaRegistry>();
+        services.AddSingleton<ServingMetrics>();
+        services.AddSingleton<TrafficHistory>();
+        services.AddHostedService(s => s.GetRequiredService<TrafficHistory>());
+        services.AddSingleton<Scorer>();
+        services.AddSingleton<RolloutBaselines>();
+        services.AddScoped<RolloutService>();
+        services.AddSingleton<ShadowScoring>();
+        services.AddHostedService(s => s.GetRequiredService<ShadowScoring>());
+        services.AddSingleton<RequestCapture>();
+        services.AddHostedService(s => s.GetRequiredService<RequestCapture>());
+        if (clustered) services.AddHostedService<EndpointSync>();
+    }
+
     public static void MapEndpointsApi(this IEndpointRouteBuilder routes)
     {
         var api = routes.MapGroup("/api/v1/endpoints").WithTags("Endpoints");

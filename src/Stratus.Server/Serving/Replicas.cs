@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Serving;
 
@@ -25,7 +23,7 @@ public interface IReplicaGrain : IGrainWithStringKey
 /// the lane's requests run on the caller's thread.
 /// </summary>
 [Orleans.Placement.PreferLocalPlacement]
-internal sealed partial class ReplicaGrain(ReplicaRegistry registry, IOptions<StratusOptions> options, ILogger<ReplicaGrain> logger) : Grain, IReplicaGrain
+internal sealed partial class ReplicaGrain(ReplicaRegistry registry, ServingSettings options, ILogger<ReplicaGrain> logger) : Grain, IReplicaGrain
 {
     private ReplicaSet _set = null!;
     private int _index;
@@ -36,7 +34,7 @@ internal sealed partial class ReplicaGrain(ReplicaRegistry registry, IOptions<St
         _set = registry.For(ReplicaSet.EndpointOf(key));
         _index = ReplicaSet.IndexOf(key);
         _set.Added(_index);
-        var tick = options.Value.ReplicaTick;
+        var tick = options.ReplicaTick;
         this.RegisterGrainTimer(static (grain, _) => grain.CheckAsync(), this, new GrainTimerCreationOptions { DueTime = tick, Period = tick, KeepAlive = true });
         return Task.CompletedTask;
     }

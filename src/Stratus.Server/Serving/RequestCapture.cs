@@ -2,9 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Server.Storage;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Serving;
 
@@ -18,9 +16,9 @@ public sealed record CaptureWork(string Endpoint, DateTimeOffset Time, PredictRe
 /// requests flow. Each file goes to the blob store (whole, content-addressed) with a <see cref="CaptureFileRow"/>
 /// saying when its rows were answered, so that every node's captures are read together wherever a drift check or a
 /// label lookup runs; DuckDB reads local copies of them as they are. Files older than
-/// <see cref="StratusOptions.CaptureRetentionDays"/> are dropped (their blobs collected).
+/// <see cref="ServingSettings.CaptureRetentionDays"/> are dropped (their blobs collected).
 /// </summary>
-public sealed partial class RequestCapture(IOptions<StratusOptions> options, ServingMetrics metrics, IServiceScopeFactory scopes, IBlobStore blobs, TimeProvider clock,
+public sealed partial class RequestCapture(ServingSettings options, StorageSettings storage, ServingMetrics metrics, IServiceScopeFactory scopes, IBlobStore blobs, TimeProvider clock,
     ILogger<RequestCapture> logger) : BackgroundService
 {
     private const int Capacity = 10_000;
@@ -181,7 +179,7 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
 
     private async Task SweepAsync()
     {
-        var cutoff = clock.GetUtcNow().AddDays(-options.Value.CaptureRetentionDays);
+        var cutoff = clock.GetUtcNow().AddDays(-options.CaptureRetentionDays);
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -199,7 +197,7 @@ public sealed partial class RequestCapture(IOptions<StratusOptions> options, Ser
     /// </summary>
     private async Task ImportLocalFilesAsync()
     {
-        var root = Path.Combine(options.Value.DataDir, "capture");
+        var root = Path.Combine(storage.DataDir, "capture");
         if (!Directory.Exists(root)) return;
         foreach (var file in Directory.EnumerateFiles(root, "*.jsonl", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
         {

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Stratus.Server.Cluster;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
 
@@ -222,10 +221,10 @@ public interface IRolloutGrain : IGrainWithStringKey
     Task PokeAsync();
 }
 
-internal sealed class RolloutGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<RolloutGrain> logger)
+internal sealed class RolloutGrain(IServiceScopeFactory scopes, ServingSettings options, ClusterSettings cluster, ILogger<RolloutGrain> logger)
     : RemindedGrain(cluster, logger), IRolloutGrain
 {
-    protected override TimeSpan Period => options.Value.RolloutTick;
+    protected override TimeSpan Period => options.RolloutTick;
 
     public Task PokeAsync() => KeepAsync();
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 
 namespace Stratus.Server.Serving;
 

@@ -1,15 +1,13 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Storage;
 
 /// <summary>Deletes blobs that no live dataset version, artifact, model version, capture file or unfinished batch job's part references.</summary>
 /// <remarks>
-/// A blob younger than <see cref="StratusOptions.GcGracePeriod"/> is kept even when unreferenced: it may belong to an
+/// A blob younger than <see cref="StorageSettings.GcGracePeriod"/> is kept even when unreferenced: it may belong to an
 /// upload whose row is about to commit. A blob written again refreshes its write time for the same reason.
 /// </remarks>
-public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptions<StratusOptions> options, TimeProvider clock, ILogger<BlobCollector> logger)
+public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, StorageSettings options, TimeProvider clock, ILogger<BlobCollector> logger)
 {
     public async Task<GcResult> CollectAsync(CancellationToken ct)
     {
@@ -23,7 +21,7 @@ public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptio
         referenced.UnionWith(await db.CaptureFiles.Select(c => c.Sha256).ToListAsync(ct));
         referenced.UnionWith(await db.JobParts.Select(p => p.Sha256).ToListAsync(ct));
 
-        var cutoff = clock.GetUtcNow() - options.Value.GcGracePeriod;
+        var cutoff = clock.GetUtcNow() - options.GcGracePeriod;
         var deleted = 0;
         long freed = 0;
         var stored = new List<StoredBlob>();
@@ -46,13 +44,13 @@ public sealed partial class BlobCollector(StratusDb db, IBlobStore blobs, IOptio
     private static partial void LogCollected(ILogger logger, int count, long bytes, int partial);
 }
 
-/// <summary>Runs <see cref="BlobCollector"/> every <see cref="StratusOptions.GcInterval"/>.</summary>
-internal sealed partial class BlobCollectorService(IServiceScopeFactory scopes, IOptions<StratusOptions> options, TimeProvider clock, ILogger<BlobCollectorService> logger)
+/// <summary>Runs <see cref="BlobCollector"/> every <see cref="StorageSettings.GcInterval"/>.</summary>
+internal sealed partial class BlobCollectorService(IServiceScopeFactory scopes, StorageSettings options, TimeProvider clock, ILogger<BlobCollectorService> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.GcInterval, clock);
+        using var timer = new PeriodicTimer(options.GcInterval, clock);
         while (await NextTick(timer, stoppingToken))
         {
             try

@@ -1,21 +1,20 @@
 using Amazon.Runtime;
 using Amazon.S3;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 
 namespace Stratus.Server.Storage;
 
-/// <summary>The blob store chosen by <see cref="StratusOptions.Store"/>: a folder, or an S3-compatible object store.</summary>
+/// <summary>The blob store chosen by <see cref="StorageSettings.Store"/>: a folder, or an S3-compatible object store.</summary>
 internal static class BlobStores
 {
-    public static void AddStratusBlobStore(this IServiceCollection services, StratusOptions options)
+    public static void AddStratusBlobStore(this IServiceCollection services, StorageSettings options)
     {
-        var store = Create(options);
-        services.AddSingleton(store);
+        services.AddSingleton(Create(options));
         services.AddHealthChecks().AddCheck<BlobStoreHealthCheck>("store", tags: ["ready"]);
     }
 
-    private static IBlobStore Create(StratusOptions options)
+    private static IBlobStore Create(StorageSettings options)
     {
         var temp = Path.Combine(options.DataDir, "tmp");
         var store = options.Store;

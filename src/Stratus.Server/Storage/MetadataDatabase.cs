@@ -5,23 +5,23 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 
 namespace Stratus.Server.Storage;
 
 /// <summary>
-/// The metadata database's wiring and start: the provider chosen by <see cref="StratusOptions.Database"/>, its schema
+/// The metadata database's wiring and start: the provider chosen by <see cref="StorageSettings.Database"/>, its schema
 /// brought up to this build's, and what an operator reads when it cannot be reached or does not match.
 /// </summary>
 internal static class MetadataDatabase
 {
-    /// <summary>The providers <see cref="StratusOptions.Database"/> names.</summary>
+    /// <summary>The providers <see cref="StorageSettings.Database"/> names.</summary>
     public static readonly string[] Providers = ["sqlite", "postgres"];
 
     // The last migration of the development chain that the per-provider baselines replaced (same schema).
     private const string SquashedChainLast = "20261202055754_StrictCategories";
 
-    public static void AddStratusDatabase(this IServiceCollection services, StratusOptions options)
+    public static void AddStratusDatabase(this IServiceCollection services, StorageSettings options)
     {
         // Pooled: every authenticated request (each prediction included) needs a context; reuse them rather than rebuild.
         switch (Provider(options))
@@ -38,14 +38,14 @@ internal static class MetadataDatabase
     }
 
     /// <summary>The provider's canonical name; anything else is refused at start, naming the setting.</summary>
-    public static string Provider(StratusOptions options) => options.Database.ToLowerInvariant() switch
+    public static string Provider(StorageSettings options) => options.Database.ToLowerInvariant() switch
     {
         "sqlite" => "sqlite",
         "postgres" or "postgresql" or "npgsql" => "postgres",
         _ => throw new StartupException($"Stratus:Database (STRATUS_DATABASE, --database) is '{options.Database}'; use 'sqlite' or 'postgres'"),
     };
 
-    private static string PostgresConnectionString(StratusOptions options)
+    private static string PostgresConnectionString(StorageSettings options)
     {
         if (string.IsNullOrWhiteSpace(options.ConnectionString))
             throw new StartupException("Stratus:Database is 'postgres' but no connection string is set: pass --connection-string \"Host=...;Database=stratus;Username=...\" or STRATUS_CONNECTIONSTRING");
@@ -63,16 +63,18 @@ internal static class MetadataDatabase
     }
 
     /// <summary>
-    /// Applies this build's migrations when <see cref="StratusOptions.MigrateOnStart"/> allows it, and refuses to start
+    /// Applies this build's migrations when <see cref="StorageSettings.MigrateOnStart"/> allows it, and refuses to start
     /// on a schema that this build does not know (a newer node migrated it) or, when migrations are left to an
     /// operator, one that is older.
     /// </summary>
-    public static async Task PrepareAsync(StratusDb db, StratusOptions options, CancellationToken ct)
+    public static async Task PrepareAsync(StratusDb db, StorageSettings options, CancellationToken ct)
     {
         var database = db.Database;
+        var locked = false;
         try
         {
             if (database.IsSqlite()) await AdoptSquashedChainAsync(db, ct);
+            else locked = await LockSchemaAsync(db, ct);
             var known = database.GetMigrations().ToList();
             // Asking a database without a history table for its migrations logs a failed query: ask only one that has it.
             var history = db.GetService<IHistoryRepository>();
@@ -98,6 +100,49 @@ internal static class MetadataDatabase
         catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName)
         {
             throw new StartupException($"the metadata database {Describe(db)} refused the connection (Stratus:ConnectionString, STRATUS_CONNECTIONSTRING): {ex.MessageText}");
+        }
+        finally
+        {
+            if (locked) await UnlockSchemaAsync(db);
+        }
+    }
+
+    // The key of the session-level advisory lock that nodes hold while they check and migrate the schema.
+    private const string LockSchema = "SELECT pg_advisory_lock(6004234345560363777)", UnlockSchema = "SELECT pg_advisory_unlock(6004234345560363777)";
+
+    /// <summary>
+    /// Several nodes started at once on an empty PostgreSQL database would otherwise each find the same migrations
+    /// pending and apply them over each other: the first holds this lock while it checks and migrates, the others wait
+    /// for it and then find nothing left to do. Session-level, so it spans the migrations' own transactions.
+    /// </summary>
+    private static async Task<bool> LockSchemaAsync(StratusDb db, CancellationToken ct)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync(LockSchema, ct);
+            return true;
+        }
+        catch
+        {
+            await db.Database.CloseConnectionAsync();
+            throw;
+        }
+    }
+
+    private static async Task UnlockSchemaAsync(StratusDb db)
+    {
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync(UnlockSchema);
+        }
+        catch (DbException)
+        {
+            // A broken connection has lost the lock with its session already.
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
         }
     }
 
@@ -178,6 +223,3 @@ internal static class MetadataDatabase
         return e;
     }
 }
-
-/// <summary>A setting or a dependency that stops the server from starting; its message is all an operator reads.</summary>
-public sealed class StartupException(string message) : Exception(message);

@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Options;
 using Stratus.Server.Cluster;
-using Stratus.Server.Hosting;
 
 namespace Stratus.Server.Tracking;
 
@@ -15,10 +13,10 @@ public interface IRunReaperGrain : IGrainWithIntegerKey
 /// A grain rather than a per-node timer: Orleans keeps exactly one activation cluster-wide, and its reminder activates
 /// it again on a survivor when its node dies, so sweeps neither duplicate nor stop.
 /// </summary>
-internal sealed partial class RunReaperGrain(IServiceScopeFactory scopes, IOptions<StratusOptions> options, ClusterSettings cluster, ILogger<RunReaperGrain> logger)
+internal sealed partial class RunReaperGrain(IServiceScopeFactory scopes, TrackingSettings options, ClusterSettings cluster, ILogger<RunReaperGrain> logger)
     : RemindedGrain(cluster, logger), IRunReaperGrain
 {
-    protected override TimeSpan Period => options.Value.RunReaperInterval;
+    protected override TimeSpan Period => options.RunReaperInterval;
 
     public async Task<int> SweepAsync()
     {

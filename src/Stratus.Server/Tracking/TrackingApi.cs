@@ -8,6 +8,9 @@ namespace Stratus.Server.Tracking;
 /// <summary>Routes of <c>/api/v1/experiments</c> and <c>/api/v1/runs</c>.</summary>
 public static class TrackingApi
 {
+    /// <summary>The tracking capability's services.</summary>
+    public static void AddStratusTracking(this IServiceCollection services) => services.AddScoped<TrackingService>();
+
     public static void MapTrackingApi(this IEndpointRouteBuilder routes, long maxUploadBytes)
     {
         var experiments = routes.MapGroup("/api/v1/experiments").WithTags("Experiments");

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Caching.Memory;
 using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Server.Datasets;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 using Stratus.Server.Storage;
 

@@ -1,3 +1,4 @@
+using MudBlazor.Services;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -54,6 +55,15 @@ internal static class ConsoleEndpoints
 
     /// <summary>Where signing out posts.</summary>
     public const string SignOutPath = "/console/signout";
+
+    /// <summary>The console's services: Blazor's interactive server components, MudBlazor, the signed-in user.</summary>
+    public static void AddStratusConsole(this IServiceCollection services)
+    {
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddCascadingAuthenticationState();
+        services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, ConsoleAuthenticationState>();
+        services.AddMudServices();
+    }
 
     public static void MapConsole(this WebApplication app)
     {

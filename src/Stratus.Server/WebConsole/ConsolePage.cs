@@ -2,7 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
-using Stratus.Server.Hosting;
+using Stratus.Server.Kernel;
 using Stratus.Server.Security;
 
 namespace Stratus.Server.WebConsole;

@@ -52,4 +52,32 @@ public sealed class ModelMetricsTests
         Assert.Equal(0.5, metrics["mae"], 12);
         Assert.Equal(0.9486081370449679, metrics["r2"], 12);
     }
+
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("multiclass")]
+    [InlineData("regression")]
+    public void Should_report_exactly_the_catalogs_validation_metrics_and_judge_each_in_its_direction(string taskName)
+    {
+        var task = MlTasks.Parse(taskName)!.Value;
+        // Two rows scored perfectly, then the same rows scored worse: every metric must move the way the catalog says.
+        float[] labels = task == MlTask.Regression ? [1f, 3f, 2f, 5f] : task == MlTask.MulticlassClassification ? [0f, 1f, 2f, 1f] : [0f, 1f, 0f, 1f];
+        var classes = task == MlTask.MulticlassClassification ? 3 : 2;
+        double[] Scores(double noise) => task switch
+        {
+            MlTask.Regression => [.. labels.Select((y, i) => y + (i % 2 == 0 ? noise : -noise))],
+            MlTask.MulticlassClassification => [.. labels.SelectMany((y, i) => Enumerable.Range(0, classes).Select(c => c == (int)y ? 0.9 - noise : (0.1 + noise) / (classes - 1)))],
+            _ => [.. labels.Select((y, i) => y > 0.5 ? 0.9 - noise : 0.1 + noise)],
+        };
+        var (good, _) = ModelMetrics.Compute(task, labels, Scores(0), classes);
+        var (bad, _) = ModelMetrics.Compute(task, labels, Scores(0.6), classes);
+        Assert.Equal(MetricCatalog.For(taskName).Order(), good.Keys.Order());
+        foreach (var name in good.Keys)
+        {
+            if (good[name] == bad[name]) continue; // unmoved by this noise (accuracy of a rank-preserving change)
+            Assert.True(MetricCatalog.HigherIsBetter(name) == good[name] > bad[name], $"{name}: {good[name]} on perfect scores, {bad[name]} on worse ones");
+        }
+        Assert.Contains(MetricCatalog.Primary(taskName), good.Keys);
+        Assert.Contains(MetricCatalog.SearchDefault(taskName), good.Keys);
+    }
 }

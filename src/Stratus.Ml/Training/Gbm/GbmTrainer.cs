@@ -60,12 +60,16 @@ internal static class GbmTrainer
     /// LightGBM's metric names per task, in the order it reports them, with the names Stratus uses. The first decides
     /// early stopping: a loss, which keeps improving where AUC or accuracy have already saturated.
     /// </summary>
-    private static (string LightGbm, string Name, bool HigherIsBetter)[] Metrics(MlTask task) => task switch
+    private static (string LightGbm, string Name, bool HigherIsBetter)[] Metrics(MlTask task)
     {
-        MlTask.BinaryClassification => [("binary_logloss", "log_loss", false), ("auc", "auc", true)],
-        MlTask.MulticlassClassification => [("multi_logloss", "log_loss", false), ("multi_error", "error", false)],
-        _ => [("rmse", "rmse", false), ("l1", "mae", false)],
-    };
+        (string, string)[] names = task switch
+        {
+            MlTask.BinaryClassification => [("binary_logloss", "log_loss"), ("auc", "auc")],
+            MlTask.MulticlassClassification => [("multi_logloss", "log_loss"), ("multi_error", "error")],
+            _ => [("rmse", "rmse"), ("l1", "mae")],
+        };
+        return [.. names.Select(n => (n.Item1, n.Item2, MetricCatalog.HigherIsBetter(n.Item2)))];
+    }
 
     public static (GbmModel Model, LearningCurve Curve) Train(
         SparseRows x, float[] y, SparseRows? validX, float[]? validY, MlTask task, int classes, GbmOptions o,

@@ -1,6 +1,5 @@
-using Stratus.Server.Cluster;
 
-namespace Stratus.Server.Hosting;
+namespace Stratus.Server.Cluster;
 
 /// <summary>
 /// A grain whose periodic work must go on when the node holding it dies: while it has work, a grain timer runs it

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Stratus.Server.Hosting;
+namespace Stratus.Server.Kernel;
 
 /// <summary>Serializers for what the server stores as JSON columns.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Stratus.Server.Hosting;
+namespace Stratus.Server.Kernel;
 
 /// <summary>
 /// Everything the server writes is its user's alone: datasets, captured requests, model packages, the database,

@@ -1,8 +1,9 @@
-using Microsoft.Extensions.Options;
-using Stratus.Server.Hosting;
+using Stratus.Server.Cluster;
+using Stratus.Server.Jobs;
+using Stratus.Server.Kernel;
 using Stratus.Server.Storage;
 
-namespace Stratus.Server.Jobs;
+namespace Stratus.Server.Hosting;
 
 /// <summary>
 /// <c>stratus worker</c>: a node that runs jobs (training, AutoML, batch scoring) in job processes and serves no HTTP
@@ -17,38 +18,32 @@ public static class WorkerHost
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         StratusServer.AddConfiguration(builder.Configuration, args);
-        var options = builder.Configuration.GetSection(StratusOptions.Section).Get<StratusOptions>() ?? new StratusOptions();
+        var options = StratusOptions.Read(builder.Configuration);
         configure?.Invoke(options);
-        if (options.Problems() is { Count: > 0 } problems) throw new StartupException(string.Join("; ", problems));
-        var cluster = Cluster.Clustering.Settings(builder.Configuration, options);
-        options.DataDir = Path.GetFullPath(options.DataDir);
-        options.MigrateOnStart = false;
-        PrivateFiles.Apply(options.DataDir);
-        if (options.WorkerSlots < 1) throw new StartupException($"Stratus:WorkerSlots is {options.WorkerSlots}; a worker needs at least one slot");
-        NodeLogging.Configure(builder.Logging, options);
+        options.Storage.MigrateOnStart = false;
+        options.Checked().Register(builder.Services);
+        if (options.Jobs.WorkerSlots < 1) throw new StartupException($"Stratus:WorkerSlots is {options.Jobs.WorkerSlots}; a worker needs at least one slot");
+        PrivateFiles.Apply(options.Storage.DataDir);
+        NodeLogging.Configure(builder.Logging, options.Host.LogFormat, options.Storage.DataDir);
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddStratusDatabase(options);
-        builder.Services.AddStratusBlobStore(options);
-        builder.Services.AddSingleton<JobRunner>();
-        builder.Services.AddSingleton<JobDispatcher>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<JobDispatcher>());
-        Cluster.Clustering.AddStratusNodeReports(builder.Services, cluster);
+        builder.Services.AddStratusStorage(options.Storage, collectGarbage: false);
+        builder.Services.AddStratusJobs(submissions: false);
+        builder.Services.AddStratusNodeReports();
         return builder.Build();
     }
 
     /// <summary>Checks the database and the job host, recovers this machine's dead jobs, and starts dispatching.</summary>
     public static async Task StartWorkerAsync(this IHost host, CancellationToken ct = default)
     {
-        var options = host.Services.GetRequiredService<IOptions<StratusOptions>>().Value;
-        var jobHost = JobRunner.JobHost(options);
+        var options = host.Services.GetRequiredService<StratusOptions>();
+        var jobHost = options.Jobs.HostProgram;
         if (!File.Exists(jobHost))
             throw new StartupException($"the job host {jobHost} does not exist: set Stratus:JobHost (STRATUS_JOBHOST) to the stratus command (stratus.dll or its executable)");
         await using (var scope = host.Services.CreateAsyncScope())
         {
-            await MetadataDatabase.PrepareAsync(scope.ServiceProvider.GetRequiredService<StratusDb>(), options, ct);
+            await MetadataDatabase.PrepareAsync(scope.ServiceProvider.GetRequiredService<StratusDb>(), options.Storage, ct);
         }
         await host.Services.GetRequiredService<JobDispatcher>().RecoverAsync(ct);
         await host.StartAsync(ct);

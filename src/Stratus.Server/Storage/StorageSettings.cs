@@ -1,0 +1,73 @@
+using Stratus.Server.Kernel;
+
+namespace Stratus.Server.Storage;
+
+/// <summary>Where a node keeps its metadata and blobs (bound from the <c>Stratus</c> section; see <see cref="Hosting.StratusOptions"/>).</summary>
+public sealed class StorageSettings
+{
+    /// <summary>
+    /// Where this node keeps its files: the SQLite database, local blobs, the log, the admin token, scratch space.
+    /// Default: <c>$STRATUS_HOME</c>, else <c>~/.stratus</c>.
+    /// </summary>
+    public string DataDir { get; set; } = DefaultDataDir();
+
+    /// <summary>Metadata database provider: <c>sqlite</c> or <c>postgres</c>. Default: <c>sqlite</c> (a file in <see cref="DataDir"/>).</summary>
+    public string Database { get; set; } = "sqlite";
+
+    /// <summary>
+    /// Connection string for <see cref="Database"/>. Default: none, meaning <c>Data Source=&lt;DataDir&gt;/stratus.db</c>
+    /// for SQLite; PostgreSQL needs one (<c>Host=db;Database=stratus;Username=stratus;Password=...</c>).
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Whether a node applies this build's schema migrations at start. With false, a node refuses to start on an older
+    /// schema (an operator migrates with one node first); a schema newer than the build's is always refused. Workers
+    /// never migrate. Default: true.
+    /// </summary>
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>
+    /// Where blobs (dataset versions, artifacts, model packages) are stored: a folder (a shared file system serves
+    /// several nodes), or <c>s3://BUCKET/PREFIX</c> on an S3-compatible object store, with credentials from the standard
+    /// AWS environment variables (<c>AWS_ACCESS_KEY_ID</c>, <c>AWS_SECRET_ACCESS_KEY</c>) or profile
+    /// (<c>AWS_PROFILE</c>). Default: none, meaning <c>&lt;DataDir&gt;/blobs</c>.
+    /// </summary>
+    public string? Store { get; set; }
+
+    /// <summary>The S3 endpoint of an S3-compatible store (<c>http://minio:9000</c>), addressed path-style. Default: none, meaning AWS's own for <see cref="S3Region"/>.</summary>
+    public string? S3Endpoint { get; set; }
+
+    /// <summary>The S3 region to sign requests for. Default: <c>AWS_REGION</c>, else <c>us-east-1</c>.</summary>
+    public string? S3Region { get; set; }
+
+    /// <summary>Blobs above this size go to S3 as multipart uploads, in parts of this size (at least 5 MiB). Default: 16 MiB.</summary>
+    public long S3PartBytes { get; set; } = 16L << 20;
+
+    /// <summary>Disk this node may use for local copies of an object store's blobs (<c>&lt;DataDir&gt;/cache</c>), least recently used evicted first. Default: 10 GiB.</summary>
+    public long CacheBytes { get; set; } = 10L << 30;
+
+    /// <summary>How often unreferenced blobs are collected. Default: 1 hour.</summary>
+    public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How old an unreferenced blob must be before collection, so that uploads in flight are never collected. Default: 10 minutes.</summary>
+    public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromMinutes(10);
+
+    public SettingProblems Problems()
+    {
+        var problems = new SettingProblems();
+        if (string.IsNullOrWhiteSpace(DataDir)) problems.Add("Stratus:DataDir is empty; name the folder this node keeps its files in");
+        // Database and ConnectionString are checked where they are used (MetadataDatabase), which names the host too.
+        problems.AtLeast(nameof(S3PartBytes), S3PartBytes, 5L << 20);
+        problems.AtLeast(nameof(CacheBytes), CacheBytes, 1L << 20);
+        problems.Positive(nameof(GcInterval), GcInterval);
+        problems.NotNegative(nameof(GcGracePeriod), GcGracePeriod);
+        return problems;
+    }
+
+    /// <summary>The default data directory: <c>$STRATUS_HOME</c>, else <c>~/.stratus</c>.</summary>
+    public static string DefaultDataDir() =>
+        Environment.GetEnvironmentVariable("STRATUS_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".stratus");
+}
