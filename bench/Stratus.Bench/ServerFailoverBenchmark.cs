@@ -139,6 +139,19 @@ internal static class ServerFailoverBenchmark
                 $"  median: declared dead {declared[declared.Count / 2]:F1} s, longest rollout pause {paused[paused.Count / 2]:F1} s (worst {paused[^1]:F1} s); ratio of the worst to the 10 s aim: {paused[^1] / 10:F2}"));
             await SoakAsync(database, [await servers[0].ReadyAsync(), await servers[1].ReadyAsync()], token, row, soakSeconds);
         }
+        catch
+        {
+            // The servers' own account of a failure, before the work folder goes.
+            foreach (var log in Directory.EnumerateFiles(work, "stratus.log", SearchOption.AllDirectories))
+            {
+                Console.Error.WriteLine($"== errors in {log}");
+                var lines = File.ReadAllLines(log);
+                var errors = Enumerable.Range(0, lines.Length).Where(i => lines[i].Contains(" fail ", StringComparison.Ordinal) || lines[i].Contains(" crit ", StringComparison.Ordinal));
+                foreach (var i in errors.TakeLast(3))
+                    foreach (var line in lines.Skip(i).Take(12)) Console.Error.WriteLine(line);
+            }
+            throw;
+        }
         finally
         {
             foreach (var s in servers) s?.Kill();

@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Stratus.Client;
+using Stratus.Server.Kernel;
 using Stratus.Server.Registry;
+using Stratus.Server.Serving;
 using Stratus.Testing;
 
 namespace Stratus.Server.Tests;
@@ -407,6 +409,39 @@ public sealed class EndpointsTests : IAsyncLifetime
         // Deploying one version gives it all the traffic again.
         var single = await _client.Endpoints.DeployAsync("split", $"ep-split:{v2.Version}");
         Assert.Equal((v2, 100), Assert.Single(single.Traffic) is var t ? (t.Model, t.Weight) : default);
+    }
+
+    [Fact]
+    public async Task Should_settle_changes_made_to_one_endpoint_at_once_without_an_error_and_never_apply_a_stale_one()
+    {
+        var v1 = await TrainAsync("ep-race", 7);
+        var v2 = await TrainAsync("ep-race", 8);
+        await _client.Endpoints.DeployAsync("race", $"ep-race:{v1.Version}");
+
+        // Deploys, splits and settings from many clients at once, as several servers and a rollout make them: each
+        // lands whole (retried on top of the one that won), none fails.
+        var changes = Enumerable.Range(0, 12).Select(i => (i % 3) switch
+        {
+            0 => _client.Endpoints.DeployAsync("race", $"ep-race:{(i % 2 == 0 ? v1 : v2).Version}"),
+            1 => _client.Endpoints.SetTrafficAsync("race", new TrafficRequest([new($"ep-race:{v1.Version}", 50), new($"ep-race:{v2.Version}", 50)])),
+            _ => _client.Endpoints.SetLimitsAsync("race", new EndpointLimits(8 + i, 100)),
+        }).ToList();
+        await Task.WhenAll(changes);
+        var settled = await _client.Endpoints.GetAsync("race");
+        var traffic = settled.Traffic.Select(t => (t.Model, t.Weight)).ToList();
+        Assert.True(traffic.SequenceEqual([(v1, 100)]) || traffic.SequenceEqual([(v2, 100)]) || traffic.ToHashSet().SetEquals([(v1, 50), (v2, 50)]),
+            $"the endpoint's traffic is {string.Join(", ", traffic)}, which no request asked for");
+
+        // A change conditioned on a state that has moved on (a rollout's step judged before a deploy) is refused whole.
+        var judged = settled.UpdatedAt;
+        await _client.Endpoints.DeployAsync("race", $"ep-race:{v2.Version}");
+        await using var scope = _server.Services.CreateAsyncScope();
+        var endpoints = scope.ServiceProvider.GetRequiredService<EndpointService>();
+        var stale = await Assert.ThrowsAsync<ProblemException>(() => endpoints.SetTrafficAsync("race",
+            new TrafficRequest([new($"ep-race:{v1.Version}", 70), new($"ep-race:{v2.Version}", 30)]), TestContext.Current.CancellationToken, unchangedSince: judged));
+        Assert.Equal(409, stale.Status);
+        Assert.Equal((v2, 100), Assert.Single((await _client.Endpoints.GetAsync("race")).Traffic) is var t ? (t.Model, t.Weight) : default);
+        Assert.Equal(v2, (await _client.Endpoints.PredictAsync("race", Rows("""{"amount": 50, "category": "grocery"}"""))).Model);
     }
 
     [Fact]

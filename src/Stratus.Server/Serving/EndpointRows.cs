@@ -61,6 +61,9 @@ internal sealed class EndpointRowConfiguration : IEntityTypeConfiguration<Endpoi
     {
         b.ToTable("endpoints");
         b.HasIndex(x => x.Name).IsUnique();
+        // Every change sets UpdatedAt: two changes made at once from the same state (a rollout's step on one server,
+        // a deploy on another) cannot both land; the second is retried from the first's result, or refused.
+        b.Property(x => x.UpdatedAt).IsConcurrencyToken();
         b.HasMany(x => x.Versions).WithOne().HasForeignKey(v => v.EndpointId).OnDelete(DeleteBehavior.Cascade);
     }
 }

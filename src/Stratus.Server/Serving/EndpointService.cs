@@ -249,7 +249,11 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     /// shadow version. Every version is loaded first: a package that does not load is refused and the endpoint keeps
     /// its routing.
     /// </summary>
-    public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct)
+    /// <param name="unchangedSince">
+    /// When given, the change is made only if the endpoint is still as it was then (its <see cref="EndpointInfo.UpdatedAt"/>),
+    /// and refused with 409 otherwise: a rollout's step never overwrites what someone changed since it judged.
+    /// </param>
+    public Task<EndpointInfo> SetTrafficAsync(string name, TrafficRequest request, CancellationToken ct, DateTimeOffset? unchangedSince = null)
     {
         if (request.Versions is not { Count: > 0 }) throw ProblemException.Invalid("versions", "name at least one model version and its weight");
         for (var i = 0; i < request.Versions.Count; i++)
@@ -258,10 +262,11 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         }
         var total = request.Versions.Sum(v => v.Weight);
         if (total != 100) throw ProblemException.Invalid("versions", $"the weights add up to {total}; they must add up to 100");
-        return RouteAsync(name, [.. request.Versions.Select((v, i) => (v.Model, v.Weight, $"versions[{i}].model"))], request.Shadow, ct);
+        return RouteAsync(name, [.. request.Versions.Select((v, i) => (v.Model, v.Weight, $"versions[{i}].model"))], request.Shadow, ct, unchangedSince);
     }
 
-    private async Task<EndpointInfo> RouteAsync(string name, IReadOnlyList<(string Model, int Weight, string Field)> live, string? shadow, CancellationToken ct)
+    private async Task<EndpointInfo> RouteAsync(string name, IReadOnlyList<(string Model, int Weight, string Field)> live, string? shadow, CancellationToken ct,
+        DateTimeOffset? unchangedSince = null)
     {
         ProblemException.CheckName("name", name);
         var targets = live.Select(v => (v.Model, v.Weight, v.Field, Shadow: false)).ToList();
@@ -294,17 +299,25 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
             resolved.Add((row, new LoadedModel(new ModelVersionRef(version.Name, version.Version), package, version.Sha256)));
         }
 
-        var now = clock.GetUtcNow();
-        var endpoint = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct);
-        if (endpoint is null)
+        var endpoint = await SavedAsync(async () =>
         {
-            endpoint = new EndpointRow { Name = name, CreatedAt = now };
-            db.Add(endpoint);
-        }
-        endpoint.UpdatedAt = now;
-        endpoint.Versions.Clear();
-        endpoint.Versions.AddRange(resolved.Select(r => r.Row));
-        await db.SaveChangesAsync(ct);
+            var now = clock.GetUtcNow();
+            var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct);
+            if (unchangedSince is { } since && row?.UpdatedAt != since) throw Changed(name);
+            if (row is null)
+            {
+                row = new EndpointRow { Name = name, CreatedAt = now };
+                db.Add(row);
+            }
+            row.UpdatedAt = now;
+            row.Versions.Clear();
+            row.Versions.AddRange(resolved.Select(r => new EndpointVersionRow
+            {
+                ModelRef = r.Row.ModelRef, ModelName = r.Row.ModelName, ModelVersion = r.Row.ModelVersion, Weight = r.Row.Weight, Shadow = r.Row.Shadow,
+            }));
+            await db.SaveChangesAsync(ct);
+            return row;
+        }, name, retry: unchangedSince is null);
         cache.Set(Load(endpoint, [.. resolved.Where(r => !r.Row.Shadow).Select(r => (r.Model, r.Row.Weight))], resolved.FirstOrDefault(r => r.Row.Shadow).Model));
         if (shadow is null) shadows.Forget(name); // the comparisons belonged to a shadow that is gone
         return ToInfo(endpoint);
@@ -366,14 +379,45 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     private async Task<EndpointInfo> ChangeAsync(string name, Action<EndpointRow> change, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
-        var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
-        change(row);
-        row.UpdatedAt = clock.GetUtcNow();
-        await db.SaveChangesAsync(ct);
+        var row = await SavedAsync(async () =>
+        {
+            var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+            change(row);
+            row.UpdatedAt = clock.GetUtcNow();
+            await db.SaveChangesAsync(ct);
+            return row;
+        }, name, retry: true);
         if (cache.TryGet(name, out var loaded)) cache.Set(Load(row, loaded.Live, loaded.Shadow));
         else replicas.For(name).Scaling = Scaling(row); // an endpoint scaled to zero (or not loaded yet) learns its new minimum now
         return ToInfo(row);
     }
+
+    /// <summary>
+    /// Runs a read-change-save of an endpoint. Another change landing in between (the endpoint's
+    /// <see cref="EndpointRow.UpdatedAt"/> moved, its versions went, or the two writes deadlocked) makes the save fail: with
+    /// <paramref name="retry"/> the change is made again on top of that one (a person's deploy or setting is whole
+    /// in itself), without it the change is refused.
+    /// </summary>
+    private async Task<EndpointRow> SavedAsync(Func<Task<EndpointRow>> write, string name, bool retry)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await write();
+            }
+            catch (Exception ex) when (MetadataDatabase.IsConflict(ex))
+            {
+                db.ChangeTracker.Clear();
+                if (!retry || attempt == 10) throw Changed(name);
+                // Apart, at random: changes that met once do not meet again in the same order.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 25) * attempt));
+            }
+        }
+    }
+
+    private static ProblemException Changed(string name) =>
+        ProblemException.Conflict($"endpoint '{name}' was changed by another request at the same time; read it again and retry");
 
     private LoadedEndpoint Load(EndpointRow row, IReadOnlyList<(LoadedModel Model, int Weight)> live, LoadedModel? shadow) =>
         new(row.Name, live, shadow, Limits(row), Batching(row), Capture(row), replicas.For(row.Name), Scaling(row)) { Revision = row.UpdatedAt.ToUnixTimeMilliseconds() };

@@ -149,38 +149,50 @@ public sealed class RolloutService(StratusDb db, EndpointService endpoints, Clus
         var oldFailed = Failures(current.Old) - Failures(baseline.Old);
         var rate = (double)failed / requests;
         var oldRate = oldRequests > 0 ? (double)oldFailed / oldRequests : 0;
-        if (rate - oldRate > row.MaxErrorRate)
+        // Every change of the traffic below is made only on the endpoint as judged: an abort, a deploy or a change by
+        // hand that landed meanwhile (from any server) wins, and the next step sees it.
+        var judged = endpoint.UpdatedAt;
+        try
         {
-            await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
-                $"{to.Name}:{to.Version} failed {failed} of {requests} requests ({rate * 100:F1}%) against {oldRate * 100:F1}% for {from.Name}:{from.Version}; allowed: {row.MaxErrorRate * 100:F1} points more"),
-                rollBack: true, ct);
-            return;
-        }
-        if (row.MaxP99Ms is { } limit && current.New.Quantile(baseline.New, 0.99) is { } p99 && p99 * 1000 > limit)
-        {
-            await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
-                $"{to.Name}:{to.Version} answered 1% of {requests} requests in more than {p99 * 1000:G4} ms; allowed: p99 up to {limit:G4} ms"), rollBack: true, ct);
-            return;
-        }
+            if (rate - oldRate > row.MaxErrorRate)
+            {
+                await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
+                    $"{to.Name}:{to.Version} failed {failed} of {requests} requests ({rate * 100:F1}%) against {oldRate * 100:F1}% for {from.Name}:{from.Version}; allowed: {row.MaxErrorRate * 100:F1} points more"),
+                    rollBack: true, ct, judged);
+                return;
+            }
+            if (row.MaxP99Ms is { } limit && current.New.Quantile(baseline.New, 0.99) is { } p99 && p99 * 1000 > limit)
+            {
+                await EndAsync(row, "rolled_back", string.Create(CultureInfo.InvariantCulture,
+                    $"{to.Name}:{to.Version} answered 1% of {requests} requests in more than {p99 * 1000:G4} ms; allowed: p99 up to {limit:G4} ms"), rollBack: true, ct, judged);
+                return;
+            }
 
-        row.Weight = Math.Min(100, row.Weight + row.Step);
-        if (row.Weight == 100)
-        {
-            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(to), 100)], endpoint.Shadow?.ModelRef), ct);
-            await EndAsync(row, "completed", $"{to.Name}:{to.Version} takes all the traffic", rollBack: false, ct);
-            return;
+            var weight = Math.Min(100, row.Weight + row.Step);
+            if (weight == 100)
+            {
+                await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(to), 100)], endpoint.Shadow?.ModelRef), ct, judged);
+                row.Weight = weight;
+                await EndAsync(row, "completed", $"{to.Name}:{to.Version} takes all the traffic", rollBack: false, ct);
+                return;
+            }
+            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(from), 100 - weight), new(Ref(to), weight)], endpoint.Shadow?.ModelRef), ct, judged);
+            row.Weight = weight;
         }
-        await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new(Ref(from), 100 - row.Weight), new(Ref(to), row.Weight)], endpoint.Shadow?.ModelRef), ct);
+        catch (ProblemException ex) when (ex.Status == StatusCodes.Status409Conflict)
+        {
+            return; // changed meanwhile: nothing of this step is saved
+        }
         baselines.Set(row.Id, await SnapshotsAsync(row, ct));
         await db.SaveChangesAsync(ct);
     }
 
-    private async Task EndAsync(RolloutRow row, string status, string reason, bool rollBack, CancellationToken ct)
+    private async Task EndAsync(RolloutRow row, string status, string reason, bool rollBack, CancellationToken ct, DateTimeOffset? unchangedSince = null)
     {
         if (rollBack)
         {
             var shadow = (await endpoints.GetAsync(row.Endpoint, ct)).Shadow?.ModelRef;
-            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new($"{row.FromName}:{row.FromVersion}", 100)], shadow), ct);
+            await endpoints.SetTrafficAsync(row.Endpoint, new TrafficRequest([new($"{row.FromName}:{row.FromVersion}", 100)], shadow), ct, unchangedSince);
             row.Weight = 0;
         }
         row.Status = status;

@@ -209,6 +209,26 @@ internal static class MetadataDatabase
         return false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="exception"/> means a write met another one made at the same time: a concurrency token
+    /// that moved, a deadlock or a serialization failure (PostgreSQL), a unique key the other took. Made again from a
+    /// fresh read, the write succeeds.
+    /// </summary>
+    public static bool IsConflict(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case DbUpdateConcurrencyException:
+                case PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.UniqueViolation }:
+                case SqliteException { SqliteErrorCode: 19 }: // SQLITE_CONSTRAINT: a unique key
+                    return true;
+            }
+        }
+        return false;
+    }
+
     private static string Describe(StratusDb db)
     {
         var connection = db.Database.GetDbConnection();

@@ -872,6 +872,7 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
+                        .IsConcurrencyToken()
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("Id");
