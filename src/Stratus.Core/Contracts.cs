@@ -22,6 +22,7 @@ public sealed record ValueCount(string Value, long Count);
 /// Statistics of one column of a dataset version; drift detection compares live traffic against these.
 /// Numeric fields are set for numeric columns, <see cref="TopValues"/> for the others.
 /// </summary>
+/// <param name="NonFinite">Numeric columns: values that are NaN or infinite (counted in <see cref="Count"/>, left out of the statistics).</param>
 public sealed record ColumnProfile(
     string Name,
     string Type,
@@ -34,7 +35,8 @@ public sealed record ColumnProfile(
     double? Std,
     IReadOnlyDictionary<string, double>? Quantiles,
     IReadOnlyList<HistogramBin>? Histogram,
-    IReadOnlyList<ValueCount>? TopValues);
+    IReadOnlyList<ValueCount>? TopValues,
+    long NonFinite = 0);
 
 /// <summary>A named dataset and a summary of its versions.</summary>
 public sealed record DatasetInfo(string Name, string? Description, int LatestVersion, int VersionCount, DateTimeOffset CreatedAt);

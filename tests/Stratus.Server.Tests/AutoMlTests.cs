@@ -153,4 +153,23 @@ public sealed class AutoMlTests(SharedServer shared) : IClassFixture<SharedServe
         Assert.Equal(field, ex.Field);
         Assert.Contains(expected, ex.Detail);
     }
+
+    [Fact]
+    public async Task Should_refuse_a_search_of_data_it_cannot_learn_from_when_it_is_submitted()
+    {
+        // More feature columns than rows, and a regression target with a NaN: refused at once, naming the cause.
+        var wide = new StringBuilder(string.Join(',', Enumerable.Range(0, 20).Select(c => $"x{c}")) + ",label\n");
+        for (var i = 0; i < 12; i++) wide.Append(string.Join(',', Enumerable.Range(0, 20).Select(c => ((i * 7 + c * 3) % 11).ToString(CultureInfo.InvariantCulture)))).Append(i % 2 == 0 ? ",a\n" : ",b\n");
+        await _client.Datasets.UploadAsync("automl-wide", new MemoryStream(Encoding.UTF8.GetBytes(wide.ToString())));
+        var tooWide = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.AutoMlAsync(new AutoMlRequest("automl-wide", "label", 10)));
+        Assert.Equal((HttpStatusCode.BadRequest, "dataset"), (tooWide.Status, tooWide.Field));
+        Assert.Contains("12 rows have a target and there are 20 feature columns", tooWide.Detail);
+
+        var infinite = new StringBuilder("x,y\n");
+        for (var i = 0; i < 40; i++) infinite.Append(CultureInfo.InvariantCulture, $"{i},{(i == 7 ? "nan" : (i * 1.5).ToString(CultureInfo.InvariantCulture))}\n");
+        await _client.Datasets.UploadAsync("automl-inf", new MemoryStream(Encoding.UTF8.GetBytes(infinite.ToString())));
+        var notFinite = await Assert.ThrowsAsync<StratusApiException>(() => _client.Jobs.AutoMlAsync(new AutoMlRequest("automl-inf", "y", 10)));
+        Assert.Equal((HttpStatusCode.BadRequest, "target"), (notFinite.Status, notFinite.Field));
+        Assert.Contains("holds 1 value that is NaN or infinite", notFinite.Detail);
+    }
 }

@@ -55,7 +55,9 @@ public sealed record Trial(
 /// <summary>The outcome of a search: the model to keep (the best trial's, or an ensemble of trials), and every trial.</summary>
 /// <param name="BestTrial">The best single trial.</param>
 /// <param name="Ensemble">When an ensemble beat the best single trial on validation data: its trials and weights.</param>
-public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric, IReadOnlyList<(Trial Trial, double Weight)>? Ensemble = null);
+/// <param name="Partial">No trial finished within the budget: the model is the best one a deadline stopped, as it stood then.</param>
+public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric, IReadOnlyList<(Trial Trial, double Weight)>? Ensemble = null,
+    bool Partial = false);
 
 /// <summary>The metrics AutoML can optimize, their direction, and the default per task.</summary>
 public static class AutoMlMetrics
@@ -89,6 +91,46 @@ public static class AutoMlSearch
     private const int EarlyStopping = 20;
     private const int MaxIterations = 2000;
 
+    /// <summary>
+    /// Why a search of this data within this budget could not end with a model, found before any work: the request
+    /// field to blame and the reason; null when it can run. Checked when a search is submitted and when it starts.
+    /// </summary>
+    public static (string Field, string Reason)? Refusal(IReadOnlyList<ColumnProfile> profile, AutoMlOptions options)
+    {
+        MlTask task;
+        IReadOnlyList<FeatureColumn> features;
+        try
+        {
+            (task, features) = ModelTrainer.Plan(profile, new TrainOptions { Target = options.Target, Task = options.Task, Exclude = options.Exclude });
+        }
+        catch (DataFormatException ex)
+        {
+            return ("target", ex.Message);
+        }
+        var target = profile.First(c => c.Name == options.Target);
+        if (features.Count >= target.Count)
+        {
+            return ("dataset", $"{target.Count:N0} rows have a target and there are {features.Count:N0} feature columns: with no more rows than columns " +
+                "any model fits its training rows exactly and no validation can tell models apart; exclude columns or add rows");
+        }
+        var needed = FirstTrialSeconds(target.Count, features.Count, task == MlTask.MulticlassClassification ? target.Distinct : 1);
+        if (options.Budget.TotalSeconds < needed)
+        {
+            var classes = task == MlTask.MulticlassClassification ? $" x {target.Distinct} classes" : "";
+            return ("budget_seconds", string.Create(CultureInfo.InvariantCulture,
+                $"a budget of {options.Budget.TotalSeconds:0.###} s is too small for {target.Count:N0} rows x {features.Count} features{classes}: a first model takes about {needed:F0} s; " +
+                $"give at least {Math.Ceiling(needed * 2)} s, or search a sample of the dataset"));
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// About how long the first, cheapest trial takes (loading the rows included): a small booster of up to 200 trees per
+    /// class, each tree a pass over rows x features. Measured on this project's benchmark machines (2 cores) and rounded
+    /// up; a floor, not a promise.
+    /// </summary>
+    private static double FirstTrialSeconds(long rows, int features, long classes) => 0.5 + 2e-7 * rows * Math.Max(1, features) * Math.Max(1, classes);
+
     public static AutoMlResult Run(string parquet, IReadOnlyList<ColumnProfile> profile, AutoMlOptions options, string tempDirectory,
         Action<Trial>? onTrial = null, IProgress<string>? progress = null, CancellationToken ct = default)
     {
@@ -99,13 +141,24 @@ public static class AutoMlSearch
         // Trials follow their validation rows only: measuring the training rows too at every iteration costs a fifth
         // of a small booster's time.
         var baseOptions = new TrainOptions { Target = options.Target, Task = options.Task, Seed = options.Seed, Folds = options.Folds, Exclude = options.Exclude, TrainingCurve = false };
+        if (Refusal(profile, options) is { } refused) throw new DataFormatException(refused.Reason);
         var (task, features) = ModelTrainer.Plan(profile, baseOptions);
-        baseOptions = baseOptions with { Task = task, Folds = options.Folds > 0 ? options.Folds : Folds(profile, options, task, features.Count) };
+        // The validation: the caller's folds, or those the interrupted search chose (its trials record them), or chosen
+        // below from what a trial measurably costs. Sessions open with 5 folds; a holdout is their first fold's split.
+        var recorded = options.Resume.Select(t => t.Parameters.GetValueOrDefault("folds")).FirstOrDefault(f => f is not null) is { } text
+            && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var folds) ? folds : (int?)null;
+        baseOptions = baseOptions with { Task = task, Folds = options.Folds > 0 ? options.Folds : recorded is > 1 ? recorded.Value : 5 };
         var metric = AutoMlMetrics.Resolve(options.Metric, task);
         var sign = MetricCatalog.HigherIsBetter(metric) ? 1.0 : -1.0;
         using var session = TrainingSession.Open(parquet, profile, baseOptions, tempDirectory);
         var parallelism = Math.Max(1, options.Parallelism);
         var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);
+        var classes = session.Classes.Count;
+        if (options.Folds == 0)
+        {
+            session.Revalidate(recorded ?? MeasuredFolds(session, Starts(task, baseOptions, session.Rows, categorical, classes).First(), options.Budget - Elapsed(), progress, ct));
+            baseOptions = baseOptions with { Folds = session.Folds };
+        }
         progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows" +
             $"{(parallelism > 1 ? $", {parallelism} trials at a time" : "")})");
 
@@ -114,21 +167,25 @@ public static class AutoMlSearch
         var configurations = new Dictionary<int, TrainOptions>(); // what each trial ran, exactly
         var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
         (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
+        // The best model a deadline stopped (holdout): the result when no trial finished.
+        (Trial Trial, TrainOptions Options, Evaluation Evaluation)? cut = null;
         // The best finished trials, with their validation predictions (and holdout models): the ensemble's candidates.
         var library = new List<(Trial Trial, TrainOptions Options, Evaluation Evaluation)>();
         // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
         var foldMetrics = new Dictionary<int, IReadOnlyList<IReadOnlyDictionary<string, double>>>();
 
         // Time kept for the final fits on all rows (cross-validation: the best trials', as an ensemble may need them),
-        // the permutation importance (3% of the budget) and packaging (5%): it grows with what the best trials cost.
-        TimeSpan Reserve() => options.Budget * 0.08
+        // choosing an ensemble and scoring it (an ensemble of 26-class boosters took 5% of a 12 s budget), the
+        // permutation importance and packaging: 12% of the budget, and more as the best trials cost more.
+        TimeSpan Reserve() => options.Budget * 0.12
             + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
         TimeSpan Left() => options.Budget - Elapsed() - Reserve();
         // What the feature importance may take at the end: what is left (less a margin), or a sliver when nothing is.
         TimeSpan ImportanceTime()
         {
             progress?.Report("measuring feature importance");
-            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 30, options.Budget.Ticks / 50));
+            // Packaging the model after the search takes the last 5% or so.
+            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 15, options.Budget.Ticks / 100));
         }
 
         // Evaluates configurations side by side, each first held against the incumbent's same folds: a trial whose
@@ -146,15 +203,18 @@ public static class AutoMlSearch
                 var started = Stopwatch.StartNew();
                 try
                 {
-                    var evaluation = session.Evaluate(candidate, null, deadline.Token, (folds, partial) =>
+                    // A holdout's booster stops at the deadline and is measured as it stands: a partial model, kept
+                    // in case nothing finishes. Cross-validated trials are abandoned at the deadline.
+                    var holdout = session.Folds <= 1 && candidate.Trainer == "lightgbm";
+                    var evaluation = session.Evaluate(candidate, null, (folds, partial) =>
                     {
                         if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
                         var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();
                         return same.Count == 0 || sign * (value - same.Average()) > -Margin(same.Average());
-                    });
-                    var pruned = evaluation.Folds < Math.Max(1, session.Folds);
+                    }, holdout ? ct : deadline.Token, holdout ? deadline.Token : default);
+                    var status = holdout && deadline.IsCancellationRequested ? "timeout" : evaluation.Folds < Math.Max(1, session.Folds) ? "pruned" : "ok";
                     var score = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
-                    outcomes[i] = (new Trial(number, candidate.Trainer, parameters, pruned ? "pruned" : "ok", score, evaluation.Metrics, started.Elapsed, Elapsed()), evaluation);
+                    outcomes[i] = (new Trial(number, candidate.Trainer, parameters, status, score, evaluation.Metrics, started.Elapsed, Elapsed()), evaluation);
                 }
                 catch (OperationCanceledException)
                 {
@@ -214,6 +274,8 @@ public static class AutoMlSearch
                 var (trial, evaluation) = outcomes[i];
                 Add(trial, runnable[i]);
                 if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
+                else if (trial is { Status: "timeout", Score: { } p } && double.IsFinite(p) && (cut is null || sign * (p - cut.Value.Trial.Score!.Value) > 0))
+                    cut = (trial, runnable[i], evaluation!);
                 onTrial?.Invoke(trial);
                 progress?.Report(TrialLog.Format(trial.Number, trial.Status, trial.Trainer, metric, trial.Score, trial.Duration.TotalSeconds, best?.Trial.Score));
             }
@@ -247,7 +309,7 @@ public static class AutoMlSearch
         // The starts (those not tried before a restart), as many at a time as run side by side. They run to the end:
         // each is the anchor of its family (the linear model's regularization is searched from its start) and a
         // candidate for the ensemble.
-        foreach (var chunk in Starts(task, baseOptions, session.Rows, categorical).Where(s => !tried.Contains(Key(Describe(s)))).Chunk(parallelism))
+        foreach (var chunk in Starts(task, baseOptions, session.Rows, categorical, classes).Where(s => !tried.Contains(Key(Describe(s)))).Chunk(parallelism))
         {
             if (Batch(chunk, prune: false) is null) break;
         }
@@ -307,6 +369,14 @@ public static class AutoMlSearch
             if (step < 0.1) step = 1.0;
         }
 
+        var partialModel = false;
+        if (best is null && cut is { } stopped)
+        {
+            progress?.Report($"no trial finished within the budget: the model is trial {stopped.Trial.Number}'s as it stood when the budget ran out " +
+                $"({stopped.Evaluation.Curve?.BestIteration ?? 0} iterations, {metric} {stopped.Trial.Score:F4}); a larger budget would finish it");
+            best = stopped;
+            partialModel = true;
+        }
         if (best is not { } winner)
         {
             var reasons = trials.Count == 0 ? "the budget ran out before the first trial could start"
@@ -339,7 +409,7 @@ public static class AutoMlSearch
             result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
                 session.Validation, Elapsed(), session.Categories(), session.Importance(model, ImportanceTime()), winner.Evaluation.Curve, ModelTrainer.BaselineScores(session, model, winner.Evaluation.Predictions));
         }
-        return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList());
+        return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList(), partialModel);
 
         (TrainOptions Options, double Score, int Number)? BestOf(string trainer)
         {
@@ -351,17 +421,40 @@ public static class AutoMlSearch
     }
 
     /// <summary>
-    /// The validation when the caller did not choose: as training's (5 folds on small data, a holdout on large), but 3
-    /// folds when 5 would leave a short budget too few trials: when rows x features (x classes: a multiclass
-    /// booster grows a tree per class) pass 50,000 per second of budget, as FLAML weighs data against time.
+    /// The validation when the caller did not choose, from what a trial costs on this data and machine: the cheapest
+    /// start is fitted on the first fold and timed. 5 folds when the budget holds <see cref="TrialsWanted"/> such fits
+    /// per fold under 5 folds, else 3 folds when it holds them under 3, else a holdout (the first fold's split) unless
+    /// that would hold out fewer than <see cref="MinHoldoutRows"/> rows: more trials beat a steadier score when the
+    /// budget is short.
     /// </summary>
-    private static int Folds(IReadOnlyList<ColumnProfile> profile, AutoMlOptions options, MlTask task, int features)
+    private static int MeasuredFolds(TrainingSession session, TrainOptions cheapest, TimeSpan left, IProgress<string>? progress, CancellationToken ct)
     {
-        var target = profile.First(c => c.Name == options.Target);
-        if (target.Count >= ModelTrainer.HoldoutRows) return 0;
-        var work = (double)target.Count * features * (task == MlTask.MulticlassClassification ? target.Distinct : 1);
-        return work > options.Budget.TotalSeconds * 50_000 ? 3 : 5;
+        // The featurized rows are made once per split and shared by every trial: not a trial's cost.
+        session.Prepare(cheapest);
+        var timer = Stopwatch.StartNew();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(left / 4);
+        try
+        {
+            session.Evaluate(cheapest, null, (_, _) => false, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // A quarter of the budget for one cheap fit: a holdout, and as few fits as possible.
+        }
+        var fold = timer.Elapsed;
+        // A holdout of a few hundred rows measures noise: small data keeps 3 folds, however short the budget.
+        int folds = left >= fold * TrialsWanted * 5 ? 5 : left >= fold * TrialsWanted * 3 || session.Rows < MinHoldoutRows * 5 ? 3 : 0;
+        progress?.Report(string.Create(CultureInfo.InvariantCulture,
+            $"a cheap fit of one fold took {fold.TotalSeconds:F2} s: validating with {(folds > 1 ? $"{folds}-fold cross-validation" : "a 20% holdout")}"));
+        return folds;
     }
+
+    /// <summary>The cheapest trial's cost times this is what a search should be able to afford per fold (about 10 typical trials).</summary>
+    private const int TrialsWanted = 40;
+
+    /// <summary>The fewest rows a holdout (a fifth of the data) is chosen with.</summary>
+    private const int MinHoldoutRows = 1_000;
 
     private static double Margin(double score) => 0.02 * Math.Abs(score) + 1e-3;
 
@@ -381,19 +474,26 @@ public static class AutoMlSearch
     }
 
     /// <summary>The cheap, robust configurations every search begins with, cheapest first (then the linear model's L2 and <see cref="OtherTrees"/>).</summary>
-    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows, bool categorical)
+    private static IEnumerable<TrainOptions> Starts(MlTask task, TrainOptions o, long rows, bool categorical, int classes)
     {
         var gbm = o with { Trainer = "lightgbm", Iterations = MaxIterations, EarlyStoppingRounds = EarlyStopping };
         // Leaves of 20 rows (LightGBM's default) cannot split a dataset of a hundred rows: smaller leaves for small data.
         var leafRows = (int)Math.Clamp(rows / 50, 2, 20);
+        // A multiclass booster grows a tree per class and iteration: with many classes, larger steps and fewer
+        // iterations first, so that a good model exists early.
+        var rate = classes > 5 ? 2.0 : 1.0;
         // First, a model that is cheap whatever the data (FLAML starts as small): a result even from a tight budget.
         yield return gbm with { Leaves = 4, LearningRate = 0.3, MinDataInLeaf = leafRows, Iterations = 200 };
         // ML.NET averages the loss: an L2 of 1 (its default) flattens a linear model on small data.
         yield return task == MlTask.Regression ? o with { Trainer = "sdca", Iterations = 100 } : o with { Trainer = "lbfgs", Iterations = 100, L2 = 0.1 };
-        yield return gbm with { Leaves = 31, LearningRate = 0.05, MinDataInLeaf = leafRows, FeatureFraction = 0.9, BaggingFraction = 0.8 };
-        yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
+        yield return gbm with { Leaves = 31, LearningRate = 0.05 * rate, MinDataInLeaf = leafRows, FeatureFraction = 0.9, BaggingFraction = 0.8 };
+        yield return gbm with { Leaves = 15, LearningRate = 0.1 * rate, MinDataInLeaf = 5, FeatureFraction = 0.7, L2 = 1 };
         // Categories split natively, in groups, rather than one-hot: the featurization is part of the search.
-        if (categorical) yield return gbm with { Leaves = 15, LearningRate = 0.1, MinDataInLeaf = leafRows, FeatureFraction = 0.8, L2 = 1, NativeCategories = true };
+        if (categorical) yield return gbm with { Leaves = 15, LearningRate = 0.1 * rate, MinDataInLeaf = leafRows, FeatureFraction = 0.8, L2 = 1, NativeCategories = true };
+        // Randomized trees, which win where boosting overfits (small, noisy data) and differ enough from it to help an
+        // ensemble: extremely randomized boosted trees, then a random forest (bagged deep trees, averaged).
+        yield return gbm with { Leaves = 31, LearningRate = 0.1 * rate, MinDataInLeaf = leafRows, FeatureFraction = 0.8, ExtraTrees = true };
+        yield return gbm with { RandomForest = true, Leaves = 255, MinDataInLeaf = Math.Max(1, leafRows / 4), FeatureFraction = 0.6, BaggingFraction = 0.632, Iterations = 500 };
     }
 
     /// <summary>ML.NET's tree learners: different enough to help an ensemble, but slow (one-vs-all on many classes).</summary>
@@ -447,7 +547,10 @@ public static class AutoMlSearch
         if (o.BaggingFraction is { } bf) p["bagging_fraction"] = Text(bf);
         if (o.L2 is { } l2) p["l2"] = Text(l2);
         if (o.EarlyStoppingRounds > 0) p["early_stopping_rounds"] = Text(o.EarlyStoppingRounds);
+        p["folds"] = Text(o.Folds); // the search's validation (0: a holdout), which a resumed search keeps
         if (o.NativeCategories) p["categories"] = "native";
+        if (o.RandomForest) p["boosting"] = "rf";
+        if (o.ExtraTrees) p["extra_trees"] = "true";
         return p;
     }
 
@@ -470,7 +573,10 @@ public static class AutoMlSearch
             BaggingFraction = Number("bagging_fraction"),
             L2 = Number("l2"),
             EarlyStoppingRounds = Integer("early_stopping_rounds") ?? 0,
+            Folds = Integer("folds") ?? baseOptions.Folds,
             NativeCategories = parameters.GetValueOrDefault("categories") == "native",
+            RandomForest = parameters.GetValueOrDefault("boosting") == "rf",
+            ExtraTrees = parameters.GetValueOrDefault("extra_trees") == "true",
         };
     }
 

@@ -66,11 +66,15 @@ public static class DatasetProfiler
             selects.Add($"approx_count_distinct({id})");
             if (DuckDb.IsNumeric(c.Type))
             {
+                // The statistics are of the finite values (DuckDB's stddev of an infinity is an error, not a
+                // number); NaN and infinities are counted apart.
                 var x = $"{id}::DOUBLE";
-                selects.Add($"min({x})");
-                selects.Add($"max({x})");
-                selects.Add($"avg({x})");
-                selects.Add($"stddev_samp({x})");
+                var finite = $"FILTER (WHERE isfinite({x}))";
+                selects.Add($"min({x}) {finite}");
+                selects.Add($"max({x}) {finite}");
+                selects.Add($"avg({x}) {finite}");
+                selects.Add($"stddev_samp({x}) {finite}");
+                selects.Add($"count(*) FILTER (WHERE NOT isfinite({x}))");
             }
         }
         var aggregates = ReadRow(command, $"SELECT {string.Join(", ", selects)} FROM {relation}");
@@ -78,7 +82,7 @@ public static class DatasetProfiler
         var total = Convert.ToInt64(aggregates[0], CultureInfo.InvariantCulture);
         var quantileRow = Quantiles(command, relation, columns, sql, total);
         var q = 0;
-        var stats = new List<(ColumnSchema Column, long Count, long Distinct, double? Min, double? Max, double? Mean, double? Std, Dictionary<string, double>? Quantiles)>();
+        var stats = new List<(ColumnSchema Column, long Count, long Distinct, double? Min, double? Max, double? Mean, double? Std, Dictionary<string, double>? Quantiles, long NonFinite)>();
         var at = 1;
         foreach (var c in columns)
         {
@@ -86,16 +90,17 @@ public static class DatasetProfiler
             var distinct = Convert.ToInt64(aggregates[at++], CultureInfo.InvariantCulture);
             if (!DuckDb.IsNumeric(c.Type))
             {
-                stats.Add((c, count, distinct, null, null, null, null, null));
+                stats.Add((c, count, distinct, null, null, null, null, null, 0));
                 continue;
             }
             var (min, max, mean, std) = (AsDouble(aggregates[at++]), AsDouble(aggregates[at++]), AsDouble(aggregates[at++]), AsDouble(aggregates[at++]));
+            var nonFinite = Convert.ToInt64(aggregates[at++], CultureInfo.InvariantCulture);
             var quantiles = quantileRow[q++] is System.Collections.IList list
                 ? QuantileLevels.Select((q, i) => (Key: "p" + (q * 100).ToString(CultureInfo.InvariantCulture), Value: AsDouble(list[i])))
                     .Where(p => p.Value is not null)
                     .ToDictionary(p => p.Key, p => p.Value!.Value)
                 : null;
-            stats.Add((c, count, distinct, min, max, mean, std, quantiles));
+            stats.Add((c, count, distinct, min, max, mean, std, quantiles, nonFinite));
         }
 
         // Scan 2: the histograms of all numeric columns at once, over the bins that scan 1's min and max give.
@@ -108,7 +113,8 @@ public static class DatasetProfiler
                 var id = sql[s.Column.Name];
                 var width = (s.Max!.Value - s.Min!.Value) / HistogramBins;
                 var bin = width > 0 && double.IsFinite(width)
-                    ? $"least(floor(({id}::DOUBLE - {Sql(s.Min.Value)}) / {Sql(width)})::BIGINT, {HistogramBins - 1})"
+                    // Only finite values are binned (a FILTER does not keep DuckDB from casting the others).
+                    ? $"CASE WHEN isfinite({id}::DOUBLE) THEN least(floor(({id}::DOUBLE - {Sql(s.Min.Value)}) / {Sql(width)})::BIGINT, {HistogramBins - 1}) END"
                     : "0";
                 return $"to_json(histogram({bin}) FILTER (WHERE {id} IS NOT NULL AND isfinite({id}::DOUBLE)))::VARCHAR";
             });
@@ -127,7 +133,7 @@ public static class DatasetProfiler
             if (DuckDb.IsNumeric(s.Column.Type))
             {
                 return new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, exactNumeric.GetValueOrDefault(s.Column.Name, s.Distinct), s.Min, s.Max, s.Mean, s.Std,
-                    s.Quantiles, histograms.GetValueOrDefault(s.Column.Name), null);
+                    s.Quantiles, histograms.GetValueOrDefault(s.Column.Name), null, s.NonFinite);
             }
             var (top, distinct) = TopValues(command, relation, sql[s.Column.Name]);
             return new ColumnProfile(s.Column.Name, s.Column.Type, s.Count, total - s.Count, distinct, null, null, null, null, null, null, top);

@@ -52,6 +52,15 @@ public sealed record TrainOptions
     /// </summary>
     public bool NativeCategories { get; init; }
 
+    /// <summary>
+    /// LightGBM: a random forest instead of boosting: every tree grown on a bootstrap-like sample of the rows
+    /// (<see cref="BaggingFraction"/>, 0.632 when not set) and the trees averaged; the learning rate plays no part.
+    /// </summary>
+    public bool RandomForest { get; init; }
+
+    /// <summary>LightGBM: extremely randomized trees: each split's threshold drawn at random per feature, not searched.</summary>
+    public bool ExtraTrees { get; init; }
+
     /// <summary>LightGBM: measure the training rows too at every iteration (the learning curve's <c>train.*</c> series); AutoML's trials do without.</summary>
     public bool TrainingCurve { get; init; } = true;
 
@@ -105,6 +114,12 @@ public static class ModelTrainer
         if (!Trainers.Contains(options.Trainer)) throw new DataFormatException($"trainer '{options.Trainer}' is not one of {string.Join(", ", Trainers)}");
         if (task == MlTask.Regression && options.Trainer == "lbfgs") throw new DataFormatException("trainer 'lbfgs' classifies; for regression use lightgbm, fasttree, fastforest or sdca");
         if (task == MlTask.Regression && !DuckDb.IsNumeric(target.Type)) throw new DataFormatException($"target column '{target.Name}' is {target.Type}; regression needs a number");
+        // No loss or metric is defined on NaN or an infinity.
+        if (task == MlTask.Regression && target.NonFinite > 0)
+        {
+            throw new DataFormatException($"target column '{target.Name}' holds {target.NonFinite:N0} {(target.NonFinite == 1 ? "value that is" : "values that are")} NaN or infinite; a regression target must be a finite number " +
+                "in every row (leave the cell empty for a missing value, or drop those rows)");
+        }
         return (task, features);
     }
 
@@ -119,7 +134,7 @@ public static class ModelTrainer
         progress?.Report(session.Folds > 1
             ? $"{session.Validation} of {session.Rows:N0} rows"
             : $"fitting on 80% of {session.Rows:N0} rows, measuring on the other 20%");
-        var evaluation = session.Evaluate(options, progress, ct);
+        var evaluation = session.Evaluate(options, progress, null, ct);
         // Cross-validation measured models fitted on part of the data: the model kept is fitted on all of it.
         var model = evaluation.Model ?? session.FitFinal(options, progress, ct, options.EarlyStoppingRounds > 0 ? evaluation.Curve?.BestIteration : null);
         ct.ThrowIfCancellationRequested();

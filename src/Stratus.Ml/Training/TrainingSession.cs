@@ -35,7 +35,7 @@ public sealed class TrainingSession : IDisposable
     private readonly string _csv;
     private readonly string _tempDirectory;
     private readonly IDataView _data;
-    private readonly IReadOnlyList<(IDataView Train, IDataView Test)> _splits;
+    private IReadOnlyList<(IDataView Train, IDataView Test)> _splits;
     private readonly Dictionary<(int Split, bool NativeCategories), (ITransformer Featurizer, SparseRows X, float[] Y, SparseRows? ValidX, float[]? ValidY)> _lightGbmData = [];
     private readonly int _seed;
     private IReadOnlyDictionary<string, IReadOnlyList<string>>? _categoryCodes;
@@ -69,7 +69,7 @@ public sealed class TrainingSession : IDisposable
     public long Rows { get; }
 
     /// <summary>Cross-validation folds; 0 for a 20% holdout.</summary>
-    public int Folds { get; }
+    public int Folds { get; private set; }
 
     /// <summary>How the session validates, for people: <c>5-fold cross-validation</c> or <c>holdout 20%</c>.</summary>
     public string Validation => Folds > 1 ? $"{Folds}-fold cross-validation" : "holdout 20%";
@@ -108,6 +108,35 @@ public sealed class TrainingSession : IDisposable
         }
     }
 
+    /// <summary>Featurizes the first split's rows for <paramref name="options"/> now (LightGBM), as the first fit would.</summary>
+    public void Prepare(TrainOptions options)
+    {
+        if (options.Trainer == "lightgbm") LightGbmData(0, options.NativeCategories);
+    }
+
+    /// <summary>
+    /// Validates from now on with <paramref name="folds"/> folds, or with a holdout when 0: then the first fold's
+    /// split itself (a fifth of the rows held out under 5 folds), whose featurized rows are already there.
+    /// </summary>
+    public void Revalidate(int folds)
+    {
+        if (folds == Folds) return;
+        lock (_lightGbmData)
+        {
+            if (folds > 1)
+            {
+                _splits = [.. _ml.Data.CrossValidationSplit(_data, folds, seed: _seed).Select(s => (s.TrainSet, s.TestSet))];
+                _lightGbmData.Clear();
+            }
+            else
+            {
+                _splits = [_splits[0]];
+                foreach (var key in _lightGbmData.Keys.Where(k => k.Split > 0).ToList()) _lightGbmData.Remove(key);
+            }
+            Folds = folds;
+        }
+    }
+
     /// <summary>
     /// Measures one configuration on the session's splits: each fold (or the holdout) fitted and scored, metrics
     /// averaged, confusion matrices summed, learning curves averaged. With early stopping in cross-validation the
@@ -116,7 +145,12 @@ public sealed class TrainingSession : IDisposable
     /// the trees on the very rows that measure them, and flatter small data.
     /// </summary>
     /// <param name="keepGoing">Called after each fold with the folds done and their averaged metrics so far; false stops (a trial that cannot win).</param>
-    public Evaluation Evaluate(TrainOptions options, IProgress<string>? progress, CancellationToken ct, Func<int, IReadOnlyDictionary<string, double>, bool>? keepGoing = null)
+    /// <param name="stop">
+    /// Holdout validation, LightGBM: when it fires, boosting ends at the next iteration and the model as it stands is
+    /// measured and kept (a partial model, better than none when a budget runs out); <paramref name="ct"/> abandons.
+    /// </param>
+    public Evaluation Evaluate(TrainOptions options, IProgress<string>? progress, Func<int, IReadOnlyDictionary<string, double>, bool>? keepGoing, CancellationToken ct,
+        CancellationToken stop = default)
     {
         var common = options.Trainer == "lightgbm" && Folds > 1 && options.EarlyStoppingRounds > 0;
         var measured = new List<(Dictionary<string, double> Metrics, long[][]? Confusion, float[] Labels, double[] Scores)>();
@@ -128,7 +162,7 @@ public sealed class TrainingSession : IDisposable
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.StartNew();
             var step = Folds > 1 ? $"fold {k + 1}/{Folds}" : "holdout";
-            var (model, curve) = Fit(k, options, step, null, progress, ct, keepAllIterations: common);
+            var (model, curve) = Fit(k, options, step, null, progress, common, ct, Folds > 1 ? default : stop);
             models.Add(model);
             if (curve is not null) curves.Add(curve);
             // Until the common number of trees is known, each fold is followed at its own best iteration.
@@ -194,7 +228,7 @@ public sealed class TrainingSession : IDisposable
     public TrainedModel FitFinal(TrainOptions options, IProgress<string>? progress, CancellationToken ct, int? iterations = null)
     {
         progress?.Report($"fitting the final model on all {Rows:N0} rows");
-        return Fit(-1, options, "final", iterations, progress, ct).Model;
+        return Fit(-1, options, "final", iterations, progress, false, ct).Model;
     }
 
     /// <summary>Permutation importance of a model: on the holdout rows, or (cross-validation) on the first rows, which the model saw.</summary>
@@ -220,8 +254,8 @@ public sealed class TrainingSession : IDisposable
     }
 
     /// <summary>Fits on split <paramref name="split"/>'s training rows (validating on its test rows), or on every row when -1.</summary>
-    private (TrainedModel Model, LearningCurve? Curve) Fit(int split, TrainOptions options, string step, int? iterations, IProgress<string>? progress, CancellationToken ct,
-        bool keepAllIterations = false)
+    private (TrainedModel Model, LearningCurve? Curve) Fit(int split, TrainOptions options, string step, int? iterations, IProgress<string>? progress,
+        bool keepAllIterations, CancellationToken ct, CancellationToken stop = default)
     {
         var train = split < 0 ? _data : _splits[split].Train;
         if (options.Trainer != "lightgbm")
@@ -247,6 +281,8 @@ public sealed class TrainingSession : IDisposable
             Seed = options.Seed,
             EarlyStoppingRounds = options.EarlyStoppingRounds,
             KeepAllIterations = keepAllIterations,
+            RandomForest = options.RandomForest,
+            ExtraTrees = options.ExtraTrees,
             TrainMetrics = options.TrainingCurve,
             // Native categories come first in the feature vector, one code column each.
             CategoricalFeatures = options.NativeCategories ? [.. Enumerable.Range(0, Features.Count(IsCategorical))] : [],
@@ -259,7 +295,7 @@ public sealed class TrainingSession : IDisposable
             reported = i.Elapsed;
             var metrics = i.Valid is { } v ? ", valid " + Format(v) : i.Train is { } t ? ", train " + Format(t) : "";
             progress?.Report($"{step}: iteration {i.Number}/{i.Total}{metrics} ({i.Elapsed.TotalSeconds:F1} s)");
-        }, ct);
+        }, ct, stop);
         return (new TrainedModel(featurizer, train.Schema, booster, Task, Classes), curve);
     }
 

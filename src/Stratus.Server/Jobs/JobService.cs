@@ -65,7 +65,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         var (reference, task) = CheckCommon(request.Dataset, request.Target, request.Task, request.Register, request.Experiment, request.Folds);
         if (request.BudgetSeconds is < 5 or > 86_400) throw ProblemException.Invalid("budget_seconds", "must be between 5 and 86400");
         if (request.Parallel is < 1 or > 64) throw ProblemException.Invalid("parallel", "must be between 1 and 64");
-        var (pinned, planned) = await PlanAsync(reference, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }, ct);
+        var (pinned, planned, profile) = await PlanAsync(reference, new TrainOptions { Target = request.Target, Task = task, Exclude = request.Exclude ?? [] }, ct);
         try
         {
             AutoMlMetrics.Resolve(request.Metric, planned);
@@ -73,6 +73,14 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         catch (DataFormatException ex)
         {
             throw ProblemException.Invalid("metric", ex.Message);
+        }
+        // A search that cannot end with a model is refused now, not after its budget is spent.
+        if (AutoMlSearch.Refusal(profile, new AutoMlOptions
+            {
+                Target = request.Target, Task = planned, Budget = TimeSpan.FromSeconds(request.BudgetSeconds), Exclude = request.Exclude ?? [], Folds = request.Folds ?? 0,
+            }) is { } refused)
+        {
+            throw ProblemException.Invalid(refused.Field, refused.Reason);
         }
         // The search keeps to its budget; the job's hard limit only catches a search that does not.
         var row = NewJob(AutoMlKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString() }, StratusJsonContext.Default.AutoMlRequest),
@@ -91,7 +99,7 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
         if (request.Iterations is < 1 or > 100_000) throw ProblemException.Invalid("iterations", "must be between 1 and 100000");
         if (request.EarlyStoppingRounds is < 1 or > 10_000) throw ProblemException.Invalid("early_stopping_rounds", "must be between 1 and 10000");
         if (request.EarlyStoppingRounds is not null && trainer != "lightgbm") throw ProblemException.Invalid("early_stopping_rounds", $"applies to lightgbm, not {trainer}");
-        var (pinned, _) = await PlanAsync(reference, ToOptions(request with { Trainer = trainer }, task), ct);
+        var (pinned, _, _) = await PlanAsync(reference, ToOptions(request with { Trainer = trainer }, task), ct);
         var row = NewJob(TrainKind, JsonSerializer.Serialize(request with { Dataset = pinned.ToString(), Trainer = trainer }, StratusJsonContext.Default.TrainRequest),
             request.MaxRunSeconds ?? 3600, request.Retries ?? 1, actor);
         return await QueueAsync(row, $"queued: train {trainer} on {pinned}, target '{request.Target}'", ct);
@@ -118,12 +126,13 @@ public sealed class JobService(StratusDb db, DatasetService datasets, RegistrySe
     }
 
     /// <summary>Pins the dataset version and plans the training against its profile: a target or features that do not fit fail here.</summary>
-    private async Task<(DatasetRef Pinned, MlTask Task)> PlanAsync(DatasetRef reference, TrainOptions options, CancellationToken ct)
+    private async Task<(DatasetRef Pinned, MlTask Task, IReadOnlyList<ColumnProfile> Profile)> PlanAsync(DatasetRef reference, TrainOptions options, CancellationToken ct)
     {
         var version = await datasets.ResolveAsync(reference, ct);
+        var profile = DatasetService.ProfileOf(version);
         try
         {
-            return (new DatasetRef(reference.Name, version.Version), ModelTrainer.Plan(DatasetService.ProfileOf(version), options).Task);
+            return (new DatasetRef(reference.Name, version.Version), ModelTrainer.Plan(profile, options).Task, profile);
         }
         catch (DataFormatException ex)
         {

@@ -97,6 +97,13 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             await log($"{trials.Count} trials; best: trial {search.BestTrial.Number}, {search.BestTrial.Trainer}, {search.Metric} {search.BestTrial.Score:F4}");
             var packaged = search.BestTrial.Parameters;
             var description = $"AutoML best of {trials.Count} trials ({search.BestTrial.Trainer}) on {spec.Dataset}";
+            if (search.Partial)
+            {
+                // Nothing finished in the budget: the model is one a deadline stopped, and says so wherever it shows.
+                description = $"AutoML partial model (trial {search.BestTrial.Number}, stopped when the budget of {spec.BudgetSeconds} s ran out) on {spec.Dataset}";
+                await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["partial"] = "true" }), ct);
+                await log($"no trial finished within the budget: keeping trial {search.BestTrial.Number}'s model as it stood when the budget ran out; give it more time for a finished one");
+            }
             if (search.Ensemble is { } members)
             {
                 var recipe = string.Join(", ", members.Select(m => $"trial {m.Trial.Number} {m.Trial.Trainer} x{m.Weight.ToString("F3", CultureInfo.InvariantCulture)}"));

@@ -206,8 +206,108 @@ public sealed class AutoMlSearchTests : IDisposable
     public void Should_say_so_when_the_budget_is_too_small_for_any_trial()
     {
         var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(60));
+        var clock = Stopwatch.StartNew();
         var ex = Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromMilliseconds(1) }, _dir));
-        Assert.Contains("no trial finished within the budget", ex.Message);
+        Assert.Contains("a budget of 0.001 s is too small for 60 rows x 4 features", ex.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), "the refusal came after work");
+    }
+
+    /// <summary>Numeric columns only: a linear signal in the first few, noise in the rest.</summary>
+    private static string Numeric(int rows, int columns, Func<double[], Random, string> label, int seed = 4)
+    {
+        var random = new Random(seed);
+        var csv = new StringBuilder(string.Join(',', Enumerable.Range(0, columns).Select(c => $"x{c}")) + ",label\n");
+        var x = new double[columns];
+        for (var i = 0; i < rows; i++)
+        {
+            for (var c = 0; c < columns; c++) x[c] = Math.Round(random.NextDouble() * 2 - 1, 3);
+            csv.Append(string.Join(',', x.Select(v => v.ToString(CultureInfo.InvariantCulture)))).Append(',').Append(label(x, random)).Append('\n');
+        }
+        return csv.ToString();
+    }
+
+    [Theory]
+    [InlineData("rows-100000", 12)]
+    [InlineData("classes-26", 12)]
+    public void Should_end_within_5_percent_of_the_budget_with_a_model_whatever_the_data(string shape, int seconds)
+    {
+        // 100,000 rows of 10 columns, or 26 classes over 16 columns (as UCI's letter): data whose trials are costly.
+        var csv = shape == "rows-100000"
+            ? Numeric(100_000, 10, (x, r) => x[0] + x[1] * x[2] + r.NextDouble() * 0.5 > 0.2 ? "yes" : "no")
+            : Numeric(8_000, 16, (x, r) => $"c{Math.Clamp((int)(((x[0] + 1) / 2 + 0.05 * x[1] * x[2] + 0.02 * r.NextDouble()) * 26), 0, 25)}");
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv);
+        var budget = TimeSpan.FromSeconds(seconds);
+        var lines = new List<string>();
+        var clock = Stopwatch.StartNew();
+
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget }, _dir, progress: new Lines(lines));
+
+        var elapsed = clock.Elapsed;
+        Assert.True(elapsed <= budget * 1.05, $"took {elapsed.TotalSeconds:F2} s for a budget of {seconds} s:\n{string.Join('\n', lines)}");
+        Assert.NotNull(result.Best.Model);
+        Assert.Contains(result.Trials, t => t.Status == "ok");
+        // Costly trials: the validation chosen by what they cost (a holdout here), and more than one model finished
+        // even on a machine busy with other test projects.
+        Assert.Contains(lines, l => l.StartsWith("a cheap fit of one fold took", StringComparison.Ordinal));
+        Assert.Equal("holdout 20%", result.Best.Validation);
+        Assert.True(result.Trials.Count(t => t.Status == "ok") >= 2, $"{result.Trials.Count} trials:\n{string.Join('\n', lines)}");
+        if (shape == "classes-26")
+        {
+            Assert.Equal(26, result.Best.Classes.Count);
+            Assert.True(result.Best.Metrics["accuracy"] > 0.5, $"accuracy {result.Best.Metrics["accuracy"]}:\n{string.Join('\n', lines)}");
+        }
+        else
+        {
+            Assert.True(result.Best.Metrics["auc"] > 0.9, $"auc {result.Best.Metrics["auc"]}");
+        }
+    }
+
+    [Fact]
+    public void Should_cross_validate_cheap_data_and_hold_out_when_trials_cost_too_much_for_the_budget()
+    {
+        var (small, smallProfile) = StoredCsv.Ingest(_dir, Binary(300));
+        var cheap = AutoMlSearch.Run(small, smallProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir);
+        Assert.Equal("5-fold cross-validation", cheap.Best.Validation);
+        Assert.All(cheap.Trials, t => Assert.Equal("5", t.Parameters["folds"]));
+
+        // The same number of rows, but 26 classes and a budget a few cheap fits long: a holdout.
+        var (costly, costlyProfile) = StoredCsv.Ingest(_dir, Numeric(6_000, 16, (x, r) => $"c{Math.Clamp((int)((x[0] + x[1] + 2) / 4 * 26 + r.NextDouble()), 0, 25)}"));
+        var held = AutoMlSearch.Run(costly, costlyProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(5) }, _dir);
+        Assert.Equal("holdout 20%", held.Best.Validation);
+        Assert.All(held.Trials, t => Assert.Equal("0", t.Parameters["folds"]));
+    }
+
+    [Fact]
+    public void Should_refuse_data_no_search_can_learn_from_before_spending_the_budget()
+    {
+        // More columns than rows.
+        var (wide, wideProfile) = StoredCsv.Ingest(_dir, Numeric(30, 40, (x, _) => x[0] > 0 ? "a" : "b"));
+        var refused = AutoMlSearch.Refusal(wideProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) });
+        Assert.Equal("dataset", refused?.Field);
+        Assert.Contains("30 rows have a target and there are 40 feature columns", refused?.Reason);
+        Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(wide, wideProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir));
+
+        // One class only.
+        var (one, oneProfile) = StoredCsv.Ingest(_dir, Numeric(50, 3, (_, _) => "same"));
+        Assert.Equal("target", AutoMlSearch.Refusal(oneProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) })?.Field);
+
+        // A regression target with NaN, or with infinities.
+        foreach (var bad in new[] { "nan", "NaN" })
+        {
+            var (parquet, profile) = StoredCsv.Ingest(_dir, Numeric(100, 3, (x, r) => r.NextDouble() < 0.05 || x[1] > 0.95 ? bad : (x[0] * 10).ToString("F2", CultureInfo.InvariantCulture)));
+            var label = profile.Single(c => c.Name == "label");
+            Assert.True(label.NonFinite > 0, $"{bad}: {label}");
+            var clock = Stopwatch.StartNew();
+            var ex = Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir));
+            Assert.Contains("NaN or infinite", ex.Message);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), "the refusal came after the search began");
+        }
+
+        // A budget far too short for the data's size, named with what it would take.
+        var (large, largeProfile) = StoredCsv.Ingest(_dir, Numeric(50_000, 10, (x, _) => x[0] > 0 ? "a" : "b"));
+        var tight = AutoMlSearch.Refusal(largeProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(0.5) });
+        Assert.Equal("budget_seconds", tight?.Field);
+        Assert.Contains("too small for 50,000 rows x 10 features", tight?.Reason);
     }
 
     [Fact]

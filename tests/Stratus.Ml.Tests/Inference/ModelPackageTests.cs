@@ -117,6 +117,8 @@ public sealed class ModelPackageTests : IDisposable
     [InlineData("flag", "lbfgs")]
     [InlineData("y", "fastforest")]
     [InlineData("y", "lightgbm-native")]
+    [InlineData("flag", "lightgbm-rf")]
+    [InlineData("kind", "lightgbm-extra")]
     public void Should_score_requests_row_by_row_exactly_as_the_batch_path_does(string target, string trainer)
     {
         var random = new Random(8);
@@ -127,7 +129,11 @@ public sealed class ModelPackageTests : IDisposable
             csv.Append(CultureInfo.InvariantCulture, $"{k * 10 + random.NextDouble() * 8:F3},{new[] { "a", "b", "c" }[k]},{(random.NextDouble() < 0.3 + k * 0.2 ? 1 : 0)},{k * 100 + random.NextDouble() * 30:F3},{(random.NextDouble() < 0.1 ? "" : new[] { "red", "green" }[random.Next(2)])}\n");
         }
         var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
-        var options = new TrainOptions { Target = target, Trainer = trainer.Split('-')[0], NativeCategories = trainer.EndsWith("-native", StringComparison.Ordinal), Iterations = 20, Folds = 2 };
+        var options = new TrainOptions
+        {
+            Target = target, Trainer = trainer.Split('-')[0], NativeCategories = trainer.EndsWith("-native", StringComparison.Ordinal),
+            RandomForest = trainer.EndsWith("-rf", StringComparison.Ordinal), ExtraTrees = trainer.EndsWith("-extra", StringComparison.Ordinal), Iterations = 20, Folds = 2,
+        };
         var result = ModelTrainer.Train(parquet, profile, options, _dir);
         using var stream = new MemoryStream();
         ModelPackage.Save(result, profile, target, stream, new Dictionary<string, string>());
@@ -154,6 +160,42 @@ public sealed class ModelPackageTests : IDisposable
             Assert.Equal(batch[i].Value, online[i].Value);
             Assert.Equal(batch[i].Probabilities?.OrderBy(p => p.Key), online[i].Probabilities?.OrderBy(p => p.Key));
         }
+    }
+
+    [Theory]
+    [InlineData("forest")]
+    [InlineData("extra-trees")]
+    public void Should_serve_a_randomized_tree_model_with_exactly_the_scores_it_was_validated_with(string learner)
+    {
+        var random = new Random(12);
+        var csv = new StringBuilder("x,z,kind,flag\n");
+        var rows = new List<IReadOnlyDictionary<string, JsonElement>>();
+        for (var i = 0; i < 500; i++)
+        {
+            var (x, z, kind) = (random.NextDouble() * 10, random.NextDouble(), new[] { "a", "b", "c" }[random.Next(3)]);
+            var flag = x * z + (kind == "b" ? 2 : 0) + random.NextDouble() > 4 ? 1 : 0;
+            csv.Append(CultureInfo.InvariantCulture, $"{x:F3},{z:F3},{kind},{flag}\n");
+            rows.Add(Row(string.Create(CultureInfo.InvariantCulture, $$"""{"x": {{x:F3}}, "z": {{z:F3}}, "kind": "{{kind}}"}""")));
+        }
+        var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
+        var options = new TrainOptions
+        {
+            Target = "flag", Iterations = 60, Leaves = 15, Folds = 3, EarlyStoppingRounds = 10,
+            RandomForest = learner == "forest", ExtraTrees = learner == "extra-trees", FeatureFraction = 0.8,
+        };
+        var result = ModelTrainer.Train(parquet, profile, options, _dir);
+        Assert.True(result.Metrics["auc"] > 0.85, $"auc {result.Metrics["auc"]}");
+        using var stream = new MemoryStream();
+        ModelPackage.Save(result, profile, "flag", stream, new Dictionary<string, string>());
+        stream.Position = 0;
+        var package = ModelPackage.Load(stream);
+
+        // The scores the model was kept with (the refitted model's, of every row, for drift and for its metrics) are
+        // the scores it serves, row for row.
+        var served = package.Predict(rows);
+        var positive = result.Classes[1];
+        Assert.Equal(rows.Count, result.ValidationScores!.Length);
+        for (var i = 0; i < rows.Count; i++) Assert.Equal(result.ValidationScores[i], served[i].Probabilities![positive], 6);
     }
 
     [Fact]

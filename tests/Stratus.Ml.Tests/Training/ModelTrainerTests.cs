@@ -267,6 +267,31 @@ public sealed class ModelTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Should_keep_a_holdout_booster_as_it_stands_when_told_to_stop_and_validate_on_the_first_folds_rows()
+    {
+        var (parquet, profile) = Dataset(Transactions(1500));
+        var options = new TrainOptions { Target = "fraud", Iterations = 1_000_000, LearningRate = 0.001, Folds = 5 };
+        using var session = TrainingSession.Open(parquet, profile, options, _dir);
+        var first = session.Evaluate(options with { Iterations = 30 }, null, (_, _) => false, CancellationToken.None);
+        session.Revalidate(0);
+        Assert.Equal(("holdout 20%", 0), (session.Validation, session.Folds));
+        using var stop = new CancellationTokenSource();
+        var lines = new Lines(line =>
+        {
+            if (line.Contains("iteration 1/", StringComparison.Ordinal)) stop.Cancel();
+        });
+
+        var cut = session.Evaluate(options, lines, null, CancellationToken.None, stop.Token);
+
+        // A million iterations would take hours: the booster stopped at the next one and was measured as it stood.
+        Assert.NotNull(cut.Model);
+        Assert.InRange(cut.Curve!.Series["valid.log_loss"].Length, 1, 2);
+        Assert.True(cut.Metrics["auc"] > 0.5, $"auc {cut.Metrics["auc"]}");
+        // The holdout is the first fold's split: the same rows were held out.
+        Assert.Equal(first.Labels, cut.Labels);
+    }
+
+    [Fact]
     public void Should_train_multiclass_with_an_ml_net_trainer_in_class_order()
     {
         var random = new Random(4);

@@ -32,6 +32,12 @@ public sealed record GbmOptions
     /// <summary>Measure the training rows at every iteration (a learning curve's train series), not only the validation rows.</summary>
     public bool TrainMetrics { get; init; } = true;
 
+    /// <summary>A random forest (LightGBM's <c>boosting=rf</c>): bagged trees, averaged.</summary>
+    public bool RandomForest { get; init; }
+
+    /// <summary>Extremely randomized trees: random split thresholds.</summary>
+    public bool ExtraTrees { get; init; }
+
     /// <summary>Feature columns holding category codes (non-negative integers) that LightGBM splits on as categories.</summary>
     public IReadOnlyList<int> CategoricalFeatures { get; init; } = [];
 
@@ -73,7 +79,7 @@ internal static class GbmTrainer
 
     public static (GbmModel Model, LearningCurve Curve) Train(
         SparseRows x, float[] y, SparseRows? validX, float[]? validY, MlTask task, int classes, GbmOptions o,
-        Action<GbmIteration>? progress, CancellationToken ct)
+        Action<GbmIteration>? progress, CancellationToken ct, CancellationToken stop = default)
     {
         if (x.Rows != y.Length) throw new ArgumentException("one label per row is needed", nameof(y));
         var metrics = Metrics(task);
@@ -101,6 +107,7 @@ internal static class GbmTrainer
             for (var i = 1; i <= o.Iterations; i++)
             {
                 ct.ThrowIfCancellationRequested();
+                if (stop.IsCancellationRequested && i > 1) break; // the model as it stands
                 Check(BoosterUpdateOneIter(booster, out var finished));
                 if (finished != 0) break; // no split improves the model any more
                 var trainMetrics = o.TrainMetrics ? Evaluate(booster, trainData, "train", metrics, values, series) : null;
@@ -195,7 +202,11 @@ internal static class GbmTrainer
             "force_row_wise=true",
             "verbosity=-1",
         };
-        if (o.BaggingFraction < 1) p.Add($"bagging_fraction={o.BaggingFraction.ToString("R", CultureInfo.InvariantCulture)} bagging_freq=1");
+        // A forest needs each tree on a sample of its own: without one every tree would be the same.
+        var bagging = o.RandomForest && o.BaggingFraction >= 1 ? 0.632 : o.BaggingFraction;
+        if (bagging < 1) p.Add($"bagging_fraction={bagging.ToString("R", CultureInfo.InvariantCulture)} bagging_freq=1");
+        if (o.RandomForest) p.Add("boosting=rf");
+        if (o.ExtraTrees) p.Add("extra_trees=true");
         if (o.CategoricalFeatures.Count > 0)
         {
             // LightGBM's default of 100 rows per category group would keep small data from any categorical split.
