@@ -38,9 +38,17 @@ sets["synthetic_classification"] = (synth, "target", "binary")
 x, y = datasets.make_friedman1(n_samples=3000, noise=1.0, random_state=7)
 fried = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)]); fried["target"] = y
 sets["friedman1"] = (fried, "target", "regression")
+# The R packages' sets (export_mlbench.R): name, target, task.
 for name, target, task in [("pima", "diabetes", "binary"), ("sonar", "Class", "binary"), ("ionosphere", "Class", "binary"),
                            ("glass", "Type", "multiclass"), ("vehicle", "Class", "multiclass"), ("boston", "medv", "regression"),
-                           ("votes", "Class", "binary"), ("satellite", "classes", "multiclass"), ("soybean", "Class", "multiclass")]:
+                           ("votes", "Class", "binary"), ("satellite", "classes", "multiclass"), ("soybean", "Class", "multiclass"),
+                           ("breast_cancer_wisconsin", "Class", "binary"), ("vowel", "Class", "multiclass"), ("zoo", "type", "multiclass"),
+                           ("letter", "lettr", "multiclass"), ("dna", "Class", "multiclass"), ("shuttle", "Class", "multiclass"),
+                           ("servo", "Class", "regression"), ("ozone", "V4", "regression"),
+                           ("credit", "Status", "binary"), ("attrition", "Attrition", "binary"), ("churn", "churn", "binary"),
+                           ("ames", "Sale_Price", "regression"), ("hpc", "class", "multiclass"), ("concrete", "compressive_strength", "regression"),
+                           ("lending_club", "Class", "binary"), ("cells", "class", "binary"),
+                           ("spam", "type", "binary"), ("musk", "Class", "binary"), ("ticdata", "CARAVAN", "binary")]:
     frame = pd.read_csv(os.path.join(raw, name + ".csv"))
     if task != "regression":
         frame[target] = "c_" + frame[target].astype(str)  # labels stay text, never read as booleans or numbers

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The AutoML benchmark: datasets and outer folds, Stratus, the references, and the table in docs/benchmarks.md (its AutoML section).
-# Needs Debian's python3-sklearn python3-xgboost python3-optuna python3-pandas r-cran-mlbench (reference tooling only).
+# Needs Debian's python3-sklearn python3-xgboost python3-optuna python3-pandas r-cran-mlbench r-cran-modeldata r-cran-kernlab (reference tooling only).
 #   bench/automl/run.sh [budget-seconds-per-fold]   (default 10)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
