@@ -55,7 +55,7 @@ public sealed record Trial(
 /// <summary>The outcome of a search: the model to keep (the best trial's, or an ensemble of trials), and every trial.</summary>
 /// <param name="BestTrial">The best single trial.</param>
 /// <param name="Ensemble">When an ensemble beat the best single trial on validation data: its trials and weights.</param>
-/// <param name="Partial">No trial finished within the budget: the model is the best one a deadline stopped, as it stood then.</param>
+/// <param name="Partial">The best model is one the deadline stopped while it still improved (holdout), as it stood then.</param>
 public sealed record AutoMlResult(TrainResult Best, Trial BestTrial, IReadOnlyList<Trial> Trials, string Metric, IReadOnlyList<(Trial Trial, double Weight)>? Ensemble = null,
     bool Partial = false);
 
@@ -167,8 +167,6 @@ public static class AutoMlSearch
         var configurations = new Dictionary<int, TrainOptions>(); // what each trial ran, exactly
         var costs = new Dictionary<string, TimeSpan>(StringComparer.Ordinal); // the longest trial per trainer so far
         (Trial Trial, TrainOptions Options, Evaluation Evaluation)? best = null;
-        // The best model a deadline stopped (holdout): the result when no trial finished.
-        (Trial Trial, TrainOptions Options, Evaluation Evaluation)? cut = null;
         // The best finished trials, with their validation predictions (and holdout models): the ensemble's candidates.
         var library = new List<(Trial Trial, TrainOptions Options, Evaluation Evaluation)>();
         // Per-fold metrics of the finished trials: what a new trial's first folds are held against.
@@ -273,9 +271,9 @@ public static class AutoMlSearch
             {
                 var (trial, evaluation) = outcomes[i];
                 Add(trial, runnable[i]);
-                if (trial is { Status: "ok", Score: { } s } && double.IsFinite(s)) Keep(trial, runnable[i], evaluation!);
-                else if (trial is { Status: "timeout", Score: { } p } && double.IsFinite(p) && (cut is null || sign * (p - cut.Value.Trial.Score!.Value) > 0))
-                    cut = (trial, runnable[i], evaluation!);
+                // A holdout booster the deadline stopped was measured as it stood, on the same rows as the others:
+                // a model like them (often the best, when the budget is short for the data).
+                if (trial is { Status: "ok" or "timeout", Score: { } s } && evaluation is not null && double.IsFinite(s)) Keep(trial, runnable[i], evaluation);
                 onTrial?.Invoke(trial);
                 progress?.Report(TrialLog.Format(trial.Number, trial.Status, trial.Trainer, metric, trial.Score, trial.Duration.TotalSeconds, best?.Trial.Score));
             }
@@ -369,13 +367,12 @@ public static class AutoMlSearch
             if (step < 0.1) step = 1.0;
         }
 
-        var partialModel = false;
-        if (best is null && cut is { } stopped)
+        // The best model may be one the deadline stopped while it still improved: it says so.
+        var partialModel = best is { Trial.Status: "timeout" };
+        if (best is { Trial.Status: "timeout" } stopped)
         {
-            progress?.Report($"no trial finished within the budget: the model is trial {stopped.Trial.Number}'s as it stood when the budget ran out " +
-                $"({stopped.Evaluation.Curve?.BestIteration ?? 0} iterations, {metric} {stopped.Trial.Score:F4}); a larger budget would finish it");
-            best = stopped;
-            partialModel = true;
+            progress?.Report($"the best model, trial {stopped.Trial.Number}, was stopped by the budget at {stopped.Evaluation.Curve?.BestIteration ?? 0} iterations " +
+                $"while it still improved ({metric} {stopped.Trial.Score:F4}); a larger budget would finish it");
         }
         if (best is not { } winner)
         {

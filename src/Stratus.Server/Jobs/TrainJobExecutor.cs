@@ -99,10 +99,10 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
             var description = $"AutoML best of {trials.Count} trials ({search.BestTrial.Trainer}) on {spec.Dataset}";
             if (search.Partial)
             {
-                // Nothing finished in the budget: the model is one a deadline stopped, and says so wherever it shows.
+                // The best model was stopped by the budget while it still improved: it says so wherever it shows.
                 description = $"AutoML partial model (trial {search.BestTrial.Number}, stopped when the budget of {spec.BudgetSeconds} s ran out) on {spec.Dataset}";
                 await tracking.LogParamsAsync(run.Id, new LogParamsRequest(Tags: new Dictionary<string, string> { ["partial"] = "true" }), ct);
-                await log($"no trial finished within the budget: keeping trial {search.BestTrial.Number}'s model as it stood when the budget ran out; give it more time for a finished one");
+                await log($"the best model, trial {search.BestTrial.Number}, was stopped by the budget while it still improved; a larger budget would finish it");
             }
             if (search.Ensemble is { } members)
             {
