@@ -422,10 +422,13 @@ public static class AutoMlSearch
     /// start is fitted on the first fold and timed. 5 folds when the budget holds <see cref="TrialsWanted"/> such fits
     /// per fold under 5 folds, else 3 folds when it holds them under 3, else a holdout (the first fold's split) unless
     /// that would hold out fewer than <see cref="MinHoldoutRows"/> rows: more trials beat a steadier score when the
-    /// budget is short.
+    /// budget is short. Data of fewer than <see cref="MinHoldoutRows"/> rows always gets 5 folds.
     /// </summary>
     private static int MeasuredFolds(TrainingSession session, TrainOptions cheapest, TimeSpan left, IProgress<string>? progress, CancellationToken ct)
     {
+        // Under a thousand rows every fit costs next to nothing and fewer folds measure noise: 5 folds, unmeasured
+        // (and the same validation whatever the machine's load, so that a seed gives the same search).
+        if (session.Rows < MinHoldoutRows) return 5;
         // The featurized rows are made once per split and shared by every trial: not a trial's cost.
         session.Prepare(cheapest);
         var timer = Stopwatch.StartNew();
