@@ -154,9 +154,12 @@ public static class AutoMlSearch
         var parallelism = Math.Max(1, options.Parallelism);
         var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);
         var classes = session.Classes.Count;
+        // The fit that chose a holdout is the search's first trial under it: not fitted twice.
+        (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration)? probe = null;
         if (options.Folds == 0)
         {
-            session.Revalidate(recorded ?? MeasuredFolds(session, Starts(task, baseOptions, session.Rows, categorical, classes).First(), options.Budget - Elapsed(), progress, ct));
+            if (recorded is { } resumedFolds) session.Revalidate(resumedFolds);
+            else probe = MeasuredFolds(session, Starts(task, baseOptions, session.Rows, categorical, classes).First(), options.Budget - Elapsed(), progress, ct);
             baseOptions = baseOptions with { Folds = session.Folds };
         }
         progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows" +
@@ -267,17 +270,26 @@ public static class AutoMlSearch
             var first = trials.Count == 0 ? 1 : trials.Max(t => t.Number) + 1;
             var incumbent = !prune ? null : rival is { } r ? foldMetrics.GetValueOrDefault(r) : best?.Evaluation.PerFold;
             var outcomes = EvaluateAll([.. runnable.Select((c, i) => (first + i, c))], incumbent, left);
-            for (var i = 0; i < runnable.Count; i++)
-            {
-                var (trial, evaluation) = outcomes[i];
-                Add(trial, runnable[i]);
-                // A holdout booster the deadline stopped was measured as it stood, on the same rows as the others:
-                // a model like them (often the best, when the budget is short for the data).
-                if (trial is { Status: "ok" or "timeout", Score: { } s } && evaluation is not null && double.IsFinite(s)) Keep(trial, runnable[i], evaluation);
-                onTrial?.Invoke(trial);
-                progress?.Report(TrialLog.Format(trial.Number, trial.Status, trial.Trainer, metric, trial.Score, trial.Duration.TotalSeconds, best?.Trial.Score));
-            }
+            for (var i = 0; i < runnable.Count; i++) Record(outcomes[i].Trial, runnable[i], outcomes[i].Evaluation);
             return [.. outcomes.Select(o => o.Trial)];
+        }
+
+        // A trial that ended joins the record, and with a model the candidates; the caller and the log hear of it.
+        void Record(Trial trial, TrainOptions configuration, Evaluation? evaluation)
+        {
+            Add(trial, configuration);
+            // A holdout booster the deadline stopped was measured as it stood, on the same rows as the others:
+            // a model like them (often the best, when the budget is short for the data).
+            if (trial is { Status: "ok" or "timeout", Score: { } s } && evaluation is not null && double.IsFinite(s)) Keep(trial, configuration, evaluation);
+            onTrial?.Invoke(trial);
+            progress?.Report(TrialLog.Format(trial.Number, trial.Status, trial.Trainer, metric, trial.Score, trial.Duration.TotalSeconds, best?.Trial.Score));
+        }
+
+        if (probe is { } measured && measured.Evaluation.Metrics.TryGetValue(metric, out var probeScore))
+        {
+            var configuration = measured.Options with { Folds = session.Folds };
+            Record(new Trial(1, configuration.Trainer, Describe(configuration), "ok", probeScore, measured.Evaluation.Metrics, measured.Duration, Elapsed()),
+                configuration, measured.Evaluation);
         }
 
         if (options.Resume.Count > 0)
@@ -304,12 +316,16 @@ public static class AutoMlSearch
             }
         }
 
-        // The starts (those not tried before a restart), as many at a time as run side by side. They run to the end:
-        // each is the anchor of its family (the linear model's regularization is searched from its start) and a
-        // candidate for the ensemble.
-        foreach (var chunk in Starts(task, baseOptions, session.Rows, categorical, classes).Where(s => !tried.Contains(Key(Describe(s)))).Chunk(parallelism))
+        // The starts (those not tried before a restart or by the validation's cheap fit), as many at a time as run side
+        // by side. They run to the end: each is the anchor of its family (the linear model's regularization is
+        // searched from its start) and a candidate for the ensemble. The two cheap ones (the smallest booster, the
+        // linear model) go first and together, so that the larger boosters share a batch with each other rather than
+        // with one that ends early and leaves its cores idle.
+        var starts = Starts(task, baseOptions, session.Rows, categorical, classes).ToList();
+        foreach (var chunk in starts.Take(2).Chunk(parallelism).Concat(starts.Skip(2).Chunk(parallelism)))
         {
-            if (Batch(chunk, prune: false) is null) break;
+            var untried = chunk.Where(c => !tried.Contains(Key(Describe(c)))).ToList();
+            if (untried.Count > 0 && Batch(untried, prune: false) is null) break;
         }
 
         // The linear model's regularization, ten times weaker or stronger while that improves it: cheap, and on small
@@ -424,19 +440,28 @@ public static class AutoMlSearch
     /// that would hold out fewer than <see cref="MinHoldoutRows"/> rows: more trials beat a steadier score when the
     /// budget is short. Data of fewer than <see cref="MinHoldoutRows"/> rows always gets 5 folds.
     /// </summary>
-    private static int MeasuredFolds(TrainingSession session, TrainOptions cheapest, TimeSpan left, IProgress<string>? progress, CancellationToken ct)
+    /// <returns>The cheap fit and what it took when a holdout was chosen (it is then the search's first trial), else null.</returns>
+    private static (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration)? MeasuredFolds(TrainingSession session, TrainOptions cheapest, TimeSpan left,
+        IProgress<string>? progress, CancellationToken ct)
     {
         // Under a thousand rows every fit costs next to nothing and fewer folds measure noise: 5 folds, unmeasured
         // (and the same validation whatever the machine's load, so that a seed gives the same search).
-        if (session.Rows < MinHoldoutRows) return 5;
+        if (session.Rows < MinHoldoutRows)
+        {
+            session.Revalidate(5);
+            return null;
+        }
+        // Fitted as a holdout trial (the first fold's split): when a holdout is chosen, that is what it was.
+        session.Revalidate(0);
         // The featurized rows are made once per split and shared by every trial: not a trial's cost.
         session.Prepare(cheapest);
         var timer = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(left / 4);
+        Evaluation? evaluation = null;
         try
         {
-            session.Evaluate(cheapest, null, (_, _) => false, deadline.Token);
+            evaluation = session.Evaluate(cheapest, null, null, deadline.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -444,10 +469,11 @@ public static class AutoMlSearch
         }
         var fold = timer.Elapsed;
         // A holdout of a few hundred rows measures noise: small data keeps 3 folds, however short the budget.
-        int folds = left >= fold * TrialsWanted * 5 ? 5 : left >= fold * TrialsWanted * 3 || session.Rows < MinHoldoutRows * 5 ? 3 : 0;
+        var folds = left >= fold * TrialsWanted * 5 ? 5 : left >= fold * TrialsWanted * 3 || session.Rows < MinHoldoutRows * 5 ? 3 : 0;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"a cheap fit of one fold took {fold.TotalSeconds:F2} s: validating with {(folds > 1 ? $"{folds}-fold cross-validation" : "a 20% holdout")}"));
-        return folds;
+        session.Revalidate(folds);
+        return folds == 0 && evaluation is not null ? (cheapest, evaluation, fold) : null;
     }
 
     /// <summary>The cheapest trial's cost times this is what a search should be able to afford per fold (about 10 typical trials).</summary>

@@ -222,7 +222,7 @@ internal static class MetadataDatabase
             {
                 case DbUpdateConcurrencyException:
                 case PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.UniqueViolation }:
-                case SqliteException { SqliteErrorCode: 19 }: // SQLITE_CONSTRAINT: a unique key
+                case SqliteException { SqliteExtendedErrorCode: 2067 or 1555 }: // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY (not NOT NULL or a foreign key)
                     return true;
             }
         }

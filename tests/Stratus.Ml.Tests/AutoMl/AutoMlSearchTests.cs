@@ -303,6 +303,27 @@ public sealed class AutoMlSearchTests : IDisposable
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), "the refusal came after the search began");
         }
 
+        // Infinities, which a Parquet upload carries as numbers (a CSV's "inf" reads as text): counted by the profile
+        // (the statistics stay those of the finite values) and refused as a regression target.
+        foreach (var bad in new[] { "'inf'::DOUBLE", "'-inf'::DOUBLE" })
+        {
+            var source = Path.Combine(_dir, $"{Guid.NewGuid():N}.parquet");
+            using (var connection = DuckDb.Open(_dir))
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"COPY (SELECT range::DOUBLE AS x, range % 7 AS z, CASE WHEN range % 40 = 3 THEN {bad} ELSE range * 1.5 END AS label FROM range(200)) " +
+                    $"TO {DuckDb.Literal(source)} (FORMAT parquet)";
+                command.ExecuteNonQuery();
+            }
+            var parquet = Path.ChangeExtension(source, ".stored.parquet");
+            var (_, profile) = DatasetIngestor.Ingest(source, SourceFormat.Parquet, parquet, _dir);
+            var label = profile.Single(c => c.Name == "label");
+            Assert.Equal(5, label.NonFinite);
+            Assert.True(label.Max is { } max && double.IsFinite(max) && label.Mean is { } mean && double.IsFinite(mean), $"{label}");
+            var ex = Assert.Throws<DataFormatException>(() => AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir));
+            Assert.Contains("holds 5 values that are NaN or infinite", ex.Message);
+        }
+
         // A budget far too short for the data's size, named with what it would take.
         var (large, largeProfile) = StoredCsv.Ingest(_dir, Numeric(50_000, 10, (x, _) => x[0] > 0 ? "a" : "b"));
         var tight = AutoMlSearch.Refusal(largeProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(0.5) });
