@@ -82,7 +82,7 @@ public static class AutoMlMetrics
 /// that fails, a smaller step after repeated failures.
 /// Boosting stops early on the folds' validation loss, so the number of trees is searched for free; a trial whose
 /// first folds already trail the best is abandoned; LightGBM trials stop at the next iteration when the budget ends,
-/// and ML.NET trainers (which cannot be interrupted) only start when their expected time fits. Trials run
+/// and ML.NET trainers only start when their expected time fits (and are cancelled at the deadline). Trials run
 /// <see cref="AutoMlOptions.Parallelism"/> at a time, proposed and recorded in order (a seed and a parallelism give the
 /// same trials), and a search can resume from the trials of an interrupted one (<see cref="AutoMlOptions.Resume"/>).
 /// </summary>
@@ -155,11 +155,11 @@ public static class AutoMlSearch
         var categorical = session.Features.Any(f => f.Kind is FeatureKind.Categorical or FeatureKind.HighCardinality);
         var classes = session.Classes.Count;
         // The fit that chose a holdout is the search's first trial under it: not fitted twice.
-        (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration)? probe = null;
+        (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration, bool Stopped)? probe = null;
         if (options.Folds == 0)
         {
             if (recorded is { } resumedFolds) session.Revalidate(resumedFolds);
-            else probe = MeasuredFolds(session, Starts(task, baseOptions, session.Rows, categorical, classes).First(), options.Budget - Elapsed(), progress, ct);
+            else probe = MeasuredFolds(session, Starts(task, baseOptions, session.Rows, categorical, classes).First(), () => options.Budget - Elapsed(), progress, ct);
             baseOptions = baseOptions with { Folds = session.Folds };
         }
         progress?.Report($"searching for {options.Budget.TotalSeconds:F0} s, optimizing {metric} ({session.Validation} of {session.Rows:N0} rows" +
@@ -181,12 +181,15 @@ public static class AutoMlSearch
         TimeSpan Reserve() => options.Budget * 0.12
             + (session.Folds > 1 ? TimeSpan.FromTicks(library.Take(3).Sum(e => e.Trial.Duration.Ticks) / session.Folds) * 1.5 : TimeSpan.Zero);
         TimeSpan Left() => options.Budget - Elapsed() - Reserve();
-        // What the feature importance may take at the end: what is left (less a margin), or a sliver when nothing is.
-        TimeSpan ImportanceTime()
+        // The feature importance at the end, in what is left (less a margin for packaging, the last 5% or so), or a
+        // sliver when nothing is: left out, and said so, when the model is too slow to measure in it.
+        IReadOnlyDictionary<string, double> Importance(TrainedModel model)
         {
             progress?.Report("measuring feature importance");
-            // Packaging the model after the search takes the last 5% or so.
-            return TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 15, options.Budget.Ticks / 100));
+            var importance = session.Importance(model,
+                TimeSpan.FromTicks(Math.Max((options.Budget - Elapsed()).Ticks - options.Budget.Ticks / 15, options.Budget.Ticks / 100)));
+            if (importance.Count == 0) progress?.Report("feature importance left out: scoring the model for each column would overrun the budget");
+            return importance;
         }
 
         // Evaluates configurations side by side, each first held against the incumbent's same folds: a trial whose
@@ -202,6 +205,10 @@ public static class AutoMlSearch
                 var (number, candidate) = work[i];
                 var parameters = Describe(candidate);
                 var started = Stopwatch.StartNew();
+                // An ML.NET trainer never timed here runs on a guess of its cost (a 26-class L-BFGS took 9 times the
+                // cheap booster): half of what is left at most, so that a wrong guess cannot take the whole budget.
+                using var own = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+                if (left is { } cap && candidate.Trainer != "lightgbm" && !costs.ContainsKey(candidate.Trainer)) own.CancelAfter(cap / 2);
                 try
                 {
                     // A holdout's booster stops at the deadline and is measured as it stands: a partial model, kept
@@ -212,7 +219,7 @@ public static class AutoMlSearch
                         if (incumbent is null || !partial.TryGetValue(metric, out var value)) return true;
                         var same = incumbent.Take(folds).Select(f => f.GetValueOrDefault(metric, double.NaN)).Where(double.IsFinite).ToList();
                         return same.Count == 0 || sign * (value - same.Average()) > -Margin(same.Average());
-                    }, holdout ? ct : deadline.Token, holdout ? deadline.Token : default);
+                    }, holdout ? ct : own.Token, holdout ? deadline.Token : default);
                     var status = holdout && deadline.IsCancellationRequested ? "timeout" : evaluation.Folds < Math.Max(1, session.Folds) ? "pruned" : "ok";
                     var score = evaluation.Metrics.TryGetValue(metric, out var v) ? v : (double?)null;
                     outcomes[i] = (new Trial(number, candidate.Trainer, parameters, status, score, evaluation.Metrics, started.Elapsed, Elapsed()), evaluation);
@@ -264,7 +271,8 @@ public static class AutoMlSearch
             // Too little to finish anything: less than half the quickest trial that finished.
             var quickest = trials.Where(t => t.Status == "ok").Select(t => t.Duration.Ticks / 2).DefaultIfEmpty(0).Min();
             if (left.Ticks < Math.Max(quickest, Math.Max(TimeSpan.TicksPerMillisecond * 50, options.Budget.Ticks / 200))) return null;
-            // ML.NET's trainers cannot be stopped mid-fit: start one only when its expected time fits.
+            // An ML.NET trainer stopped at the deadline leaves no model (unlike a holdout booster): start one only
+            // when its expected time fits.
             var runnable = candidates.DistinctBy(c => Key(Describe(c))).Where(c => !tried.Contains(Key(Describe(c))))
                 .Where(c => c.Trainer == "lightgbm" || Expected(c.Trainer, costs, session) <= left).ToList();
             var first = trials.Count == 0 ? 1 : trials.Max(t => t.Number) + 1;
@@ -288,7 +296,8 @@ public static class AutoMlSearch
         if (probe is { } measured && measured.Evaluation.Metrics.TryGetValue(metric, out var probeScore))
         {
             var configuration = measured.Options with { Folds = session.Folds };
-            Record(new Trial(1, configuration.Trainer, Describe(configuration), "ok", probeScore, measured.Evaluation.Metrics, measured.Duration, Elapsed()),
+            Record(new Trial(1, configuration.Trainer, Describe(configuration), measured.Stopped ? "timeout" : "ok", probeScore, measured.Evaluation.Metrics,
+                    measured.Duration, Elapsed()),
                 configuration, measured.Evaluation);
         }
 
@@ -411,7 +420,7 @@ public static class AutoMlSearch
             var predictions = TrainedModel.Average(chosen.Select(m => (m.Entry.Evaluation.Predictions, m.Weight)));
             var (metrics, confusion) = ModelMetrics.Compute(task, winner.Evaluation.Labels, predictions, session.Classes.Count);
             result = new TrainResult(model, task, "ensemble", session.Features, session.Classes, metrics, confusion, session.Validation, Elapsed(),
-                session.Categories(), session.Importance(model, ImportanceTime()), null, ModelTrainer.BaselineScores(session, model, predictions));
+                session.Categories(), Importance(model), null, ModelTrainer.BaselineScores(session, model, predictions));
         }
         else
         {
@@ -420,7 +429,7 @@ public static class AutoMlSearch
             var model = winner.Evaluation.Model ?? session.FitFinal(
                 winner.Options with { EarlyStoppingRounds = 0 }, progress, ct, winner.Options.Trainer == "lightgbm" ? winner.Evaluation.Curve?.BestIteration : null);
             result = new TrainResult(model, task, winner.Options.Trainer, session.Features, session.Classes, winner.Evaluation.Metrics, winner.Evaluation.Confusion,
-                session.Validation, Elapsed(), session.Categories(), session.Importance(model, ImportanceTime()), winner.Evaluation.Curve, ModelTrainer.BaselineScores(session, model, winner.Evaluation.Predictions));
+                session.Validation, Elapsed(), session.Categories(), Importance(model), winner.Evaluation.Curve, ModelTrainer.BaselineScores(session, model, winner.Evaluation.Predictions));
         }
         return new AutoMlResult(result with { Duration = Elapsed() }, winner.Trial, trials, metric, ensemble?.Select(m => (m.Entry.Trial, m.Weight)).ToList(), partialModel);
 
@@ -440,9 +449,12 @@ public static class AutoMlSearch
     /// that would hold out fewer than <see cref="MinHoldoutRows"/> rows: more trials beat a steadier score when the
     /// budget is short. Data of fewer than <see cref="MinHoldoutRows"/> rows always gets 5 folds.
     /// </summary>
-    /// <returns>The cheap fit and what it took when a holdout was chosen (it is then the search's first trial), else null.</returns>
-    private static (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration)? MeasuredFolds(TrainingSession session, TrainOptions cheapest, TimeSpan left,
-        IProgress<string>? progress, CancellationToken ct)
+    /// <returns>
+    /// The cheap fit, what it took and whether the quarter of the budget stopped it, when a holdout was chosen (it is
+    /// then the search's first trial), else null.
+    /// </returns>
+    private static (TrainOptions Options, Evaluation Evaluation, TimeSpan Duration, bool Stopped)? MeasuredFolds(TrainingSession session, TrainOptions cheapest,
+        Func<TimeSpan> budgetLeft, IProgress<string>? progress, CancellationToken ct)
     {
         // Under a thousand rows every fit costs next to nothing and fewer folds measure noise: 5 folds, unmeasured
         // (and the same validation whatever the machine's load, so that a seed gives the same search).
@@ -453,27 +465,22 @@ public static class AutoMlSearch
         }
         // Fitted as a holdout trial (the first fold's split): when a holdout is chosen, that is what it was.
         session.Revalidate(0);
-        // The featurized rows are made once per split and shared by every trial: not a trial's cost.
+        // The featurized rows are made once per split and shared by every trial: not a trial's cost, but time spent.
         session.Prepare(cheapest);
+        var left = budgetLeft();
         var timer = Stopwatch.StartNew();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(left / 4);
-        Evaluation? evaluation = null;
-        try
-        {
-            evaluation = session.Evaluate(cheapest, null, null, deadline.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // A quarter of the budget for one cheap fit: a holdout, and as few fits as possible.
-        }
+        // A quarter of the budget at most: a fit stopped there means a holdout, and the booster as it stood then (a
+        // partial model, measured on the holdout like any trial) is kept rather than fitted again.
+        using var deadline = new CancellationTokenSource(left / 4);
+        var evaluation = session.Evaluate(cheapest, null, null, ct, deadline.Token);
+        var stopped = deadline.IsCancellationRequested;
         var fold = timer.Elapsed;
         // A holdout of a few hundred rows measures noise: small data keeps 3 folds, however short the budget.
         var folds = left >= fold * TrialsWanted * 5 ? 5 : left >= fold * TrialsWanted * 3 || session.Rows < MinHoldoutRows * 5 ? 3 : 0;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"a cheap fit of one fold took {fold.TotalSeconds:F2} s: validating with {(folds > 1 ? $"{folds}-fold cross-validation" : "a 20% holdout")}"));
         session.Revalidate(folds);
-        return folds == 0 && evaluation is not null ? (cheapest, evaluation, fold) : null;
+        return folds == 0 ? (cheapest, evaluation, fold, stopped) : null;
     }
 
     /// <summary>The cheapest trial's cost times this is what a search should be able to afford per fold (about 10 typical trials).</summary>

@@ -13,7 +13,10 @@ internal static class FeatureImportance
     /// <summary>Rows scored per permutation; enough for a stable ranking, cheap enough to run after every training.</summary>
     public const int SampleRows = 2000;
 
-    /// <param name="allowance">Time the whole measure may take, about (reading the rows included): fewer rows are scored when the model is too slow for it.</param>
+    /// <param name="allowance">
+    /// Time the whole measure may take, about (reading the rows included): fewer rows are scored when the model is too
+    /// slow for it, and nothing is measured (an empty result) when even a few hundred rows would take four times longer.
+    /// </param>
     public static IReadOnlyDictionary<string, double> Compute(MLContext ml, TrainedModel model, IDataView data, IReadOnlyList<FeatureColumn> features, int seed,
         TimeSpan? allowance = null)
     {
@@ -38,7 +41,11 @@ internal static class FeatureImportance
             rows = Math.Max(MinimumRows, (int)(rows * ((limit - clock.Elapsed) / expected)));
             columns = [.. columns.Select(c => Slice(c, rows))];
             labels = TrainedModel.Labels(new RowsDataView(schema, columns, rows), model.Task, model.Classes);
+            scoring.Restart();
             baseline = Score(new RowsDataView(schema, columns, rows));
+            // A model slow at any size (an ensemble of many-class boosters): no measure rather than one that takes
+            // several times its allowance, which is the caller's time.
+            if (scoring.Elapsed * sources.Count > limit * 4) return new Dictionary<string, double>();
         }
         if (!double.IsFinite(baseline)) return new Dictionary<string, double>(); // e.g. one class only in the sample
         var random = new Random(seed);

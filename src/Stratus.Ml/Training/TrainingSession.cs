@@ -260,10 +260,10 @@ public sealed class TrainingSession : IDisposable
         var train = split < 0 ? _data : _splits[split].Train;
         if (options.Trainer != "lightgbm")
         {
-            // A context of its own: the fit depends on its configuration only (not on what ran before it), and fits
-            // may run side by side.
+            // A context of its own: the fit depends on its configuration only (not on what ran before it), fits may
+            // run side by side, and a cancel stops this one alone.
             var ml = new MLContext(options.Seed);
-            var pipeline = Featurize(ml, Features, Task, options.Trainer, Classes).Append(Trainer(ml, Task, options)).Fit(train);
+            var pipeline = MlCancellation.Run(ml, () => Featurize(ml, Features, Task, options.Trainer, Classes).Append(Trainer(ml, Task, options)).Fit(train), ct);
             return (new TrainedModel(pipeline, train.Schema, null, Task, Classes), null);
         }
         // LightGBM: ML.NET featurizes (once per split and encoding, whatever the hyperparameters), Stratus boosts

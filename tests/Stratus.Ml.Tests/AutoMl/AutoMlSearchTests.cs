@@ -141,11 +141,12 @@ public sealed class AutoMlSearchTests : IDisposable
         Assert.True(resumed.Trials.All(t => t.Ended <= budget * 1.05), "a trial ended after the budget");
     }
 
-    private sealed class Lines(List<string> lines) : IProgress<string>
+    /// <summary>Collects progress lines, each stamped with the time on <paramref name="clock"/> when one is given.</summary>
+    private sealed class Lines(List<string> lines, Stopwatch? clock = null) : IProgress<string>
     {
         public void Report(string value)
         {
-            lock (lines) lines.Add(value);
+            lock (lines) lines.Add(clock is null ? value : $"[{clock.Elapsed.TotalSeconds:F2} s] {value}");
         }
     }
 
@@ -240,17 +241,24 @@ public sealed class AutoMlSearchTests : IDisposable
         var lines = new List<string>();
         var clock = Stopwatch.StartNew();
 
-        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget }, _dir, progress: new Lines(lines));
+        var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = budget }, _dir, progress: new Lines(lines, clock));
 
         var elapsed = clock.Elapsed;
         Assert.True(elapsed <= budget * 1.05, $"took {elapsed.TotalSeconds:F2} s for a budget of {seconds} s:\n{string.Join('\n', lines)}");
         Assert.NotNull(result.Best.Model);
-        Assert.Contains(result.Trials, t => t.Status == "ok");
-        // Costly trials: the validation chosen by what they cost (a holdout here), and more than one model finished
-        // even on a machine busy with other test projects.
-        Assert.Contains(lines, l => l.StartsWith("a cheap fit of one fold took", StringComparison.Ordinal));
+        // A model finished, or (a machine so busy that the budget stopped every booster) the best one stopped, which says so.
+        if (!result.Trials.Any(t => t.Status == "ok"))
+        {
+            Assert.True(result.Partial);
+            Assert.Contains(lines, l => l.Contains("was stopped by the budget", StringComparison.Ordinal));
+        }
+        // Costly trials: the validation chosen by what they cost (a holdout here), and more than one model measured
+        // even on a machine busy with other test projects: the cheap fit that chose the holdout is one of them, finished
+        // or stopped by its share of the budget (then kept as it stood, never fitted again), and the search went on.
+        Assert.Contains(lines, l => l.Contains("] a cheap fit of one fold took", StringComparison.Ordinal));
         Assert.Equal("holdout 20%", result.Best.Validation);
-        Assert.True(result.Trials.Count(t => t.Status == "ok") >= 2, $"{result.Trials.Count} trials:\n{string.Join('\n', lines)}");
+        Assert.Equal(1, result.Trials.Count(t => t.Trainer == "lightgbm" && t.Parameters.GetValueOrDefault("leaves") == "4"));
+        Assert.True(result.Trials.Count(t => t.Status is "ok" or "timeout" && t.Score is not null) >= 2, $"{result.Trials.Count} trials:\n{string.Join('\n', lines)}");
         if (shape == "classes-26")
         {
             Assert.Equal(26, result.Best.Classes.Count);
