@@ -222,7 +222,9 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         }
         await tracking.PutArtifactAsync(run.Id, RunArtifactLayout.Importance,
             new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(result.FeatureImportance.ToDictionary(), StratusJsonContext.Default.DictionaryStringDouble)), ct);
-        await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
+        // None when the search had no time left to measure it (its log said so).
+        if (result.FeatureImportance.Count > 0)
+            await log("permutation importance: " + string.Join(", ", result.FeatureImportance.Take(5).Select(f => $"{f.Key} {f.Value:F4}")));
 
         var package = blobs.NewTempPath(".zip");
         try
