@@ -18,7 +18,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- wide [columns] [rows]   ingesting a wide CSV (profile and Parquet) vs DuckDB's own CSV->Parquet copy: time and peak memory
 //   dotnet run -c Release --project bench/Stratus.Bench -- failover [rounds] [lease seconds]   kill -9 of a worker mid-AutoML to the job running on another worker
 //   dotnet run -c Release --project bench/Stratus.Bench -- failover-server [rounds] [soak seconds]   kill -9 of one of two cluster servers mid-rollout: the silo declared dead, the rollout stepping again, requests to the survivor; then false alarms under load
-//   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest, dataset upload, endpoint throughput
+//   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest (4 and 8 clients), dataset upload, endpoint throughput (0 rows: the ingest alone)
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";

@@ -82,6 +82,33 @@ public sealed class TrackingTests(SharedServer shared) : IClassFixture<SharedSer
     }
 
     [Fact]
+    public async Task Should_keep_a_run_alive_through_metric_batches_stamping_its_heartbeat_a_tenth_of_its_timeout_apart_and_audit_them_once_a_minute()
+    {
+        // A 2 s timeout: the reaper would fail the run between two heartbeats a timeout apart.
+        var run = await _client.Runs.CreateAsync(new CreateRunRequest("heartbeats", HeartbeatTimeoutSeconds: 2));
+        var beats = new List<DateTimeOffset> { run.HeartbeatAt };
+        for (var i = 0; i < 40; i++)
+        {
+            await _client.Runs.LogMetricsAsync(run.Id, [new MetricPoint("loss", 1.0 / (i + 1), i)]);
+            var current = await _client.Runs.GetAsync(run.Id);
+            Assert.Equal(RunStatus.Running, current.Status);
+            if (current.HeartbeatAt != beats[^1]) beats.Add(current.HeartbeatAt);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        // Every point stored, the heartbeat moved on with the batches, but never less than 0.2 s after the last one.
+        Assert.Equal(40, (await _client.Runs.GetMetricsAsync(run.Id, "loss")).Count);
+        Assert.True(beats.Count >= 5, $"{beats.Count} heartbeats in 4 s");
+        Assert.All(beats.Zip(beats.Skip(1)), pair => Assert.True(pair.Second - pair.First >= TimeSpan.FromSeconds(0.2), $"{pair.First:O} -> {pair.Second:O}"));
+
+        // Forty batches within a minute: one audit row, while a refused batch is audited on its own.
+        var reader = shared.Server.Client((await _client.Tokens.CreateAsync($"reader-{Guid.NewGuid():N}", Roles.Viewer)).Token);
+        await Assert.ThrowsAsync<StratusApiException>(() => reader.Runs.LogMetricsAsync(run.Id, [new MetricPoint("loss", 0)]));
+        var rows = (await _client.AuditAsync(pageSize: 1000)).Items.Where(a => a.Path == $"/api/v1/runs/{run.Id}/metrics").ToList();
+        Assert.Equal([("ok", 204), ("refused", 403)], rows.Select(r => (r.Outcome, r.Status)).Order());
+    }
+
+    [Fact]
     public async Task Should_name_the_metric_field_that_is_wrong()
     {
         var run = await _client.Runs.CreateAsync(new CreateRunRequest("validation"));

@@ -8,6 +8,12 @@ namespace Stratus.Server.Security;
 /// <summary>Marks a POST that changes nothing (a prediction): audited only when refused, so the hot path writes no audit row.</summary>
 internal sealed class ReadOnlyPostMetadata;
 
+/// <summary>
+/// Marks a route of many small appends (metric batches, several a second from one training): one audit row a minute per
+/// actor and path with a count of the others, like repeated refusals, rather than a second commit for every batch.
+/// </summary>
+internal sealed class CoalescedAuditMetadata;
+
 /// <summary>Marks an endpoint that takes a raw file body (an upload) rather than JSON.</summary>
 internal sealed class RawBodyMetadata(long maxBytes)
 {
@@ -82,6 +88,11 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
 
     private static readonly ReadOnlyFeature ReadOnly = new();
 
+    /// <summary>Whether the request's route is a <see cref="CoalescedAuditMetadata"/> one, noted when routed.</summary>
+    private sealed class CoalescedFeature;
+
+    private static readonly CoalescedFeature Coalesced = new();
+
     /// <summary>A request refused although its status says otherwise (a failed console sign-in redirects back to the form).</summary>
     private sealed record RefusedFeature(string Detail);
 
@@ -90,13 +101,14 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
 
     /// <summary>
     /// The last refusal audited per client address, status, actor and request (per address alone for the limiter's
-    /// 429s), and how many like it were left out since: a client guessing tokens writes one row a minute, not one per guess.
+    /// 429s), and how many like it were left out since: a client guessing tokens writes one row a minute, not one per
+    /// guess. Successful requests to a <see cref="CoalescedAuditMetadata"/> route are counted the same way.
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string? Address, int Status, string? Actor, string? Request), (DateTimeOffset Written, int Skipped)> _refusals = new();
 
     private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMinutes(1);
 
-    /// <summary>Whether to write this refusal, and how many were left out before it.</summary>
+    /// <summary>Whether to write this refusal (or coalesced append), and how many were left out before it.</summary>
     private bool Coalesce((string? Address, int Status, string? Actor, string? Request) key, DateTimeOffset now, out int skipped)
     {
         var write = false;
@@ -117,10 +129,12 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
         return write;
     }
 
-    /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/> endpoint.</summary>
+    /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/> or <see cref="CoalescedAuditMetadata"/> endpoint.</summary>
     public static Task NoteRoute(HttpContext context, RequestDelegate next)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<ReadOnlyPostMetadata>() is not null) MarkReadOnly(context);
+        var metadata = context.GetEndpoint()?.Metadata;
+        if (metadata?.GetMetadata<ReadOnlyPostMetadata>() is not null) MarkReadOnly(context);
+        if (metadata?.GetMetadata<CoalescedAuditMetadata>() is not null) context.Features.Set(Coalesced);
         return next(context);
     }
 
@@ -140,10 +154,12 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
             var marked = context.Features.Get<RefusedFeature>();
             var throttled = context.Features.Get<AuthFailureLimiter.ThrottledFeature>() is not null;
             var refused = status is 401 or 403 || marked is not null || throttled;
+            var routine = mutation && !refused && status < 400 && context.Features.Get<CoalescedFeature>() is not null;
             var now = clock.GetUtcNow();
             var remote = context.Connection.RemoteIpAddress?.ToString();
             var skipped = 0;
-            if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health") && (!refused || Coalesce(throttled ? (remote, status, null, null) : (remote, status, context.User.Actor(), $"{method} {context.Request.Path}"), now, out skipped)))
+            if ((mutation || refused) && !context.Request.Path.StartsWithSegments("/health") && (!(refused || routine)
+                || Coalesce(throttled ? (remote, status, null, null) : (remote, status, context.User.Actor(), $"{method} {context.Request.Path}"), now, out skipped)))
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
@@ -161,7 +177,7 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
                     {
                         (null, 0) => null,
                         (var detail, 0) => detail,
-                        (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more refused like it since the last such row, not written one by one",
+                        (var detail, var n) => $"{(detail is null ? "" : detail + "; ")}{n} more {(refused ? "refused " : "")}like it since the last such row, not written one by one",
                     },
                 });
                 try

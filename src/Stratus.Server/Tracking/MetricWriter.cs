@@ -8,12 +8,13 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Tracking;
 
 /// <summary>
-/// Appends a batch of metric points and the run's heartbeat in one transaction, by each provider's fastest path:
-/// PostgreSQL's binary COPY, SQLite's prepared INSERT (in-process, where a statement costs microseconds).
+/// Appends a batch of metric points, and the run's heartbeat when asked, in one transaction, by each provider's fastest
+/// path: PostgreSQL's binary COPY, SQLite's prepared INSERT (in-process, where a statement costs microseconds).
 /// </summary>
 internal static class MetricWriter
 {
-    public static async Task AppendAsync(StratusDb db, string runId, IReadOnlyList<MetricPoint> points, DateTimeOffset now, CancellationToken ct)
+    /// <param name="heartbeat">Also stamps the run's heartbeat: an update of its row, which concurrent batches of the same run take turns at.</param>
+    public static async Task AppendAsync(StratusDb db, string runId, IReadOnlyList<MetricPoint> points, DateTimeOffset now, bool heartbeat, CancellationToken ct)
     {
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(ct);
@@ -22,22 +23,27 @@ internal static class MetricWriter
             await using var tx = await connection.BeginTransactionAsync(ct);
             if (connection is NpgsqlConnection npgsql) await CopyAsync(npgsql, runId, points, now.ToUnixTimeMilliseconds(), ct);
             else await InsertAsync(connection, tx, runId, points, now.ToUnixTimeMilliseconds(), ct);
-            await using var beat = connection.CreateCommand();
-            beat.Transaction = tx;
-            beat.CommandText = "UPDATE runs SET \"HeartbeatAt\" = @now WHERE \"Id\" = @run";
-            // Each provider stores the instant its own way (Unix milliseconds in SQLite, timestamptz in PostgreSQL).
-            var stamp = beat.CreateParameter();
-            stamp.ParameterName = "@now";
-            stamp.Value = connection is NpgsqlConnection ? DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()) : now.ToUnixTimeMilliseconds();
-            beat.Parameters.Add(stamp);
-            Parameter(beat, "@run", DbType.String).Value = runId;
-            await beat.ExecuteNonQueryAsync(ct);
+            if (heartbeat) await BeatAsync(connection, tx, runId, now, ct);
             await tx.CommitAsync(ct);
         }
         finally
         {
             await db.Database.CloseConnectionAsync();
         }
+    }
+
+    private static async Task BeatAsync(DbConnection connection, DbTransaction tx, string runId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var beat = connection.CreateCommand();
+        beat.Transaction = tx;
+        beat.CommandText = "UPDATE runs SET \"HeartbeatAt\" = @now WHERE \"Id\" = @run";
+        // Each provider stores the instant its own way (Unix milliseconds in SQLite, timestamptz in PostgreSQL).
+        var stamp = beat.CreateParameter();
+        stamp.ParameterName = "@now";
+        stamp.Value = connection is NpgsqlConnection ? DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()) : now.ToUnixTimeMilliseconds();
+        beat.Parameters.Add(stamp);
+        Parameter(beat, "@run", DbType.String).Value = runId;
+        await beat.ExecuteNonQueryAsync(ct);
     }
 
     private static async Task CopyAsync(NpgsqlConnection connection, string runId, IReadOnlyList<MetricPoint> points, long nowMs, CancellationToken ct)

@@ -25,7 +25,8 @@ public static class TrackingApi
         runs.MapPatch("/{id}", UpdateRun).WithName("UpdateRun").WithSummary("End a run: FINISHED, FAILED or KILLED").RequireAuthorization(Policies.Editor);
         runs.MapPost("/{id}/heartbeat", Heartbeat).WithName("RunHeartbeat").WithSummary("Tell the server the run's owner is alive").RequireAuthorization(Policies.Editor);
         runs.MapPost("/{id}/params", LogParams).WithName("LogParams").WithSummary("Log params (write-once) and tags").RequireAuthorization(Policies.Editor);
-        runs.MapPost("/{id}/metrics", LogMetrics).WithName("LogMetrics").WithSummary("Log a batch of metric points").RequireAuthorization(Policies.Editor);
+        runs.MapPost("/{id}/metrics", LogMetrics).WithName("LogMetrics").WithSummary("Log a batch of metric points").RequireAuthorization(Policies.Editor)
+            .WithMetadata(new CoalescedAuditMetadata());
         runs.MapGet("/{id}/metrics", GetMetrics).WithName("GetMetricHistory").WithSummary("Metric history, optionally of one key");
         runs.MapPost("/{id}/inputs", LogInputs).WithName("LogInputs").WithSummary("Record the dataset versions a run read").RequireAuthorization(Policies.Editor);
         runs.MapGet("/{id}/artifacts", ListArtifacts).WithName("ListArtifacts").WithSummary("List a run's artifacts");

@@ -251,8 +251,10 @@ public sealed class TrackingService(StratusDb db, IBlobStore blobs, DatasetServi
         var run = await FindRunAsync(id, ct);
         EnsureRunning(run);
         var now = clock.GetUtcNow();
-
-        await MetricWriter.AppendAsync(db, id, points, now, ct);
+        // The heartbeat only when a tenth of the run's timeout has passed since the last: a batch per millisecond from
+        // several writers would otherwise take turns at the run's row, and the reaper needs far less.
+        var heartbeat = now - run.HeartbeatAt >= TimeSpan.FromSeconds(run.HeartbeatTimeoutSeconds) / 10;
+        await MetricWriter.AppendAsync(db, id, points, now, heartbeat, ct);
         return points.Count;
     }
 
