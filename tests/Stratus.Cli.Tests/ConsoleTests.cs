@@ -305,6 +305,20 @@ public sealed class ConsoleTests : IDisposable
     public async Task Should_train_from_the_console_and_watch_it_compare_two_runs_promote_and_roll_back_deploy_and_call_the_endpoint_from_try_it()
     {
         await using var server = await ServerProcess.StartAsync(_home);
+        try
+        {
+            await TrainCompareDeployAsync(server);
+        }
+        catch (Exception e)
+        {
+            // A console step that never came or showed something else: what the server logged (a circuit that failed, say) says why.
+            var log = server.Output.Split('\n').Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal) || l.StartsWith("      ", StringComparison.Ordinal)).TakeLast(60);
+            throw new InvalidOperationException(e.Message + "\nthe server's warnings and errors:\n" + string.Join('\n', log), e);
+        }
+    }
+
+    private async Task TrainCompareDeployAsync(ServerProcess server)
+    {
         var (admin, client) = await AdminAsync(server);
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright);
@@ -363,6 +377,7 @@ public sealed class ConsoleTests : IDisposable
         await page.FillAsync("#runs-search", "train-lightgbm");
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].map(r => r.innerText).join().includes('train-lightgbm')");
         await page.CheckAsync("[data-testid=runs] tbody tr:first-child [data-testid=select-run]");
+        await page.WaitForSelectorAsync("[data-testid=compare]:not([disabled]) >> text=Compare (2)"); // the server has both choices
         await page.ClickAsync("[data-testid=compare]");
         await page.WaitForURLAsync("**/compare?runs=*", InApp);
         // The table is there at once; its rows once both runs and their metric histories are read.

@@ -30,7 +30,7 @@ public static class DatasetIngestor
         SqlColumns sql;
         if (format == SourceFormat.Csv)
         {
-            sql = Read(() => SqlColumns.OfCsvHeader(connection, source, Dialect(delimiter)));
+            sql = CsvHeader(connection, source, delimiter);
             try
             {
                 Stage(connection, sql.Scan(CsvScan(source, delimiter, fullSample: false)));
@@ -112,6 +112,18 @@ public static class DatasetIngestor
     private static string CsvScan(string source, char delimiter, bool fullSample) =>
         $"read_csv({DuckDb.Literal(source)}, header = true{Dialect(delimiter)}, auto_type_candidates = ['BIGINT', 'DOUBLE', 'DATE', 'TIME', 'TIMESTAMP', 'VARCHAR']" +
         $"{(fullSample ? ", sample_size = -1" : "")})";
+
+    /// <summary>
+    /// A CSV file read as an upload reads it (the same dialect and header), every cell as text: for a reader that
+    /// types the cells itself, as batch scoring does by the model's signature. Its columns: <see cref="CsvHeader"/>.
+    /// </summary>
+    internal static string CsvText(string source, char delimiter = ',') =>
+        $"read_csv({DuckDb.Literal(source)}, header = true{Dialect(delimiter)}, all_varchar = true)";
+
+    /// <summary>The header of a CSV file as an upload reads it.</summary>
+    /// <exception cref="DataFormatException">The file cannot be read as CSV.</exception>
+    internal static SqlColumns CsvHeader(DuckDBConnection connection, string source, char delimiter = ',') =>
+        Read(() => SqlColumns.OfCsvHeader(connection, source, Dialect(delimiter)));
 
     private static string Dialect(char delimiter) =>
         $", delim = {DuckDb.Literal(delimiter.ToString())}, quote = '\"', escape = '\"', strict_mode = false";

@@ -22,15 +22,20 @@ public static class BatchScorer
             {
                 var classes = model.Manifest.Classes;
                 writer.WriteLine(classes.Count > 0 ? string.Join(',', classes.Select(CsvValidator.Field).Append("label")) : "prediction");
-                var sql = SqlColumns.OfCsvHeader(connection, csv, "");
-                command.CommandText = $"SELECT * FROM {sql.Scan($"read_csv({DuckDb.Literal(csv)}, header = true)")}";
+                // Read as an upload reads it, every cell as text, then typed by the model's signature as a request
+                // types it: DuckDB's own sniffing of this one file could disagree with the training data's (yes/no
+                // read as booleans, a column of digits as numbers), and a model then sees values it was never given.
+                var sql = DatasetIngestor.CsvHeader(connection, csv);
+                var inputs = model.Manifest.Inputs.ToDictionary(i => i.Name, i => i.Type, StringComparer.Ordinal);
+                var types = sql.Names.Select(n => inputs.GetValueOrDefault(n)).ToArray();
+                command.CommandText = $"SELECT * FROM {sql.Scan(DatasetIngestor.CsvText(csv))}";
                 using var reader = command.ExecuteReader();
                 var batch = new List<IReadOnlyDictionary<string, JsonElement>>(Chunk);
                 var docs = new List<JsonDocument>();
                 while (true)
                 {
                     var more = reader.Read();
-                    if (more) batch.Add(ToRow(reader, docs, sql.Names));
+                    if (more) batch.Add(ToRequestRow(reader, docs, sql.Names, types, count + batch.Count));
                     if (batch.Count == Chunk || (!more && batch.Count > 0))
                     {
                         foreach (var p in model.Predict(batch))
@@ -317,6 +322,49 @@ public static class BatchScorer
     }
 
     /// <summary>A request row of the reader's first fields, named as written (<paramref name="names"/>); fields after them are not inputs.</summary>
+    /// <summary>
+    /// A row of text cells as a request would send it for the model's input <paramref name="types"/>: a number for a
+    /// numeric input, true or false for a boolean one, text for the rest (dates included); an empty cell is missing.
+    /// </summary>
+    /// <exception cref="PredictionInputException">A cell does not hold its input's type; names the row and the column.</exception>
+    private static Dictionary<string, JsonElement> ToRequestRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names, string?[] types, long row)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            for (var i = 0; i < names.Count; i++)
+            {
+                json.WritePropertyName(names[i]);
+                var text = reader.IsDBNull(i) ? "" : reader.GetString(i);
+                var type = types[i];
+                if (text.Length == 0 && type is not (null or "VARCHAR")) json.WriteNullValue();
+                else if (type is not null && DuckDb.IsNumeric(type))
+                {
+                    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number))
+                        throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected a number, got '{Shorten(text)}'");
+                    json.WriteNumberValue(number);
+                }
+                else if (type == "BOOLEAN")
+                {
+                    json.WriteBooleanValue(text.Trim().ToLowerInvariant() switch
+                    {
+                        "true" or "t" or "yes" or "y" or "1" => true,
+                        "false" or "f" or "no" or "n" or "0" => false,
+                        _ => throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected true or false, got '{Shorten(text)}'"),
+                    });
+                }
+                else json.WriteStringValue(text);
+            }
+            json.WriteEndObject();
+        }
+        var doc = JsonDocument.Parse(buffer.ToArray());
+        docs.Add(doc);
+        return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
+    }
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
+
     private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names)
     {
         var buffer = new MemoryStream();

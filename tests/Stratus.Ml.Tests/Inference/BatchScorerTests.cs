@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Stratus.Ml.Data;
 using Stratus.Ml.Inference;
+using Stratus.Ml.Training;
 using Stratus.Testing;
 
 namespace Stratus.Ml.Tests.Inference;
@@ -47,6 +48,60 @@ public sealed class BatchScorerTests : IDisposable
         var fresh = model.Predict([.. Enumerable.Range(100, 150).Select(i => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)System.Text.Json.JsonSerializer
             .Deserialize<Dictionary<string, System.Text.Json.JsonElement>>($"{{\"x_0\": {i}, \"x_1\": {i % 7}}}")!)]);
         Assert.Equal(fresh.Select(p => p.Label), rows.Skip(100).Select(r => r.Label));
+    }
+
+    [Fact]
+    public void Should_type_a_csv_by_the_model_signature_not_by_what_the_file_alone_looks_like()
+    {
+        // Trained on a plan written yes/no and an area code that is text ("415" beside "area_51"); scored on a file in
+        // which DuckDB alone would read the plan as booleans and the codes as numbers (UCI churn scored 0.71 accurate, the
+        // majority class 0.86, until the scorer typed the file as the model's signature does).
+        var random = new Random(3);
+        var train = new StringBuilder("plan,area,minutes,churn\n");
+        for (var i = 0; i < 600; i++)
+        {
+            var plan = random.Next(3) == 0 ? "yes" : "no";
+            var area = i % 50 == 0 ? "area_51" : new[] { "415", "408", "510" }[random.Next(3)];
+            var minutes = random.NextDouble() * 300;
+            train.Append(CultureInfo.InvariantCulture, $"{plan},{area},{minutes:F1},{(plan == "yes" && (area == "415" || minutes > 200) ? "c_yes" : "c_no")}\n");
+        }
+        var (parquet, profile) = StoredCsv.Ingest(_dir, train.ToString());
+        var result = ModelTrainer.Train(parquet, profile, new TrainOptions { Target = "churn", Iterations = 40, Folds = 2 }, _dir);
+        using var stream = new MemoryStream();
+        ModelPackage.Save(result, profile, "churn", stream, new Dictionary<string, string>());
+        stream.Position = 0;
+        var model = ModelPackage.Load(stream);
+
+        var test = new StringBuilder("plan,area,minutes\n");
+        var requests = new List<IReadOnlyDictionary<string, System.Text.Json.JsonElement>>();
+        for (var i = 0; i < 40; i++)
+        {
+            var (plan, area, minutes) = (i % 2 == 0 ? "yes" : "no", new[] { "415", "408", "510" }[i % 3], i % 5 == 0 ? "" : (i * 7.5).ToString("F1", CultureInfo.InvariantCulture));
+            test.Append(CultureInfo.InvariantCulture, $"{plan},{area},{minutes}\n");
+            requests.Add(System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(
+                $"{{\"plan\": \"{plan}\", \"area\": \"{area}\", \"minutes\": {(minutes.Length == 0 ? "null" : minutes)}}}")!);
+        }
+        var csv = Path.Combine(_dir, "test.csv");
+        File.WriteAllText(csv, test.ToString());
+        var output = Path.Combine(_dir, "scored.csv");
+
+        Assert.Equal(40, BatchScorer.Score(model, csv, output));
+
+        // Every row as an endpoint scores the same values sent as a request would send them.
+        var scored = File.ReadAllLines(output).Skip(1).Select(l => l.Split(',')).ToList();
+        var expected = model.Predict(requests);
+        Assert.Equal(expected.Select(p => p.Label), scored.Select(r => r[2]));
+        Assert.Equal(expected.Select(p => p.Probabilities!["c_yes"]), scored.Select(r => double.Parse(r[1], CultureInfo.InvariantCulture)));
+        Assert.Contains("c_yes", scored.Select(r => r[2])); // the plan counts: "yes" is the category the model learned
+        Assert.All(scored.Where((_, i) => i % 2 == 1), r => Assert.Equal("c_no", r[2]));
+
+        // A cell that is not of its input's type is refused by row and column; nothing is left behind.
+        File.WriteAllText(csv, "plan,area,minutes\nyes,415,12.5\nno,408,about ten\n");
+        File.Delete(output);
+        var error = Assert.Throws<PredictionInputException>(() => BatchScorer.Score(model, csv, output));
+        Assert.Equal("instances[1].minutes: expected a number, got 'about ten'", error.Message);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(_dir, "scored.csv*"));
     }
 
     [Fact]
