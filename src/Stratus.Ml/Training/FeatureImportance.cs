@@ -14,8 +14,9 @@ internal static class FeatureImportance
     public const int SampleRows = 2000;
 
     /// <param name="allowance">
-    /// Time the whole measure may take, about (reading the rows included): fewer rows are scored when the model is too
-    /// slow for it, and nothing is measured (an empty result) when even a few hundred rows would take four times longer.
+    /// Time the whole measure may take (reading the rows included): fewer rows are scored when the model is too slow
+    /// for it, and nothing is measured (an empty result) when even a few hundred rows would not fit, or when the
+    /// scorings run a quarter over it after all (a loaded machine): the caller's budget holds whatever the model.
     /// </param>
     public static IReadOnlyDictionary<string, double> Compute(MLContext ml, TrainedModel model, IDataView data, IReadOnlyList<FeatureColumn> features, int seed,
         TimeSpan? allowance = null)
@@ -25,33 +26,38 @@ internal static class FeatureImportance
         var schema = sample.Schema;
         var columns = Materialize(sample);
         var rows = columns.Length == 0 ? 0 : columns[0].Length;
-        if (rows < 10) return new Dictionary<string, double>();
+        if (rows < 10 || clock.Elapsed > allowance) return new Dictionary<string, double>();
 
         var metric = ModelMetrics.Primary(model.Task);
         var sources = features.GroupBy(f => f.SourceColumn).ToList();
-        var scoring = System.Diagnostics.Stopwatch.StartNew();
+        if (allowance is { } limit && rows > MinimumRows)
+        {
+            // The time one scoring of a few hundred rows takes says how many rows one scoring per column (and the
+            // baseline's) can afford, with a little room to spare (a scoring's fixed cost, counted in every row here,
+            // leaves more).
+            var trial = Slice(columns, MinimumRows);
+            var timer = System.Diagnostics.Stopwatch.StartNew();
+            model.Score(new RowsDataView(schema, trial, MinimumRows));
+            var perRow = timer.Elapsed / MinimumRows;
+            var affordable = (limit - clock.Elapsed) / (perRow * (sources.Count + 1) * 1.25);
+            // A model slow at any size (an ensemble of many-class boosters): no measure rather than one that overruns
+            // its allowance, which is the caller's time.
+            if (affordable < MinimumRows) return new Dictionary<string, double>();
+            if (affordable < rows)
+            {
+                rows = (int)affordable;
+                columns = Slice(columns, rows);
+            }
+        }
         var labels = TrainedModel.Labels(new RowsDataView(schema, columns, rows), model.Task, model.Classes);
         double Score(IDataView view) => ModelMetrics.Compute(model.Task, labels, model.Score(view), model.Classes.Count).Metrics[metric];
         var baseline = Score(new RowsDataView(schema, columns, rows));
-        // One scoring per column, and then some: the first scoring alone under-predicts the rest by a third or more.
-        var expected = scoring.Elapsed * sources.Count * 2;
-        if (allowance is { } limit && expected > limit - clock.Elapsed && rows > MinimumRows)
-        {
-            // One scoring per column would overrun: fewer rows, in proportion (never fewer than a few hundred).
-            rows = Math.Max(MinimumRows, (int)(rows * ((limit - clock.Elapsed) / expected)));
-            columns = [.. columns.Select(c => Slice(c, rows))];
-            labels = TrainedModel.Labels(new RowsDataView(schema, columns, rows), model.Task, model.Classes);
-            scoring.Restart();
-            baseline = Score(new RowsDataView(schema, columns, rows));
-            // A model slow at any size (an ensemble of many-class boosters): no measure rather than one that takes
-            // several times its allowance, which is the caller's time.
-            if (scoring.Elapsed * sources.Count > limit * 4) return new Dictionary<string, double>();
-        }
         if (!double.IsFinite(baseline)) return new Dictionary<string, double>(); // e.g. one class only in the sample
         var random = new Random(seed);
         var importance = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var source in sources)
         {
+            if (clock.Elapsed > allowance * 1.25) return new Dictionary<string, double>();
             var order = Enumerable.Range(0, rows).ToArray();
             random.Shuffle(order);
             var permuted = (Array[])columns.Clone();
@@ -69,6 +75,8 @@ internal static class FeatureImportance
     }
 
     private const int MinimumRows = 200;
+
+    private static Array[] Slice(Array[] columns, int rows) => [.. columns.Select(c => Slice(c, rows))];
 
     private static Array Slice(Array column, int rows)
     {

@@ -237,10 +237,12 @@ public sealed class ModelTrainerTests : IDisposable
         var model = session.FitFinal(options, null, TestContext.Current.CancellationToken);
 
         var full = session.Importance(model);
-        // Timed once warm (the first call compiles the scoring path): a quarter of that is short.
+        // Timed once warm (the first call compiles the scoring path): half of that is short. A measure that would
+        // overrun its allowance gives nothing, so a try that a loaded machine slowed may come back empty: three tries.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(full, session.Importance(model, TimeSpan.FromHours(1)));
-        var hurried = session.Importance(model, clock.Elapsed / 4);
+        var allowed = clock.Elapsed / 2;
+        var hurried = Enumerable.Range(0, 3).Select(_ => session.Importance(model, allowed)).FirstOrDefault(i => i.Count > 0) ?? new Dictionary<string, double>();
 
         // Fewer rows were scored (the same rows would give the same values, seed for seed), yet every column is
         // measured and the strongest signal still leads.
