@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Stratus.Ml.Data;
 using Stratus.Ml.Inference;
 using static Stratus.Cli.GlobalOptions;
 
@@ -269,6 +270,10 @@ internal static class ServingCommands
             catch (PredictionInputException ex)
             {
                 throw new ArgumentException(ex.Message.Replace("instances[", "row [", StringComparison.Ordinal));
+            }
+            catch (DataFormatException ex)
+            {
+                throw new ArgumentException($"{input.Name}: {ex.Message}");
             }
             finally
             {

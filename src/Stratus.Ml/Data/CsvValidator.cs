@@ -204,6 +204,18 @@ public sealed class CsvValidator
         }
     }
 
+    /// <summary>Checks a whole local file as an upload is checked; returns its header.</summary>
+    /// <exception cref="DataFormatException">The first problem, with its line and field.</exception>
+    public static IReadOnlyList<string> Check(string path, char delimiter = ',')
+    {
+        var validator = new CsvValidator(delimiter);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[1 << 16];
+        int read;
+        while ((read = stream.Read(buffer)) > 0) validator.Append(buffer.AsSpan(0, read));
+        return validator.Complete();
+    }
+
     /// <summary>Checks the end of the file and returns the header.</summary>
     /// <exception cref="DataFormatException">The file ended inside a quoted field, is empty, or has no data rows.</exception>
     public IReadOnlyList<string> Complete()

@@ -158,7 +158,7 @@ public static class DatasetIngestor
         ex.Message.Contains("Conversion Error", StringComparison.Ordinal)
         || ex.Message.Contains("Could not convert", StringComparison.Ordinal);
 
-    private static string FirstLine(string message)
+    internal static string FirstLine(string message)
     {
         var line = message.Split('\n', 2)[0].Trim();
         foreach (var prefix in new[] { "Invalid Input Error: ", "IO Error: ", "Conversion Error: ", "Invalid Error: " })

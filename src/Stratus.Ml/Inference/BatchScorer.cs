@@ -10,8 +10,12 @@ public static class BatchScorer
 {
     private const int Chunk = 1000;
 
+    /// <summary>Scores every row of <paramref name="csv"/> into <paramref name="output"/> (written whole or not at all); returns the rows.</summary>
+    /// <exception cref="DataFormatException">The file is not CSV that can be read.</exception>
+    /// <exception cref="PredictionInputException">A row does not fit the model's signature; its index counts the file's rows from 0.</exception>
     public static long Score(ModelPackage model, string csv, string output)
     {
+        CsvValidator.Check(csv); // a ragged row or a broken quote, by line and field, before anything is written
         var temp = output + ".part";
         long count = 0;
         try
@@ -54,6 +58,11 @@ public static class BatchScorer
             }
             File.Move(temp, output, overwrite: true);
             return count;
+        }
+        catch (DuckDB.NET.Data.DuckDBException ex)
+        {
+            // A ragged row or a broken quote further down the file.
+            throw new DataFormatException(DatasetIngestor.FirstLine(ex.Message), ex);
         }
         finally
         {

@@ -102,6 +102,10 @@ public sealed class BatchScorerTests : IDisposable
         Assert.Equal("instances[1].minutes: expected a number, got 'about ten'", error.Message);
         Assert.False(File.Exists(output));
         Assert.Empty(Directory.GetFiles(_dir, "scored.csv*"));
+        // So is a file that is not CSV further down (a row of more fields than the header), by what is wrong.
+        File.WriteAllText(csv, "plan,area,minutes\n" + string.Concat(Enumerable.Repeat("yes,415,12.5\n", 3000)) + "no,408,2,3,4\n");
+        Assert.Contains("column", Assert.Throws<DataFormatException>(() => BatchScorer.Score(model, csv, output)).Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(Directory.GetFiles(_dir, "scored.csv*"));
     }
 
     [Fact]
