@@ -1,8 +1,9 @@
 """Reference runs for the AutoML benchmark, fold by fold: XGBoost defaults, scikit-learn HistGradientBoosting defaults,
-and Optuna's TPE search over XGBoost with the same wall-clock budget as Stratus. Writes <fold>/<method>_pred.csv
-(class probabilities, or predictions) next to the fold's data; report.py scores every method the same way.
+a linear model at its defaults (median imputation and standard scaling, then logistic regression or ridge), and
+Optuna's TPE search over XGBoost with the same wall-clock budget as Stratus. Writes <fold>/<method>_pred.csv (class
+probabilities, or predictions) next to the fold's data; report.py scores every method the same way.
 
-usage: references.py WORK BUDGET_SECONDS
+usage: references.py WORK BUDGET_SECONDS [DATASET ...]   (every dataset in WORK when none is named)
 """
 import json, os, sys, time, warnings
 import numpy as np
@@ -10,12 +11,16 @@ import pandas as pd
 import optuna
 import xgboost as xgb
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.metrics import log_loss, r2_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 warnings.filterwarnings("ignore")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-work, budget = sys.argv[1], float(sys.argv[2])
+work, budget, only = sys.argv[1], float(sys.argv[2]), set(sys.argv[3:])
 
 
 def matrices(train, test, target):
@@ -88,7 +93,7 @@ def optuna_xgb(task, n_classes, x, y, seconds):
 
 for name in sorted(os.listdir(work)):
     meta_path = os.path.join(work, name, "meta.json")
-    if not os.path.exists(meta_path):
+    if not os.path.exists(meta_path) or (only and name not in only):
         continue
     meta = json.load(open(meta_path))
     task, target = meta["task"], meta["target"]
@@ -110,6 +115,11 @@ for name in sorted(os.listdir(work)):
         hgb = HistGradientBoostingRegressor() if task == "regression" else HistGradientBoostingClassifier()
         write(os.path.join(d, "histgb_pred.csv"), task, classes, predict(hgb.fit(x, y), task, xtest))
         times["histgb"] = time.time() - started
+        started = time.time()
+        linear = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                               Ridge() if task == "regression" else LogisticRegression(max_iter=1000))
+        write(os.path.join(d, "linear_pred.csv"), task, classes, predict(linear.fit(x, y), task, xtest))
+        times["linear"] = time.time() - started
         started = time.time()
         model, trials = optuna_xgb(task, n, x, y, budget)
         write(os.path.join(d, "optuna_pred.csv"), task, classes, predict(model, task, xtest))

@@ -1,23 +1,29 @@
-"""Scores every method's test-fold predictions the same way and writes the comparison table: the "## AutoML" section
-of OUT_MARKDOWN (docs/benchmarks.md), replaced in place, the file's other sections kept.
+"""Scores every method's test-fold predictions the same way, records each dataset's scores in
+bench/automl/results/DATASET.json (with the commit Stratus ran from), and writes the comparison table of every recorded
+dataset: the "## AutoML" section of OUT_MARKDOWN (docs/benchmarks.md), replaced in place, the file's other sections
+kept. A benchmark of many datasets can so be run in parts (run.sh DATASET ...); the table says when its rows come from
+different commits.
 
-usage: report.py WORK BUDGET_SECONDS OUT_MARKDOWN
+usage: report.py WORK BUDGET_SECONDS OUT_MARKDOWN [DATASET ...]   (every dataset in WORK when none is named)
 """
-import json, os, sys
+import json, os, subprocess, sys
 import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss, r2_score, roc_auc_score
 
-work, budget, out = sys.argv[1], sys.argv[2], sys.argv[3]
-methods = ["stratus", "xgboost", "histgb", "optuna"]
-names = {"stratus": "Stratus AutoML", "xgboost": "XGBoost defaults", "histgb": "HistGB defaults", "optuna": "Optuna TPE + XGBoost"}
+work, budget, out, only = sys.argv[1], sys.argv[2], sys.argv[3], set(sys.argv[4:])
+here = os.path.dirname(os.path.abspath(__file__))
+results = os.path.join(here, "results")
+methods = ["stratus", "xgboost", "histgb", "linear", "optuna"]
+defaults = ["xgboost", "histgb", "linear"]
+names = {"stratus": "Stratus AutoML", "xgboost": "XGBoost defaults", "histgb": "HistGB defaults", "linear": "linear defaults",
+         "optuna": "Optuna TPE + XGBoost"}
 
 
-def score(task, metric, test, target, path):
+def score(task, test, target, path):
     p = pd.read_csv(path)
     if task == "regression":
         return r2_score(test[target], p.iloc[:, 0])
-    classes = sorted(test[target].astype(str).unique().tolist() + [c for c in p.columns if c != "label"])
     classes = sorted(set(c for c in p.columns if c != "label"))
     y = test[target].astype(str)
     probs = p[classes].to_numpy()
@@ -28,53 +34,78 @@ def score(task, metric, test, target, path):
     return log_loss(y, probs, labels=classes)
 
 
-rows, wins, close = [], 0, 0
+def commit():
+    root = os.path.dirname(os.path.dirname(here))
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "src"], capture_output=True, text=True).stdout.strip()
+    return head + ("+changes" if dirty else "")
+
+
+# 1. Score the datasets run this time and record them.
+os.makedirs(results, exist_ok=True)
 for name in sorted(os.listdir(work)):
     meta_path = os.path.join(work, name, "meta.json")
-    if not os.path.exists(meta_path):
+    if not os.path.exists(meta_path) or (only and name not in only):
         continue
     meta = json.load(open(meta_path))
-    task, metric, target = meta["task"], meta["metric"], meta["target"]
-    per = {m: [] for m in methods}
-    seconds, optuna_seconds = [], []
+    task, target = meta["task"], meta["target"]
+    folds = []
     for fold in sorted(d for d in os.listdir(os.path.join(work, name)) if d.startswith("fold")):
         d = os.path.join(work, name, fold)
-        info = os.path.join(d, "stratus.json")
-        if os.path.exists(info):
-            seconds.append(json.load(open(info))["seconds"])
-        references = os.path.join(d, "references.json")
-        if os.path.exists(references):
-            optuna_seconds.append(json.load(open(references))["seconds"]["optuna"])
         test = pd.read_csv(os.path.join(d, "test.csv"))
-        for m in methods:
-            path = os.path.join(d, f"{m}_pred.csv")
-            per[m].append(score(task, metric, test, target, path) if os.path.exists(path) else np.nan)
-    mean = {m: float(np.mean(v)) for m, v in per.items()}
+        record = {m: score(task, test, target, os.path.join(d, f"{m}_pred.csv")) if os.path.exists(os.path.join(d, f"{m}_pred.csv")) else None
+                  for m in methods}
+        if os.path.exists(os.path.join(d, "stratus.json")):
+            record["stratus_seconds"] = json.load(open(os.path.join(d, "stratus.json")))["seconds"]
+        if os.path.exists(os.path.join(d, "references.json")):
+            record["optuna_seconds"] = json.load(open(os.path.join(d, "references.json")))["seconds"]["optuna"]
+        folds.append(record)
+    with open(os.path.join(results, f"{name}.json"), "w") as f:
+        json.dump({"rows": meta["rows"], "columns": meta.get("columns"), "task": task, "metric": meta["metric"], "budget": float(budget),
+                   "commit": commit(), "folds": folds}, f, indent=1)
+        f.write("\n")
+
+# 2. The table of every recorded dataset.
+rows, wins, wins_optuna, close, commits = [], 0, 0, 0, set()
+for file in sorted(os.listdir(results)):
+    r = json.load(open(os.path.join(results, file)))
+    if r["budget"] != float(budget):
+        continue
+    name, metric = file[:-5], r["metric"]
+    mean = {m: float(np.mean([f[m] for f in r["folds"] if f.get(m) is not None])) if any(f.get(m) is not None for f in r["folds"]) else float("nan")
+            for m in methods}
     lower = metric == "log_loss"
-    refs = [mean[m] for m in methods[1:]]
+    better = (lambda a, b: a <= b + 1e-12) if lower else (lambda a, b: a >= b - 1e-12)
+    refs = [mean[m] for m in methods[1:] if not np.isnan(mean[m])]
     best_ref = min(refs) if lower else max(refs)
     s = mean["stratus"]
-    good = s <= min(refs) + 1e-12 if lower else s >= max(refs) - 1e-12
+    good = all(better(s, mean[m]) for m in defaults if not np.isnan(mean[m]))
+    good_optuna = better(s, mean["optuna"])
     # "within 1%": relative to the best reference's score (log-loss: 1% higher at most).
     near = s <= best_ref * 1.01 + 1e-12 if lower else s >= best_ref - abs(best_ref) * 0.01 - 1e-12
-    wins += good
-    close += near
-    rows.append((name, meta["rows"], task, metric, mean, good, near, max(seconds) if seconds else float("nan"),
-                 max(optuna_seconds) if optuna_seconds else float("nan")))
+    wins, wins_optuna, close = wins + good, wins_optuna + good_optuna, close + near
+    commits.add(r["commit"])
+    longest = lambda key: max((f[key] for f in r["folds"] if key in f), default=float("nan"))
+    rows.append((name, r["rows"], r["task"], metric, mean, good, good_optuna, near, longest("stratus_seconds"), longest("optuna_seconds"), r["commit"]))
 
+n = len(rows)
 lines = [f"## AutoML ({budget} s per fold, 5-fold outer cross-validation)", "",
          "Mean test score over the outer folds (AUC and R²: higher is better; log-loss: lower is better). "
-         "Each method sees the same training rows and the same budget; Stratus ran in-process (`AutoMlSearch`), the "
-         "references from Debian's Python packages. Both searches stop boosting when the budget is spent (Optuna through an "
-         "XGBoost callback in its trials and its refit, as Stratus stops its trials); the last column shows how long each "
-         "took at most. Produced by `bench/automl/run.sh`.", "",
-         "| dataset | rows | task | metric | " + " | ".join(names[m] for m in methods) + " | Stratus ≥ every reference | within 1% of the best | longest fold (s): Stratus, Optuna |",
-         "|---|---|---|---|" + "---|" * len(methods) + "---|---|---|"]
-for name, n, task, metric, mean, good, near, longest, optuna_longest in rows:
-    lines.append(f"| {name} | {n} | {task} | {metric} | " + " | ".join(f"{mean[m]:.4f}" for m in methods)
-                 + f" | {'yes' if good else 'no'} | {'yes' if near else 'no'} | {longest:.1f}, {optuna_longest:.1f} |")
-lines += ["", f"Stratus at least as good as every reference on {wins} of {len(rows)} datasets ({100 * wins / len(rows):.0f}%, aim 80%); "
-          f"within 1% of the best reference on {close} of {len(rows)}.", ""]
+         "Each method sees the same training rows; the searches the same budget. Stratus ran in-process (`AutoMlSearch`, "
+         "its test rows scored by the batch-scoring path), the references from Debian's Python packages. Both searches stop "
+         "boosting when the budget is spent (Optuna through an XGBoost callback in its trials and its refit, as Stratus stops "
+         "its trials); the last columns show how long each took at most and the commit Stratus ran from. Produced by "
+         "`bench/automl/run.sh`, which may run the datasets in parts (their scores are kept in `bench/automl/results/`).", "",
+         "| dataset | rows | task | metric | " + " | ".join(names[m] for m in methods)
+         + " | Stratus ≥ every default | Stratus ≥ Optuna | within 1% of the best | longest fold (s): Stratus, Optuna | commit |",
+         "|---|---|---|---|" + "---|" * len(methods) + "---|---|---|---|---|"]
+for name, rows_, task, metric, mean, good, good_optuna, near, longest, optuna_longest, at in rows:
+    lines.append(f"| {name} | {rows_} | {task} | {metric} | " + " | ".join(f"{mean[m]:.4f}" for m in methods)
+                 + f" | {'yes' if good else 'no'} | {'yes' if good_optuna else 'no'} | {'yes' if near else 'no'} | {longest:.1f}, {optuna_longest:.1f} | {at} |")
+pct = lambda k: f"{100 * k / n:.0f}%" if n else "-"
+lines += ["", f"On {n} datasets: Stratus at least as good as every default reference on {wins} ({pct(wins)}, aim 80%), "
+          f"as Optuna's search on {wins_optuna} ({pct(wins_optuna)}, aim 60%); within 1% of the best reference on {close}."
+          + (f" The rows come from {len(commits)} commits." if len(commits) > 1 else ""), ""]
 section = "\n".join(lines)
 print(section)
 # Replace this section of the file (up to the next "## " heading), or add it; the other sections stay.
