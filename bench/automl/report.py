@@ -1,6 +1,6 @@
 """Scores every method's test-fold predictions the same way, records each dataset's scores in
 bench/automl/results/DATASET.json (with the commit Stratus ran from), and writes the comparison table of every recorded
-dataset: the "## AutoML" section of OUT_MARKDOWN (docs/benchmarks.md), replaced in place, the file's other sections
+dataset: the "## AutoML (BUDGET s per fold ...)" section of OUT_MARKDOWN (docs/benchmarks.md), replaced in place, the file's other sections
 kept. A benchmark of many datasets can so be run in parts (run.sh DATASET ...); the table says when its rows come from
 different commits.
 
@@ -108,9 +108,9 @@ lines += ["", f"On {n} datasets: Stratus at least as good as every default refer
           + (f" The rows come from {len(commits)} commits." if len(commits) > 1 else ""), ""]
 section = "\n".join(lines)
 print(section)
-# Replace this section of the file (up to the next "## " heading), or add it; the other sections stay.
+# Replace this budget's section of the file (up to the next "## " heading), or add it; the other sections stay.
 text = open(out).read() if os.path.exists(out) else "# Benchmarks\n\n"
-start = text.find("## AutoML")
+start = text.find(f"## AutoML ({budget} s per fold")
 if start < 0:
     text = text.rstrip("\n") + "\n\n" + section
 else:

@@ -226,7 +226,8 @@ public sealed class ConsoleTests : IDisposable
         Assert.Contains("payments:1", await (await page.WaitForSelectorAsync("a[href='/datasets/payments']"))!.InnerTextAsync());
         Assert.Contains("lightgbm", await page.InnerTextAsync("[data-testid=params]"));
         Assert.Contains("auc", await page.InnerTextAsync("[data-testid=metrics]"));
-        Assert.True(await page.Locator("[data-testid=curves] polyline").CountAsync() >= 2);
+        // The curves come once the metric histories are read (after the page itself).
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=curves] polyline').length >= 2");
         // Its artifacts download from the page (behind the console's cookie), byte for byte what was stored.
         var artifacts = await client.Runs.ListArtifactsAsync(job.RunId!);
         var model = artifacts.First(a => a.Path.EndsWith(".zip", StringComparison.Ordinal));

@@ -330,7 +330,6 @@ public static class BatchScorer
         File.Move(temp, part, overwrite: true);
     }
 
-    /// <summary>A request row of the reader's first fields, named as written (<paramref name="names"/>); fields after them are not inputs.</summary>
     /// <summary>
     /// A row of text cells as a request would send it for the model's input <paramref name="types"/>: a number for a
     /// numeric input, true or false for a boolean one, text for the rest (dates included); an empty cell is missing.
@@ -374,6 +373,7 @@ public static class BatchScorer
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
+    /// <summary>A request row of the reader's first fields, named as written (<paramref name="names"/>); fields after them are not inputs.</summary>
     private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names)
     {
         var buffer = new MemoryStream();
