@@ -313,8 +313,7 @@ public sealed class ConsoleTests : IDisposable
         catch (Exception e)
         {
             // A console step that never came or showed something else: what the server logged (a circuit that failed, say) says why.
-            var log = server.Output.Split('\n').Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal) || l.StartsWith("      ", StringComparison.Ordinal)).TakeLast(60);
-            throw new InvalidOperationException(e.Message + "\nthe server's warnings and errors:\n" + string.Join('\n', log), e);
+            throw new InvalidOperationException(e.Message + "\nthe server's warnings and errors:\n" + string.Join('\n', server.Problems()), e);
         }
     }
 

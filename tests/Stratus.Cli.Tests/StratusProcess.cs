@@ -98,6 +98,36 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The last <paramref name="most"/> lines of the warnings and errors the node logged, each entry whole: from its log
+    /// file (<c>logs/stratus.log</c> under its data directory: a line per entry, <c>TIME LEVEL Category: message</c>,
+    /// an exception's lines under it); the console only carries errors.
+    /// </summary>
+    public IEnumerable<string> Problems(int most = 60)
+    {
+        var file = Path.Combine(Home, "logs", "stratus.log");
+        string[] lines;
+        try
+        {
+            using var reader = new StreamReader(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+            lines = reader.ReadToEnd().Split('\n');
+        }
+        catch (IOException)
+        {
+            lines = Output.Split('\n');
+        }
+        var kept = new List<string>();
+        var inProblem = false;
+        foreach (var line in lines)
+        {
+            var fields = line.Split(' ', 3);
+            if (fields.Length == 3 && DateTimeOffset.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+                inProblem = fields[1] is "warn" or "fail" or "crit";
+            if (inProblem) kept.Add(line);
+        }
+        return kept.TakeLast(most);
+    }
+
     public static Task<ServerProcess> StartAsync(string home, int? port = null, string command = "up", params string[] extra) =>
         StartAsync(home, port, command, null, extra);
 

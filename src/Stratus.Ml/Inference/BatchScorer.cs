@@ -335,46 +335,54 @@ public static class BatchScorer
     /// numeric input, true or false for a boolean one, text for the rest (dates included); an empty cell is missing.
     /// </summary>
     /// <exception cref="PredictionInputException">A cell does not hold its input's type; names the row and the column.</exception>
-    private static Dictionary<string, JsonElement> ToRequestRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names, string?[] types, long row)
-    {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+    private static Dictionary<string, JsonElement> ToRequestRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names, string?[] types, long row) =>
+        Row(docs, names, (json, i) =>
         {
-            json.WriteStartObject();
-            for (var i = 0; i < names.Count; i++)
+            var text = reader.IsDBNull(i) ? "" : reader.GetString(i);
+            var type = types[i];
+            if (text.Length == 0 && type is not (null or "VARCHAR")) json.WriteNullValue();
+            else if (type is not null && DuckDb.IsNumeric(type))
             {
-                json.WritePropertyName(names[i]);
-                var text = reader.IsDBNull(i) ? "" : reader.GetString(i);
-                var type = types[i];
-                if (text.Length == 0 && type is not (null or "VARCHAR")) json.WriteNullValue();
-                else if (type is not null && DuckDb.IsNumeric(type))
-                {
-                    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number))
-                        throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected a number, got '{Shorten(text)}'");
-                    json.WriteNumberValue(number);
-                }
-                else if (type == "BOOLEAN")
-                {
-                    json.WriteBooleanValue(text.Trim().ToLowerInvariant() switch
-                    {
-                        "true" or "t" or "yes" or "y" or "1" => true,
-                        "false" or "f" or "no" or "n" or "0" => false,
-                        _ => throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected true or false, got '{Shorten(text)}'"),
-                    });
-                }
-                else json.WriteStringValue(text);
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number))
+                    throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected a number, got '{Shorten(text)}'");
+                json.WriteNumberValue(number);
             }
-            json.WriteEndObject();
-        }
-        var doc = JsonDocument.Parse(buffer.ToArray());
-        docs.Add(doc);
-        return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
-    }
+            else if (type == "BOOLEAN")
+            {
+                json.WriteBooleanValue(text.Trim().ToLowerInvariant() switch
+                {
+                    "true" or "t" or "yes" or "y" or "1" => true,
+                    "false" or "f" or "no" or "n" or "0" => false,
+                    _ => throw new PredictionInputException(ModelPackage.Field((int)row, names[i]), $"expected true or false, got '{Shorten(text)}'"),
+                });
+            }
+            else json.WriteStringValue(text);
+        });
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     /// <summary>A request row of the reader's first fields, named as written (<paramref name="names"/>); fields after them are not inputs.</summary>
-    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names)
+    private static Dictionary<string, JsonElement> ToRow(System.Data.Common.DbDataReader reader, List<JsonDocument> docs, IReadOnlyList<string> names) =>
+        Row(docs, names, (json, i) =>
+        {
+            var value = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            switch (value)
+            {
+                case null: json.WriteNullValue(); break;
+                case bool b: json.WriteBooleanValue(b); break;
+                case double or float or decimal or long or int or short or byte or sbyte or ulong or uint or ushort:
+                    json.WriteNumberValue(Convert.ToDouble(value, CultureInfo.InvariantCulture)); break;
+                case DateTime d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
+                case DateOnly d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
+                default: json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture)); break;
+            }
+        });
+
+    /// <summary>
+    /// A row as a request's JSON object, field <c>i</c> named <c>names[i]</c> and written by <paramref name="value"/>;
+    /// its document joins <paramref name="docs"/>, disposed once the row is scored.
+    /// </summary>
+    private static Dictionary<string, JsonElement> Row(List<JsonDocument> docs, IReadOnlyList<string> names, Action<Utf8JsonWriter, int> value)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -383,17 +391,7 @@ public static class BatchScorer
             for (var i = 0; i < names.Count; i++)
             {
                 json.WritePropertyName(names[i]);
-                var value = reader.IsDBNull(i) ? null : reader.GetValue(i);
-                switch (value)
-                {
-                    case null: json.WriteNullValue(); break;
-                    case bool b: json.WriteBooleanValue(b); break;
-                    case double or float or decimal or long or int or short or byte or sbyte or ulong or uint or ushort:
-                        json.WriteNumberValue(Convert.ToDouble(value, CultureInfo.InvariantCulture)); break;
-                    case DateTime d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
-                    case DateOnly d: json.WriteStringValue(d.ToString("O", CultureInfo.InvariantCulture)); break;
-                    default: json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture)); break;
-                }
+                value(json, i);
             }
             json.WriteEndObject();
         }
