@@ -1,6 +1,7 @@
 # Writes the public datasets of the AutoML benchmark that Debian's R packages bundle as CSV files (bench/automl/prepare.py
 # calls it): UCI sets from r-cran-mlbench, credit and churn sets from r-cran-modeldata, spam, musk and ticdata from
-# r-cran-kernlab. Chosen for spread (rows, columns, classes, categories, missing values, heavy tails), never by how any
+# r-cran-kernlab, the 1980 census fertility sample (254,654 rows) and the NMES 1988 doctor visits from r-cran-aer, diamonds
+# from r-cran-ggplot2, mdrr (342 descriptors) from r-cran-caret. Chosen for spread (rows, columns, classes, categories, missing values, heavy tails), never by how any
 # method does on them.
 out <- commandArgs(trailingOnly = TRUE)[1]
 save <- function(name, data) write.csv(data, file.path(out, paste0(name, ".csv")), row.names = FALSE, na = "")
@@ -38,3 +39,11 @@ library(kernlab)
 data(spam); save("spam", spam)
 data(musk); save("musk", musk)
 data(ticdata); save("ticdata", ticdata)
+
+library(AER)
+data(Fertility); save("fertility", Fertility)
+data(NMES1988); save("nmes", NMES1988)
+
+data(diamonds, package = "ggplot2"); save("diamonds", as.data.frame(diamonds))
+
+data(mdrr, package = "caret"); mdrr <- mdrrDescr; mdrr$Activity <- mdrrClass; save("mdrr", mdrr)

@@ -48,7 +48,9 @@ for name, target, task in [("pima", "diabetes", "binary"), ("sonar", "Class", "b
                            ("credit", "Status", "binary"), ("attrition", "Attrition", "binary"), ("churn", "churn", "binary"),
                            ("ames", "Sale_Price", "regression"), ("hpc", "class", "multiclass"), ("concrete", "compressive_strength", "regression"),
                            ("lending_club", "Class", "binary"), ("cells", "class", "binary"),
-                           ("spam", "type", "binary"), ("musk", "Class", "binary"), ("ticdata", "CARAVAN", "binary")]:
+                           ("spam", "type", "binary"), ("musk", "Class", "binary"), ("ticdata", "CARAVAN", "binary"),
+                           ("fertility", "morekids", "binary"), ("nmes", "visits", "regression"),
+                           ("diamonds", "price", "regression"), ("mdrr", "Activity", "binary")]:
     frame = pd.read_csv(os.path.join(raw, name + ".csv"))
     if task != "regression":
         frame[target] = "c_" + frame[target].astype(str)  # labels stay text, never read as booleans or numbers

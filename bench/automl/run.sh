@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The AutoML benchmark: datasets and outer folds, Stratus, the references, and the table in docs/benchmarks.md (its AutoML section).
-# Needs Debian's python3-sklearn python3-xgboost python3-optuna python3-pandas r-cran-mlbench r-cran-modeldata r-cran-kernlab (reference tooling only).
+# Needs Debian's python3-sklearn python3-xgboost python3-optuna python3-pandas r-cran-mlbench r-cran-modeldata r-cran-kernlab
+# r-cran-aer r-cran-ggplot2 r-cran-caret (reference tooling only).
 #   bench/automl/run.sh [budget-seconds-per-fold] [dataset ...]   (default 10 s; every dataset when none is named)
-# Dataset by dataset: each one's scores are recorded in bench/automl/results/ as it ends, so the 35 sets (about 4 minutes
+# Dataset by dataset: each one's scores are recorded in bench/automl/results/ as it ends, so the 39 sets (about 4 minutes
 # each at 20 s) can be run in parts; the table holds every recorded dataset.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

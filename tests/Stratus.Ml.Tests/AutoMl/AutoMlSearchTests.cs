@@ -173,26 +173,31 @@ public sealed class AutoMlSearchTests : IDisposable
         if (expected == "rmse") Assert.Equal(result.Trials.Where(t => t.Status == "ok").Min(t => t.Score), result.BestTrial.Score);
     }
 
-    [Fact]
-    public void Should_search_the_linear_models_regularization()
+    [Theory]
+    [InlineData("multiclass", "lbfgs", "0.1")] // ML.NET's default of 1 is too strong for small data
+    [InlineData("regression", "sdca", "0.001")]
+    public void Should_search_the_linear_models_regularization(string task, string trainer, string start)
     {
-        // Classes that a line separates, with few rows: the linear model's L2 matters.
+        // A line explains the target, with few rows: the linear model's L2 matters.
         var random = new Random(6);
         var csv = new StringBuilder("x,z,label\n");
         for (var i = 0; i < 120; i++)
         {
             var k = random.Next(3);
-            csv.Append(CultureInfo.InvariantCulture, $"{k * 1.2 + random.NextDouble() * 1.5:F3},{random.NextDouble():F3},{"abc"[k]}\n");
+            var x = k * 1.2 + random.NextDouble() * 1.5;
+            var label = task == "regression" ? (3 * x + random.NextDouble()).ToString("F3", CultureInfo.InvariantCulture) : "abc"[k].ToString();
+            csv.Append(CultureInfo.InvariantCulture, $"{x:F3},{random.NextDouble():F3},{label}\n");
         }
         var (parquet, profile) = StoredCsv.Ingest(_dir, csv.ToString());
 
         var result = AutoMlSearch.Run(parquet, profile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8) }, _dir);
 
-        var linear = result.Trials.Where(t => t.Trainer == "lbfgs").ToList();
+        var linear = result.Trials.Where(t => t.Trainer == trainer).ToList();
         Assert.True(linear.Count >= 3, $"{linear.Count} linear trials");
-        Assert.Equal("0.1", linear[0].Parameters["l2"]); // the start: ML.NET's default of 1 is too strong for small data
-        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == "0.01");
-        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == "1");
+        Assert.Equal(start, linear[0].Parameters["l2"]);
+        var l2 = double.Parse(start, CultureInfo.InvariantCulture);
+        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == Math.Round(l2 / 10, 6).ToString(CultureInfo.InvariantCulture));
+        Assert.Contains(linear, t => t.Parameters.GetValueOrDefault("l2") == Math.Round(l2 * 10, 6).ToString(CultureInfo.InvariantCulture));
     }
 
     [Fact]
