@@ -121,15 +121,19 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Contains("fraud-cli:1", history.Out);
         Assert.Contains("insufficient", history.Out);
 
-        // Feedback from a CSV: a request that was not captured is refused by its item; live performance reads back.
+        // Feedback from a CSV, read as an upload is (a quoted label may hold a comma): a request that was not captured
+        // is refused by its item; a broken file by its line; live performance reads back.
         var labels = Path.Combine(_home, "labels.csv");
-        await File.WriteAllTextAsync(labels, "request_id,label\nnever-captured,1\n");
+        await File.WriteAllTextAsync(labels, "request_id,label\nnever-captured,1\n\"also, never\",\"yes, it was\"\n");
         var refusedLabels = await Cli("monitor", "feedback", "fraud-live", "--file", labels);
         Assert.Equal(1, refusedLabels.ExitCode);
-        Assert.Contains("1 of 1 labels were refused", refusedLabels.Err);
+        Assert.Contains("2 of 2 labels were refused", refusedLabels.Err);
         Assert.Contains("items[0].request_id: 'never-captured' (row 0) was not captured", refusedLabels.Err);
+        Assert.Contains("items[1].request_id: 'also, never' (row 0) was not captured", refusedLabels.Err);
         await File.WriteAllTextAsync(labels, "request_id\nx\n");
         Assert.Contains("needs the columns request_id and label", (await Cli("monitor", "feedback", "fraud-live", "--file", labels)).Err);
+        await File.WriteAllTextAsync(labels, "request_id,label\na,1\nb,1,2\n");
+        Assert.Contains("labels.csv: line 3", (await Cli("monitor", "feedback", "fraud-live", "--file", labels)).Err);
         var performance = await Json("monitor", "performance", "fraud-live", "--buckets", "2");
         Assert.Equal((2, 0), (performance.GetProperty("windows").GetArrayLength(), performance.GetProperty("windows").EnumerateArray().Sum(w => w.GetProperty("labelled").GetInt32())));
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using Stratus.Ml.Data;
 using static Stratus.Cli.GlobalOptions;
 
 namespace Stratus.Cli.Commands;
@@ -217,31 +218,37 @@ internal static class MonitorCommands
         if (d.JobId is not null) AnsiConsole.MarkupLine($"Follow the retraining with: stratus jobs show {Esc(d.JobId)}; then stratus monitor decisions {Esc(d.Endpoint)}");
     }
 
-    /// <summary>Labels from a CSV of request_id, label and optionally row; a label that reads as a number is sent as one.</summary>
+    /// <summary>
+    /// Labels from a CSV of request_id, label and optionally row, checked and read as an upload is (quoted fields may
+    /// hold commas); a label that reads as a number is sent as one.
+    /// </summary>
     private static List<FeedbackItem> ReadLabels(FileInfo file)
     {
         if (!file.Exists) throw new ArgumentException($"--file: {file.FullName} does not exist");
-        using var reader = file.OpenText();
-        var header = (reader.ReadLine() ?? "").Split(',').Select(h => h.Trim()).ToList();
-        var (id, label, row) = (header.IndexOf("request_id"), header.IndexOf("label"), header.IndexOf("row"));
-        if (id < 0 || label < 0) throw new ArgumentException($"--file: {file.Name} needs the columns request_id and label; its header is '{string.Join(',', header)}'");
-        var items = new List<FeedbackItem>();
-        var line = 1;
-        for (var text = reader.ReadLine(); text is not null; text = reader.ReadLine())
+        try
         {
-            line++;
-            if (text.Length == 0) continue;
-            var cells = text.Split(',');
-            if (cells.Length < header.Count) throw new ArgumentException($"--file: line {line} has {cells.Length} values for {header.Count} columns");
-            var value = cells[label].Trim();
-            var json = System.Text.Json.JsonDocument.Parse(double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
-                ? number.ToString("R", CultureInfo.InvariantCulture)
-                : "\"" + System.Text.Json.JsonEncodedText.Encode(value) + "\"").RootElement.Clone();
-            var index = 0;
-            if (row >= 0 && !int.TryParse(cells[row], NumberStyles.None, CultureInfo.InvariantCulture, out index)) throw new ArgumentException($"--file: line {line}: row '{cells[row]}' is not a row number");
-            items.Add(new FeedbackItem(cells[id].Trim(), json, index));
+            using var records = CsvValidator.Records(file.FullName).GetEnumerator();
+            var header = records.MoveNext() ? records.Current.Fields.Select(h => h.Trim()).ToList() : [];
+            var (id, label, row) = (header.IndexOf("request_id"), header.IndexOf("label"), header.IndexOf("row"));
+            if (id < 0 || label < 0) throw new ArgumentException($"--file: {file.Name} needs the columns request_id and label; its header is '{string.Join(',', header)}'");
+            var items = new List<FeedbackItem>();
+            while (records.MoveNext())
+            {
+                var (line, cells) = records.Current;
+                var value = cells[label].Trim();
+                var json = System.Text.Json.JsonDocument.Parse(double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
+                    ? number.ToString("R", CultureInfo.InvariantCulture)
+                    : "\"" + System.Text.Json.JsonEncodedText.Encode(value) + "\"").RootElement.Clone();
+                var index = 0;
+                if (row >= 0 && !int.TryParse(cells[row], NumberStyles.None, CultureInfo.InvariantCulture, out index)) throw new ArgumentException($"--file: line {line}: row '{cells[row]}' is not a row number");
+                items.Add(new FeedbackItem(cells[id].Trim(), json, index));
+            }
+            return items;
         }
-        return items;
+        catch (DataFormatException ex)
+        {
+            throw new ArgumentException($"--file: {file.Name}: {ex.Message}");
+        }
     }
 
     private static string Status(string status) => status switch

@@ -124,4 +124,38 @@ public sealed class CsvValidatorTests
             Assert.Equal(expectedLine, ex.Line);
         }
     }
+
+    [Fact]
+    public void Should_read_back_each_record_with_its_line_as_the_fields_were_written()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "id,text,\"a \"\"b\"\"\"\r\n1,\"x, y\",\"multi\nline\"\r\n2,\"\u00e9t\u00e9 \u2603\",3\r\n\r\n3,,\"\"\n");
+            Assert.Equal([(1L, ["id", "text", "a \"b\""]), (2L, ["1", "x, y", "multi\nline"]), (4L, ["2", "\u00e9t\u00e9 \u2603", "3"]), (6L, ["3", "", ""])],
+                CsvValidator.Records(path).Select(r => (r.Line, r.Fields)).ToList(), new RecordComparer());
+
+            // Whatever a field holds, Field writes it and Records reads it back the same.
+            var random = new Random(7);
+            string[] parts = ["a", ",", "\"", "\n", "\r\n", " ", "\u00e9", "1.5"];
+            var rows = Enumerable.Range(0, 50).Select(_ => new[] { "x" + random.Next(), string.Concat(Enumerable.Range(0, random.Next(1, 6)).Select(_ => parts[random.Next(parts.Length)])) }).ToList();
+            File.WriteAllText(path, "key,value\n" + string.Concat(rows.Select(r => $"{CsvValidator.Field(r[0])},{CsvValidator.Field(r[1])}\n")));
+            Assert.Equal(rows, CsvValidator.Records(path).Skip(1).Select(r => r.Fields).ToList(), new RecordComparer());
+
+            File.WriteAllText(path, "key,value\n1,\"open\n");
+            Assert.Equal(2, Assert.Throws<DataFormatException>(() => CsvValidator.Records(path).ToList()).Line);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private sealed class RecordComparer : IEqualityComparer<(long, string[])>, IEqualityComparer<string[]>
+    {
+        public bool Equals((long, string[]) x, (long, string[]) y) => x.Item1 == y.Item1 && Equals(x.Item2, y.Item2);
+        public int GetHashCode((long, string[]) obj) => obj.Item1.GetHashCode();
+        public bool Equals(string[]? x, string[]? y) => x!.SequenceEqual(y!);
+        public int GetHashCode(string[] obj) => obj.Length;
+    }
 }
