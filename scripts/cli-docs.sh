@@ -21,7 +21,9 @@ commands=(
   echo
   echo "Every command that talks to a server takes \`--url\`, \`--token\` and \`--output table|json\`. Without them it uses"
   echo "\`STRATUS_URL\`/\`STRATUS_TOKEN\`, then the credentials saved by \`stratus login\` (\`~/.stratus/credentials.json\`), then"
-  echo "the local server's \`server.json\` and \`admin.token\` in \`STRATUS_HOME\` (default \`~/.stratus\`)."
+  echo "the local server's \`server.json\` and \`admin.token\` in \`STRATUS_HOME\` (default \`~/.stratus\`). A server whose certificate"
+  echo "no authority vouches for (\`stratus up --tls\`) is trusted by its SHA-256 fingerprint: \`STRATUS_FINGERPRINT\`, the one"
+  echo "saved by \`stratus login --fingerprint\`, or the local server's own."
   echo "Errors go to stderr as one line (\`error: ...\`) with exit code 1."
   echo
   for c in "${commands[@]}"; do

@@ -5,8 +5,12 @@ using Stratus.Server.Security;
 
 namespace Stratus.Cli;
 
-/// <summary>Where the server is and which token to present, found in this order: flags, <c>STRATUS_URL</c>/<c>STRATUS_TOKEN</c>, the saved login, the local server's files.</summary>
-internal sealed record Connection(string Url, string Token)
+/// <summary>
+/// Where the server is and which token to present, found in this order: flags, <c>STRATUS_URL</c>/<c>STRATUS_TOKEN</c>,
+/// the saved login, the local server's files; with the fingerprint of a certificate to trust that no authority vouches
+/// for (<c>STRATUS_FINGERPRINT</c>, the saved login's, or the local server's own).
+/// </summary>
+internal sealed record Connection(string Url, string Token, string? Fingerprint = null)
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
@@ -18,34 +22,36 @@ internal sealed record Connection(string Url, string Token)
     {
         url ??= Environment.GetEnvironmentVariable("STRATUS_URL");
         token ??= Environment.GetEnvironmentVariable("STRATUS_TOKEN");
-        if (url is null || token is null)
+        var fingerprint = Environment.GetEnvironmentVariable("STRATUS_FINGERPRINT");
+        var saved = ReadJson(CredentialsPath);
+        if (saved is not null && (url is null || url == saved.GetValueOrDefault("url")))
         {
-            var saved = ReadJson(CredentialsPath);
-            if (saved is not null && (url is null || url == saved.GetValueOrDefault("url")))
-            {
-                url ??= saved.GetValueOrDefault("url");
-                token ??= saved.GetValueOrDefault("token");
-            }
+            url ??= saved.GetValueOrDefault("url");
+            token ??= saved.GetValueOrDefault("token");
+            fingerprint ??= saved.GetValueOrDefault("fingerprint");
         }
+        // A server on this machine: its data directory holds the URL it bound, its certificate's fingerprint and the admin token.
+        var local = ReadJson(Path.Combine(Home, "server.json"));
         if (token is null)
         {
-            // A server on this machine: its data directory holds the URL it bound and the admin token.
-            url ??= ReadJson(Path.Combine(Home, "server.json"))?.GetValueOrDefault("url");
+            url ??= local?.GetValueOrDefault("url");
             var adminToken = Path.Combine(Home, "admin.token");
             if (File.Exists(adminToken)) token = File.ReadAllText(adminToken).Trim();
         }
         url ??= DefaultUrl;
+        if (local is not null && url == local.GetValueOrDefault("url")) fingerprint ??= local.GetValueOrDefault("fingerprint");
         return token is { Length: > 0 }
-            ? new Connection(url, token)
+            ? new Connection(url, token, fingerprint)
             : throw new InvalidOperationException($"no token for {url}: run `stratus login --url {url} --token <token>`, set STRATUS_TOKEN, or start a local server with `stratus up`");
     }
 
-    public StratusClient CreateClient() => StratusClient.Create(Url, Token);
+    public StratusClient CreateClient() => StratusClient.Create(Url, Token, fingerprint: Fingerprint);
 
-    public static void Save(string url, string token)
+    public static void Save(string url, string token, string? fingerprint)
     {
         Directory.CreateDirectory(Home);
         var values = new Dictionary<string, string> { ["url"] = url, ["token"] = token };
+        if (fingerprint is not null) values["fingerprint"] = fingerprint;
         SecretFile.Write(CredentialsPath, JsonSerializer.Serialize(values, StratusJsonContext.Default.DictionaryStringString));
     }
 

@@ -16,10 +16,10 @@ internal static class Demo
     public const string Model = "fraud-detector";
     public const string Endpoint = "fraud";
 
-    public static async Task RunAsync(string url, string dataDir, CancellationToken ct)
+    public static async Task RunAsync(string url, string dataDir, string? fingerprint, CancellationToken ct)
     {
         var token = (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"), ct)).Trim();
-        var client = StratusClient.Create(url, token);
+        var client = StratusClient.Create(url, token, fingerprint: fingerprint);
         var csv = Path.Combine(dataDir, "tmp", "demo-card-transactions.csv");
         await File.WriteAllTextAsync(csv, Transactions(20_000, seed: 2026), ct);
         try
@@ -78,6 +78,7 @@ internal static class Demo
     /// <summary>The command a newcomer pastes: it reads the token from the data directory rather than printing it again.</summary>
     public static string Curl(string url, string dataDir) =>
         $"curl -s -X POST {url}/api/v1/endpoints/{Endpoint}/predict " +
+        (url.StartsWith("https://", StringComparison.Ordinal) ? $"--cacert '{Stratus.Server.Security.ServerCertificate.GeneratedPaths(dataDir).Pem}' " : "") +
         $"-H \"Authorization: Bearer $(cat '{Path.Combine(dataDir, "admin.token")}')\" -H 'Content-Type: application/json' " +
         "-d '{\"instances\": [{\"amount\": 1840.5, \"merchant_category\": \"electronics\", \"hour\": 3, \"distance_km\": 412.0, \"card_present\": 0, \"customer_age\": 34, \"transactions_last_24h\": 9}, " +
         "{\"amount\": 23.4, \"merchant_category\": \"grocery\", \"hour\": 18, \"distance_km\": 2.1, \"card_present\": 1, \"customer_age\": 51, \"transactions_last_24h\": 2}]}'";

@@ -51,13 +51,19 @@ internal static class GlobalOptions
             }
             catch (HttpRequestException ex)
             {
-                return Fail($"cannot reach Stratus at {connection.Url}: {ex.Message} (is `stratus up` running?)");
+                return Fail(Unreachable(connection.Url, ex));
             }
             catch (Exception ex) when (ex is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
             {
                 return Fail(ex.Message);
             }
         };
+
+    /// <summary>Why a server could not be reached, and what to do: an untrusted certificate is not a server that is down.</summary>
+    public static string Unreachable(string url, HttpRequestException ex) =>
+        ex.InnerException is System.Security.Authentication.AuthenticationException
+            ? $"cannot reach Stratus at {url}: its certificate is not trusted; pass its SHA-256 fingerprint (stratus login --url {url} --fingerprint ..., or STRATUS_FINGERPRINT), which `stratus up --tls` prints"
+            : $"cannot reach Stratus at {url}: {ex.Message} (is `stratus up` running?)";
 
     public static int Fail(string message)
     {

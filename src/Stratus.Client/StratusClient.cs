@@ -49,10 +49,22 @@ public sealed class StratusClient
         Monitoring = new MonitoringClient(this);
     }
 
-    /// <summary>Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>.</summary>
-    public static StratusClient Create(string baseUrl, string token, TimeSpan? timeout = null)
+    /// <summary>
+    /// Creates a client for <paramref name="baseUrl"/> authenticating with <paramref name="token"/>. With
+    /// <paramref name="fingerprint"/> (the SHA-256 of the server's certificate, hex, colons optional) an HTTPS server
+    /// whose certificate no authority vouches for (<c>stratus up --tls</c>) is trusted when its certificate is that one.
+    /// </summary>
+    public static StratusClient Create(string baseUrl, string token, TimeSpan? timeout = null, string? fingerprint = null)
     {
-        var http = new HttpClient { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromMinutes(30) };
+        var handler = new SocketsHttpHandler();
+        if (fingerprint is { Length: > 0 })
+        {
+            var pinned = fingerprint.Replace(":", "", StringComparison.Ordinal);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                errors == System.Net.Security.SslPolicyErrors.None
+                || (certificate is not null && Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate.GetRawCertData())).Equals(pinned, StringComparison.OrdinalIgnoreCase));
+        }
+        var http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromMinutes(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new StratusClient(http);
     }

@@ -71,11 +71,14 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private ServerProcess(Process process, string home, int port)
+    private readonly string _scheme;
+
+    private ServerProcess(Process process, string home, int port, bool https = false)
     {
         _process = process;
         Home = home;
         Port = port;
+        _scheme = https ? "https" : "http";
         process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -86,7 +89,20 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    public string Url => $"http://127.0.0.1:{Port}";
+    public string Url => $"{_scheme}://127.0.0.1:{Port}";
+
+    /// <summary>The fingerprint of the certificate the server wrote in its <c>server.json</c> (<c>--tls</c>), or null.</summary>
+    public static string? Fingerprint(string home)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(home, "server.json")))?.GetValueOrDefault("fingerprint");
+        }
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
 
     public int Pid => _process.Id;
 
@@ -146,8 +162,18 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         var info = Stratus.StartInfo(home, args);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
-        var server = new ServerProcess(Process.Start(info)!, home, p);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var server = new ServerProcess(Process.Start(info)!, home, p, extra.Contains("--tls"));
+        // Over HTTPS, the certificate the server says it made is the one trusted (never any certificate).
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions =
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) => errors == System.Net.Security.SslPolicyErrors.None
+                    || (certificate is not null && Fingerprint(home) is { } pinned
+                        && Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate.GetRawCertData())) == pinned.Replace(":", "", StringComparison.Ordinal)),
+            },
+        })
+        { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
         {

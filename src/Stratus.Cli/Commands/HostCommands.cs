@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Stratus.Server.Hosting;
+using Stratus.Server.Security;
 
 namespace Stratus.Cli.Commands;
 
@@ -14,12 +15,14 @@ internal static class HostCommands
         var host = new Option<string>("--host") { Description = "Address to bind; anything but loopback also needs --allowed-hosts", DefaultValueFactory = _ => "127.0.0.1" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "Host names to answer to, ';'-separated (default: localhost;127.0.0.1;[::1])" };
         var demo = new Option<bool>("--demo") { Description = "Load a card-fraud dataset, train, register and deploy a model, and print a curl command to try it" };
-        var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts, demo };
+        var tls = new Option<bool>("--tls") { Description = "Serve HTTPS with a self-signed certificate made on first start (in DATA_DIR/tls); its fingerprint is printed for clients to pin" };
+        var command = new Command("up", "Run the whole platform on this machine: API, Orleans silo, SQLite, local storage") { dataDir, port, host, allowedHosts, demo, tls };
         command.SetAction((result, ct) => RunAsync([], result.GetValue(demo), o =>
         {
             if (result.GetValue(dataDir) is { } d) o.Storage.DataDir = d;
             var h = result.GetValue(host)!;
-            o.Host.Urls = $"http://{(h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : h)}:{result.GetValue(port)}";
+            o.Host.Tls = result.GetValue(tls);
+            o.Host.Urls = $"{(o.Host.Tls ? "https" : "http")}://{(h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : h)}:{result.GetValue(port)}";
             if (result.GetValue(allowedHosts) is { } a) o.Host.AllowedHosts = a;
         }, ct));
         return command;
@@ -135,11 +138,21 @@ internal static class HostCommands
             var options = app.Services.GetRequiredService<StratusOptions>();
             AnsiConsole.MarkupLine($"[green]Stratus is up[/] at [bold]{Markup.Escape(string.Join(", ", urls))}[/]  (data: {Markup.Escape(options.Storage.DataDir)})");
             AnsiConsole.MarkupLine($"Web console: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/   API reference: {Markup.Escape(urls.Count > 0 ? urls[0] : "")}/docs/v1   Stop with Ctrl-C.");
+            var certificate = app.Services.GetService<System.Security.Cryptography.X509Certificates.X509Certificate2>();
+            var fingerprint = certificate is null ? null : ServerCertificate.Fingerprint(certificate);
+            if (fingerprint is not null)
+            {
+                // What a person compares in the browser, and what clients elsewhere pin (never a secret): plain lines,
+                // never wrapped, so that they copy whole.
+                Console.WriteLine($"TLS certificate SHA-256 fingerprint: {fingerprint}");
+                if (options.Host.Tls && string.IsNullOrEmpty(options.Host.HttpsCertificate))
+                    Console.WriteLine($"  self-signed, in {ServerCertificate.GeneratedPaths(options.Storage.DataDir).Pem}; elsewhere: stratus login --url URL --fingerprint {fingerprint}");
+            }
             if (demo)
             {
                 try
                 {
-                    await Demo.RunAsync(urls[0], options.Storage.DataDir, app.Lifetime.ApplicationStopping);
+                    await Demo.RunAsync(urls[0], options.Storage.DataDir, fingerprint, app.Lifetime.ApplicationStopping);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

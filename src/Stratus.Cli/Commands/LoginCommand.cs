@@ -9,8 +9,15 @@ internal static class LoginCommand
 {
     public static Command Create()
     {
+        var fingerprint = new Option<string?>("--fingerprint")
+        {
+            Description = "The SHA-256 fingerprint of the server's certificate, to trust one that no authority vouches for (stratus up --tls prints it)",
+        };
         var command = new Command("login", "Check a token against a server and save both (mode 0600) for later commands; the token comes from standard input " +
-            "(stratus login --url URL < token-file) or a prompt, so that it never shows in the process list");
+            "(stratus login --url URL < token-file) or a prompt, so that it never shows in the process list")
+        {
+            fingerprint,
+        };
         command.SetAction(async (result, ct) =>
         {
             var url = result.GetValue(GlobalOptions.Url);
@@ -19,8 +26,9 @@ internal static class LoginCommand
             if (string.IsNullOrEmpty(token)) return GlobalOptions.Fail("login needs a token: on standard input (stratus login --url URL < token-file), at the prompt, or with --token");
             try
             {
-                var me = await StratusClient.Create(url, token).WhoAmIAsync(ct);
-                Connection.Save(url, token);
+                var pinned = result.GetValue(fingerprint);
+                var me = await StratusClient.Create(url, token, fingerprint: pinned).WhoAmIAsync(ct);
+                Connection.Save(url, token, pinned);
                 GlobalOptions.Print(result, me, StratusJsonContext.Default.WhoAmI,
                     m => AnsiConsole.MarkupLine($"Logged in to {GlobalOptions.Esc(url)} as [bold]{GlobalOptions.Esc(m.Name)}[/] ({GlobalOptions.Esc(m.Role)}); saved to {GlobalOptions.Esc(Connection.CredentialsPath)}"));
                 return 0;
@@ -31,7 +39,7 @@ internal static class LoginCommand
             }
             catch (HttpRequestException ex)
             {
-                return GlobalOptions.Fail($"cannot reach {url}: {ex.Message}");
+                return GlobalOptions.Fail(GlobalOptions.Unreachable(url, ex));
             }
         });
         return command;

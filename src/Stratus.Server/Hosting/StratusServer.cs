@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -52,6 +53,8 @@ public static partial class StratusServer
         ["--store"] = "Stratus:Store",
         ["--s3-endpoint"] = "Stratus:S3Endpoint",
         ["--log-format"] = "Stratus:LogFormat",
+        ["--https-certificate"] = "Stratus:HttpsCertificate",
+        ["--https-certificate-key"] = "Stratus:HttpsCertificateKey",
         ["--cluster"] = "Stratus:Cluster",
         ["--advertise-address"] = "Stratus:AdvertiseAddress",
     };
@@ -97,10 +100,14 @@ public static partial class StratusServer
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
 
         builder.WebHost.UseUrls(host.Urls);
+        // The https:// URLs' certificate: the operator's, or one made on first start (Tls).
+        var certificate = ServerCertificate.Load(host, options.Storage.DataDir);
+        if (certificate is not null) builder.Services.AddSingleton(certificate);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = host.MaxJsonBodyBytes;
             k.AddServerHeader = false;
+            if (certificate is not null) k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate);
         });
         builder.Services.AddHostFiltering(h => h.AllowedHosts = host.AllowedHosts.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
@@ -190,6 +197,8 @@ public static partial class StratusServer
         await app.StartAsync(ct);
         var urls = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
         var info = new Dictionary<string, string> { ["url"] = urls.FirstOrDefault() ?? options.Host.Urls };
+        // What a local CLI pins a certificate no authority vouches for by.
+        if (app.Services.GetService<X509Certificate2>() is { } certificate) info["fingerprint"] = ServerCertificate.Fingerprint(certificate);
         SecretFile.Write(Path.Combine(dataDir, "server.json"), JsonSerializer.Serialize(info, StratusJsonContext.Default.DictionaryStringString));
         if (adminToken is not null && options.Security.PrintAdminToken)
         {

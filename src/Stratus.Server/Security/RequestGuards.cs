@@ -218,6 +218,8 @@ internal sealed class BrowserGuardMiddleware(RequestDelegate next, IProblemDetai
         headers["Referrer-Policy"] = "same-origin";
         headers.ContentSecurityPolicy = ContentSecurityPolicy;
         var request = context.Request;
+        // Over HTTPS, browsers are told to come back over HTTPS only (a year; not the subdomains, which may be others').
+        if (request.IsHttps) headers.StrictTransportSecurity = "max-age=31536000";
         var console = request.Path.StartsWithSegments("/_blazor")
             || (HttpMethods.IsPost(request.Method) && (request.Path.Equals(WebConsole.ConsoleEndpoints.SignInPath, StringComparison.Ordinal) || request.Path.Equals(WebConsole.ConsoleEndpoints.SignOutPath, StringComparison.Ordinal)));
         if (console && request.Headers.Origin is [{ } origin] && !SameOrigin(origin, request))

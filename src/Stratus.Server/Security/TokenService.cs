@@ -128,21 +128,3 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
 
     private static TokenInfo ToInfo(TokenRow r) => new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt);
 }
-
-/// <summary>Writes small secret files readable by their owner only, atomically.</summary>
-public static class SecretFile
-{
-    public static void Write(string path, string content)
-    {
-        var temp = path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var file = new FileStream(temp, options))
-        {
-            file.Write(Encoding.UTF8.GetBytes(content));
-            file.Flush(flushToDisk: true);
-        }
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temp, path, overwrite: true);
-    }
-}
