@@ -10,7 +10,8 @@ namespace Stratus.Server.Security;
 /// The certificate a node serves HTTPS with: the operator's (<see cref="HostSettings.HttpsCertificate"/>, PEM or
 /// PKCS#12), or with <see cref="HostSettings.Tls"/> one made on first start in <c>&lt;DataDir&gt;/tls/</c> and kept for
 /// later starts: self-signed for this machine's loopback names, its SHA-256 fingerprint printed so that a client can
-/// pin it (<c>stratus login --fingerprint</c>, <c>curl --cacert DATADIR/tls/server.crt</c>).
+/// pin it (<c>stratus login --fingerprint</c>, <c>curl --cacert DATADIR/tls/server.crt</c>). A made certificate lasts two
+/// years and is made again (a new fingerprint) once less than 30 days are left.
 /// </summary>
 public static class ServerCertificate
 {
