@@ -96,10 +96,16 @@ public sealed class StratusClient
     /// <summary>The identity behind the token.</summary>
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct = default) => GetAsync("api/v1/whoami", StratusJsonContext.Default.WhoAmI, ct);
 
-    /// <summary>Reads the audit log, newest first.</summary>
-    public Task<Page<AuditEntry>> AuditAsync(string? actor = null, string? outcome = null, int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>
-        GetAsync(Query("api/v1/audit", ("actor", actor), ("outcome", outcome), ("page_size", pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("page_token", pageToken)),
+    /// <summary>Reads the audit log, newest first; with <paramref name="since"/>, only rows from that time on.</summary>
+    public Task<Page<AuditEntry>> AuditAsync(string? actor = null, string? outcome = null, int? pageSize = null, string? pageToken = null, DateTimeOffset? since = null,
+        CancellationToken ct = default) =>
+        GetAsync(Query("api/v1/audit", ("actor", actor), ("outcome", outcome), ("since", since?.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture)),
+                ("page_size", pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("page_token", pageToken)),
             StratusJsonContext.Default.PageAuditEntry, ct);
+
+    /// <summary>Checks the audit log's hash chain.</summary>
+    public Task<AuditVerification> VerifyAuditAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/audit/verify", StratusJsonContext.Default.AuditVerification, ct);
 
     /// <summary>The deployment's nodes (servers and workers): the live ones first, then those lost or stopped within the last hour.</summary>
     public Task<IReadOnlyList<NodeInfo>> NodesAsync(CancellationToken ct = default) =>

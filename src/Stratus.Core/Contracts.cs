@@ -198,7 +198,13 @@ public sealed record CreatedToken(TokenInfo Info, string Token);
 /// <param name="RemoteAddress">Client address.</param>
 /// <param name="Detail">What was done, in words: for console actions, policy decisions and automatic roll backs.</param>
 public sealed record AuditEntry(long Id, DateTimeOffset Time, string Actor, string? Role, string Method, string Path, int Status, string Outcome, string? RemoteAddress,
-    string? Detail = null);
+    string? Detail = null, string? PrevHash = null, string? Hash = null);
+
+/// <summary>
+/// What <c>GET /api/v1/audit/verify</c> found walking the audit chain: intact, or the first row that breaks it and why.
+/// <c>Head</c> is the last intact row's hash: kept elsewhere, it also shows later that no row was cut off the end.
+/// </summary>
+public sealed record AuditVerification(bool Intact, long Rows, long Unchained, string? Head, long? BrokenAt, string? Reason);
 
 /// <summary>What a storage garbage collection removed.</summary>
 public sealed record GcResult(int BlobsDeleted, long BytesFreed);
@@ -732,6 +738,8 @@ public static class StratusJson
 [JsonSerializable(typeof(CreateTokenRequest))]
 [JsonSerializable(typeof(CreatedToken))]
 [JsonSerializable(typeof(Page<AuditEntry>))]
+[JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(AuditVerification))]
 [JsonSerializable(typeof(GcResult))]
 [JsonSerializable(typeof(RegisteredModelInfo))]
 [JsonSerializable(typeof(ExperimentInfo))]

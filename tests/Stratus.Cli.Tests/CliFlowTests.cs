@@ -264,6 +264,20 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(0, audit.ExitCode);
         Assert.Contains("\"actor\":\"dana\"", audit.Out);
         Assert.Contains("\"outcome\":\"refused\"", audit.Out);
+
+        // The chain holds, and exports for a SIEM as JSON lines, oldest first, each row with its hashes; a viewer may do neither.
+        var admin = new[] { "--token", (await File.ReadAllTextAsync(Path.Combine(_home, "admin.token"))).Trim(), "--url", _server.Url };
+        var verified = await Cli(["audit", "verify", .. admin]);
+        Assert.True(verified.ExitCode == 0, verified.Err);
+        Assert.Contains("intact:", verified.Out);
+        var exported = Path.Combine(_home, "audit.jsonl");
+        var export = await Cli(["audit", "export", "--since", "1h", "--out", exported, .. admin]);
+        Assert.True(export.ExitCode == 0, export.Err);
+        var rows = (await File.ReadAllLinesAsync(exported)).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Contains(rows, l => l.GetProperty("actor").GetString() == "dana");
+        Assert.Equal(rows.Select(l => l.GetProperty("id").GetInt64()).Order(), rows.Select(l => l.GetProperty("id").GetInt64()));
+        Assert.All(rows.Skip(1).Zip(rows), p => Assert.Equal(p.Second.GetProperty("hash").GetString(), p.First.GetProperty("prev_hash").GetString()));
+        Assert.Equal(1, (await Cli("audit", "verify")).ExitCode);
     }
 
 

@@ -89,14 +89,14 @@ internal static class AutoMlCommand
         return new Rows(bar, Leaderboard(TrialLog.Rank(trials, metric), metric), new Markup($"[grey]{Esc(status)}[/]"));
     }
 
-    /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h</c> or <c>120</c>, in seconds.</summary>
+    /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h</c>, <c>7d</c> or <c>120</c>, in seconds.</summary>
     internal static int Seconds(string text, string option = "--budget")
     {
         var t = text.Trim().ToLowerInvariant();
         var unit = t.Length > 0 && char.IsLetter(t[^1]) ? t[^1] : 's';
         var number = char.IsLetter(t[^1]) ? t[..^1] : t;
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0 || unit is not ('s' or 'm' or 'h'))
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0 || unit is not ('s' or 'm' or 'h' or 'd'))
             throw new ArgumentException($"{option}: '{text}' is not a duration such as 90s, 5m or 1h");
-        return (int)Math.Round(value * unit switch { 'h' => 3600, 'm' => 60, _ => 1 });
+        return (int)Math.Round(value * unit switch { 'd' => 86_400, 'h' => 3600, 'm' => 60, _ => 1 });
     }
 }

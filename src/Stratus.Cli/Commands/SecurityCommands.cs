@@ -49,7 +49,7 @@ internal static class SecurityCommands
         var pageToken = new Option<string?>("--page-token") { Description = "Token from the previous page" };
         var command = new Command("audit", "Read the append-only audit log, newest first (admin)") { actor, outcome, pageToken };
         command.SetAction(Remote(async (result, client, ct) =>
-            Print(result, await client.AuditAsync(result.GetValue(actor), result.GetValue(outcome), null, result.GetValue(pageToken), ct), StratusJsonContext.Default.PageAuditEntry, p =>
+            Print(result, await client.AuditAsync(result.GetValue(actor), result.GetValue(outcome), null, result.GetValue(pageToken), ct: ct), StratusJsonContext.Default.PageAuditEntry, p =>
             {
                 var table = NewTable("Time", "Actor", "Request", "Status", "Outcome", "From");
                 foreach (var e in p.Items)
@@ -57,6 +57,54 @@ internal static class SecurityCommands
                 AnsiConsole.Write(table);
                 PageHint(p.NextPageToken);
             })));
+
+        var verify = new Command("verify", "Check the audit log's hash chain: every row follows the one before it and still matches its hash; names the first row that breaks it (exit code 2)");
+        verify.SetAction(async (result, ct) =>
+        {
+            var intact = true;
+            var run = Remote(async (r, client, token) =>
+            {
+                var v = await client.VerifyAuditAsync(token);
+                intact = v.Intact;
+                Print(r, v, StratusJsonContext.Default.AuditVerification, x => AnsiConsole.MarkupLine(x.Intact
+                    ? $"[green]intact[/]: {x.Rows - x.Unchained:N0} rows chained{(x.Unchained > 0 ? $" ({x.Unchained:N0} older rows written before the chain)" : "")}; head {Esc(x.Head ?? "-")}"
+                    : $"[red]broken[/] at row {x.BrokenAt}: {Esc(x.Reason)} ({x.Rows - 1 - x.Unchained:N0} rows before it intact)"));
+            });
+            var code = await run(result, ct);
+            return code != 0 ? code : intact ? 0 : 2;
+        });
+        command.Subcommands.Add(verify);
+
+        var since = new Option<string>("--since") { Description = "How far back: 90m, 12h, 7d ...", DefaultValueFactory = _ => "1d" };
+        var output = new Option<FileInfo?>("--out") { Description = "The file to write (default: standard output)" };
+        var export = new Command("export", "Write the audit log as JSON lines, oldest first, for a SIEM (admin)") { since, output };
+        export.SetAction(Remote(async (result, client, ct) =>
+        {
+            var from = DateTimeOffset.UtcNow.AddSeconds(-AutoMlCommand.Seconds(result.GetValue(since)!, "--since"));
+            // Pages come newest first; a SIEM wants them in order. A page at a time, then reversed as a whole.
+            var entries = new List<AuditEntry>();
+            string? page = null;
+            do
+            {
+                var p = await client.AuditAsync(pageSize: 1000, pageToken: page, ct: ct, since: from);
+                entries.AddRange(p.Items);
+                page = p.NextPageToken;
+            }
+            while (page is not null);
+            entries.Reverse();
+            var lines = entries.Select(e => System.Text.Json.JsonSerializer.Serialize(e, StratusJsonContext.Default.AuditEntry));
+            if (result.GetValue(output) is not { } file)
+            {
+                foreach (var line in lines) Console.Out.WriteLine(line);
+                return;
+            }
+            // Whole or not at all: a SIEM never picks up half a file.
+            var temp = file.FullName + ".partial";
+            await File.WriteAllLinesAsync(temp, lines, ct);
+            File.Move(temp, file.FullName, overwrite: true);
+            Console.Error.WriteLine($"Wrote {entries.Count:N0} audit rows since {from:u} to {file.FullName}");
+        }));
+        command.Subcommands.Add(export);
         return command;
     }
 }

@@ -37,7 +37,9 @@ public static class SecurityApi
         tokens.MapDelete("/{id:long}", RevokeToken).WithName("RevokeToken").WithSummary("Revoke a token");
 
         routes.MapGet("/api/v1/audit", ListAudit).WithTags("Security").WithName("ListAudit")
-            .WithSummary("The append-only audit log, newest first").RequireAuthorization(Policies.Admin);
+            .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin);
+        routes.MapGet("/api/v1/audit/verify", VerifyAudit).WithTags("Security").WithName("VerifyAudit")
+            .WithSummary("Checks the audit log's hash chain: intact, or the first row that breaks it and why").RequireAuthorization(Policies.Admin);
         routes.MapPost("/api/v1/admin/gc", CollectGarbage).WithTags("Security").WithName("CollectGarbage")
             .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
     }
@@ -56,17 +58,21 @@ public static class SecurityApi
     private static async Task<Ok<TokenInfo>> RevokeToken(long id, TokenService tokens, CancellationToken ct) =>
         TypedResults.Ok(await tokens.RevokeAsync(id, ct));
 
-    internal static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, int? page_size, string? page_token, CancellationToken ct)
+    internal static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, DateTimeOffset? since, int? page_size, string? page_token, CancellationToken ct)
     {
         var (offset, size) = Paging.Parse(page_size, page_token);
         var query = db.Audit.AsNoTracking();
         if (actor is not null) query = query.Where(a => a.Actor == actor);
         if (outcome is not null) query = query.Where(a => a.Outcome == outcome);
+        if (since is { } from) query = query.Where(a => a.Time >= from);
         var rows = await query.OrderByDescending(a => a.Id).Skip(offset).Take(size + 1)
-            .Select(a => new AuditEntry(a.Id, a.Time, a.Actor, a.Role, a.Method, a.Path, a.Status, a.Outcome, a.RemoteAddress, a.Detail))
+            .Select(a => new AuditEntry(a.Id, a.Time, a.Actor, a.Role, a.Method, a.Path, a.Status, a.Outcome, a.RemoteAddress, a.Detail, a.PrevHash, a.Hash))
             .ToListAsync(ct);
         return Paging.Build(rows, offset, size);
     }
+
+    private static async Task<Ok<AuditVerification>> VerifyAudit(StratusDb db, CancellationToken ct) =>
+        TypedResults.Ok(await AuditChain.VerifyAsync(db, ct));
 
     private static async Task<Ok<GcResult>> CollectGarbage(BlobCollector collector, CancellationToken ct) =>
         TypedResults.Ok(await collector.CollectAsync(ct));

@@ -28,6 +28,12 @@ public sealed class AuditRow
 
     /// <summary>What was done, in words, for actions that are not plain API requests (console actions, policy decisions, automatic roll backs).</summary>
     public string? Detail { get; set; }
+
+    /// <summary>The hash of the row before this one (<see cref="AuditChain"/>); null for the first, and for rows written before the chain.</summary>
+    public string? PrevHash { get; set; }
+
+    /// <summary>This row's hash over <see cref="PrevHash"/> and its contents (<see cref="AuditChain"/>); null for rows written before the chain.</summary>
+    public string? Hash { get; set; }
 }
 
 internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenRow>, IEntityTypeConfiguration<AuditRow>
@@ -43,5 +49,7 @@ internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenR
     {
         b.ToTable("audit_log");
         b.HasIndex(x => x.Time);
+        b.Property(x => x.PrevHash).HasMaxLength(64);
+        b.Property(x => x.Hash).HasMaxLength(64);
     }
 }

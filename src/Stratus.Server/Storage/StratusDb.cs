@@ -52,12 +52,48 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
 
     /// <summary>Whether metric points go in through PostgreSQL's binary COPY rather than prepared INSERTs.</summary>
     internal abstract bool BulkCopy { get; }
+
+    /// <summary>
+    /// Saves; new audit rows are first linked at the end of the audit chain (<see cref="AuditChain"/>), in a transaction
+    /// (the caller's, or one of its own) that holds the chain's lock from reading its last hash to the insert.
+    /// </summary>
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        var audit = ChangeTracker.Entries<AuditRow>().Where(e => e.State == EntityState.Added).Select(e => e.Entity).ToList();
+        if (audit.Count == 0) return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        var own = Database.CurrentTransaction is null ? await Database.BeginTransactionAsync(cancellationToken) : null;
+        try
+        {
+            await LockAuditChainAsync(cancellationToken);
+            var previous = await Audit.AsNoTracking().OrderByDescending(a => a.Id).Select(a => a.Hash).FirstOrDefaultAsync(cancellationToken);
+            foreach (var row in audit) previous = AuditChain.Link(row, previous);
+            var saved = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+            if (own is not null) await own.CommitAsync(cancellationToken);
+            return saved;
+        }
+        finally
+        {
+            if (own is not null) await own.DisposeAsync();
+        }
+    }
+
+    /// <inheritdoc cref="SaveChangesAsync(bool, CancellationToken)"/>
+    public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
+        ChangeTracker.Entries<AuditRow>().Any(e => e.State == EntityState.Added)
+            ? SaveChangesAsync(acceptAllChangesOnSuccess).GetAwaiter().GetResult()
+            : base.SaveChanges(acceptAllChangesOnSuccess);
+
+    /// <summary>Makes writers of audit rows take turns at the chain's end, within the current transaction.</summary>
+    private protected abstract Task LockAuditChainAsync(CancellationToken ct);
 }
 
 /// <summary>The embedded metadata database: a SQLite file in the data directory.</summary>
 public sealed class SqliteStratusDb(DbContextOptions<SqliteStratusDb> options) : StratusDb(options)
 {
     internal override bool BulkCopy => false;
+
+    // A SQLite transaction begins IMMEDIATE (Microsoft.Data.Sqlite's default): it holds the one write lock from its start.
+    private protected override Task LockAuditChainAsync(CancellationToken ct) => Task.CompletedTask;
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -75,6 +111,11 @@ public sealed class SqliteStratusDb(DbContextOptions<SqliteStratusDb> options) :
 public sealed class PostgresStratusDb(DbContextOptions<PostgresStratusDb> options) : StratusDb(options)
 {
     internal override bool BulkCopy => true;
+
+    // The advisory lock that orders writers of the audit chain, held until the transaction ends: 0x5354524154555301
+    // ("STRATUS", 1).
+    private protected override Task LockAuditChainAsync(CancellationToken ct) =>
+        Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(6004514643732943617)", ct);
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {

@@ -714,6 +714,10 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Property<string>("Detail")
                         .HasColumnType("text");
 
+                    b.Property<string>("Hash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<string>("Method")
                         .IsRequired()
                         .HasColumnType("text");
@@ -725,6 +729,10 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Property<string>("Path")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<string>("PrevHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
 
                     b.Property<string>("RemoteAddress")
                         .HasColumnType("text");
