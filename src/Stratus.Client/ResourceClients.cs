@@ -247,9 +247,14 @@ public sealed class ModelsClient(StratusClient client)
 /// <summary>Token operations (admin role).</summary>
 public sealed class TokensClient(StratusClient client)
 {
-    /// <summary>Creates a token; the secret is in the answer only.</summary>
-    public Task<CreatedToken> CreateAsync(string name, string role, CancellationToken ct = default) =>
-        client.SendAsync(HttpMethod.Post, "api/v1/tokens", StratusClient.Json(new CreateTokenRequest(name, role), StratusJsonContext.Default.CreateTokenRequest), StratusJsonContext.Default.CreatedToken, ct);
+    /// <summary>Creates a token that expires after <paramref name="expiresInDays"/> (default: the server's); the secret is in the answer only.</summary>
+    public Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays = null, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/tokens", StratusClient.Json(new CreateTokenRequest(name, role, expiresInDays), StratusJsonContext.Default.CreateTokenRequest),
+            StratusJsonContext.Default.CreatedToken, ct);
+
+    /// <summary>Gives a token a new secret (in the answer only); the old one works until it would have expired.</summary>
+    public Task<CreatedToken> RotateAsync(long id, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, $"api/v1/tokens/{id}/rotate", null, StratusJsonContext.Default.CreatedToken, ct);
 
     /// <summary>Lists tokens.</summary>
     public Task<Page<TokenInfo>> ListAsync(int? pageSize = null, string? pageToken = null, CancellationToken ct = default) =>

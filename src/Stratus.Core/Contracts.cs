@@ -177,11 +177,16 @@ public sealed record AliasChange(string Alias, int? Version, DateTimeOffset Time
 /// <summary>Points an alias such as <c>champion</c> at a version.</summary>
 public sealed record SetAliasRequest(int Version);
 
-/// <summary>An API token (the secret itself is shown only once, at creation).</summary>
-public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt);
+/// <summary>
+/// An API token (the secret itself is shown only once, at creation or rotation). It stops working at
+/// <c>ExpiresAt</c> (none: a token made before tokens expired); after a rotation the previous secret works until
+/// <c>PreviousExpiresAt</c>.
+/// </summary>
+public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt,
+    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null);
 
-/// <summary>Creates a token with a role: viewer, editor or admin.</summary>
-public sealed record CreateTokenRequest(string Name, string Role);
+/// <summary>Creates a token with a role (viewer, editor or admin) that expires after <c>ExpiresInDays</c> (default: the server's <c>TokenLifetime</c>).</summary>
+public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null);
 
 /// <summary>A newly created token and its secret, shown this once.</summary>
 public sealed record CreatedToken(TokenInfo Info, string Token);

@@ -14,11 +14,12 @@ internal static class SecurityCommands
         var name = new Argument<string>("name") { Description = "Who or what the token is for" };
         var role = new Option<string>("--role") { Description = "viewer, editor or admin", DefaultValueFactory = _ => Roles.Viewer };
         role.AcceptOnlyFromAmong([.. Roles.All]);
-        var create = new Command("create", "Create a token; its secret is printed this once") { name, role };
+        var days = new Option<int?>("--expires-days") { Description = "Days until the token stops working (default: the server's TokenLifetime, 90 days)" };
+        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days };
         create.SetAction(Remote(async (result, client, ct) =>
-            Print(result, await client.Tokens.CreateAsync(result.GetValue(name)!, result.GetValue(role)!, ct), StratusJsonContext.Default.CreatedToken, t =>
+            Print(result, await client.Tokens.CreateAsync(result.GetValue(name)!, result.GetValue(role)!, result.GetValue(days), ct), StratusJsonContext.Default.CreatedToken, t =>
             {
-                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}, {Esc(t.Info.Role)}). Store it now; it is not shown again:");
+                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}, {Esc(t.Info.Role)}, expires {When(t.Info.ExpiresAt)}). Store it now; it is not shown again:");
                 Console.WriteLine(t.Token);
             })));
         command.Subcommands.Add(create);
@@ -27,13 +28,23 @@ internal static class SecurityCommands
         list.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Tokens.ListAsync(null, null, ct), StratusJsonContext.Default.PageTokenInfo, p =>
             {
-                var table = NewTable("Id", "Name", "Role", "Created", "Last used", "Revoked");
-                foreach (var t in p.Items) table.AddRow(Esc(t.Id), Esc(t.Name), Esc(t.Role), When(t.CreatedAt), When(t.LastUsedAt), When(t.RevokedAt));
+                var table = NewTable("Id", "Name", "Role", "Created", "Expires", "Last used", "Revoked");
+                foreach (var t in p.Items)
+                    table.AddRow(Esc(t.Id), Esc(t.Name), Esc(t.Role), When(t.CreatedAt), When(t.ExpiresAt) + (t.PreviousExpiresAt is { } old ? $" (old secret until {When(old)})" : ""),
+                        When(t.LastUsedAt), When(t.RevokedAt));
                 AnsiConsole.Write(table);
             })));
         command.Subcommands.Add(list);
 
         var id = new Argument<long>("id") { Description = "Token id" };
+        var rotate = new Command("rotate", "Give a token a new secret, printed this once; the old secret works until it would have expired, so its users can switch with no gap") { id };
+        rotate.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.Tokens.RotateAsync(result.GetValue(id), ct), StratusJsonContext.Default.CreatedToken, t =>
+            {
+                AnsiConsole.MarkupLine($"Rotated token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}): the old secret works until {When(t.Info.PreviousExpiresAt)}, the new one until {When(t.Info.ExpiresAt)}. Store it now:");
+                Console.WriteLine(t.Token);
+            })));
+        command.Subcommands.Add(rotate);
         var revoke = new Command("revoke", "Revoke a token") { id };
         revoke.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Tokens.RevokeAsync(result.GetValue(id), ct), StratusJsonContext.Default.TokenInfo,

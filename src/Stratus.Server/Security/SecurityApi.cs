@@ -35,6 +35,8 @@ public static class SecurityApi
         tokens.MapPost("/", CreateToken).WithName("CreateToken").WithSummary("Create a token with a role; the secret is shown once");
         tokens.MapGet("/", ListTokens).WithName("ListTokens").WithSummary("List tokens (never their secrets)");
         tokens.MapDelete("/{id:long}", RevokeToken).WithName("RevokeToken").WithSummary("Revoke a token");
+        tokens.MapPost("/{id:long}/rotate", RotateToken).WithName("RotateToken")
+            .WithSummary("Give a token a new secret (shown once); the old one works until it would have expired");
 
         routes.MapGet("/api/v1/audit", ListAudit).WithTags("Security").WithName("ListAudit")
             .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin);
@@ -48,7 +50,7 @@ public static class SecurityApi
 
     private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, CancellationToken ct)
     {
-        var created = await tokens.CreateAsync(request.Name, request.Role, ct);
+        var created = await tokens.CreateAsync(request.Name, request.Role, request.ExpiresInDays, ct);
         return TypedResults.Created($"/api/v1/tokens/{created.Info.Id}", created);
     }
 
@@ -57,6 +59,9 @@ public static class SecurityApi
 
     private static async Task<Ok<TokenInfo>> RevokeToken(long id, TokenService tokens, CancellationToken ct) =>
         TypedResults.Ok(await tokens.RevokeAsync(id, ct));
+
+    private static async Task<Ok<CreatedToken>> RotateToken(long id, TokenService tokens, CancellationToken ct) =>
+        TypedResults.Ok(await tokens.RotateAsync(id, ct));
 
     internal static async Task<Page<AuditEntry>> ListAudit(StratusDb db, string? actor, string? outcome, DateTimeOffset? since, int? page_size, string? page_token, CancellationToken ct)
     {

@@ -12,6 +12,14 @@ public sealed class TokenRow
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
     public DateTimeOffset? LastUsedAt { get; set; }
+
+    /// <summary>When the secret stops working; null for tokens made before tokens expired.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>The hash of the secret a rotation replaced, which works until <see cref="PreviousExpiresAt"/>.</summary>
+    public string? PreviousHash { get; set; }
+
+    public DateTimeOffset? PreviousExpiresAt { get; set; }
 }
 
 public sealed class AuditRow
@@ -42,6 +50,7 @@ internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenR
     {
         b.ToTable("tokens");
         b.HasIndex(x => x.Hash).IsUnique();
+        b.HasIndex(x => x.PreviousHash);
         b.HasIndex(x => x.Name).IsUnique();
     }
 

@@ -14,11 +14,19 @@ public sealed class SecuritySettings
     /// <summary>Whether to print where the admin token the first start creates is kept (the token itself is never printed). Default: true.</summary>
     public bool PrintAdminToken { get; set; } = true;
 
+    /// <summary>How long a token works when its creator names no lifetime, and what a rotation gives the new secret. Default: 90 days.</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>The longest lifetime a token may be created with. Default: 365 days.</summary>
+    public TimeSpan MaxTokenLifetime { get; set; } = TimeSpan.FromDays(365);
+
     public SettingProblems Problems()
     {
         var problems = new SettingProblems();
         problems.AtLeast(nameof(AuthFailureBurst), AuthFailureBurst, 1);
         problems.Positive(nameof(AuthFailureWindow), AuthFailureWindow);
+        problems.Positive(nameof(TokenLifetime), TokenLifetime);
+        if (TokenLifetime > MaxTokenLifetime) problems.Add($"Stratus:{nameof(TokenLifetime)} is {TokenLifetime}; it must not exceed Stratus:{nameof(MaxTokenLifetime)} ({MaxTokenLifetime})");
         return problems;
     }
 }

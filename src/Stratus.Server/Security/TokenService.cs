@@ -10,22 +10,57 @@ namespace Stratus.Server.Security;
 /// <summary>The identity a valid token stands for.</summary>
 public sealed record Principal(long TokenId, string Name, string Role);
 
-/// <summary>Creates, checks and revokes API tokens. Only SHA-256 hashes of tokens are stored.</summary>
-public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock)
+/// <summary>
+/// Creates, checks, rotates and revokes API tokens. Only SHA-256 hashes of tokens are stored. Every token expires
+/// (<see cref="SecuritySettings.TokenLifetime"/>, at most <see cref="SecuritySettings.MaxTokenLifetime"/>); a rotation
+/// gives a token a new secret while the old one works until it would have expired, so that its users can switch with no gap.
+/// </summary>
+public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock, SecuritySettings settings)
 {
     private const string Prefix = "stratus_";
 
     /// <summary>Creates a token; the secret is returned this once and never stored.</summary>
-    public async Task<CreatedToken> CreateAsync(string name, string role, CancellationToken ct)
+    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
         if (Roles.Rank(role) == 0) throw ProblemException.Invalid("role", $"'{role}' is not a role; use one of {string.Join(", ", Roles.All)}");
+        var lifetime = expiresInDays is { } days ? TimeSpan.FromDays(days) : settings.TokenLifetime;
+        if (expiresInDays is < 1 || lifetime > settings.MaxTokenLifetime)
+            throw ProblemException.Invalid("expires_in_days", $"is {expiresInDays}; a token lives from 1 day to {settings.MaxTokenLifetime.TotalDays:0} days (the server's MaxTokenLifetime)");
         if (await db.Tokens.AnyAsync(t => t.Name == name, ct)) throw ProblemException.Conflict($"a token named '{name}' already exists");
-        var secret = Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var row = new TokenRow { Name = name, Role = role, Hash = Hash(secret), CreatedAt = clock.GetUtcNow() };
+        var (secret, hash) = NewSecret();
+        var now = Now();
+        var row = new TokenRow { Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime };
         db.Tokens.Add(row);
         await db.SaveChangesAsync(ct);
         return new CreatedToken(ToInfo(row), secret);
+    }
+
+    /// <summary>
+    /// Gives a live token a new secret (returned this once) that lives <see cref="SecuritySettings.TokenLifetime"/>; the
+    /// secret it replaces works until it would have expired. A second rotation ends the first one's old secret at once.
+    /// </summary>
+    public async Task<CreatedToken> RotateAsync(long id, CancellationToken ct)
+    {
+        var row = await db.Tokens.FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
+        var now = Now();
+        if (row.RevokedAt is not null || row.ExpiresAt <= now)
+            throw ProblemException.Conflict($"token {id} is {(row.RevokedAt is not null ? "revoked" : "expired")}: create a new one");
+        if (row.PreviousHash is not null) Forget(row.PreviousHash);
+        var (secret, hash) = NewSecret();
+        (row.PreviousHash, row.PreviousExpiresAt) = (row.Hash, row.ExpiresAt ?? now + settings.TokenLifetime);
+        (row.Hash, row.ExpiresAt) = (hash, now + settings.TokenLifetime);
+        await db.SaveChangesAsync(ct);
+        return new CreatedToken(ToInfo(row), secret);
+    }
+
+    // To the millisecond, as the database keeps times: what a call answers is what a later read shows.
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
+
+    private static (string Secret, string Hash) NewSecret()
+    {
+        var secret = Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return (secret, Hash(secret));
     }
 
     /// <summary>The principal of a token authenticated within the cache lifetime, found without a database context.</summary>
@@ -42,10 +77,18 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         var hash = Hash(secret);
         if (cache.TryGetValue(hash, out Principal? cached)) return cached;
         TokenRow? row;
+        var now = clock.GetUtcNow();
+        DateTimeOffset? expires = null;
         try
         {
-            row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Hash == hash && t.RevokedAt == null, ct);
-            if (row is not null) await db.Tokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, clock.GetUtcNow()), ct);
+            // The current secret, or the one a rotation replaced while it still works.
+            row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.RevokedAt == null
+                && ((t.Hash == hash && (t.ExpiresAt == null || t.ExpiresAt > now)) || (t.PreviousHash == hash && t.PreviousExpiresAt > now)), ct);
+            if (row is not null)
+            {
+                expires = row.Hash == hash ? row.ExpiresAt : row.PreviousExpiresAt;
+                await db.Tokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);
+            }
         }
         catch (Exception ex) when (MetadataDatabase.IsUnavailable(ex) && cache.TryGetValue(LastKnown(hash), out Principal? known))
         {
@@ -59,8 +102,10 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             return null;
         }
         var principal = new Principal(row.Id, row.Name, row.Role);
-        cache.Set(hash, principal, TimeSpan.FromSeconds(5));
-        cache.Set(LastKnown(hash), principal, TimeSpan.FromHours(1));
+        // Cached briefly, and never past the moment the secret expires.
+        var left = expires is { } at ? at - now : TimeSpan.MaxValue;
+        cache.Set(hash, principal, left < TimeSpan.FromSeconds(5) ? left : TimeSpan.FromSeconds(5));
+        cache.Set(LastKnown(hash), principal, left < TimeSpan.FromHours(1) ? left : TimeSpan.FromHours(1));
         return principal;
     }
 
@@ -78,7 +123,8 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     public async Task<bool> IsLiveAsync(long id, CancellationToken ct)
     {
         if (cache.TryGetValue(LiveKey(id), out bool live)) return live;
-        live = await db.Tokens.AsNoTracking().AnyAsync(t => t.Id == id && t.RevokedAt == null, ct);
+        var now = clock.GetUtcNow();
+        live = await db.Tokens.AsNoTracking().AnyAsync(t => t.Id == id && t.RevokedAt == null && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct);
         cache.Set(LiveKey(id), live, TimeSpan.FromSeconds(5));
         return live;
     }
@@ -96,20 +142,32 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             throw ProblemException.Conflict($"token {id} is the last admin token: create another admin token first (stratus tokens create NAME --role admin)");
         row.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        cache.Remove(row.Hash);
-        cache.Remove(LastKnown(row.Hash));
+        Forget(row.Hash);
+        if (row.PreviousHash is not null) Forget(row.PreviousHash);
         cache.Remove(LiveKey(id));
         return ToInfo(row);
     }
 
-    /// <summary>On first start (no tokens at all) creates the admin token and writes it to <c>admin.token</c> with mode 0600.</summary>
+    private void Forget(string hash)
+    {
+        cache.Remove(hash);
+        cache.Remove(LastKnown(hash));
+    }
+
+    /// <summary>
+    /// On first start (no tokens at all) creates the admin token and writes it to <c>admin.token</c> with mode 0600; so
+    /// does a start that finds no admin token still working (all expired): whoever holds the data directory keeps a way in.
+    /// </summary>
     public async Task<string?> BootstrapAdminAsync(string dataDir, CancellationToken ct)
     {
-        if (await db.Tokens.AnyAsync(ct)) return null;
+        var now = clock.GetUtcNow();
+        var first = !await db.Tokens.AnyAsync(ct);
+        if (!first && await db.Tokens.AnyAsync(t => t.Role == Roles.Admin && t.RevokedAt == null && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct))
+            return null;
         CreatedToken created;
         try
         {
-            created = await CreateAsync("admin", Roles.Admin, ct);
+            created = await CreateAsync(first ? "admin" : $"admin-{now:yyyyMMdd-HHmmss}", Roles.Admin, null, ct);
         }
         catch (Exception ex) when (ex is DbUpdateException or ProblemException { Status: 409 })
         {
@@ -126,5 +184,5 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
 
     internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
-    private static TokenInfo ToInfo(TokenRow r) => new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt);
+    private static TokenInfo ToInfo(TokenRow r) => new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt);
 }

@@ -764,6 +764,9 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("Hash")
                         .IsRequired()
                         .HasColumnType("text");
@@ -773,6 +776,12 @@ namespace Stratus.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("Name")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("PreviousExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PreviousHash")
                         .HasColumnType("text");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
@@ -789,6 +798,8 @@ namespace Stratus.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("PreviousHash");
 
                     b.ToTable("tokens", (string)null);
                 });

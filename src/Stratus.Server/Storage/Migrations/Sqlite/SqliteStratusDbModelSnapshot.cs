@@ -736,6 +736,9 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Hash")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -745,6 +748,12 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("Name")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("PreviousExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PreviousHash")
                         .HasColumnType("TEXT");
 
                     b.Property<long?>("RevokedAt")
@@ -761,6 +770,8 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("PreviousHash");
 
                     b.ToTable("tokens", (string)null);
                 });
