@@ -30,7 +30,7 @@ internal sealed class BearerTokenHandler(
         if (principal is null)
         {
             AuthFailures.Fail(Context);
-            return AuthenticateResult.Fail("unknown or revoked token");
+            return AuthenticateResult.Fail("unknown, revoked or expired token");
         }
         return AuthenticateResult.Success(new AuthenticationTicket(User(principal), SchemeName));
     }
@@ -58,7 +58,7 @@ internal sealed class BearerTokenHandler(
         Response.Headers.WWWAuthenticate = "Bearer";
         var detail = Request.Headers.Authorization.Count == 0
             ? "this endpoint needs a bearer token (Authorization: Bearer <token>); the first start writes one to <data-dir>/admin.token"
-            : "the bearer token is unknown or revoked";
+            : "the bearer token is unknown, revoked or expired";
         return Write(401, "Unauthorized", detail);
     }
 
