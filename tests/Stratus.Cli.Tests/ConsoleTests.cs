@@ -500,10 +500,14 @@ public sealed class ConsoleTests : IDisposable
 
         // On a phone: every page fits the screen's width (tables turn into cards or scroll inside themselves), and the menu opens the navigation.
         var phone = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        // Every page works under the console's strict Content-Security-Policy: nothing it loads or runs is refused.
+        var refusedByPolicy = new List<string>();
+        phone.Console += (_, message) => { if (message.Text.Contains("Content Security Policy", StringComparison.Ordinal)) lock (refusedByPolicy) refusedByPolicy.Add(message.Text); };
         await SignInAsync(phone, server, admin);
         foreach (var (path, ready) in new[] { ("/datasets", "datasets"), ("/runs", "runs"), ("/jobs", "jobs"), ("/models/pay-model", "versions"), ("/endpoints/pay", "try-it"), ("/audit", "audit") })
         {
-            await phone.GotoAsync(server.Url + path);
+            var answer = await phone.GotoAsync(server.Url + path);
+            Assert.Contains("script-src 'self'", answer!.Headers["content-security-policy"], StringComparison.Ordinal);
             await phone.WaitForSelectorAsync($"[data-testid={ready}]");
             await LiveAsync(phone);
             var (scroll, width) = (await phone.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), await phone.EvaluateAsync<int>("() => window.innerWidth"));
@@ -515,5 +519,6 @@ public sealed class ConsoleTests : IDisposable
         await phone.ClickAsync(".mud-drawer--open a[href='/models']");
         await phone.WaitForURLAsync("**/models", InApp);
         await phone.WaitForSelectorAsync("[data-testid=models]");
+        lock (refusedByPolicy) Assert.True(refusedByPolicy.Count == 0, string.Join('\n', refusedByPolicy));
     }
 }

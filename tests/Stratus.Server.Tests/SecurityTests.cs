@@ -49,7 +49,11 @@ public sealed class SecurityTests(SharedServer shared) : IClassFixture<SharedSer
         using var page = await http.GetAsync("signin");
         Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
         Assert.Equal("same-origin", page.Headers.GetValues("Referrer-Policy").Single());
-        Assert.Contains("frame-ancestors 'none'", page.Headers.GetValues("Content-Security-Policy").Single());
+        var policy = page.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-ancestors 'none'", policy);
+        Assert.Contains("script-src 'self';", policy); // console pages: no inline or foreign script
+        using var reference = await http.GetAsync("docs/v1");
+        Assert.DoesNotContain("script-src", reference.Headers.GetValues("Content-Security-Policy").Single());
 
         foreach (var path in new[] { "console/signin", "console/signout", "_blazor/negotiate?negotiateVersion=1" })
         {

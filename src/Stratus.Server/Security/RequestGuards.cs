@@ -208,16 +208,24 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
 /// </summary>
 internal sealed class BrowserGuardMiddleware(RequestDelegate next, IProblemDetailsService problems)
 {
-    /// <summary>A minimal policy that breaks nothing the console or the API reference does: no framing, no plugins, no base-URL tricks.</summary>
-    public const string ContentSecurityPolicy = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
+    /// <summary>
+    /// The policy of every answer but the API reference's: scripts, connections, images and fonts from this server only
+    /// (the console's scripts are files; its live connection is a same-origin WebSocket), no inline or injected script, no
+    /// framing, no plugins, no base-URL tricks. Inline styles stay allowed: the console's components set style attributes.
+    /// </summary>
+    public const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+        "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+    /// <summary>The API reference's (<c>/docs</c>): it configures itself with an inline script, so only framing, plugins and base-URL tricks are refused there.</summary>
+    public const string ReferencePolicy = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
 
     public async Task InvokeAsync(HttpContext context)
     {
         var headers = context.Response.Headers;
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "same-origin";
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
         var request = context.Request;
+        headers.ContentSecurityPolicy = request.Path.StartsWithSegments("/docs") ? ReferencePolicy : ContentSecurityPolicy;
         // Over HTTPS, browsers are told to come back over HTTPS only (a year; not the subdomains, which may be others').
         if (request.IsHttps) headers.StrictTransportSecurity = "max-age=31536000";
         var console = request.Path.StartsWithSegments("/_blazor")
