@@ -393,7 +393,8 @@ public sealed class ConsoleTests : IDisposable
         await page.GotoAsync(server.Url + "/models/pay-model");
         await page.WaitForSelectorAsync("[data-testid=model-actions]");
         await LiveAsync(page);
-        Assert.Contains("payments:1", await page.InnerTextAsync("[data-testid=versions]"));
+        // The versions come with the page's data, which can arrive after it turns interactive.
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=versions]')?.innerText.includes('payments:1')");
         await page.ClickAsync("[data-testid=promote]");
         Assert.Contains("@champion now points at pay-model:2", await (await page.WaitForSelectorAsync("[data-testid=action-message]"))!.InnerTextAsync());
         await ChooseAsync(page, "action-version", "1");
