@@ -111,6 +111,14 @@ public sealed class StratusClient
     public Task<IReadOnlyList<NodeInfo>> NodesAsync(CancellationToken ct = default) =>
         GetAsync("api/v1/nodes", StratusJsonContext.Default.IReadOnlyListNodeInfo, ct);
 
+    /// <summary>The key-encryption keys (admin; never the keys themselves).</summary>
+    public Task<IReadOnlyList<KeyStatus>> KeysAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/keys", StratusJsonContext.Default.IReadOnlyListKeyStatus, ct);
+
+    /// <summary>Rotates the key-encryption key: a new one, every data key re-wrapped under it (admin).</summary>
+    public Task<KeyRotation> RotateKeysAsync(CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/keys/rotate", null, StratusJsonContext.Default.KeyRotation, ct);
+
     /// <summary>Deletes unreferenced blobs now (admin).</summary>
     public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "api/v1/admin/gc", null, StratusJsonContext.Default.GcResult, ct);

@@ -214,6 +214,13 @@ public sealed record AuditVerification(bool Intact, long Rows, long Unchained, s
 /// <summary>What a storage garbage collection removed.</summary>
 public sealed record GcResult(int BlobsDeleted, long BytesFreed);
 
+/// <summary>What <c>POST /api/v1/keys/rotate</c> did: the new active key-encryption key, the data keys re-wrapped under it, the keys retired.</summary>
+/// <param name="Source">Where the keys are (a key file, or <c>STRATUS_MASTERKEY</c>), never the keys.</param>
+public sealed record KeyRotation(string ActiveKey, int Rewrapped, IReadOnlyList<string> Retired, string Source);
+
+/// <summary>A key-encryption key as an operator sees it: its id, whether it wraps new data keys, how many data keys it wraps.</summary>
+public sealed record KeyStatus(string Id, bool Active, int DataKeys, DateTimeOffset AddedAt, DateTimeOffset? RetiredAt);
+
 /// <summary>The identity behind the presented token.</summary>
 public sealed record WhoAmI(string Name, string Role);
 
@@ -746,6 +753,8 @@ public static class StratusJson
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(AuditVerification))]
 [JsonSerializable(typeof(GcResult))]
+[JsonSerializable(typeof(KeyRotation))]
+[JsonSerializable(typeof(IReadOnlyList<KeyStatus>))]
 [JsonSerializable(typeof(RegisteredModelInfo))]
 [JsonSerializable(typeof(ExperimentInfo))]
 [JsonSerializable(typeof(RunInfo))]

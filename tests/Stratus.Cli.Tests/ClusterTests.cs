@@ -28,6 +28,8 @@ public sealed partial class ClusterTests(ITestOutputHelper output) : IAsyncLifet
             // A folder every node uses, as a shared file system would be.
             ["STRATUS_STORE"] = Path.Combine(_root, "store"),
             ["STRATUS_S3ENDPOINT"] = "",
+            // Every node the same key-encryption keys, as a shared folder would give them.
+            ["STRATUS_KEYFILE"] = Path.Combine(_root, "master.keys"),
             ["STRATUS_JOBLEASE"] = "00:00:03",
             ["STRATUS_JOBPOLLINTERVAL"] = "00:00:00.500",
         };

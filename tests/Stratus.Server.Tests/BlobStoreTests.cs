@@ -98,9 +98,9 @@ public sealed class BlobStoreTests : IAsyncLifetime
             using var s3 = (await MotoServer.Shared.Value).Client();
             await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = $"blobs/sha256/{put.Sha256[..2]}/{put.Sha256}", InputStream = new MemoryStream(tampered) }, Ct);
         }
-        var read = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(store, put.Sha256));
+        var read = await Assert.ThrowsAsync<CorruptBlobException>(() => ReadAllAsync(store, put.Sha256));
         Assert.Contains(put.Sha256, read.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<InvalidDataException>(() => store.GetLocalCopyAsync(put.Sha256, Ct));
+        await Assert.ThrowsAsync<CorruptBlobException>(() => store.GetLocalCopyAsync(put.Sha256, Ct));
         // Nothing of the bad bytes stays in the local cache.
         if (bucket is not null) Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "cache")));
     }
@@ -145,7 +145,7 @@ public sealed class BlobStoreTests : IAsyncLifetime
         Assert.False(File.Exists(Path.Combine(_dir, "lru", shas[1])));
         Assert.True(Directory.GetFiles(Path.Combine(_dir, "lru")).Sum(f => new FileInfo(f).Length) <= 250_000);
         // A download that does not match its hash is not kept.
-        await Assert.ThrowsAsync<InvalidDataException>(() => cache.GetAsync(new string('b', 64), (p, ct) => File.WriteAllBytesAsync(p, blobs[0], ct), Ct));
+        await Assert.ThrowsAsync<CorruptBlobException>(() => cache.GetAsync(new string('b', 64), (p, ct) => File.WriteAllBytesAsync(p, blobs[0], ct), Ct));
         Assert.False(File.Exists(Path.Combine(_dir, "lru", new string('b', 64))));
     }
 

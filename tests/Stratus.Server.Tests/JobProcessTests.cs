@@ -184,6 +184,7 @@ public sealed partial class JobProcessTests(ITestOutputHelper output)
         {
             (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", viaRelay);
             (o.Storage.Store, o.Storage.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
+            o.Storage.KeyFile = Path.Combine(shared, "master.keys"); // every node the same keys
             o.Jobs.JobLease = TimeSpan.FromSeconds(2);
         });
         // Node B joins the same database: the first node made the admin token.
@@ -201,6 +202,7 @@ public sealed partial class JobProcessTests(ITestOutputHelper output)
         {
             (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", database);
             (o.Storage.Store, o.Storage.S3Endpoint) = (Path.Combine(shared, "blobs"), null);
+            o.Storage.KeyFile = Path.Combine(shared, "master.keys"); // every node the same keys
             o.Jobs.JobLease = TimeSpan.FromSeconds(2);
             o.Jobs.JobPollInterval = TimeSpan.FromMilliseconds(500);
         }, bDir);

@@ -68,7 +68,13 @@ public sealed class MetadataDatabaseTests
     {
         var cluster = await PostgresCluster.Shared.Value;
         var database = await cluster.CreateDatabaseAsync();
-        var starts = Enumerable.Range(0, 2).Select(_ => TestServer.StartAsync(o => (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", database))).ToList();
+        // Every node the same key-encryption keys: a key file on a shared folder, made by whichever comes first.
+        var keys = Path.Combine(Directory.CreateTempSubdirectory("stratus-keys-").FullName, "master.keys");
+        var starts = Enumerable.Range(0, 2).Select(_ => TestServer.StartAsync(o =>
+        {
+            (o.Storage.Database, o.Storage.ConnectionString) = ("postgres", database);
+            o.Storage.KeyFile = keys;
+        })).ToList();
         try
         {
             var servers = await Task.WhenAll(starts);
@@ -84,6 +90,7 @@ public sealed class MetadataDatabaseTests
         finally
         {
             foreach (var start in starts.Where(s => s.IsCompletedSuccessfully)) await (await start).DisposeAsync();
+            TestServer.TryDelete(Path.GetDirectoryName(keys)!);
         }
     }
 

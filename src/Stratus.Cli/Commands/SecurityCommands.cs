@@ -53,6 +53,29 @@ internal static class SecurityCommands
         return command;
     }
 
+    public static Command Keys()
+    {
+        var command = new Command("keys", "The key-encryption keys that wrap every blob's data key (admin; never prints a key)");
+        var list = new Command("list", "List the key-encryption keys: which one is active, how many data keys each wraps");
+        list.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.KeysAsync(ct), StratusJsonContext.Default.IReadOnlyListKeyStatus, keys =>
+            {
+                var table = NewTable("Id", "Active", "Data keys", "Added", "Retired");
+                foreach (var k in keys) table.AddRow(Esc(k.Id), k.Active ? "[green]active[/]" : "", Esc(k.DataKeys), When(k.AddedAt), When(k.RetiredAt));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(list);
+        var rotate = new Command("rotate",
+            "Make a new active key-encryption key and re-wrap every data key under it, without rewriting the blobs; the earlier keys are retired. " +
+            "With keys from a key file the server adds the new key to it; with STRATUS_MASTERKEY, list the new key last on every node first");
+        rotate.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.RotateKeysAsync(ct), StratusJsonContext.Default.KeyRotation, r =>
+                AnsiConsole.MarkupLine($"Key [bold]{Esc(r.ActiveKey)}[/] is active ({Esc(r.Source)}): {r.Rewrapped:N0} data keys re-wrapped" +
+                    (r.Retired.Count > 0 ? $", key {Esc(string.Join(", ", r.Retired))} retired" : "")))));
+        command.Subcommands.Add(rotate);
+        return command;
+    }
+
     public static Command Audit()
     {
         var actor = new Option<string?>("--actor") { Description = "Only entries of this token name" };

@@ -1,3 +1,4 @@
+using Stratus.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -25,6 +26,7 @@ public sealed class DatasetVersionRow
     public long Rows { get; set; }
     public required string SourceFormat { get; set; }
     public required string ColumnsJson { get; set; }
+    [Sealed]
     public required string ProfileJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public string? CreatedBy { get; set; }

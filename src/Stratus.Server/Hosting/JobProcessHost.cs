@@ -42,6 +42,7 @@ public static class JobProcessHost
         builder.Services.AddSingleton(new JobClaim(jobId, epoch, slots));
         using var host = builder.Build();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stratus.JobProcess");
+        await host.Services.GetRequiredService<ColumnSealer>().LoadAsync(CancellationToken.None); // its node checked the keys
         return await JobProcess.ExecuteAsync(host.Services, jobId, epoch, parentPid, logger);
     }
 }

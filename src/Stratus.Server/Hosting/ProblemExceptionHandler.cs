@@ -20,6 +20,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             BadHttpRequestException b when b.StatusCode == 413 => (413, "Request too large", b.Message, null),
             BadHttpRequestException b => (b.StatusCode, "Bad request", b.Message, null),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request", "the client went away", null),
+            Storage.CorruptBlobException c => (500, "Stored data is corrupt", $"{c.Message} Nothing of it was served; the error is in the server's log.", null),
             Storage.BlobStoreUnavailableException s => (503, "Service unavailable", $"{s.Message}; nothing was stored, try again shortly", null),
             _ when Storage.MetadataDatabase.IsUnavailable(exception) => (503, "Service unavailable", "the metadata database cannot be reached right now; nothing was changed, try again shortly", null),
             _ => (500, "Internal server error", "the server failed to answer; the error is in its log", null),

@@ -190,6 +190,7 @@ public static partial class StratusServer
         {
             var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
             await MetadataDatabase.PrepareAsync(db, options.Storage, ct);
+            await app.Services.OpenEncryptionAsync(db, ct);
             adminToken = await scope.ServiceProvider.GetRequiredService<TokenService>().BootstrapAdminAsync(dataDir, ct);
             await app.Services.GetRequiredService<JobDispatcher>().RecoverAsync(ct);
         }

@@ -43,7 +43,9 @@ public static class WorkerHost
             throw new StartupException($"the job host {jobHost} does not exist: set Stratus:JobHost (STRATUS_JOBHOST) to the stratus command (stratus.dll or its executable)");
         await using (var scope = host.Services.CreateAsyncScope())
         {
-            await MetadataDatabase.PrepareAsync(scope.ServiceProvider.GetRequiredService<StratusDb>(), options.Storage, ct);
+            var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
+            await MetadataDatabase.PrepareAsync(db, options.Storage, ct);
+            await host.Services.OpenEncryptionAsync(db, ct);
         }
         await host.Services.GetRequiredService<JobDispatcher>().RecoverAsync(ct);
         await host.StartAsync(ct);

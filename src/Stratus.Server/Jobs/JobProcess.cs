@@ -97,7 +97,7 @@ public static partial class JobProcess
                 status = JobStatus.Cancelled;
                 error = _stopReason == "cancel" ? "cancelled on request" : $"cancelled: past its time limit of {maxRunSeconds} s";
             }
-            catch (Exception ex) when (ex is DataFormatException or ProblemException or InvalidDataException)
+            catch (Exception ex) when (ex is DataFormatException or ProblemException or InvalidDataException or CorruptBlobException)
             {
                 status = JobStatus.Failed;
                 error = ex.Message;

@@ -1,3 +1,4 @@
+using Stratus.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -18,6 +19,7 @@ public sealed class DriftReportRow
     public double DriftShare { get; set; }
 
     /// <summary>The columns' results, the prediction's and the unseen columns (<see cref="DriftDetails"/>).</summary>
+    [Sealed]
     public required string DetailsJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
@@ -36,6 +38,7 @@ public sealed class BaselineRow
 {
     public required string ModelName { get; set; }
     public int ModelVersion { get; set; }
+    [Sealed]
     public required string BaselineJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }

@@ -25,12 +25,15 @@ public sealed class FeedbackRow
     public DateTimeOffset PredictedAt { get; set; }
 
     /// <summary>The captured <see cref="Prediction"/>, as JSON.</summary>
+    [Sealed]
     public required string PredictionJson { get; set; }
 
     /// <summary>The captured inputs of the row, as a JSON object: with the label, a training example (a policy's <c>with_feedback</c>).</summary>
+    [Sealed]
     public string? InputsJson { get; set; }
 
     /// <summary>The true class (classification).</summary>
+    [Sealed]
     public string? Label { get; set; }
 
     /// <summary>The true value (regression).</summary>

@@ -1,5 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Server.Kernel;
@@ -24,6 +26,11 @@ public static class SecurityApi
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null)
             .AddCookie(WebConsole.ConsoleAuth.CookieScheme, WebConsole.ConsoleAuth.Configure);
         services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys")));
+        // The cookie keys sealed like the metadata's sensitive columns (under the database's key, which rotation re-wraps).
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(o =>
+        {
+            if (sp.GetRequiredService<StorageSettings>().EncryptAtRest) o.XmlEncryptor = new SealedXmlEncryptor(sp.GetRequiredService<ColumnSealer>());
+        }));
         services.AddAuthorization(Policies.Add);
     }
 
@@ -42,6 +49,10 @@ public static class SecurityApi
             .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin);
         routes.MapGet("/api/v1/audit/verify", VerifyAudit).WithTags("Security").WithName("VerifyAudit")
             .WithSummary("Checks the audit log's hash chain: intact, or the first row that breaks it and why").RequireAuthorization(Policies.Admin);
+        routes.MapGet("/api/v1/keys", ListKeys).WithTags("Security").WithName("ListKeys")
+            .WithSummary("The key-encryption keys that wrap the blobs' data keys (never the keys): which is active, how many data keys each wraps").RequireAuthorization(Policies.Admin);
+        routes.MapPost("/api/v1/keys/rotate", RotateKeys).WithTags("Security").WithName("RotateKeys")
+            .WithSummary("A new active key-encryption key; every data key re-wrapped under it (the blobs are not rewritten) and the earlier keys retired").RequireAuthorization(Policies.Admin);
         routes.MapPost("/api/v1/admin/gc", CollectGarbage).WithTags("Security").WithName("CollectGarbage")
             .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
     }
@@ -78,6 +89,12 @@ public static class SecurityApi
 
     private static async Task<Ok<AuditVerification>> VerifyAudit(StratusDb db, CancellationToken ct) =>
         TypedResults.Ok(await AuditChain.VerifyAsync(db, ct));
+
+    private static async Task<Ok<IReadOnlyList<KeyStatus>>> ListKeys(DataKeys keys, StratusDb db, CancellationToken ct) =>
+        TypedResults.Ok(await keys.ListAsync(db, ct));
+
+    private static async Task<Ok<KeyRotation>> RotateKeys(DataKeys keys, StratusDb db, CancellationToken ct) =>
+        TypedResults.Ok(await keys.RotateAsync(db, ct));
 
     private static async Task<Ok<GcResult>> CollectGarbage(BlobCollector collector, CancellationToken ct) =>
         TypedResults.Ok(await collector.CollectAsync(ct));

@@ -8,7 +8,7 @@ namespace Stratus.Server.Storage;
 /// file, checked against its hash and renamed into the cache, so a cached file is always whole and right; two requests
 /// for the same missing blob download it once.
 /// </summary>
-internal sealed class BlobCache
+public sealed class BlobCache
 {
     private readonly string _folder;
     private readonly TimeSpan _inUse;
@@ -62,7 +62,7 @@ internal sealed class BlobCache
         {
             await download(temp, ct);
             var actual = await BlobStoreExtensions.HashFileAsync(temp, ct);
-            if (actual != sha256) throw new InvalidDataException($"Blob {sha256} is corrupt: its content hashes to {actual}.");
+            if (actual != sha256) throw new CorruptBlobException(sha256, $"its content hashes to {actual}");
             File.Move(temp, path, overwrite: true);
         }
         finally

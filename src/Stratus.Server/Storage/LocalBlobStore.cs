@@ -10,14 +10,21 @@ public sealed class LocalBlobStore : IBlobStore
 {
     private const string PartialSuffix = ".partial";
     private readonly string _root;
+    private readonly IDataKeys? _keys;
+    private readonly BlobCache? _copies;
 
     /// <summary>Creates the store under <paramref name="root"/> with this node's scratch files in <paramref name="tempDirectory"/>.</summary>
-    public LocalBlobStore(string root, string tempDirectory)
+    /// <param name="keys">Encryption at rest: the blobs' data keys; null stores and reads plaintext only.</param>
+    /// <param name="copies">Where the plaintext copies of encrypted blobs go for the engines that read files (a plaintext blob is its own copy).</param>
+    public LocalBlobStore(string root, string tempDirectory, IDataKeys? keys = null, BlobCache? copies = null)
     {
         _root = Path.GetFullPath(Path.Combine(root, "sha256"));
         TempDirectory = Path.GetFullPath(tempDirectory);
         Directory.CreateDirectory(_root);
         Directory.CreateDirectory(TempDirectory);
+        _keys = keys;
+        _copies = copies;
+        if (keys is not null && copies is null) throw new ArgumentException("an encrypting store needs a cache for plaintext copies", nameof(copies));
     }
 
     /// <inheritdoc />
@@ -35,9 +42,9 @@ public sealed class LocalBlobStore : IBlobStore
         var temp = NewTempPath();
         try
         {
-            var (sha, size) = await BlobStoreExtensions.WriteHashedAsync(content, temp, cancellationToken);
-            Commit(temp, sha);
-            return new BlobRef(sha, size);
+            var written = await BlobStoreExtensions.WriteAsync(content, temp, _keys, cancellationToken);
+            await CommitAsync(written, temp, cancellationToken);
+            return new BlobRef(written.Sha256, written.Size);
         }
         finally
         {
@@ -50,22 +57,17 @@ public sealed class LocalBlobStore : IBlobStore
     {
         if (!Path.GetFullPath(tempPath).StartsWith(TempDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new ArgumentException("Only scratch files from NewTempPath can be imported.", nameof(tempPath));
+        var path = tempPath;
         try
         {
-            string sha;
-            long size;
-            await using (var file = new FileStream(tempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                sha = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken));
-                file.Flush(flushToDisk: true);
-                size = file.Length;
-            }
-            Commit(tempPath, sha);
-            return new BlobRef(sha, size);
+            (var written, path) = await BlobStoreExtensions.SealFileAsync(tempPath, () => NewTempPath(), _keys, cancellationToken);
+            await CommitAsync(written, path, cancellationToken);
+            return new BlobRef(written.Sha256, written.Size);
         }
         finally
         {
             File.Delete(tempPath);
+            File.Delete(path);
         }
     }
 
@@ -73,16 +75,21 @@ public sealed class LocalBlobStore : IBlobStore
     public Task<Stream> OpenReadAsync(string sha256, CancellationToken cancellationToken)
     {
         var file = new FileStream(PathOf(sha256), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        return Task.FromResult<Stream>(new VerifyingStream(file, sha256));
+        return BlobStoreExtensions.OpenAsync(file, sha256, _keys, null, cancellationToken);
     }
 
     /// <inheritdoc />
     public async Task<string> GetLocalCopyAsync(string sha256, CancellationToken cancellationToken)
     {
-        // The blob is its own local copy; it is verified on every use, since nothing else watches the disk under it.
-        var path = PathOf(sha256);
-        var actual = await BlobStoreExtensions.HashFileAsync(path, cancellationToken);
-        return actual == sha256 ? path : throw new InvalidDataException($"Blob {sha256} is corrupt: its content hashes to {actual}.");
+        if (_copies is not null && await _keys!.FindAsync(sha256, cancellationToken) is not null)
+        {
+            return await _copies.GetAsync(sha256, async (path, ct) =>
+                await BlobStoreExtensions.CopyToFileAsync(await OpenReadAsync(sha256, ct), path, ct), cancellationToken);
+        }
+        // A plaintext blob is its own local copy; it is verified on every use, since nothing else watches the disk under it.
+        var stored = PathOf(sha256);
+        var actual = await BlobStoreExtensions.HashFileAsync(stored, cancellationToken);
+        return actual == sha256 ? stored : throw new CorruptBlobException(sha256, $"its content hashes to {actual}");
     }
 
     /// <inheritdoc />
@@ -100,6 +107,7 @@ public sealed class LocalBlobStore : IBlobStore
     public Task DeleteAsync(string sha256, CancellationToken cancellationToken)
     {
         File.Delete(PathOf(sha256));
+        _copies?.Remove(sha256);
         return Task.CompletedTask;
     }
 
@@ -137,15 +145,18 @@ public sealed class LocalBlobStore : IBlobStore
         }
     }
 
-    private void Commit(string temp, string sha)
+    private async Task CommitAsync(WrittenBlob written, string temp, CancellationToken ct)
     {
+        var sha = written.Sha256;
         var final = PathOf(sha);
         if (File.Exists(final))
         {
-            // Same bytes already stored. Refresh the write time so that the collector's grace period covers the new reference too.
+            // Same bytes already stored (as they were: sealed or not). Refresh the write time so that the collector's
+            // grace period covers the new reference too.
             File.SetLastWriteTimeUtc(final, DateTime.UtcNow);
             return;
         }
+        await BlobStoreExtensions.ClaimAsync(written, temp, () => NewTempPath(), _keys, ct);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
         // Into the final folder first (a copy when scratch space is another file system), then one atomic rename.
         var partial = $"{final}.{Guid.NewGuid():N}{PartialSuffix}";

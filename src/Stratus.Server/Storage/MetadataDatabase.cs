@@ -28,11 +28,11 @@ internal static class MetadataDatabase
         {
             case "sqlite":
                 var file = Path.Combine(options.DataDir, "stratus.db");
-                services.AddDbContextPool<StratusDb, SqliteStratusDb>(db => db.UseSqlite(options.ConnectionString ?? $"Data Source={file};Pooling=True"));
+                services.AddDbContextPool<StratusDb, SqliteStratusDb>(db => db.UseSqlite(options.ConnectionString ?? $"Data Source={file};Pooling=True").ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
                 break;
             case "postgres":
                 var connection = PostgresConnectionString(options);
-                services.AddDbContextPool<StratusDb, PostgresStratusDb>(db => db.UseNpgsql(connection));
+                services.AddDbContextPool<StratusDb, PostgresStratusDb>(db => db.UseNpgsql(connection).ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
                 break;
         }
     }

@@ -21,6 +21,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     private readonly string _prefix;
     private readonly long _partBytes;
     private readonly BlobCache _cache;
+    private readonly IDataKeys? _keys;
 
     /// <param name="s3">The client (endpoint, path-style addressing, credentials).</param>
     /// <param name="uri"><c>s3://bucket</c> or <c>s3://bucket/prefix</c>.</param>
@@ -29,8 +30,10 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// <param name="cacheDirectory">This node's cache of local copies.</param>
     /// <param name="cacheBytes">The most the cache holds.</param>
     /// <param name="partBytes">Blobs larger than this go up as multipart uploads in parts of this size (at least 5 MiB, S3's minimum).</param>
-    public S3BlobStore(IAmazonS3 s3, Uri uri, string? endpoint, string tempDirectory, string cacheDirectory, long cacheBytes, long partBytes)
+    /// <param name="keys">Encryption at rest: the blobs' data keys; null stores and reads plaintext only.</param>
+    public S3BlobStore(IAmazonS3 s3, Uri uri, string? endpoint, string tempDirectory, string cacheDirectory, long cacheBytes, long partBytes, IDataKeys? keys = null)
     {
+        _keys = keys;
         _s3 = s3;
         (_bucket, _prefix) = Parse(uri);
         _partBytes = Math.Max(5L << 20, partBytes);
@@ -64,9 +67,9 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         var temp = NewTempPath();
         try
         {
-            var (sha, size) = await BlobStoreExtensions.WriteHashedAsync(content, temp, cancellationToken);
-            await UploadAsync(temp, sha, size, cancellationToken);
-            return new BlobRef(sha, size);
+            var written = await BlobStoreExtensions.WriteAsync(content, temp, _keys, cancellationToken);
+            await UploadAsync(temp, written, cancellationToken);
+            return new BlobRef(written.Sha256, written.Size);
         }
         finally
         {
@@ -79,16 +82,17 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         if (!Path.GetFullPath(tempPath).StartsWith(TempDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new ArgumentException("Only scratch files from NewTempPath can be imported.", nameof(tempPath));
+        var path = tempPath;
         try
         {
-            var sha = await BlobStoreExtensions.HashFileAsync(tempPath, cancellationToken);
-            var size = new FileInfo(tempPath).Length;
-            await UploadAsync(tempPath, sha, size, cancellationToken);
-            return new BlobRef(sha, size);
+            (var written, path) = await BlobStoreExtensions.SealFileAsync(tempPath, () => NewTempPath(), _keys, cancellationToken);
+            await UploadAsync(path, written, cancellationToken);
+            return new BlobRef(written.Sha256, written.Size);
         }
         finally
         {
             File.Delete(tempPath);
+            File.Delete(path);
         }
     }
 
@@ -97,17 +101,12 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         var key = KeyOf(sha256);
         var response = await Call(() => _s3.GetObjectAsync(_bucket, key, cancellationToken), sha256);
-        return new VerifyingStream(response.ResponseStream, sha256, response);
+        return await BlobStoreExtensions.OpenAsync(response.ResponseStream, sha256, _keys, response, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<string> GetLocalCopyAsync(string sha256, CancellationToken cancellationToken) =>
-        _cache.GetAsync(sha256, async (path, ct) =>
-        {
-            await using var source = await OpenReadAsync(sha256, ct);
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            await source.CopyToAsync(file, 1 << 16, ct);
-        }, cancellationToken);
+        _cache.GetAsync(sha256, async (path, ct) => await BlobStoreExtensions.CopyToFileAsync(await OpenReadAsync(sha256, ct), path, ct), cancellationToken);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<StoredBlob> ListAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -162,10 +161,13 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
     public void Dispose() => _s3.Dispose();
 
-    private async Task UploadAsync(string file, string sha, long size, CancellationToken ct)
+    private async Task UploadAsync(string file, WrittenBlob written, CancellationToken ct)
     {
+        var sha = written.Sha256;
         var key = KeyOf(sha);
-        if (await ExistsAsync(key, ct)) return; // same bytes, stored before
+        if (await ExistsAsync(key, ct)) return; // same bytes, stored before (as they were: sealed or not)
+        await BlobStoreExtensions.ClaimAsync(written, file, () => NewTempPath(), _keys, ct);
+        var size = new FileInfo(file).Length;
         try
         {
             if (size <= _partBytes)

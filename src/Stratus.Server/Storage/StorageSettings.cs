@@ -44,8 +44,38 @@ public sealed class StorageSettings
     /// <summary>Blobs above this size go to S3 as multipart uploads, in parts of this size (at least 5 MiB). Default: 16 MiB.</summary>
     public long S3PartBytes { get; set; } = 16L << 20;
 
-    /// <summary>Disk this node may use for local copies of an object store's blobs (<c>&lt;DataDir&gt;/cache</c>), least recently used evicted first. Default: 10 GiB.</summary>
+    /// <summary>
+    /// Space this node may use for local copies of blobs for the engines that read files (DuckDB, LightGBM, ONNX
+    /// Runtime): copies of an object store's blobs, and the plaintext of encrypted ones; least recently used evicted
+    /// first. Default: 10 GiB (at most half of a memory-backed <see cref="CacheDir"/>).
+    /// </summary>
     public long CacheBytes { get; set; } = 10L << 30;
+
+    /// <summary>
+    /// Where those local copies are. Default: none, meaning a folder of this user's in memory (<c>/dev/shm</c>) when
+    /// blobs are encrypted, so that no plaintext of them lies on disk, else <c>&lt;DataDir&gt;/cache</c>.
+    /// </summary>
+    public string? CacheDir { get; set; }
+
+    /// <summary>
+    /// Whether new blobs are encrypted at rest: AES-256-GCM under a data key of their own, wrapped by a key-encryption
+    /// key (<see cref="KeyFile"/>, <see cref="MasterKey"/>). Blobs stored encrypted stay readable when this is turned
+    /// off. Default: true.
+    /// </summary>
+    public bool EncryptAtRest { get; set; } = true;
+
+    /// <summary>
+    /// The file of key-encryption keys (<c>ID:BASE64</c> lines, the last one active), made with one key on the first
+    /// start, mode 0600. Every node of a cluster needs the same keys: a file on a shared folder, or <see cref="MasterKey"/>.
+    /// Default: none, meaning <c>&lt;DataDir&gt;/keys/master.keys</c>.
+    /// </summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// The key-encryption keys themselves, instead of a file: <c>ID:BASE64</c> entries (32-byte keys, lower-case hex
+    /// ids) separated by commas, the last one active; usually from <c>STRATUS_MASTERKEY</c>. Default: none.
+    /// </summary>
+    public string? MasterKey { get; set; }
 
     /// <summary>How often unreferenced blobs are collected. Default: 1 hour.</summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(1);

@@ -14,6 +14,16 @@ public static class StorageWiring
         services.AddScoped<BlobCollector>();
         services.AddHostedService<BlobCollectorService>();
     }
+
+    /// <summary>
+    /// At a node's start, after the schema: its key-encryption keys checked against the database's (a first start makes
+    /// them), and the metadata database's own key loaded for the sealed columns.
+    /// </summary>
+    public static async Task OpenEncryptionAsync(this IServiceProvider services, StratusDb db, CancellationToken ct)
+    {
+        await services.GetRequiredService<DataKeys>().CheckAsync(db, ct);
+        await services.GetRequiredService<ColumnSealer>().LoadAsync(ct);
+    }
 }
 
 internal sealed class DatabaseHealthCheck(StratusDb db) : IHealthCheck

@@ -46,9 +46,14 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<CaptureFileRow> CaptureFiles => Set<CaptureFileRow>();
     public DbSet<Cluster.NodeRow> Nodes => Set<Cluster.NodeRow>();
     public DbSet<Cluster.NodeCounterRow> NodeCounters => Set<Cluster.NodeCounterRow>();
+    public DbSet<DataKeyRow> DataKeys => Set<DataKeyRow>();
+    public DbSet<KeyEncryptionKeyRow> KeyEncryptionKeys => Set<KeyEncryptionKeyRow>();
 
-    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);
+        ColumnSealer.Apply(modelBuilder, this);
+    }
 
     /// <summary>Whether metric points go in through PostgreSQL's binary COPY rather than prepared INSERTs.</summary>
     internal abstract bool BulkCopy { get; }
