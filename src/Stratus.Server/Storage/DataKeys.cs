@@ -183,8 +183,10 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
             db.ChangeTracker.Clear();
             rewrapped += batch.Count;
         }
+        // Retired: the earlier keys that no data key needs now. A node that had not yet read the new key file may have
+        // wrapped a key under an earlier one meanwhile: that key stays until the next rotation.
         var now = clock.GetUtcNow();
-        var retired = await db.KeyEncryptionKeys.Where(k => k.Id != active && k.RetiredAt == null).ToListAsync(ct);
+        var retired = await db.KeyEncryptionKeys.Where(k => k.Id != active && k.RetiredAt == null && !db.DataKeys.Any(d => d.KeyId == k.Id)).ToListAsync(ct);
         foreach (var key in retired) key.RetiredAt = now;
         await db.SaveChangesAsync(ct);
         if (ring.KeyFile is not null) ring.Retire([.. retired.Select(k => k.Id)]);

@@ -18,11 +18,12 @@ public sealed class KeyRing
     private readonly StorageSettings _settings;
     private readonly Lock _lock = new();
     private List<(string Id, byte[] Key)> _keys = [];
+    private DateTime _read; // the key file's write time when read
 
     public KeyRing(StorageSettings settings)
     {
         _settings = settings;
-        _keys = Read(settings);
+        Load();
     }
 
     /// <summary>The key file, when the keys come from one.</summary>
@@ -63,7 +64,12 @@ public sealed class KeyRing
     {
         string id;
         byte[] kek;
-        lock (_lock) (id, kek) = _keys.Count > 0 ? _keys[^1] : throw new InvalidOperationException("no key-encryption key is loaded");
+        lock (_lock)
+        {
+            // Another node rotated the shared key file: new data keys go under its new active key at once.
+            if (KeyFile is { } file && File.Exists(file) && File.GetLastWriteTimeUtc(file) != _read) Load();
+            (id, kek) = _keys.Count > 0 ? _keys[^1] : throw new InvalidOperationException("no key-encryption key is loaded");
+        }
         var wrapped = new byte[12 + dataKey.Length + 16];
         RandomNumberGenerator.Fill(wrapped.AsSpan(0, 12));
         using var aes = new AesGcm(kek, 16);
@@ -105,7 +111,7 @@ public sealed class KeyRing
             {
                 File.Delete(made); // another node's file is the one
             }
-            _keys = Read(_settings);
+            Load();
         }
     }
 
@@ -117,7 +123,7 @@ public sealed class KeyRing
         {
             var key = NewKey();
             SecretFile.Write(file, string.Concat(_keys.Select(k => Line(k))) + Line(key));
-            _keys = Read(_settings);
+            Load();
             return key.Id;
         }
     }
@@ -130,7 +136,7 @@ public sealed class KeyRing
         {
             var kept = _keys.Where(k => !ids.Contains(k.Id) || k.Id == _keys[^1].Id).ToList();
             SecretFile.Write(file, string.Concat(kept.Select(k => Line(k))));
-            _keys = Read(_settings);
+            Load();
         }
     }
 
@@ -139,9 +145,16 @@ public sealed class KeyRing
     {
         lock (_lock)
         {
-            _keys = Read(_settings);
+            Load();
             return _keys.Any(k => k.Id == id);
         }
+    }
+
+    /// <summary>Reads the keys (under the lock, or from the constructor).</summary>
+    private void Load()
+    {
+        _read = KeyFile is { } file && File.Exists(file) ? File.GetLastWriteTimeUtc(file) : default;
+        _keys = Read(_settings);
     }
 
     private byte[] KeyOf(string id)
