@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Stratus.Client;
 using Stratus.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Stratus.Server.Storage;
 
 /// <summary>
 /// Encryption at rest against none, side by side in one run: the benchmarks' server (encryption on, the default)
@@ -9,7 +11,7 @@ using Stratus.Server.Hosting;
 /// </summary>
 internal static class EncryptionBenchmark
 {
-    public static async Task RunAsync(StratusClient encrypted, string work, string encryptedUrl, string token, int uploadRows)
+    public static async Task RunAsync(StratusClient encrypted, string work, string encryptedUrl, string token, int uploadRows, IServiceProvider encryptedServices)
     {
         var dataDir = Path.Combine(work, "plain-node");
         var app = StratusServer.Create([], o =>
@@ -24,6 +26,23 @@ internal static class EncryptionBenchmark
         var plainToken = (await File.ReadAllTextAsync(Path.Combine(dataDir, "admin.token"))).Trim();
         var plain = StratusClient.Create(urls[0], plainToken);
         Console.WriteLine("encryption: AES-256-GCM at rest (the default) against none, same machine, same moment");
+
+        // The store itself: 256 MiB of random bytes put and read back whole (hash verified), best of 3 each.
+        var bytes = new byte[256 << 20];
+        new Random(1).NextBytes(bytes);
+        var (sealedStore, plainStore) = (encryptedServices.GetRequiredService<IBlobStore>(), app.Services.GetRequiredService<IBlobStore>());
+        var (putOn, putOff, readOn, readOff) = (TimeSpan.MaxValue, TimeSpan.MaxValue, TimeSpan.MaxValue, TimeSpan.MaxValue);
+        for (var i = 0; i < 3; i++)
+        {
+            bytes[0] = (byte)i; // new bytes each round: a put of stored bytes would only be a lookup
+            BlobRef? sealedBlob = null, plainBlob = null;
+            putOff = Min(putOff, await TimeAsync(async () => plainBlob = await plainStore.PutAsync(new MemoryStream(bytes), CancellationToken.None)));
+            putOn = Min(putOn, await TimeAsync(async () => sealedBlob = await sealedStore.PutAsync(new MemoryStream(bytes), CancellationToken.None)));
+            readOff = Min(readOff, await TimeAsync(() => ReadAllAsync(plainStore, plainBlob!.Sha256)));
+            readOn = Min(readOn, await TimeAsync(() => ReadAllAsync(sealedStore, sealedBlob!.Sha256)));
+        }
+        Console.WriteLine($"  blob store, 256 MiB: put off {256 / putOff.TotalSeconds,6:F0} MiB/s | on {256 / putOn.TotalSeconds,6:F0} MiB/s | ratio {putOff / putOn:F2}; " +
+            $"read off {256 / readOff.TotalSeconds,6:F0} MiB/s | on {256 / readOn.TotalSeconds,6:F0} MiB/s | ratio {readOff / readOn:F2}");
 
         // Upload: CSV to a ready version (parse, Parquet, profile, seal, store); alternating, best of 3 each.
         var csv = Path.Combine(work, "encryption-upload.csv");
@@ -41,6 +60,9 @@ internal static class EncryptionBenchmark
         // Serving: the same training on each, one row per request, alternating rounds.
         await ServeBenchmark.DeployAsync(encrypted, work);
         await ServeBenchmark.DeployAsync(plain, work);
+        // A warm-up round each (JIT, connection pools, the model load), then three alternating rounds.
+        await ServeBenchmark.Load($"{urls[0]}/api/v1/endpoints/bench/predict", plainToken, ServeBenchmark.Row, 16, 5_000);
+        await ServeBenchmark.Load($"{encryptedUrl}/api/v1/endpoints/bench/predict", token, ServeBenchmark.Row, 16, 5_000);
         var ratios = new List<double>();
         for (var round = 0; round < 3; round++)
         {
@@ -55,6 +77,12 @@ internal static class EncryptionBenchmark
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static async Task ReadAllAsync(IBlobStore store, string sha256)
+    {
+        await using var stream = await store.OpenReadAsync(sha256, CancellationToken.None);
+        await stream.CopyToAsync(Stream.Null);
+    }
 
     private static async Task<TimeSpan> TimeAsync(Func<Task> action)
     {

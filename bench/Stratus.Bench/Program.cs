@@ -19,7 +19,7 @@ using Stratus.Server.Hosting;
 //   dotnet run -c Release --project bench/Stratus.Bench -- failover [rounds] [lease seconds]   kill -9 of a worker mid-AutoML to the job running on another worker
 //   dotnet run -c Release --project bench/Stratus.Bench -- failover-server [rounds] [soak seconds]   kill -9 of one of two cluster servers mid-rollout: the silo declared dead, the rollout stepping again, requests to the survivor; then false alarms under load
 //   dotnet run -c Release --project bench/Stratus.Bench -- scale [upload rows]   PostgreSQL + S3 vs SQLite + local files: metric ingest (4 and 8 clients), dataset upload, endpoint throughput (0 rows: the ingest alone)
-//   dotnet run -c Release --project bench/Stratus.Bench -- encryption [upload rows]   encryption at rest on vs off: dataset upload and endpoint throughput
+//   dotnet run -c Release --project bench/Stratus.Bench -- encryption [upload rows]   encryption at rest on vs off: the blob store (256 MiB put and read), dataset upload and endpoint throughput
 //   dotnet run -c Release --project bench/Stratus.Bench -- train [rows]     `stratus train` (a job) vs ML.NET's LightGBM called directly
 //   dotnet run -c Release --project bench/Stratus.Bench -- automl WORK [budget] [dataset,...|all] [--verbose]   Stratus AutoML on bench/automl's folds (bench/automl/run.sh runs it all)
 var which = args.Length > 0 ? args[0] : "all";
@@ -99,7 +99,7 @@ try
     if (which is "all" or "metrics") await MetricsBenchmark(client, args.Length > 1 && which == "metrics" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "all" or "train") await TrainBenchmark.RunAsync(client, work, args.Length > 1 && which == "train" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000);
     if (which is "scale") await ScaleBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000);
-    if (which is "encryption") await EncryptionBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000);
+    if (which is "encryption") await EncryptionBenchmark.RunAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000, app.Services);
     if (which is "serve-soak") await ServeBenchmark.RunSoakAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
     if (which is "serve-capture") await ServeBenchmark.RunCaptureAsync(client, work, urls[0], token, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000,
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2);

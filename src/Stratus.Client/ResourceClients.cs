@@ -249,8 +249,11 @@ public sealed class TokensClient(StratusClient client)
 {
     /// <summary>Creates a token that expires after <paramref name="expiresInDays"/> (default: the server's); the secret is in the answer only.</summary>
     public Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays = null, CancellationToken ct = default) =>
-        client.SendAsync(HttpMethod.Post, "api/v1/tokens", StratusClient.Json(new CreateTokenRequest(name, role, expiresInDays), StratusJsonContext.Default.CreateTokenRequest),
-            StratusJsonContext.Default.CreatedToken, ct);
+        CreateAsync(new CreateTokenRequest(name, role, expiresInDays), ct);
+
+    /// <summary>Creates a token as the request says (an <c>invoke</c> token names its endpoints); the secret is in the answer only.</summary>
+    public Task<CreatedToken> CreateAsync(CreateTokenRequest request, CancellationToken ct = default) =>
+        client.SendAsync(HttpMethod.Post, "api/v1/tokens", StratusClient.Json(request, StratusJsonContext.Default.CreateTokenRequest), StratusJsonContext.Default.CreatedToken, ct);
 
     /// <summary>Gives a token a new secret (in the answer only); the old one works until it would have expired.</summary>
     public Task<CreatedToken> RotateAsync(long id, CancellationToken ct = default) =>

@@ -182,11 +182,15 @@ public sealed record SetAliasRequest(int Version);
 /// <c>ExpiresAt</c> (none: a token made before tokens expired); after a rotation the previous secret works until
 /// <c>PreviousExpiresAt</c>.
 /// </summary>
+/// <param name="Endpoints">For an <c>invoke</c> token, the endpoints whose predict route it may call (and nothing else).</param>
 public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt,
-    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null, IReadOnlyList<string>? Endpoints = null);
 
-/// <summary>Creates a token with a role (viewer, editor or admin) that expires after <c>ExpiresInDays</c> (default: the server's <c>TokenLifetime</c>).</summary>
-public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null);
+/// <summary>
+/// Creates a token with a role (viewer, editor or admin) that expires after <c>ExpiresInDays</c> (default: the server's
+/// <c>TokenLifetime</c>); or, with role <c>invoke</c> and <c>Endpoints</c>, a token that may only call those endpoints' predict route.
+/// </summary>
+public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null, IReadOnlyList<string>? Endpoints = null);
 
 /// <summary>A newly created token and its secret, shown this once.</summary>
 public sealed record CreatedToken(TokenInfo Info, string Token);

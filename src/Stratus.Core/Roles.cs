@@ -12,6 +12,12 @@ public static class Roles
     /// <summary>Everything, including tokens, the audit log and storage maintenance.</summary>
     public const string Admin = "admin";
 
+    /// <summary>
+    /// A token's scope rather than a role: it calls the predict route of the endpoints it names and nothing else (the
+    /// token an application embeds). It ranks below every role.
+    /// </summary>
+    public const string Invoke = "invoke";
+
     /// <summary>All roles, weakest first.</summary>
     public static IReadOnlyList<string> All { get; } = [Viewer, Editor, Admin];
 

@@ -278,6 +278,25 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Equal(rows.Select(l => l.GetProperty("id").GetInt64()).Order(), rows.Select(l => l.GetProperty("id").GetInt64()));
         Assert.All(rows.Skip(1).Zip(rows), p => Assert.Equal(p.Second.GetProperty("hash").GetString(), p.First.GetProperty("prev_hash").GetString()));
         Assert.Equal(1, (await Cli("audit", "verify")).ExitCode);
+
+        // An application's token reaches the predictions of the endpoints it names, nothing else.
+        var checkout = await Cli(["tokens", "create", "checkout", "--invoke", "fraud,fraud-eu", .. admin]);
+        Assert.True(checkout.ExitCode == 0, checkout.Err);
+        Assert.Contains("invoke: fraud, fraud-eu", checkout.Out);
+        var mixed = await Cli(["tokens", "create", "mixed", "--invoke", "fraud", "--role", "admin", .. admin]);
+        Assert.NotEqual(0, mixed.ExitCode);
+        Assert.Contains("leave out --role", mixed.Err);
+        var asApp = await Cli(["datasets", "list", "--token", checkout.Out.Trim().Split('\n')[^1], "--url", _server.Url]);
+        Assert.Equal(1, asApp.ExitCode);
+        Assert.Contains("may only call the predict route of endpoint fraud, fraud-eu", asApp.Err);
+
+        // The key-encryption key rotates: every data key re-wrapped, the blobs untouched and still read.
+        var rotated = await Cli(["keys", "rotate", .. admin]);
+        Assert.True(rotated.ExitCode == 0, rotated.Err);
+        Assert.Matches("data keys re-wrapped, key [0-9a-f]+ retired", System.Text.RegularExpressions.Regex.Replace(rotated.Out, @"\s+", " "));
+        Assert.Contains("active", (await Cli(["keys", "list", .. admin])).Out);
+        var afterRotation = await Cli(["datasets", "download", "cards", "--out", Path.Combine(_home, "cards-after-rotation.csv"), "--format", "csv", .. admin]);
+        Assert.True(afterRotation.ExitCode == 0, afterRotation.Err);
     }
 
 

@@ -15,13 +15,25 @@ internal static class SecurityCommands
         var role = new Option<string>("--role") { Description = "viewer, editor or admin", DefaultValueFactory = _ => Roles.Viewer };
         role.AcceptOnlyFromAmong([.. Roles.All]);
         var days = new Option<int?>("--expires-days") { Description = "Days until the token stops working (default: the server's TokenLifetime, 90 days)" };
-        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days };
+        var invoke = new Option<string?>("--invoke")
+        {
+            Description = "Make a token that may only call the predict route of these endpoints (comma-separated), nothing else: the token an application embeds",
+        };
+        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days, invoke };
+        create.Validators.Add(r =>
+        {
+            if (r.GetValue(invoke) is not null && r.GetResult(role) is { Implicit: false }) r.AddError("--invoke makes an invoke token: leave out --role");
+        });
         create.SetAction(Remote(async (result, client, ct) =>
-            Print(result, await client.Tokens.CreateAsync(result.GetValue(name)!, result.GetValue(role)!, result.GetValue(days), ct), StratusJsonContext.Default.CreatedToken, t =>
+        {
+            var endpoints = result.GetValue(invoke)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var request = new CreateTokenRequest(result.GetValue(name)!, endpoints is null ? result.GetValue(role)! : Roles.Invoke, result.GetValue(days), endpoints);
+            Print(result, await client.Tokens.CreateAsync(request, ct), StratusJsonContext.Default.CreatedToken, t =>
             {
-                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}, {Esc(t.Info.Role)}, expires {When(t.Info.ExpiresAt)}). Store it now; it is not shown again:");
+                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}, {Esc(Scope(t.Info))}, expires {When(t.Info.ExpiresAt)}). Store it now; it is not shown again:");
                 Console.WriteLine(t.Token);
-            })));
+            });
+        }));
         command.Subcommands.Add(create);
 
         var list = new Command("list", "List tokens (never their secrets)");
@@ -30,7 +42,7 @@ internal static class SecurityCommands
             {
                 var table = NewTable("Id", "Name", "Role", "Created", "Expires", "Last used", "Revoked");
                 foreach (var t in p.Items)
-                    table.AddRow(Esc(t.Id), Esc(t.Name), Esc(t.Role), When(t.CreatedAt), When(t.ExpiresAt) + (t.PreviousExpiresAt is { } old ? $" (old secret until {When(old)})" : ""),
+                    table.AddRow(Esc(t.Id), Esc(t.Name), Esc(Scope(t)), When(t.CreatedAt), When(t.ExpiresAt) + (t.PreviousExpiresAt is { } old ? $" (old secret until {When(old)})" : ""),
                         When(t.LastUsedAt), When(t.RevokedAt));
                 AnsiConsole.Write(table);
             })));
@@ -52,6 +64,9 @@ internal static class SecurityCommands
         command.Subcommands.Add(revoke);
         return command;
     }
+
+    /// <summary>A token's role, or what an invoke token may call.</summary>
+    private static string Scope(TokenInfo t) => t.Endpoints is { Count: > 0 } endpoints ? $"{t.Role}: {string.Join(", ", endpoints)}" : t.Role;
 
     public static Command Keys()
     {

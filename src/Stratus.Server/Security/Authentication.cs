@@ -49,6 +49,7 @@ internal sealed class BearerTokenHandler(
             new Claim(ClaimTypes.Name, principal.Name),
             new Claim(ClaimTypes.Role, principal.Role),
             new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            .. (principal.Endpoints ?? []).Select(e => new Claim(InvokeRequirement.EndpointClaim, e)),
         ],
         SchemeName));
 
@@ -66,7 +67,9 @@ internal sealed class BearerTokenHandler(
     {
         Response.StatusCode = 403;
         var role = Context.User.FindFirst(ClaimTypes.Role)?.Value ?? "none";
-        return Write(403, "Forbidden", $"this action needs a stronger role than '{role}'");
+        return Write(403, "Forbidden", role == Roles.Invoke
+            ? $"this token may only call the predict route of endpoint {string.Join(", ", Context.User.FindAll(InvokeRequirement.EndpointClaim).Select(c => c.Value))}"
+            : $"this action needs a stronger role than '{role}'");
     }
 
     private async Task Write(int status, string title, string detail) =>
@@ -89,11 +92,36 @@ internal sealed class MinimumRoleRequirement(string role) : AuthorizationHandler
     }
 }
 
+/// <summary>
+/// The predict route's rule: any role, or an <see cref="Roles.Invoke"/> token that names the endpoint of the route
+/// (<c>{name}</c>). Everywhere else an invoke token ranks below viewer, so every other route refuses it.
+/// </summary>
+internal sealed class InvokeRequirement : AuthorizationHandler<InvokeRequirement>, IAuthorizationRequirement
+{
+    /// <summary>The claim, one per endpoint, of an invoke token.</summary>
+    public const string EndpointClaim = "endpoint";
+
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, InvokeRequirement requirement)
+    {
+        if (Allows(context.User, (context.Resource as HttpContext)?.GetRouteValue("name") as string)) context.Succeed(requirement);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Whether <paramref name="user"/> may call the predict route of <paramref name="endpoint"/> (also asked by the serving fast path).</summary>
+    public static bool Allows(ClaimsPrincipal user, string? endpoint)
+    {
+        var role = user.FindFirst(ClaimTypes.Role)?.Value;
+        return Roles.Rank(role) >= Roles.Rank(Roles.Viewer)
+            || (role == Roles.Invoke && endpoint is not null && user.HasClaim(EndpointClaim, endpoint));
+    }
+}
+
 internal static class Policies
 {
     public const string Viewer = Roles.Viewer;
     public const string Editor = Roles.Editor;
     public const string Admin = Roles.Admin;
+    public const string Invoke = Roles.Invoke;
 
     public static void Add(AuthorizationOptions options)
     {
@@ -101,6 +129,7 @@ internal static class Policies
         {
             options.AddPolicy(role, p => p.RequireAuthenticatedUser().AddRequirements(new MinimumRoleRequirement(role)));
         }
+        options.AddPolicy(Invoke, p => p.RequireAuthenticatedUser().AddRequirements(new InvokeRequirement()));
         // Anything not marked otherwise needs at least a viewer token.
         options.FallbackPolicy = options.GetPolicy(Roles.Viewer);
         options.DefaultPolicy = options.GetPolicy(Roles.Viewer)!;

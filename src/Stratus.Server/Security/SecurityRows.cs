@@ -20,6 +20,9 @@ public sealed class TokenRow
     public string? PreviousHash { get; set; }
 
     public DateTimeOffset? PreviousExpiresAt { get; set; }
+
+    /// <summary>For an <see cref="Roles.Invoke"/> token, the endpoints it may call, comma-separated.</summary>
+    public string? Endpoints { get; set; }
 }
 
 public sealed class AuditRow

@@ -8,7 +8,8 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Security;
 
 /// <summary>The identity a valid token stands for.</summary>
-public sealed record Principal(long TokenId, string Name, string Role);
+/// <param name="Endpoints">An invoke token's endpoints (null for a role's token).</param>
+public sealed record Principal(long TokenId, string Name, string Role, IReadOnlyList<string>? Endpoints = null);
 
 /// <summary>
 /// Creates, checks, rotates and revokes API tokens. Only SHA-256 hashes of tokens are stored. Every token expires
@@ -20,17 +21,28 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     private const string Prefix = "stratus_";
 
     /// <summary>Creates a token; the secret is returned this once and never stored.</summary>
-    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, CancellationToken ct)
+    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, CancellationToken ct, IReadOnlyList<string>? endpoints = null)
     {
         ProblemException.CheckName("name", name);
-        if (Roles.Rank(role) == 0) throw ProblemException.Invalid("role", $"'{role}' is not a role; use one of {string.Join(", ", Roles.All)}");
+        if (Roles.Rank(role) == 0 && role != Roles.Invoke)
+            throw ProblemException.Invalid("role", $"'{role}' is not a role; use one of {string.Join(", ", Roles.All)}, or {Roles.Invoke} with endpoints");
+        // An invoke token names its endpoints (they need not exist yet: an application's token may come first).
+        if (role == Roles.Invoke && endpoints is not { Count: > 0 })
+            throw ProblemException.Invalid("endpoints", "an invoke token names the endpoints it may call");
+        if (role != Roles.Invoke && endpoints is { Count: > 0 })
+            throw ProblemException.Invalid("endpoints", $"only an {Roles.Invoke} token names endpoints; a {role} token reaches every endpoint its role allows");
+        foreach (var endpoint in endpoints ?? []) ProblemException.CheckName("endpoints", endpoint);
         var lifetime = expiresInDays is { } days ? TimeSpan.FromDays(days) : settings.TokenLifetime;
         if (expiresInDays is < 1 || lifetime > settings.MaxTokenLifetime)
             throw ProblemException.Invalid("expires_in_days", $"is {expiresInDays}; a token lives from 1 day to {settings.MaxTokenLifetime.TotalDays:0} days (the server's MaxTokenLifetime)");
         if (await db.Tokens.AnyAsync(t => t.Name == name, ct)) throw ProblemException.Conflict($"a token named '{name}' already exists");
         var (secret, hash) = NewSecret();
         var now = Now();
-        var row = new TokenRow { Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime };
+        var row = new TokenRow
+        {
+            Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime,
+            Endpoints = endpoints is { Count: > 0 } ? string.Join(',', endpoints.Distinct(StringComparer.Ordinal)) : null,
+        };
         db.Tokens.Add(row);
         await db.SaveChangesAsync(ct);
         return new CreatedToken(ToInfo(row), secret);
@@ -101,7 +113,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             cache.Remove(LastKnown(hash));
             return null;
         }
-        var principal = new Principal(row.Id, row.Name, row.Role);
+        var principal = new Principal(row.Id, row.Name, row.Role, EndpointsOf(row));
         // Cached briefly, and never past the moment the secret expires.
         var left = expires is { } at ? at - now : TimeSpan.MaxValue;
         cache.Set(hash, principal, left < TimeSpan.FromSeconds(5) ? left : TimeSpan.FromSeconds(5));
@@ -184,5 +196,8 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
 
     internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
-    private static TokenInfo ToInfo(TokenRow r) => new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt);
+    private static TokenInfo ToInfo(TokenRow r) =>
+        new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt, EndpointsOf(r));
+
+    private static IReadOnlyList<string>? EndpointsOf(TokenRow r) => r.Endpoints?.Split(',');
 }

@@ -58,7 +58,7 @@ public static class EndpointsApi
         api.MapGet("/{name}/traffic", Traffic).WithName("GetEndpointTraffic")
             .WithSummary("The endpoint's traffic second by second over the last 5 minutes on this server: requests, errors and latency percentiles");
         api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
-            .WithMetadata(new ReadOnlyPostMetadata());
+            .WithMetadata(new ReadOnlyPostMetadata()).RequireAuthorization(Policies.Invoke);
         routes.MapGet("/metrics", Metrics).WithTags("Endpoints").WithName("Metrics")
             .WithSummary("Serving metrics in Prometheus's text format: requests, errors, rows and latency per endpoint and model version");
     }

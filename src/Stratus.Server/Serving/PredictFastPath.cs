@@ -27,7 +27,7 @@ internal sealed class PredictFastPath(RequestDelegate next, ModelCache cache, Sc
         var request = context.Request;
         if (!HttpMethods.IsPost(request.Method) || EndpointName(request.Path.Value) is not { } name || !cache.TryGet(name, out var endpoint)
             || !request.HasJsonContentType() || !BodyGuardMiddleware.IsUtf8(request) || request.ContentLength is null or 0
-            || BearerTokenHandler.CachedUser(request, tokens) is not { } user)
+            || BearerTokenHandler.CachedUser(request, tokens) is not { } user || !InvokeRequirement.Allows(user, name))
         {
             return next(context);
         }

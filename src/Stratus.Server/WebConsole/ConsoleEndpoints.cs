@@ -82,6 +82,11 @@ internal static class ConsoleEndpoints
                 AuditMiddleware.MarkRefused(context, "console sign-in with an unknown or revoked token");
                 return Results.Redirect("/signin?error=" + Uri.EscapeDataString("That token is unknown or revoked."));
             }
+            if (Roles.Rank(principal.Role) < Roles.Rank(Roles.Viewer))
+            {
+                AuditMiddleware.MarkRefused(context, $"console sign-in with a {principal.Role} token");
+                return Results.Redirect("/signin?error=" + Uri.EscapeDataString("That token may only call endpoints' predictions; sign in with a viewer, editor or admin token."));
+            }
             var identity = new ClaimsIdentity(
                 [
                     new Claim(ClaimTypes.Name, principal.Name),
