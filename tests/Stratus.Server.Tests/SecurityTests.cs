@@ -43,6 +43,31 @@ public sealed class SecurityTests(SharedServer shared) : IClassFixture<SharedSer
     }
 
     [Fact]
+    public async Task Should_audit_every_read_of_users_data_with_who_and_from_where()
+    {
+        var client = Server.Client();
+        await client.Datasets.UploadAsync("audited-reads", new MemoryStream(Encoding.UTF8.GetBytes("amount,merchant\n12.5,grocery\n830,electronics\n")));
+        await client.Datasets.PreviewAsync("audited-reads");
+        var file = Path.Combine(Server.DataDir, "..", $"audited-{Guid.NewGuid():N}.csv");
+        try
+        {
+            await client.Datasets.DownloadAsync("audited-reads", file, "csv");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        await client.Datasets.GetAsync("audited-reads"); // what a dataset is, not its rows: not audited
+
+        var rows = (await client.AuditAsync(pageSize: 1000)).Items.Where(a => a.Path.StartsWith("/api/v1/datasets/audited-reads", StringComparison.Ordinal)).ToList();
+        foreach (var read in new[] { "/preview", "/content" })
+        {
+            Assert.Contains(rows, r => r is { Method: "GET", Actor: "admin", Outcome: "ok", RemoteAddress: "127.0.0.1" } && r.Path.EndsWith(read, StringComparison.Ordinal));
+        }
+        Assert.All(rows.Where(r => r.Method == "GET"), r => Assert.True(r.Path.EndsWith("/preview", StringComparison.Ordinal) || r.Path.EndsWith("/content", StringComparison.Ordinal), r.Path));
+    }
+
+    [Fact]
     public async Task Should_send_browser_protections_and_refuse_console_requests_from_another_site()
     {
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(Server.Url + "/") };

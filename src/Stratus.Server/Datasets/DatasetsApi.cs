@@ -28,9 +28,11 @@ public static class DatasetsApi
         api.MapGet("/{name}/versions", ListVersions).WithName("ListDatasetVersions").WithSummary("List a dataset's versions, newest first");
         api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetDatasetVersion").WithSummary("Show a version ('latest' or a number)");
         api.MapGet("/{name}/versions/{version}/profile", GetProfile).WithName("GetDatasetProfile").WithSummary("Column statistics of a version");
-        api.MapGet("/{name}/versions/{version}/preview", Preview).WithName("PreviewDatasetVersion").WithSummary("The first rows of a version (limit: 1 to 1,000, default 20), values as text");
+        api.MapGet("/{name}/versions/{version}/preview", Preview).WithName("PreviewDatasetVersion").WithSummary("The first rows of a version (limit: 1 to 1,000, default 20), values as text")
+            .WithMetadata(new SensitiveReadMetadata());
         api.MapGet("/{name}/versions/{version}/content", Download).WithName("DownloadDatasetVersion")
-            .WithSummary("Download a version as Parquet (default) or CSV; the X-Content-SHA256 header carries the hash of the bytes for Parquet");
+            .WithSummary("Download a version as Parquet (default) or CSV; the X-Content-SHA256 header carries the hash of the bytes for Parquet")
+            .WithMetadata(new SensitiveReadMetadata());
         api.MapDelete("/{name}/versions/{version}", DeleteVersion).WithName("DeleteDatasetVersion").WithSummary("Soft-delete a version")
             .RequireAuthorization(Policies.Editor);
         return api;

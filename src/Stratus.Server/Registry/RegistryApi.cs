@@ -30,7 +30,8 @@ public static class RegistryApi
         api.MapGet("/{name}/versions", ListVersions).WithName("ListModelVersions").WithSummary("List versions, newest first");
         api.MapGet("/{name}/versions/{version:int}", GetVersion).WithName("GetModelVersion").WithSummary("Show a version with its lineage");
         api.MapPatch("/{name}/versions/{version:int}", UpdateVersion).WithName("UpdateModelVersion").WithSummary("Change a version's description or tags").RequireAuthorization(Policies.Editor);
-        api.MapGet("/{name}/versions/{version:int}/content", Download).WithName("DownloadModelVersion").WithSummary("Download the version's artifact");
+        api.MapGet("/{name}/versions/{version:int}/content", Download).WithName("DownloadModelVersion").WithSummary("Download the version's artifact")
+            .WithMetadata(new SensitiveReadMetadata());
         api.MapPut("/{name}/aliases/{alias}", SetAlias).WithName("SetModelAlias").WithSummary("Point an alias such as 'champion' at a version").RequireAuthorization(Policies.Editor);
         api.MapDelete("/{name}/aliases/{alias}", DeleteAlias).WithName("DeleteModelAlias").WithSummary("Remove an alias").RequireAuthorization(Policies.Editor);
         api.MapPost("/{name}/aliases/{alias}/rollback", RollBackAlias).WithName("RollBackModelAlias")

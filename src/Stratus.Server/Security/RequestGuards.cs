@@ -14,6 +14,12 @@ internal sealed class ReadOnlyPostMetadata;
 /// </summary>
 internal sealed class CoalescedAuditMetadata;
 
+/// <summary>
+/// Marks a read of users' data itself (dataset rows and files, model and artifact files, captured requests): audited
+/// like a mutation, with who read it, from where.
+/// </summary>
+internal sealed class SensitiveReadMetadata;
+
 /// <summary>Marks an endpoint that takes a raw file body (an upload) rather than JSON.</summary>
 internal sealed class RawBodyMetadata(long maxBytes)
 {
@@ -77,7 +83,7 @@ internal sealed class BodyGuardMiddleware(RequestDelegate next, IProblemDetailsS
     }
 }
 
-/// <summary>Appends an audit entry for every mutation and every refused request: who, what, when, from where, and the outcome.</summary>
+/// <summary>Appends an audit entry for every mutation, every read of users' data and every refused request: who, what, when, from where, and the outcome.</summary>
 internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScopeFactory scopes, TimeProvider clock, ILogger<AuditMiddleware> logger)
 {
     /// <summary>Whether the request's route changes nothing, noted when routed: the exception handler clears the route before the audit looks.</summary>
@@ -92,6 +98,11 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
     private sealed class CoalescedFeature;
 
     private static readonly CoalescedFeature Coalesced = new();
+
+    /// <summary>Whether the request's route is a <see cref="SensitiveReadMetadata"/> one, noted when routed.</summary>
+    private sealed class SensitiveReadFeature;
+
+    private static readonly SensitiveReadFeature SensitiveRead = new();
 
     /// <summary>A request refused although its status says otherwise (a failed console sign-in redirects back to the form).</summary>
     private sealed record RefusedFeature(string Detail);
@@ -129,12 +140,13 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
         return write;
     }
 
-    /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/> or <see cref="CoalescedAuditMetadata"/> endpoint.</summary>
+    /// <summary>Runs after routing: marks requests routed to a <see cref="ReadOnlyPostMetadata"/>, <see cref="CoalescedAuditMetadata"/> or <see cref="SensitiveReadMetadata"/> endpoint.</summary>
     public static Task NoteRoute(HttpContext context, RequestDelegate next)
     {
         var metadata = context.GetEndpoint()?.Metadata;
         if (metadata?.GetMetadata<ReadOnlyPostMetadata>() is not null) MarkReadOnly(context);
         if (metadata?.GetMetadata<CoalescedAuditMetadata>() is not null) context.Features.Set(Coalesced);
+        if (metadata?.GetMetadata<SensitiveReadMetadata>() is not null) context.Features.Set(SensitiveRead);
         return next(context);
     }
 
@@ -149,8 +161,9 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IServiceScop
             var status = context.Response.StatusCode;
             var method = context.Request.Method;
             // The console's circuit traffic (/_blazor) is no action in itself: what is done over it, ConsolePage.ActAsync audits.
-            var mutation = !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
-                && context.Features.Get<ReadOnlyFeature>() is null && !context.Request.Path.StartsWithSegments("/_blazor");
+            var mutation = (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
+                && context.Features.Get<ReadOnlyFeature>() is null && !context.Request.Path.StartsWithSegments("/_blazor"))
+                || context.Features.Get<SensitiveReadFeature>() is not null;
             var marked = context.Features.Get<RefusedFeature>();
             var throttled = context.Features.Get<AuthFailureLimiter.ThrottledFeature>() is not null;
             var refused = status is 401 or 403 || marked is not null || throttled;

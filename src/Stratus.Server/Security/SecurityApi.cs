@@ -61,7 +61,7 @@ public static class SecurityApi
 
     private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, CancellationToken ct)
     {
-        var created = await tokens.CreateAsync(request.Name, request.Role, request.ExpiresInDays, ct, request.Endpoints);
+        var created = await tokens.CreateAsync(request.Name, request.Role, request.ExpiresInDays, request.Endpoints, ct);
         return TypedResults.Created($"/api/v1/tokens/{created.Info.Id}", created);
     }
 

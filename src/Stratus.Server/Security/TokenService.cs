@@ -21,7 +21,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     private const string Prefix = "stratus_";
 
     /// <summary>Creates a token; the secret is returned this once and never stored.</summary>
-    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, CancellationToken ct, IReadOnlyList<string>? endpoints = null)
+    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, IReadOnlyList<string>? endpoints, CancellationToken ct)
     {
         ProblemException.CheckName("name", name);
         if (Roles.Rank(role) == 0 && role != Roles.Invoke)
@@ -179,7 +179,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         CreatedToken created;
         try
         {
-            created = await CreateAsync(first ? "admin" : $"admin-{now:yyyyMMdd-HHmmss}", Roles.Admin, null, ct);
+            created = await CreateAsync(first ? "admin" : $"admin-{now:yyyyMMdd-HHmmss}", Roles.Admin, null, null, ct);
         }
         catch (Exception ex) when (ex is DbUpdateException or ProblemException { Status: 409 })
         {

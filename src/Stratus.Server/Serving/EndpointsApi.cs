@@ -46,8 +46,10 @@ public static class EndpointsApi
             .RequireAuthorization(Policies.Editor);
         api.MapPut("/{name}/capture", SetCapture).WithName("SetEndpointCapture")
             .WithSummary("Record a share of the answered requests (each row's inputs and prediction) for monitoring; 0 turns capture off").RequireAuthorization(Policies.Editor);
-        api.MapGet("/{name}/captures", Captures).WithName("GetEndpointCaptures").WithSummary("The latest captured rows, newest first (limit: 1 to 1,000, default 100)");
-        api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first");
+        api.MapGet("/{name}/captures", Captures).WithName("GetEndpointCaptures").WithSummary("The latest captured rows, newest first (limit: 1 to 1,000, default 100)")
+            .WithMetadata(new SensitiveReadMetadata());
+        api.MapGet("/{name}/shadow", Shadow).WithName("GetEndpointShadow").WithSummary("The latest requests the shadow version scored beside the live one, newest first")
+            .WithMetadata(new SensitiveReadMetadata());
         api.MapPost("/{name}/rollout", StartRollout).WithName("StartRollout")
             .WithSummary("Roll a new model version out step by step (canary, step, interval), rolling back by itself when it fails more requests or answers slower than allowed")
             .RequireAuthorization(Policies.Editor);

@@ -34,7 +34,8 @@ public static class TrackingApi
             .Accepts<Stream>("application/octet-stream")
             .WithMetadata(new RawBodyMetadata(maxUploadBytes))
             .RequireAuthorization(Policies.Editor);
-        runs.MapGet("/{id}/artifacts/{**path}", GetArtifact).WithName("DownloadArtifact").WithSummary("Download an artifact; X-Content-SHA256 carries its hash");
+        runs.MapGet("/{id}/artifacts/{**path}", GetArtifact).WithName("DownloadArtifact").WithSummary("Download an artifact; X-Content-SHA256 carries its hash")
+            .WithMetadata(new SensitiveReadMetadata());
     }
 
     private static async Task<Created<ExperimentInfo>> CreateExperiment(CreateExperimentRequest request, TrackingService tracking, CancellationToken ct)

@@ -98,7 +98,7 @@ internal static class ConsoleEndpoints
         }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
 
         // Downloads in the browser: the API's handler, behind the console's cookie.
-        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).ExcludeFromDescription();
+        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).WithMetadata(new SensitiveReadMetadata()).ExcludeFromDescription();
 
         app.MapPost(SignOutPath, async (HttpContext context) =>
         {
