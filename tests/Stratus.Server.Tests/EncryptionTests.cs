@@ -117,7 +117,7 @@ public sealed class EncryptionTests
         var client = server.Client();
         var (csv, markers) = Marked();
         var version = await client.Datasets.UploadAsync("marked", new MemoryStream(Encoding.UTF8.GetBytes(csv)), ct: Ct);
-        // Trained (a job process reads the data), registered and served: every kind of blob written.
+        // Trained (a job process reads the data), registered, deployed and called.
         var job = await client.Jobs.TrainAsync(new TrainRequest("marked", "fraud", Register: "marked"), Ct);
         Assert.Equal(JobStatus.Succeeded, (await client.Jobs.WaitAsync(job.Id, ct: Ct)).Status);
         await client.Endpoints.DeployAsync("marked", "marked:1", Ct);

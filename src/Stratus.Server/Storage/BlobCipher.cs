@@ -23,6 +23,36 @@ internal static class BlobCipher
     public static byte[] NewKey() => RandomNumberGenerator.GetBytes(KeyBytes);
 
     /// <summary>
+    /// A small value sealed whole (a wrapped data key, a metadata column): a random nonce, the ciphertext and the tag,
+    /// with <paramref name="associated"/> bound to it.
+    /// </summary>
+    public static byte[] SealValue(byte[] key, ReadOnlySpan<byte> plain, ReadOnlySpan<byte> associated = default)
+    {
+        var sealedValue = new byte[12 + plain.Length + TagBytes];
+        RandomNumberGenerator.Fill(sealedValue.AsSpan(0, 12));
+        using var aes = new AesGcm(key, TagBytes);
+        aes.Encrypt(sealedValue.AsSpan(0, 12), plain, sealedValue.AsSpan(12, plain.Length), sealedValue.AsSpan(12 + plain.Length), associated);
+        return sealedValue;
+    }
+
+    /// <summary>What <see cref="SealValue"/> sealed; null when it fails authentication (another key, other associated data, altered bytes).</summary>
+    public static byte[]? OpenValue(byte[] key, ReadOnlySpan<byte> sealedValue, ReadOnlySpan<byte> associated = default)
+    {
+        if (sealedValue.Length < 12 + TagBytes) return null;
+        var plain = new byte[sealedValue.Length - 12 - TagBytes];
+        using var aes = new AesGcm(key, TagBytes);
+        try
+        {
+            aes.Decrypt(sealedValue[..12], sealedValue.Slice(12, plain.Length), sealedValue[(12 + plain.Length)..], plain, associated);
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return null;
+        }
+        return plain;
+    }
+
+    /// <summary>
     /// Encrypts <paramref name="plaintext"/> into <paramref name="output"/>, hashing the plaintext on the way: the SHA-256
     /// (its content address) and size of what was read.
     /// </summary>

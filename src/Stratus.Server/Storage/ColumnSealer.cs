@@ -36,29 +36,15 @@ public sealed class ColumnSealer(IDataKeys keys)
     {
         if (!keys.Encrypting) return value;
         var key = _key ?? throw new InvalidOperationException("the metadata database's key is not loaded (ColumnSealer.LoadAsync at start)");
-        var plain = Encoding.UTF8.GetBytes(value);
-        var sealedBytes = new byte[12 + plain.Length + 16];
-        RandomNumberGenerator.Fill(sealedBytes.AsSpan(0, 12));
-        using var aes = new AesGcm(key, 16);
-        aes.Encrypt(sealedBytes.AsSpan(0, 12), plain, sealedBytes.AsSpan(12, plain.Length), sealedBytes.AsSpan(12 + plain.Length));
-        return Prefix + Convert.ToBase64String(sealedBytes);
+        return Prefix + Convert.ToBase64String(BlobCipher.SealValue(key, Encoding.UTF8.GetBytes(value)));
     }
 
     public string Open(string value)
     {
         if (!value.StartsWith(Prefix, StringComparison.Ordinal)) return value;
         var key = _key ?? throw new InvalidOperationException("the metadata database's key is not loaded (ColumnSealer.LoadAsync at start)");
-        var sealedBytes = Convert.FromBase64String(value[Prefix.Length..]);
-        var plain = new byte[sealedBytes.Length - 12 - 16];
-        using var aes = new AesGcm(key, 16);
-        try
-        {
-            aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(12, plain.Length), sealedBytes.AsSpan(12 + plain.Length), plain);
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            throw new CryptographicException("a sealed metadata value fails authentication: altered in the database, or sealed under another key");
-        }
+        var plain = BlobCipher.OpenValue(key, Convert.FromBase64String(value[Prefix.Length..]))
+            ?? throw new CryptographicException("a sealed metadata value fails authentication: altered in the database, or sealed under another key");
         return Encoding.UTF8.GetString(plain);
     }
 

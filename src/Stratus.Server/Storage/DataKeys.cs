@@ -73,8 +73,6 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
 
     public bool Encrypting => settings.EncryptAtRest;
 
-    public KeyRing Ring => ring;
-
     public async Task<byte[]> ClaimAsync(string sha256, byte[] proposed, CancellationToken ct)
     {
         if (await FindAsync(sha256, ct) is { } known) return known;

@@ -70,28 +70,14 @@ public sealed class KeyRing
             if (KeyFile is { } file && File.Exists(file) && File.GetLastWriteTimeUtc(file) != _read) Load();
             (id, kek) = _keys.Count > 0 ? _keys[^1] : throw new InvalidOperationException("no key-encryption key is loaded");
         }
-        var wrapped = new byte[12 + dataKey.Length + 16];
-        RandomNumberGenerator.Fill(wrapped.AsSpan(0, 12));
-        using var aes = new AesGcm(kek, 16);
-        aes.Encrypt(wrapped.AsSpan(0, 12), dataKey, wrapped.AsSpan(12, dataKey.Length), wrapped.AsSpan(12 + dataKey.Length), Bind(sha256, id));
-        return (id, wrapped);
+        return (id, BlobCipher.SealValue(kek, dataKey, Bind(sha256, id)));
     }
 
     /// <summary>Unwraps a blob's data key; <see cref="CryptographicException"/> when the key is not this node's or the bytes were altered.</summary>
     public byte[] Unwrap(string sha256, string keyId, byte[] wrapped)
     {
-        if (wrapped.Length < 12 + 16) throw new CryptographicException($"the data key of blob {sha256} is malformed");
-        var dataKey = new byte[wrapped.Length - 12 - 16];
-        using var aes = new AesGcm(KeyOf(keyId), 16);
-        try
-        {
-            aes.Decrypt(wrapped.AsSpan(0, 12), wrapped.AsSpan(12, dataKey.Length), wrapped.AsSpan(12 + dataKey.Length), dataKey, Bind(sha256, keyId));
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            throw new CryptographicException($"the data key of blob {sha256} does not unwrap under key-encryption key {keyId}: a wrong key of that name, or an altered row");
-        }
-        return dataKey;
+        return BlobCipher.OpenValue(KeyOf(keyId), wrapped, Bind(sha256, keyId))
+            ?? throw new CryptographicException($"the data key of blob {sha256} does not unwrap under key-encryption key {keyId}: a wrong key of that name, or an altered row");
     }
 
     /// <summary>Makes the key file with one new key, unless another process (another node on a shared folder) made it first: then its keys are read.</summary>
