@@ -289,6 +289,14 @@ public sealed class AuthenticationLimitTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Conflict, refused.Status);
         Assert.Contains("is the last admin token: create another admin token first", refused.Detail);
+        // An admin token past its time is no way in.
+        var lapsed = await admin.Tokens.CreateAsync("lapsed-admin", Roles.Admin);
+        await using (var scope = _server.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<StratusDb>().Tokens.Where(t => t.Id == lapsed.Info.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1)));
+        }
+        Assert.Equal(HttpStatusCode.Conflict, (await Assert.ThrowsAsync<StratusApiException>(() => admin.Tokens.RevokeAsync(me.Id))).Status);
         var second = await admin.Tokens.CreateAsync("second-admin", Roles.Admin);
         Assert.NotNull((await _server.Client(second.Token).Tokens.RevokeAsync(me.Id)).RevokedAt);
     }

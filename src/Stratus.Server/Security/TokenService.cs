@@ -149,8 +149,11 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     public async Task<TokenInfo> RevokeAsync(long id, CancellationToken ct)
     {
         var row = await db.Tokens.FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
-        // The platform must keep a way in: the last live admin token goes only once another admin token exists.
-        if (row.RevokedAt is null && row.Role == Roles.Admin && !await db.Tokens.AnyAsync(t => t.Id != id && t.Role == Roles.Admin && t.RevokedAt == null, ct))
+        // The platform must keep a way in: the last live admin token goes only once another admin token works (an
+        // expired one does not).
+        var now = clock.GetUtcNow();
+        if (row.RevokedAt is null && row.Role == Roles.Admin && !await db.Tokens.AnyAsync(t => t.Id != id && t.Role == Roles.Admin && t.RevokedAt == null
+                && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct))
             throw ProblemException.Conflict($"token {id} is the last admin token: create another admin token first (stratus tokens create NAME --role admin)");
         row.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
