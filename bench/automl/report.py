@@ -49,8 +49,13 @@ for name in sorted(os.listdir(work)):
         continue
     meta = json.load(open(meta_path))
     task, target = meta["task"], meta["target"]
-    folds = []
-    for fold in sorted(d for d in os.listdir(os.path.join(work, name)) if d.startswith("fold")):
+    # A run of Stratus alone (run.sh --stratus-only) keeps the references' recorded scores of the same folds: they do
+    # not depend on Stratus's code, and the folds are prepare.py's, seeded.
+    path = os.path.join(results, f"{name}.json")
+    recorded = json.load(open(path)) if os.path.exists(path) else None
+    recorded = recorded if recorded and recorded["budget"] == float(budget) else None
+    folds, references_from = [], recorded.get("references_from", recorded["commit"]) if recorded else None
+    for k, fold in enumerate(sorted(d for d in os.listdir(os.path.join(work, name)) if d.startswith("fold"))):
         d = os.path.join(work, name, fold)
         test = pd.read_csv(os.path.join(d, "test.csv"))
         record = {m: score(task, test, target, os.path.join(d, f"{m}_pred.csv")) if os.path.exists(os.path.join(d, f"{m}_pred.csv")) else None
@@ -59,14 +64,19 @@ for name in sorted(os.listdir(work)):
             record["stratus_seconds"] = json.load(open(os.path.join(d, "stratus.json")))["seconds"]
         if os.path.exists(os.path.join(d, "references.json")):
             record["optuna_seconds"] = json.load(open(os.path.join(d, "references.json")))["seconds"]["optuna"]
+            references_from = None
+        elif recorded:
+            for key in methods[1:] + ["optuna_seconds"]:
+                if record.get(key) is None and key in recorded["folds"][k]:
+                    record[key] = recorded["folds"][k][key]
         folds.append(record)
-    with open(os.path.join(results, f"{name}.json"), "w") as f:
+    with open(path, "w") as f:
         json.dump({"rows": meta["rows"], "columns": meta.get("columns"), "task": task, "metric": meta["metric"], "budget": float(budget),
-                   "commit": commit(), "folds": folds}, f, indent=1)
+                   "commit": commit(), **({"references_from": references_from} if references_from else {}), "folds": folds}, f, indent=1)
         f.write("\n")
 
 # 2. The table of every recorded dataset.
-rows, wins, wins_optuna, close, commits = [], 0, 0, 0, set()
+rows, wins, wins_optuna, close, commits, reused = [], 0, 0, 0, set(), []
 for file in sorted(os.listdir(results)):
     r = json.load(open(os.path.join(results, file)))
     if r["budget"] != float(budget):
@@ -85,6 +95,8 @@ for file in sorted(os.listdir(results)):
     near = s <= best_ref * 1.01 + 1e-12 if lower else s >= best_ref - abs(best_ref) * 0.01 - 1e-12
     wins, wins_optuna, close = wins + good, wins_optuna + good_optuna, close + near
     commits.add(r["commit"])
+    if r.get("references_from"):
+        reused.append(r["references_from"])
     longest = lambda key: max((f[key] for f in r["folds"] if key in f), default=float("nan"))
     rows.append((name, r["rows"], r["task"], metric, mean, good, good_optuna, near, longest("stratus_seconds"), longest("optuna_seconds"), r["commit"]))
 
@@ -105,7 +117,9 @@ for name, rows_, task, metric, mean, good, good_optuna, near, longest, optuna_lo
 pct = lambda k: f"{100 * k / n:.0f}%" if n else "-"
 lines += ["", f"On {n} datasets: Stratus at least as good as every default reference on {wins} ({pct(wins)}, aim 80%), "
           f"as Optuna's search on {wins_optuna} ({pct(wins_optuna)}, aim 60%); within 1% of the best reference on {close}."
-          + (f" The rows come from {len(commits)} commits." if len(commits) > 1 else ""), ""]
+          + (f" The rows come from {len(commits)} commits." if len(commits) > 1 else "")
+          + (f" On {len(reused)} of them Stratus ran alone (run.sh --stratus-only), beside the references' scores recorded for"
+             f" the same folds and budget at {', '.join(sorted(set(reused)))}." if reused else ""), ""]
 section = "\n".join(lines)
 print(section)
 # Replace this budget's section of the file (up to the next "## " heading), or add it; the other sections stay.

@@ -373,4 +373,23 @@ public sealed class AutoMlSearchTests : IDisposable
         var single = new[] { Model(true), Model(false) }.Min(p => ModelMetrics.Compute(MlTask.BinaryClassification, labels, p, 2).Metrics["log_loss"]);
         Assert.True(score < single, $"ensemble {score} vs best single {single}");
     }
+
+    [Fact]
+    public void Should_keep_the_best_of_each_model_family_as_an_ensemble_candidate()
+    {
+        // A local search finds one booster after another that beats the linear model: the linear model, and a
+        // forest, stay candidates; the worst boosters go.
+        var library = new List<(string Family, double Score)>();
+        void Admit(string family, double score, int size = 4) => AutoMlSearch.Admit<(string Family, double Score)>(library, (family, score), e => e.Score, e => e.Family, size);
+        Admit("lbfgs", 0.80);
+        Admit("rf", 0.82);
+        foreach (var score in new[] { 0.90, 0.91, 0.85, 0.93, 0.92, 0.86 }) Admit("lightgbm", score);
+
+        Assert.Equal([("lightgbm", 0.93), ("lightgbm", 0.92), ("rf", 0.82), ("lbfgs", 0.80)], library);
+
+        // With one member per family, the worst goes.
+        library.Clear();
+        foreach (var (family, score) in new[] { ("a", 0.5), ("b", 0.7), ("c", 0.6) }) Admit(family, score, size: 2);
+        Assert.Equal([("b", 0.7), ("c", 0.6)], library);
+    }
 }

@@ -23,7 +23,10 @@ public sealed record GbmOptions
     /// <summary>L2 regularization of leaf values.</summary>
     public double L2 { get; init; }
 
-    /// <summary>Stop when the first validation metric has not improved for this many iterations; 0 never stops early.</summary>
+    /// <summary>
+    /// Stop when the first validation metric has not improved for this many iterations, or improved by less than
+    /// <see cref="GbmTrainer.MinImprovement"/> of itself in as many; 0 never stops early.
+    /// </summary>
     public int EarlyStoppingRounds { get; init; }
 
     /// <summary>With early stopping: keep every iteration boosted, not only those up to the best (the caller chooses later).</summary>
@@ -61,6 +64,12 @@ internal static class GbmTrainer
     /// row after every iteration would cost as much as the boosting itself.
     /// </summary>
     public const int TrainCurveRows = 20_000;
+
+    /// <summary>
+    /// Early stopping's least progress: within the early-stopping rounds the validation loss must fall by this share of
+    /// itself plus a tenth of the first iteration's loss, or boosting stops (the best iteration is kept either way).
+    /// </summary>
+    public const double MinImprovement = 1e-3;
 
     /// <summary>
     /// LightGBM's metric names per task, in the order it reports them, with the names Stratus uses. The first decides
@@ -104,6 +113,9 @@ internal static class GbmTrainer
             var values = new double[16];
             var best = 0;
             var bestScore = double.NaN;
+            var progressed = 0;
+            var progressScore = double.NaN;
+            var firstScore = double.NaN;
             for (var i = 1; i <= o.Iterations; i++)
             {
                 ct.ThrowIfCancellationRequested();
@@ -120,7 +132,16 @@ internal static class GbmTrainer
                     best = i;
                     bestScore = score;
                 }
-                else if (o.EarlyStoppingRounds > 0 && i - best >= o.EarlyStoppingRounds)
+                // Progress is what beats the last progress by a share of it, or of the first iteration's loss when the
+                // loss nears 0: on rows a booster can separate, it keeps falling by millionths for thousands of
+                // iterations, which cost time and change nothing.
+                if (progressed == 0) firstScore = score;
+                if (progressed == 0 || score - progressScore > MinImprovement * (Math.Abs(progressScore) + 0.1 * Math.Abs(firstScore)))
+                {
+                    progressed = i;
+                    progressScore = score;
+                }
+                else if (o.EarlyStoppingRounds > 0 && i - progressed >= o.EarlyStoppingRounds)
                 {
                     break;
                 }
