@@ -57,6 +57,10 @@ public sealed class MotoServer
         ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
     });
 
+    /// <summary>A client of this server's key service (moto answers KMS's API on the same port), for tests that make keys.</summary>
+    public Amazon.KeyManagementService.AmazonKeyManagementServiceClient KmsClient() =>
+        new(new Amazon.KeyManagementService.AmazonKeyManagementServiceConfig { ServiceURL = Endpoint, AuthenticationRegion = "us-east-1" });
+
     private static async Task<MotoServer> StartAsync()
     {
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "stratus-test");

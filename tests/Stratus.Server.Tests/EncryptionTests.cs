@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
+using Amazon.KeyManagementService.Model;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Stratus.Client;
 using Stratus.Server.Kernel;
@@ -199,6 +201,85 @@ public sealed class EncryptionTests
                 Assert.Contains(markers[0], (await again.Client().Datasets.PreviewAsync("rotated", ct: Ct)).Rows.SelectMany(r => r));
                 Assert.Equal(before, await ListAsync(again));
             }
+        }
+        finally
+        {
+            TestServer.TryDelete(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task Should_wrap_data_keys_with_kms_keys_that_never_leave_the_key_service_and_rotate_between_them()
+    {
+        var moto = await MotoServer.Shared.Value;
+        using var kms = moto.KmsClient();
+        var first = (await kms.CreateKeyAsync(new CreateKeyRequest { Description = "stratus test, first" }, Ct)).KeyMetadata.Arn;
+        var second = (await kms.CreateKeyAsync(new CreateKeyRequest { Description = "stratus test, second" }, Ct)).KeyMetadata.KeyId;
+        Action<Hosting.StratusOptions> Keys(string keys) => o =>
+        {
+            o.Storage.KmsKeys = keys;
+            o.Storage.KmsEndpoint = moto.Endpoint;
+        };
+        var dataDir = Directory.CreateTempSubdirectory("stratus-kms-").FullName;
+        try
+        {
+            var (csv, markers) = Marked();
+            string firstId;
+            int wrapped;
+            await using (var server = await TestServer.StartAsync(Keys(first), dataDir))
+            {
+                var client = server.Client();
+                await client.Datasets.UploadAsync("kms", new MemoryStream(Encoding.UTF8.GetBytes(csv)), ct: Ct);
+                // A job process opens the dataset with the key service too (the node's settings are its own).
+                var job = await client.Jobs.TrainAsync(new TrainRequest("kms", "fraud"), Ct);
+                Assert.Equal(JobStatus.Succeeded, (await client.Jobs.WaitAsync(job.Id, ct: Ct)).Status);
+                var key = Assert.Single(await client.KeysAsync(Ct));
+                (firstId, wrapped) = (key.Id, key.DataKeys);
+                Assert.True(wrapped >= 2, $"{wrapped} data keys"); // the dataset's blob and the database's own key at least
+                Assert.False(Directory.Exists(Path.Combine(dataDir, "keys")) && File.Exists(Path.Combine(dataDir, "keys", "master.keys")), "a key file was made");
+
+                // Each wrapped data key is the key service's ciphertext, opened by the service for its own blob only.
+                using var scope = server.Services.CreateScope();
+                var rows = await scope.ServiceProvider.GetRequiredService<StratusDb>().DataKeys.AsNoTracking().ToListAsync(Ct);
+                Assert.All(rows, r => Assert.Equal(firstId, r.KeyId));
+                var (row, other) = (rows[0], rows[1]);
+                DecryptRequest Open(string blob) => new()
+                {
+                    CiphertextBlob = new MemoryStream(row.Wrapped),
+                    EncryptionContext = new() { ["stratus:blob"] = blob, ["stratus:kek"] = row.KeyId },
+                };
+                Assert.Equal(32, (await kms.DecryptAsync(Open(row.Sha256), Ct)).Plaintext.Length);
+                await Assert.ThrowsAsync<InvalidCiphertextException>(() => kms.DecryptAsync(Open(other.Sha256), Ct));
+            }
+
+            // Rotation to the key listed last: every data key re-wrapped under it, the first key retired.
+            await using (var server = await TestServer.StartAsync(Keys($"{first},{second}"), dataDir))
+            {
+                var rotation = await server.Client().RotateKeysAsync(Ct);
+                Assert.NotEqual(firstId, rotation.ActiveKey);
+                Assert.Equal(wrapped, rotation.Rewrapped);
+                Assert.Equal([firstId], rotation.Retired);
+            }
+            // The second key alone opens everything; the first alone cannot start a node, and says which key it lacks.
+            await using (var server = await TestServer.StartAsync(Keys(second), dataDir))
+            {
+                Assert.Contains(markers[0], (await server.Client().Datasets.PreviewAsync("kms", ct: Ct)).Rows.SelectMany(r => r));
+            }
+            var lacking = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(Keys(first), dataDir));
+            Assert.Contains("not among this node's keys", lacking.Message, StringComparison.Ordinal);
+
+            // A disabled key refuses the start, by name.
+            await kms.DisableKeyAsync(new DisableKeyRequest { KeyId = second }, Ct);
+            var disabled = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(Keys(second), dataDir));
+            Assert.Contains($"KMS key {second} of Stratus:KmsKeys is Disabled", disabled.Message, StringComparison.Ordinal);
+
+            // Two sources at once are refused.
+            var both = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o =>
+            {
+                Keys(second)(o);
+                o.Storage.MasterKey = $"ab:{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}";
+            }, dataDir));
+            Assert.Contains("both set", both.Message, StringComparison.Ordinal);
         }
         finally
         {

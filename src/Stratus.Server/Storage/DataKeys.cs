@@ -76,7 +76,7 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
     public async Task<byte[]> ClaimAsync(string sha256, byte[] proposed, CancellationToken ct)
     {
         if (await FindAsync(sha256, ct) is { } known) return known;
-        var (keyId, wrapped) = ring.Wrap(sha256, proposed);
+        var (keyId, wrapped) = await ring.WrapAsync(sha256, proposed, ct);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StratusDb>();
         db.DataKeys.Add(new DataKeyRow { Sha256 = sha256, KeyId = keyId, Wrapped = wrapped, CreatedAt = clock.GetUtcNow() });
@@ -100,7 +100,7 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
         await using var scope = scopes.CreateAsyncScope();
         var row = await scope.ServiceProvider.GetRequiredService<StratusDb>().DataKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Sha256 == sha256, ct);
         if (row is null) return null;
-        key = ring.Unwrap(sha256, row.KeyId, row.Wrapped);
+        key = await ring.UnwrapAsync(sha256, row.KeyId, row.Wrapped, ct);
         Remember(sha256, key);
         return key;
     }
@@ -126,12 +126,12 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
                     $"give every node the same keys (copy the key file of the node that made them to {ring.KeyFile}, or set Stratus:KeyFile or STRATUS_MASTERKEY); nothing was changed");
             ring.Generate();
         }
-        Verify(recorded);
+        await VerifyAsync(recorded, ct);
         var added = await RecordAsync(db, ring.ActiveId, ct);
         // Nodes that started at once on an empty database, each with a key of its own: the later ones see the first's.
         try
         {
-            Verify(await RecordedAsync(db, ct));
+            await VerifyAsync(await RecordedAsync(db, ct), ct);
         }
         catch (StartupException) when (added)
         {
@@ -144,21 +144,21 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
         db.KeyEncryptionKeys.AsNoTracking().Where(k => k.RetiredAt == null).ToListAsync(ct);
 
     /// <summary>Refuses a start on a ring without every key in use, or with a wrong key of the right name.</summary>
-    private void Verify(IEnumerable<KeyEncryptionKeyRow> recorded)
+    private async Task VerifyAsync(IEnumerable<KeyEncryptionKeyRow> recorded, CancellationToken ct)
     {
         foreach (var key in recorded)
         {
             if (!ring.Has(key.Id))
                 throw new StartupException($"blobs are encrypted under key-encryption key {key.Id}, which is not among this node's keys ({ring.Source}): " +
-                    "give every node the same keys (Stratus:KeyFile or STRATUS_MASTERKEY); nothing was changed");
-            if (ring.Fingerprint(key.Id) != key.Fingerprint)
+                    "give every node the same keys (Stratus:KeyFile, STRATUS_MASTERKEY or Stratus:KmsKeys); nothing was changed");
+            if (await ring.FingerprintAsync(key.Id, ct) != key.Fingerprint)
                 throw new StartupException($"key-encryption key {key.Id} of {ring.Source} is not the key the blobs were encrypted under (its fingerprint differs): " +
                     "restore the right key; nothing was changed");
         }
     }
 
     /// <summary>
-    /// Rotation: a new active key (added to this node's key file; with <c>STRATUS_MASTERKEY</c>, the last key the
+    /// Rotation: a new active key (added to this node's key file; with <c>STRATUS_MASTERKEY</c> or KMS keys, the last key the
     /// operator listed), every data key re-wrapped under it, and earlier keys retired (and left out of the key file).
     /// The blobs themselves are not rewritten.
     /// </summary>
@@ -173,8 +173,8 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
             if (batch.Count == 0) break;
             foreach (var row in batch)
             {
-                var key = ring.Unwrap(row.Sha256, row.KeyId, row.Wrapped);
-                (row.KeyId, row.Wrapped) = ring.Wrap(row.Sha256, key);
+                var key = await ring.UnwrapAsync(row.Sha256, row.KeyId, row.Wrapped, ct);
+                (row.KeyId, row.Wrapped) = await ring.WrapAsync(row.Sha256, key, ct);
                 CryptographicOperations.ZeroMemory(key);
             }
             await db.SaveChangesAsync(ct);
@@ -203,7 +203,7 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
     private async Task<bool> RecordAsync(StratusDb db, string id, CancellationToken ct)
     {
         if (await db.KeyEncryptionKeys.AnyAsync(k => k.Id == id, ct)) return false;
-        db.KeyEncryptionKeys.Add(new KeyEncryptionKeyRow { Id = id, Fingerprint = ring.Fingerprint(id), AddedAt = clock.GetUtcNow() });
+        db.KeyEncryptionKeys.Add(new KeyEncryptionKeyRow { Id = id, Fingerprint = await ring.FingerprintAsync(id, ct), AddedAt = clock.GetUtcNow() });
         try
         {
             await db.SaveChangesAsync(ct);

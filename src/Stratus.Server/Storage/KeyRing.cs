@@ -6,31 +6,40 @@ using Stratus.Server.Security;
 namespace Stratus.Server.Storage;
 
 /// <summary>
-/// The key-encryption keys (KEKs) that wrap every blob's data key: from <see cref="StorageSettings.MasterKey"/>
-/// (<c>STRATUS_MASTERKEY</c>, the operator's, the same on every node) or from a key file, by default
-/// <c>&lt;DataDir&gt;/keys/master.keys</c>, made on the first start with mode 0600. Either lists keys as
-/// <c>ID:BASE64</c>, one per line or comma; the last is the active one, which wraps new data keys; the others only unwrap
-/// until <c>stratus keys rotate</c> has re-wrapped their data keys. A key is 32 random bytes (AES-256); wrapping is
-/// AES-256-GCM with the blob's hash and the key's id as associated data, so a wrapped key moved to another blob fails.
+/// The key-encryption keys (KEKs) that wrap every blob's data key, from one of three sources:
+/// <list type="bullet">
+/// <item>a key file, by default <c>&lt;DataDir&gt;/keys/master.keys</c>, made on the first start with mode 0600;</item>
+/// <item><see cref="StorageSettings.MasterKey"/> (<c>STRATUS_MASTERKEY</c>, the operator's, the same on every node);</item>
+/// <item>an AWS KMS-compatible key service (<see cref="StorageSettings.KmsKeys"/>), whose keys never leave it.</item>
+/// </list>
+/// A file or the variable lists keys as <c>ID:BASE64</c>, one per line or comma; the KMS setting lists key ids, ARNs
+/// or aliases. The last key is the active one, which wraps new data keys; the others only unwrap until
+/// <c>stratus keys rotate</c> has re-wrapped their data keys. A local key is 32 random bytes (AES-256) and wraps with
+/// AES-256-GCM; a KMS key wraps with the service's Encrypt. Either way the blob's hash and the key's id are bound to
+/// the wrapped key (associated data, or KMS's encryption context), so a wrapped key moved to another blob fails.
 /// </summary>
 public sealed class KeyRing
 {
     private readonly StorageSettings _settings;
     private readonly Lock _lock = new();
-    private List<(string Id, byte[] Key)> _keys = [];
+    private readonly KmsKeys? _kms;
+    private List<IKeyEncryptionKey> _keys = [];
     private DateTime _read; // the key file's write time when read
 
     public KeyRing(StorageSettings settings)
     {
         _settings = settings;
+        if (settings.MasterKey is { Length: > 0 } && settings.KmsKeys is { Length: > 0 })
+            throw new StartupException("Stratus:MasterKey (STRATUS_MASTERKEY) and Stratus:KmsKeys (STRATUS_KMSKEYS) are both set; key-encryption keys come from one source");
+        if (settings.KmsKeys is { Length: > 0 }) _kms = new KmsKeys(settings);
         Load();
     }
 
     /// <summary>The key file, when the keys come from one.</summary>
-    public string? KeyFile => _settings.MasterKey is { Length: > 0 } ? null : _settings.KeyFile ?? Path.Combine(_settings.DataDir, "keys", "master.keys");
+    public string? KeyFile => _settings.MasterKey is { Length: > 0 } || _kms is not null ? null : _settings.KeyFile ?? Path.Combine(_settings.DataDir, "keys", "master.keys");
 
     /// <summary>Where the keys come from, for an operator (never the keys).</summary>
-    public string Source => KeyFile ?? "Stratus:MasterKey (STRATUS_MASTERKEY)";
+    public string Source => KeyFile ?? _kms?.Source ?? "Stratus:MasterKey (STRATUS_MASTERKEY)";
 
     /// <summary>The ids of the keys this node holds, the active one last.</summary>
     public IReadOnlyList<string> Ids
@@ -50,8 +59,11 @@ public sealed class KeyRing
         }
     }
 
-    /// <summary>A key's fingerprint (the SHA-256 of its bytes, which tells nothing of them): how the database knows a wrong key of the right name.</summary>
-    public string Fingerprint(string id) => Convert.ToHexStringLower(SHA256.HashData(KeyOf(id)));
+    /// <summary>
+    /// A key's fingerprint, which tells nothing of its bytes (their SHA-256; a KMS key's ARN hashed): how the database
+    /// knows a wrong key of the right name.
+    /// </summary>
+    public Task<string> FingerprintAsync(string id, CancellationToken ct) => KeyOf(id).FingerprintAsync(ct);
 
     /// <summary>Whether this node holds a key of this id.</summary>
     public bool Has(string id)
@@ -59,24 +71,23 @@ public sealed class KeyRing
         lock (_lock) return _keys.Any(k => k.Id == id);
     }
 
-    /// <summary>Wraps a blob's data key under the active key: nonce, ciphertext and tag, and the key's id.</summary>
-    public (string KeyId, byte[] Wrapped) Wrap(string sha256, byte[] dataKey)
+    /// <summary>Wraps a blob's data key under the active key; the key's id and the wrapped bytes.</summary>
+    public async Task<(string KeyId, byte[] Wrapped)> WrapAsync(string sha256, byte[] dataKey, CancellationToken ct)
     {
-        string id;
-        byte[] kek;
+        IKeyEncryptionKey active;
         lock (_lock)
         {
             // Another node rotated the shared key file: new data keys go under its new active key at once.
             if (KeyFile is { } file && File.Exists(file) && File.GetLastWriteTimeUtc(file) != _read) Load();
-            (id, kek) = _keys.Count > 0 ? _keys[^1] : throw new InvalidOperationException("no key-encryption key is loaded");
+            active = _keys.Count > 0 ? _keys[^1] : throw new InvalidOperationException("no key-encryption key is loaded");
         }
-        return (id, BlobCipher.SealValue(kek, dataKey, Bind(sha256, id)));
+        return (active.Id, await active.WrapAsync(dataKey, sha256, ct));
     }
 
     /// <summary>Unwraps a blob's data key; <see cref="CryptographicException"/> when the key is not this node's or the bytes were altered.</summary>
-    public byte[] Unwrap(string sha256, string keyId, byte[] wrapped)
+    public async Task<byte[]> UnwrapAsync(string sha256, string keyId, byte[] wrapped, CancellationToken ct)
     {
-        return BlobCipher.OpenValue(KeyOf(keyId), wrapped, Bind(sha256, keyId))
+        return await KeyOf(keyId).UnwrapAsync(wrapped, sha256, ct)
             ?? throw new CryptographicException($"the data key of blob {sha256} does not unwrap under key-encryption key {keyId}: a wrong key of that name, or an altered row");
     }
 
@@ -108,7 +119,7 @@ public sealed class KeyRing
         lock (_lock)
         {
             var key = NewKey();
-            SecretFile.Write(file, string.Concat(_keys.Select(k => Line(k))) + Line(key));
+            SecretFile.Write(file, string.Concat(_keys.Cast<LocalKey>().Select(k => Line((k.Id, k.Key)))) + Line(key));
             Load();
             return key.Id;
         }
@@ -120,8 +131,8 @@ public sealed class KeyRing
         var file = KeyFile ?? throw new InvalidOperationException("keys from Stratus:MasterKey are the operator's to remove");
         lock (_lock)
         {
-            var kept = _keys.Where(k => !ids.Contains(k.Id) || k.Id == _keys[^1].Id).ToList();
-            SecretFile.Write(file, string.Concat(kept.Select(k => Line(k))));
+            var kept = _keys.Cast<LocalKey>().Where(k => !ids.Contains(k.Id) || k.Id == _keys[^1].Id).ToList();
+            SecretFile.Write(file, string.Concat(kept.Select(k => Line((k.Id, k.Key)))));
             Load();
         }
     }
@@ -140,20 +151,18 @@ public sealed class KeyRing
     private void Load()
     {
         _read = KeyFile is { } file && File.Exists(file) ? File.GetLastWriteTimeUtc(file) : default;
-        _keys = Read(_settings);
+        _keys = _kms is not null ? _kms.Keys : [.. Read(_settings).Select(k => (IKeyEncryptionKey)new LocalKey(k.Id, k.Key))];
     }
 
-    private byte[] KeyOf(string id)
+    private IKeyEncryptionKey KeyOf(string id)
     {
         lock (_lock)
         {
-            foreach (var (kid, key) in _keys) if (kid == id) return key;
+            foreach (var key in _keys) if (key.Id == id) return key;
         }
         if (Reload(id)) return KeyOf(id);
         throw new CryptographicException($"key-encryption key {id} is not among this node's keys ({Source})");
     }
-
-    private static byte[] Bind(string sha256, string keyId) => Encoding.UTF8.GetBytes($"{sha256}:{keyId}");
 
     private static (string Id, byte[] Key) NewKey() => (Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)), RandomNumberGenerator.GetBytes(32));
 
@@ -197,4 +206,35 @@ public sealed class KeyRing
         if (keys.Count == 0 && settings.MasterKey is { Length: > 0 }) throw new StartupException($"{source} holds no key");
         return keys;
     }
+}
+
+/// <summary>A key-encryption key: it wraps and unwraps data keys, and where its own bytes are is its own business.</summary>
+internal interface IKeyEncryptionKey
+{
+    /// <summary>A lower-case hex id of at most 32 characters, as <c>data_keys</c> records it.</summary>
+    string Id { get; }
+
+    Task<string> FingerprintAsync(CancellationToken ct);
+
+    /// <summary>Wraps a data key, bound to its blob and to this key's id.</summary>
+    Task<byte[]> WrapAsync(byte[] dataKey, string sha256, CancellationToken ct);
+
+    /// <summary>The data key; null when the bytes do not open under this key, for this blob.</summary>
+    Task<byte[]?> UnwrapAsync(byte[] wrapped, string sha256, CancellationToken ct);
+}
+
+/// <summary>A key this process holds: 32 bytes from the key file or <c>STRATUS_MASTERKEY</c>; wrapping is AES-256-GCM.</summary>
+internal sealed class LocalKey(string id, byte[] key) : IKeyEncryptionKey
+{
+    public string Id => id;
+
+    public byte[] Key => key;
+
+    public Task<string> FingerprintAsync(CancellationToken ct) => Task.FromResult(Convert.ToHexStringLower(SHA256.HashData(key)));
+
+    public Task<byte[]> WrapAsync(byte[] dataKey, string sha256, CancellationToken ct) => Task.FromResult(BlobCipher.SealValue(key, dataKey, Bind(sha256)));
+
+    public Task<byte[]?> UnwrapAsync(byte[] wrapped, string sha256, CancellationToken ct) => Task.FromResult(BlobCipher.OpenValue(key, wrapped, Bind(sha256)));
+
+    private byte[] Bind(string sha256) => Encoding.UTF8.GetBytes($"{sha256}:{id}");
 }

@@ -77,6 +77,16 @@ public sealed class StorageSettings
     /// </summary>
     public string? MasterKey { get; set; }
 
+    /// <summary>
+    /// Key-encryption keys in an AWS KMS-compatible key service instead of a file: key ids, ARNs or aliases separated
+    /// by commas, the last one active (every node must name them alike). They never leave the service; credentials and
+    /// region come from the standard AWS environment (<c>AWS_REGION</c>, else us-east-1). Default: none.
+    /// </summary>
+    public string? KmsKeys { get; set; }
+
+    /// <summary>The key service's URL, for a KMS-compatible service other than AWS's own. Default: none, meaning AWS KMS in the region.</summary>
+    public string? KmsEndpoint { get; set; }
+
     /// <summary>How often unreferenced blobs are collected. Default: 1 hour.</summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(1);
 
@@ -89,6 +99,8 @@ public sealed class StorageSettings
         if (string.IsNullOrWhiteSpace(DataDir)) problems.Add("Stratus:DataDir is empty; name the folder this node keeps its files in");
         // Database and ConnectionString are checked where they are used (MetadataDatabase), which names the host too.
         problems.AtLeast(nameof(S3PartBytes), S3PartBytes, 5L << 20);
+        if (KmsEndpoint is { Length: > 0 } kms && !(Uri.TryCreate(kms, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
+            problems.Add($"Stratus:KmsEndpoint is '{kms}', not an http(s) URL");
         problems.AtLeast(nameof(CacheBytes), CacheBytes, 1L << 20);
         problems.Positive(nameof(GcInterval), GcInterval);
         problems.NotNegative(nameof(GcGracePeriod), GcGracePeriod);
