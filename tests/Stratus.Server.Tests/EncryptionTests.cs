@@ -287,6 +287,65 @@ public sealed class EncryptionTests
         }
     }
 
+    [Fact]
+    public async Task Should_wrap_data_keys_with_keys_that_never_leave_a_pkcs11_token_and_rotate_between_them()
+    {
+        var token = await SoftHsm.TokenAsync();
+        Action<Hosting.StratusOptions> Keys(string labels, string pin = SoftHsm.Pin) => o =>
+        {
+            o.Storage.Pkcs11Library = SoftHsm.Module;
+            o.Storage.Pkcs11Token = token;
+            o.Storage.Pkcs11Pin = pin;
+            o.Storage.Pkcs11Keys = labels;
+        };
+        var dataDir = Directory.CreateTempSubdirectory("stratus-pkcs11-").FullName;
+        try
+        {
+            var (csv, markers) = Marked();
+            string firstId;
+            int wrapped;
+            // The first start makes the key in the token.
+            await using (var server = await TestServer.StartAsync(Keys("kek-1"), dataDir))
+            {
+                var client = server.Client();
+                await client.Datasets.UploadAsync("hsm", new MemoryStream(Encoding.UTF8.GetBytes(csv)), ct: Ct);
+                var job = await client.Jobs.TrainAsync(new TrainRequest("hsm", "fraud"), Ct); // a job process logs in to the token too
+                Assert.Equal(JobStatus.Succeeded, (await client.Jobs.WaitAsync(job.Id, ct: Ct)).Status);
+                var key = Assert.Single(await client.KeysAsync(Ct));
+                (firstId, wrapped) = (key.Id, key.DataKeys);
+                Assert.True(wrapped >= 2, $"{wrapped} data keys");
+                Assert.False(File.Exists(Path.Combine(dataDir, "keys", "master.keys")), "a key file was made");
+            }
+
+            // A second label listed last is made at start; rotation re-wraps everything under it.
+            await using (var server = await TestServer.StartAsync(Keys("kek-1,kek-2"), dataDir))
+            {
+                var rotation = await server.Client().RotateKeysAsync(Ct);
+                Assert.Equal(wrapped, rotation.Rewrapped);
+                Assert.Equal([firstId], rotation.Retired);
+            }
+            await using (var server = await TestServer.StartAsync(Keys("kek-2"), dataDir))
+            {
+                Assert.Contains(markers[0], (await server.Client().Datasets.PreviewAsync("hsm", ct: Ct)).Rows.SelectMany(r => r));
+            }
+
+            // The first key alone lacks the second: the start is refused, by name.
+            var lacking = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(Keys("kek-1"), dataDir));
+            Assert.Contains("not among this node's keys", lacking.Message, StringComparison.Ordinal);
+            // A token that is not there is refused by name.
+            var missing = await Assert.ThrowsAsync<StartupException>(() => TestServer.StartAsync(o =>
+            {
+                Keys("kek-2")(o);
+                o.Storage.Pkcs11Token = "no-such-token";
+            }, dataDir));
+            Assert.Contains("no token of", missing.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TestServer.TryDelete(dataDir);
+        }
+    }
+
     private static async Task SignInPageAsync(TestServer server)
     {
         using var browser = new HttpClient { BaseAddress = new Uri(server.Url + "/") };

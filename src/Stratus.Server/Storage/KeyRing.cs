@@ -10,36 +10,39 @@ namespace Stratus.Server.Storage;
 /// <list type="bullet">
 /// <item>a key file, by default <c>&lt;DataDir&gt;/keys/master.keys</c>, made on the first start with mode 0600;</item>
 /// <item><see cref="StorageSettings.MasterKey"/> (<c>STRATUS_MASTERKEY</c>, the operator's, the same on every node);</item>
-/// <item>an AWS KMS-compatible key service (<see cref="StorageSettings.KmsKeys"/>), whose keys never leave it.</item>
+/// <item>an AWS KMS-compatible key service (<see cref="StorageSettings.KmsKeys"/>) or a PKCS#11 token
+/// (<see cref="StorageSettings.Pkcs11Keys"/>), whose keys never leave it.</item>
 /// </list>
 /// A file or the variable lists keys as <c>ID:BASE64</c>, one per line or comma; the KMS setting lists key ids, ARNs
-/// or aliases. The last key is the active one, which wraps new data keys; the others only unwrap until
+/// or aliases, the PKCS#11 one AES keys' labels. The last key is the active one, which wraps new data keys; the others only unwrap until
 /// <c>stratus keys rotate</c> has re-wrapped their data keys. A local key is 32 random bytes (AES-256) and wraps with
-/// AES-256-GCM; a KMS key wraps with the service's Encrypt. Either way the blob's hash and the key's id are bound to
+/// AES-256-GCM; a KMS key wraps with the service's Encrypt, a token's key with the token's AES-GCM. Either way the blob's hash and the key's id are bound to
 /// the wrapped key (associated data, or KMS's encryption context), so a wrapped key moved to another blob fails.
 /// </summary>
 public sealed class KeyRing
 {
     private readonly StorageSettings _settings;
     private readonly Lock _lock = new();
-    private readonly KmsKeys? _kms;
+    private readonly (List<IKeyEncryptionKey> Keys, string Source)? _service; // keys that live in a key service or a token
     private List<IKeyEncryptionKey> _keys = [];
     private DateTime _read; // the key file's write time when read
 
     public KeyRing(StorageSettings settings)
     {
         _settings = settings;
-        if (settings.MasterKey is { Length: > 0 } && settings.KmsKeys is { Length: > 0 })
-            throw new StartupException("Stratus:MasterKey (STRATUS_MASTERKEY) and Stratus:KmsKeys (STRATUS_KMSKEYS) are both set; key-encryption keys come from one source");
-        if (settings.KmsKeys is { Length: > 0 }) _kms = new KmsKeys(settings);
+        string[] sources = [.. new[] { ("Stratus:MasterKey", settings.MasterKey), ("Stratus:KmsKeys", settings.KmsKeys), ("Stratus:Pkcs11Keys", settings.Pkcs11Keys) }
+            .Where(s => s.Item2 is { Length: > 0 }).Select(s => s.Item1)];
+        if (sources.Length > 1) throw new StartupException($"{string.Join(" and ", sources)} are both set; key-encryption keys come from one source");
+        if (settings.KmsKeys is { Length: > 0 }) _service = new KmsKeys(settings) is var kms ? (kms.Keys, kms.Source) : null;
+        if (settings.Pkcs11Keys is { Length: > 0 }) _service = new Pkcs11Keys(settings) is var token ? (token.Keys, token.Source) : null;
         Load();
     }
 
     /// <summary>The key file, when the keys come from one.</summary>
-    public string? KeyFile => _settings.MasterKey is { Length: > 0 } || _kms is not null ? null : _settings.KeyFile ?? Path.Combine(_settings.DataDir, "keys", "master.keys");
+    public string? KeyFile => _settings.MasterKey is { Length: > 0 } || _service is not null ? null : _settings.KeyFile ?? Path.Combine(_settings.DataDir, "keys", "master.keys");
 
     /// <summary>Where the keys come from, for an operator (never the keys).</summary>
-    public string Source => KeyFile ?? _kms?.Source ?? "Stratus:MasterKey (STRATUS_MASTERKEY)";
+    public string Source => KeyFile ?? _service?.Source ?? "Stratus:MasterKey (STRATUS_MASTERKEY)";
 
     /// <summary>The ids of the keys this node holds, the active one last.</summary>
     public IReadOnlyList<string> Ids
@@ -151,7 +154,7 @@ public sealed class KeyRing
     private void Load()
     {
         _read = KeyFile is { } file && File.Exists(file) ? File.GetLastWriteTimeUtc(file) : default;
-        _keys = _kms is not null ? _kms.Keys : [.. Read(_settings).Select(k => (IKeyEncryptionKey)new LocalKey(k.Id, k.Key))];
+        _keys = _service is { } service ? service.Keys : [.. Read(_settings).Select(k => (IKeyEncryptionKey)new LocalKey(k.Id, k.Key))];
     }
 
     private IKeyEncryptionKey KeyOf(string id)

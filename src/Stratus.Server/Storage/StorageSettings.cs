@@ -87,6 +87,22 @@ public sealed class StorageSettings
     /// <summary>The key service's URL, for a KMS-compatible service other than AWS's own. Default: none, meaning AWS KMS in the region.</summary>
     public string? KmsEndpoint { get; set; }
 
+    /// <summary>
+    /// Key-encryption keys in a PKCS#11 token (a hardware security module, SoftHSM) instead of a file: the labels of
+    /// AES keys in <see cref="Pkcs11Token"/>, separated by commas, the last one active. They never leave the token.
+    /// Default: none.
+    /// </summary>
+    public string? Pkcs11Keys { get; set; }
+
+    /// <summary>The PKCS#11 module (<c>/usr/lib/softhsm/libsofthsm2.so</c>, a vendor's library). Default: none.</summary>
+    public string? Pkcs11Library { get; set; }
+
+    /// <summary>The label of the token that holds <see cref="Pkcs11Keys"/>. Default: none.</summary>
+    public string? Pkcs11Token { get; set; }
+
+    /// <summary>The token's user PIN; give it as <c>STRATUS_PKCS11PIN</c> rather than on a command line. Default: none.</summary>
+    public string? Pkcs11Pin { get; set; }
+
     /// <summary>How often unreferenced blobs are collected. Default: 1 hour.</summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(1);
 
