@@ -14,16 +14,17 @@ namespace Stratus.Server.Storage;
 /// (<see cref="StorageSettings.Pkcs11Keys"/>), whose keys never leave it.</item>
 /// </list>
 /// A file or the variable lists keys as <c>ID:BASE64</c>, one per line or comma; the KMS setting lists key ids, ARNs
-/// or aliases, the PKCS#11 one AES keys' labels. The last key is the active one, which wraps new data keys; the others only unwrap until
-/// <c>stratus keys rotate</c> has re-wrapped their data keys. A local key is 32 random bytes (AES-256) and wraps with
-/// AES-256-GCM; a KMS key wraps with the service's Encrypt, a token's key with the token's AES-GCM. Either way the blob's hash and the key's id are bound to
-/// the wrapped key (associated data, or KMS's encryption context), so a wrapped key moved to another blob fails.
+/// or aliases, the PKCS#11 one AES keys' labels. The last key is the active one, which wraps new data keys; the others
+/// only unwrap until <c>stratus keys rotate</c> has re-wrapped their data keys. A local key is 32 random bytes (AES-256)
+/// and wraps with AES-256-GCM; a KMS key wraps with the service's Encrypt, a token's key with the token's AES-GCM. Either
+/// way the blob's hash and the key's id are bound to the wrapped key (associated data, or KMS's encryption context), so
+/// a wrapped key moved to another blob fails.
 /// </summary>
 public sealed class KeyRing
 {
     private readonly StorageSettings _settings;
     private readonly Lock _lock = new();
-    private readonly (List<IKeyEncryptionKey> Keys, string Source)? _service; // keys that live in a key service or a token
+    private readonly IKeySource? _service; // keys that live in a key service or a token
     private List<IKeyEncryptionKey> _keys = [];
     private DateTime _read; // the key file's write time when read
 
@@ -32,9 +33,8 @@ public sealed class KeyRing
         _settings = settings;
         string[] sources = [.. new[] { ("Stratus:MasterKey", settings.MasterKey), ("Stratus:KmsKeys", settings.KmsKeys), ("Stratus:Pkcs11Keys", settings.Pkcs11Keys) }
             .Where(s => s.Item2 is { Length: > 0 }).Select(s => s.Item1)];
-        if (sources.Length > 1) throw new StartupException($"{string.Join(" and ", sources)} are both set; key-encryption keys come from one source");
-        if (settings.KmsKeys is { Length: > 0 }) _service = new KmsKeys(settings) is var kms ? (kms.Keys, kms.Source) : null;
-        if (settings.Pkcs11Keys is { Length: > 0 }) _service = new Pkcs11Keys(settings) is var token ? (token.Keys, token.Source) : null;
+        if (sources.Length > 1) throw new StartupException($"{string.Join(" and ", sources)} are set at once; key-encryption keys come from one source");
+        _service = settings.KmsKeys is { Length: > 0 } ? new KmsKeys(settings) : settings.Pkcs11Keys is { Length: > 0 } ? new Pkcs11Keys(settings) : null;
         Load();
     }
 
@@ -63,8 +63,8 @@ public sealed class KeyRing
     }
 
     /// <summary>
-    /// A key's fingerprint, which tells nothing of its bytes (their SHA-256; a KMS key's ARN hashed): how the database
-    /// knows a wrong key of the right name.
+    /// A key's fingerprint, which tells nothing of its bytes (their SHA-256; a KMS key's ARN hashed; a token's key's tag
+    /// of a fixed message, hashed): how the database knows a wrong key of the right name.
     /// </summary>
     public Task<string> FingerprintAsync(string id, CancellationToken ct) => KeyOf(id).FingerprintAsync(ct);
 
@@ -102,7 +102,8 @@ public sealed class KeyRing
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             var made = file + $".{Guid.NewGuid():N}.tmp";
-            SecretFile.Write(made, Line(NewKey()));
+            var (id, key) = NewKey();
+            SecretFile.Write(made, Line(id, key));
             try
             {
                 File.Move(made, file, overwrite: false);
@@ -122,7 +123,7 @@ public sealed class KeyRing
         lock (_lock)
         {
             var key = NewKey();
-            SecretFile.Write(file, string.Concat(_keys.Cast<LocalKey>().Select(k => Line((k.Id, k.Key)))) + Line(key));
+            SecretFile.Write(file, string.Concat(_keys.Cast<LocalKey>().Select(k => Line(k.Id, k.Key))) + Line(key.Id, key.Key));
             Load();
             return key.Id;
         }
@@ -135,7 +136,7 @@ public sealed class KeyRing
         lock (_lock)
         {
             var kept = _keys.Cast<LocalKey>().Where(k => !ids.Contains(k.Id) || k.Id == _keys[^1].Id).ToList();
-            SecretFile.Write(file, string.Concat(kept.Select(k => Line((k.Id, k.Key)))));
+            SecretFile.Write(file, string.Concat(kept.Select(k => Line(k.Id, k.Key))));
             Load();
         }
     }
@@ -169,7 +170,7 @@ public sealed class KeyRing
 
     private static (string Id, byte[] Key) NewKey() => (Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)), RandomNumberGenerator.GetBytes(32));
 
-    private static string Line((string Id, byte[] Key) key) => $"{key.Id}:{Convert.ToBase64String(key.Key)}\n";
+    private static string Line(string id, byte[] key) => $"{id}:{Convert.ToBase64String(key)}\n";
 
     /// <summary>The keys as configured, none when the key file does not exist yet; a malformed entry stops the start, naming where it is.</summary>
     private static List<(string Id, byte[] Key)> Read(StorageSettings settings)
@@ -209,6 +210,14 @@ public sealed class KeyRing
         if (keys.Count == 0 && settings.MasterKey is { Length: > 0 }) throw new StartupException($"{source} holds no key");
         return keys;
     }
+}
+
+/// <summary>Keys that live outside this process (a key service, a token), and where, for an operator.</summary>
+internal interface IKeySource
+{
+    List<IKeyEncryptionKey> Keys { get; }
+
+    string Source { get; }
 }
 
 /// <summary>A key-encryption key: it wraps and unwraps data keys, and where its own bytes are is its own business.</summary>

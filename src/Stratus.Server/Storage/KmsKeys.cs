@@ -12,7 +12,7 @@ namespace Stratus.Server.Storage;
 /// key's id as encryption context. Credentials come from the standard AWS chain (environment, profile, platform), as
 /// for the S3 store.
 /// </summary>
-internal sealed class KmsKeys
+internal sealed class KmsKeys : IKeySource
 {
     public KmsKeys(StorageSettings settings)
     {

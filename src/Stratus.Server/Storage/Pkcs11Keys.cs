@@ -15,7 +15,7 @@ namespace Stratus.Server.Storage;
 /// active one, listed last, is made in the token when missing). The keys never leave the token: each data key is wrapped by the token's AES-GCM with a random IV, the blob's hash and
 /// the key's id as associated data.
 /// </summary>
-internal sealed class Pkcs11Keys
+internal sealed class Pkcs11Keys : IKeySource
 {
     // A PKCS#11 library is initialized once per process (a second C_Initialize is refused), and its login is the
     // process's: every key ring of the process (several nodes in one test process) shares one session per token.
