@@ -24,8 +24,8 @@ public sealed record GbmOptions
     public double L2 { get; init; }
 
     /// <summary>
-    /// Stop when the first validation metric has not improved for this many iterations, or improved by less than
-    /// <see cref="GbmTrainer.MinImprovement"/> of itself in as many; 0 never stops early.
+    /// Stop when the first validation metric has not improved for this many iterations, or improved by too little to
+    /// matter in as many (<see cref="GbmTrainer.MinImprovement"/>); 0 never stops early.
     /// </summary>
     public int EarlyStoppingRounds { get; init; }
 
