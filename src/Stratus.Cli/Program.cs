@@ -24,6 +24,7 @@ root.Subcommands.Add(MonitorCommands.Create());
 root.Subcommands.Add(SecurityCommands.Tokens());
 root.Subcommands.Add(SecurityCommands.Audit());
 root.Subcommands.Add(SecurityCommands.Keys());
+root.Subcommands.Add(SecurityCommands.Secrets());
 
 // The hosted server handles Ctrl-C and SIGTERM itself, with a clean shutdown.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

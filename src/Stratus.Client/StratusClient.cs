@@ -119,6 +119,19 @@ public sealed class StratusClient
     public Task<KeyRotation> RotateKeysAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "api/v1/keys/rotate", null, StratusJsonContext.Default.KeyRotation, ct);
 
+    /// <summary>The secrets: names and when they were set, never values (admin).</summary>
+    public Task<IReadOnlyList<SecretInfo>> SecretsAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/secrets", StratusJsonContext.Default.IReadOnlyListSecretInfo, ct);
+
+    /// <summary>Sets a secret's value (admin); it is never returned.</summary>
+    public Task<SecretInfo> SetSecretAsync(string name, string value, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Put, $"api/v1/secrets/{Segment(name)}", Json(new SetSecretRequest(value), StratusJsonContext.Default.SetSecretRequest),
+            StratusJsonContext.Default.SecretInfo, ct);
+
+    /// <summary>Deletes a secret (admin).</summary>
+    public Task<SecretInfo> DeleteSecretAsync(string name, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, $"api/v1/secrets/{Segment(name)}", null, StratusJsonContext.Default.SecretInfo, ct);
+
     /// <summary>Deletes unreferenced blobs now (admin).</summary>
     public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "api/v1/admin/gc", null, StratusJsonContext.Default.GcResult, ct);

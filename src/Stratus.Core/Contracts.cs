@@ -223,6 +223,12 @@ public sealed record GcResult(int BlobsDeleted, long BytesFreed);
 public sealed record KeyRotation(string ActiveKey, int Rewrapped, IReadOnlyList<string> Retired, string Source);
 
 /// <summary>A key-encryption key as an operator sees it: its id, whether it wraps new data keys, how many data keys it wraps.</summary>
+/// <summary>A secret as every route shows it: its name and when it was set, never its value.</summary>
+public sealed record SecretInfo(string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy);
+
+/// <summary>A secret's value, set by an admin (<c>PUT /api/v1/secrets/{name}</c>); no route returns it.</summary>
+public sealed record SetSecretRequest(string Value);
+
 public sealed record KeyStatus(string Id, bool Active, int DataKeys, DateTimeOffset AddedAt, DateTimeOffset? RetiredAt);
 
 /// <summary>The identity behind the presented token.</summary>
@@ -758,6 +764,9 @@ public static class StratusJson
 [JsonSerializable(typeof(AuditVerification))]
 [JsonSerializable(typeof(GcResult))]
 [JsonSerializable(typeof(KeyRotation))]
+[JsonSerializable(typeof(SecretInfo))]
+[JsonSerializable(typeof(IReadOnlyList<SecretInfo>))]
+[JsonSerializable(typeof(SetSecretRequest))]
 [JsonSerializable(typeof(IReadOnlyList<KeyStatus>))]
 [JsonSerializable(typeof(RegisteredModelInfo))]
 [JsonSerializable(typeof(ExperimentInfo))]

@@ -297,6 +297,18 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Contains("active", (await Cli(["keys", "list", .. admin])).Out);
         var afterRotation = await Cli(["datasets", "download", "cards", "--out", Path.Combine(_home, "cards-after-rotation.csv"), "--format", "csv", .. admin]);
         Assert.True(afterRotation.ExitCode == 0, afterRotation.Err);
+
+        // A secret is set from standard input, never the command line, and listed without its value.
+        var setSecret = await Stratus.RunAsync(_home, "https://hooks.example.com/services/T0/B0/cli-secret-marker\n", ["secrets", "set", "slack-hook", .. admin]);
+        Assert.True(setSecret.ExitCode == 0, setSecret.Err);
+        Assert.Contains("use it as secret:slack-hook", setSecret.Out);
+        var secrets = await Cli(["secrets", "list", "--output", "json", .. admin]);
+        Assert.Contains("\"slack-hook\"", secrets.Out);
+        Assert.DoesNotContain("cli-secret-marker", secrets.Out);
+        var empty = await Stratus.RunAsync(_home, "", ["secrets", "set", "empty", .. admin]);
+        Assert.Equal((1, "error: secrets set needs a value on standard input (stratus secrets set NAME < file) or at the prompt"), (empty.ExitCode, empty.Err.Trim()));
+        Assert.Equal(0, (await Cli(["secrets", "delete", "slack-hook", .. admin])).ExitCode);
+        Assert.Contains("secret 'slack-hook' does not exist", (await Cli(["secrets", "delete", "slack-hook", .. admin])).Err);
     }
 
 

@@ -29,6 +29,7 @@ public sealed partial class AuthorizationMatrixTests
         ["DELETE /api/v1/endpoints/{name}/policy/"] = "editor",
         ["DELETE /api/v1/endpoints/{name}/rollout"] = "editor",
         ["DELETE /api/v1/models/{name}/aliases/{alias}"] = "editor",
+        ["DELETE /api/v1/secrets/{name}"] = "admin",
         ["DELETE /api/v1/tokens/{id:long}"] = "admin",
         ["GET /api/v1/audit"] = "admin",
         ["GET /api/v1/audit/verify"] = "admin",
@@ -70,6 +71,7 @@ public sealed partial class AuthorizationMatrixTests
         ["GET /api/v1/runs/{id}/artifacts"] = "viewer",
         ["GET /api/v1/runs/{id}/artifacts/{**path}"] = "viewer",
         ["GET /api/v1/runs/{id}/metrics"] = "viewer",
+        ["GET /api/v1/secrets/"] = "admin",
         ["GET /api/v1/tokens/"] = "admin",
         ["GET /api/v1/whoami"] = "viewer",
         ["GET /health/live"] = "anonymous",
@@ -112,6 +114,7 @@ public sealed partial class AuthorizationMatrixTests
         ["PUT /api/v1/models/{name}/aliases/{alias}"] = "editor",
         ["PUT /api/v1/models/{name}/versions/{version:int}/baseline"] = "editor",
         ["PUT /api/v1/runs/{id}/artifacts/{**path}"] = "editor",
+        ["PUT /api/v1/secrets/{name}"] = "admin",
     };
 
     /// <summary>The callers, weakest first; each may call a route whose rule ranks at most its own.</summary>

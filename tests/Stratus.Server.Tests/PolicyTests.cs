@@ -6,6 +6,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Stratus.Client;
 using Stratus.Testing;
 
@@ -324,10 +326,64 @@ public sealed class PolicyTests : IAsyncLifetime
             var decision = new PolicyDecision(1, "e", "manual", "fired", ["test"], new ModelVersionRef("m", 1), null, null, null, null, null, null,
                 new Dictionary<string, double>(), null, [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
             // A name passes the URL checks and is judged by the address it resolves to, at connect time: localhost is loopback.
-            var sent = await webhooks.SendAsync([Hook.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)], "policy_fired", decision, TestContext.Current.CancellationToken);
+            var sent = await webhooks.SendAsync([Hook.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)], "policy_fired", decision,
+                _ => Task.FromResult<string?>(null), TestContext.Current.CancellationToken);
             Assert.Null(sent.Single().Status);
             Assert.Contains("not a public address", sent.Single().Error);
         }
         Assert.Empty(_alerts);
+    }
+
+    [Fact]
+    public async Task Should_call_a_webhook_whose_url_is_a_secret_and_never_show_the_secret()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await DeployAsync("vault");
+        // A policy naming a secret that does not exist is refused, by field and name.
+        var unknown = await Assert.ThrowsAsync<StratusApiException>(() =>
+            _client.Monitoring.SetPolicyAsync("vault", new MonitorPolicy(Drift: "drift", Webhooks: ["secret:vault-hook"]), ct));
+        Assert.Contains("webhooks[0]: names secret 'vault-hook', which does not exist", unknown.Detail);
+
+        const string marker = "vault-marker-7Qx";
+        await _client.SetSecretAsync("vault-hook", $"{Hook}?key={marker}", ct);
+        var set = await _client.Monitoring.SetPolicyAsync("vault", new MonitorPolicy(Drift: "drift", WindowMinutes: 60, Retrain: "train", Webhooks: ["secret:vault-hook"]), ct);
+        Assert.Equal(["secret:vault-hook"], set.Policy.Webhooks);
+
+        // The newest data lost its label: the policy fires, the retraining fails, and the alert goes to the secret's URL.
+        await UploadAsync("vault-data", Payments(400, 5, shifted: true), withTarget: false);
+        await SendAsync("vault", Payments(300, 6, shifted: true));
+        var failed = await _client.Monitoring.RunPolicyAsync("vault", ct);
+        Assert.True(failed.Status == "retrain_failed", string.Join("\n", failed.Reasons));
+        Assert.Contains(_alerts, a => a.Event == "retrain_failed" && a.Endpoint == "vault");
+        var delivery = Assert.Single(failed.Alerts);
+        Assert.Equal(("secret:vault-hook", 200), (delivery.Url, delivery.Status));
+
+        // No route shows the value: not the list, not the policy, not the decision, not the audit log, where its use is a row.
+        using var http = _server.Http(_server.AdminToken);
+        foreach (var path in new[] { "api/v1/secrets", "api/v1/endpoints/vault/policy", "api/v1/endpoints/vault/policy/decisions", "api/v1/audit?page_size=500" })
+        {
+            var body = await http.GetStringAsync(path, ct);
+            Assert.DoesNotContain(marker, body, StringComparison.Ordinal);
+        }
+        var listed = Assert.Single(await _client.SecretsAsync(ct), s => s.Name == "vault-hook");
+        Assert.Equal("admin", listed.UpdatedBy);
+        Assert.Contains((await _client.AuditAsync(pageSize: 500, ct: ct)).Items, a => a.Method == "USE" && a.Path == "/api/v1/secrets/vault-hook");
+        // Sealed at rest: the column holds no byte of the value.
+        using (var scope = _server.Services.CreateScope())
+        {
+            var stored = await scope.ServiceProvider.GetRequiredService<Stratus.Server.Storage.StratusDb>().Database
+                .SqlQueryRaw<string>("SELECT \"Value\" AS \"Value\" FROM secrets").ToListAsync(ct);
+            Assert.DoesNotContain(stored, v => v.Contains(marker, StringComparison.Ordinal));
+        }
+
+        // Only admins see or set secrets; deleted, it is gone, and the next alert says so by name.
+        using (var viewer = _server.Http((await _client.Tokens.CreateAsync("vault-viewer", "viewer", ct: ct)).Token))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await viewer.GetAsync("api/v1/secrets", ct)).StatusCode);
+        }
+        await _client.DeleteSecretAsync("vault-hook", ct);
+        Assert.DoesNotContain(await _client.SecretsAsync(ct), s => s.Name == "vault-hook");
+        var again = await _client.Monitoring.RunPolicyAsync("vault", ct);
+        Assert.Equal("secret 'vault-hook' does not exist", Assert.Single(again.Alerts).Error);
     }
 }

@@ -128,7 +128,7 @@ internal static class MonitorCommands
         var canary = new Option<int>("--canary") { Description = "Percent of traffic a promoted challenger starts with", DefaultValueFactory = _ => 10 };
         var step = new Option<int>("--step") { Description = "Percent added after each healthy interval", DefaultValueFactory = _ => 10 };
         var interval = new Option<string>("--interval") { Description = "Time between rollout steps: 30s, 1m, 1h", DefaultValueFactory = _ => "1m" };
-        var webhooks = new Option<string[]>("--webhook") { Description = "URL told (POST, JSON) when the policy fires, promotes, keeps or fails; repeat for more" };
+        var webhooks = new Option<string[]>("--webhook") { Description = "URL told (POST, JSON) when the policy fires, promotes, keeps or fails, or secret:NAME for a URL kept as a secret (stratus secrets set); repeat for more" };
         var policyRules = new Option<string[]>("--rule") { Description = "COLUMN=METHOD:THRESHOLD instead of the default drift test for a column in the policy's checks", AllowMultipleArgumentsPerToken = false };
         var set = new Command("set", "Set an endpoint's monitoring policy: what fires it, when it is checked, how it retrains and promotes")
             { endpoint, driftTrigger, metricTrigger, schedule, window, minRows, retrain, promote, margin, withFeedback, alias, canary, step, interval, webhooks, policyRules };

@@ -82,12 +82,43 @@ internal static class SecurityCommands
         command.Subcommands.Add(list);
         var rotate = new Command("rotate",
             "Make a new active key-encryption key and re-wrap every data key under it, without rewriting the blobs; the earlier keys are retired. " +
-            "With keys from a key file the server adds the new key to it; with STRATUS_MASTERKEY, list the new key last on every node first");
+            "With keys from a key file the server adds the new key to it; with STRATUS_MASTERKEY, KMS keys or PKCS#11 keys, list the new key last on every node first");
         rotate.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.RotateKeysAsync(ct), StratusJsonContext.Default.KeyRotation, r =>
                 AnsiConsole.MarkupLine($"Key [bold]{Esc(r.ActiveKey)}[/] is active ({Esc(r.Source)}): {r.Rewrapped:N0} data keys re-wrapped" +
                     (r.Retired.Count > 0 ? $", key {Esc(string.Join(", ", r.Retired))} retired" : "")))));
         command.Subcommands.Add(rotate);
+        return command;
+    }
+
+    public static Command Secrets()
+    {
+        var command = new Command("secrets", "Secrets (webhook URLs, credentials) stored sealed; no command, page or route ever shows a value (admin). " +
+            "What needs one names it as secret:NAME, as in stratus monitor set NAME --webhook secret:NAME");
+        var name = new Argument<string>("name") { Description = "The secret's name" };
+        var set = new Command("set", "Set a secret's value, read from standard input (or asked for, unechoed): never from the command line, which other users and shell histories see") { name };
+        set.SetAction(Remote(async (result, client, ct) =>
+        {
+            var value = Console.IsInputRedirected ? (await Console.In.ReadToEndAsync(ct)).TrimEnd('\r', '\n') : AnsiConsole.Prompt(new TextPrompt<string>("Value:").Secret());
+            if (value.Length == 0) throw new ArgumentException("secrets set needs a value on standard input (stratus secrets set NAME < file) or at the prompt");
+            Print(result, await client.SetSecretAsync(result.GetValue(name)!, value, ct), StratusJsonContext.Default.SecretInfo,
+                s => AnsiConsole.MarkupLine($"Secret [bold]{Esc(s.Name)}[/] set; use it as secret:{Esc(s.Name)}"));
+        }));
+        command.Subcommands.Add(set);
+        var list = new Command("list", "List the secrets: names and when they were set, never values");
+        list.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.SecretsAsync(ct), StratusJsonContext.Default.IReadOnlyListSecretInfo, secrets =>
+            {
+                var table = NewTable("Name", "Created", "Updated", "By");
+                foreach (var s in secrets) table.AddRow(Esc(s.Name), When(s.CreatedAt), When(s.UpdatedAt), Esc(s.UpdatedBy));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(list);
+        var delete = new Command("delete", "Delete a secret") { name };
+        delete.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.DeleteSecretAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.SecretInfo,
+                s => AnsiConsole.MarkupLine($"Deleted secret {Esc(s.Name)}"))));
+        command.Subcommands.Add(delete);
         return command;
     }
 

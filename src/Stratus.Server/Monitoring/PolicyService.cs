@@ -25,7 +25,7 @@ namespace Stratus.Server.Monitoring;
 /// decision row with its evidence; a retraining decision moves on as its job does (<see cref="AdvanceAsync"/>).
 /// </summary>
 public sealed partial class PolicyService(StratusDb db, EndpointService endpoints, RegistryService registry, DatasetService datasets, JobService jobs,
-    MonitoringService monitoring, FeedbackService feedback, RolloutService rollouts, Webhooks webhooks, IBlobStore blobs, ModelCache models,
+    MonitoringService monitoring, FeedbackService feedback, RolloutService rollouts, Webhooks webhooks, Security.SecretService secrets, IBlobStore blobs, ModelCache models,
     TimeProvider clock, ILogger<PolicyService> logger)
 {
     /// <summary>The share of the latest data held out to judge champion and challenger, percent.</summary>
@@ -37,6 +37,10 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
     {
         await endpoints.GetAsync(endpoint, ct);
         Validate(policy);
+        for (var i = 0; i < (policy.Webhooks?.Count ?? 0); i++)
+        {
+            if (Security.SecretService.Reference(policy.Webhooks![i]) is { } secret) await secrets.RequireAsync($"webhooks[{i}]", secret, ct);
+        }
         var now = clock.GetUtcNow();
         var row = await db.Policies.FindAsync([endpoint], ct);
         if (row is null) db.Policies.Add(row = new PolicyRow { Endpoint = endpoint, PolicyJson = "" });
@@ -355,7 +359,8 @@ public sealed partial class PolicyService(StratusDb db, EndpointService endpoint
     {
         if (policy.Webhooks is { Count: > 0 })
         {
-            var sent = await webhooks.SendAsync(policy.Webhooks, name, ToDecision(decision), ct);
+            var sent = await webhooks.SendAsync(policy.Webhooks, name, ToDecision(decision),
+                secret => secrets.UseAsync(secret, Actor, $"the webhook of {decision.Endpoint}'s policy", ct), ct);
             var alerts = JsonSerializer.Deserialize(decision.AlertsJson, StratusJsonContext.Default.IReadOnlyListAlertDelivery)!.Concat(sent).ToList();
             decision.AlertsJson = JsonSerializer.Serialize<IReadOnlyList<AlertDelivery>>(alerts, StratusJsonContext.Default.IReadOnlyListAlertDelivery);
         }

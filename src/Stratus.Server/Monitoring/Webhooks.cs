@@ -50,6 +50,8 @@ public sealed class Webhooks : IDisposable
     /// <summary>Why a URL may not be a webhook, or null when it may. A name is judged by what it resolves to when called.</summary>
     public string? Check(string url)
     {
+        if (Security.SecretService.Reference(url) is { } secret)
+            return Names.Validate(secret) is { } bad ? $"'{url}' names no secret: the name {bad}" : null;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             return $"'{url}' is not an absolute http or https URL";
         if (!string.IsNullOrEmpty(uri.UserInfo)) return $"'{url}' carries credentials in the URL; put a token in its path or query instead";
@@ -61,14 +63,25 @@ public sealed class Webhooks : IDisposable
         return null;
     }
 
-    /// <summary>Posts an event to each URL; never throws: each call's outcome is returned.</summary>
-    public async Task<List<AlertDelivery>> SendAsync(IReadOnlyList<string>? urls, string name, PolicyDecision decision, CancellationToken ct)
+    /// <summary>
+    /// Posts an event to each URL, a <c>secret:NAME</c> entry to the URL that secret holds (<paramref name="secret"/>
+    /// looks it up; null when it does not exist); never throws: each call's outcome is returned.
+    /// </summary>
+    public async Task<List<AlertDelivery>> SendAsync(IReadOnlyList<string>? urls, string name, PolicyDecision decision, Func<string, Task<string?>> secret, CancellationToken ct)
     {
         var deliveries = new List<AlertDelivery>();
-        foreach (var url in urls ?? [])
+        foreach (var entry in urls ?? [])
         {
             int? status = null;
-            string? error = Check(url);
+            var url = entry;
+            string? error = Check(entry);
+            if (error is null && Security.SecretService.Reference(entry) is { } reference)
+            {
+                url = await secret(reference) ?? "";
+                error = url.Length == 0 ? $"secret '{reference}' does not exist" : Security.SecretService.Reference(url) is null ? Check(url) : "a secret cannot name another";
+                // The reason names the secret, never its value.
+                if (error is not null && url.Length > 0) error = $"secret '{reference}' is not a webhook URL this server may call";
+            }
             if (error is null)
             {
                 try
@@ -83,7 +96,7 @@ public sealed class Webhooks : IDisposable
                     error = (ex.InnerException as HttpRequestException ?? ex).Message;
                 }
             }
-            deliveries.Add(new AlertDelivery(Redact(url), name, status, error, _clock.GetUtcNow()));
+            deliveries.Add(new AlertDelivery(Redact(entry), name, status, error, _clock.GetUtcNow()));
         }
         return deliveries;
     }
@@ -93,7 +106,7 @@ public sealed class Webhooks : IDisposable
     /// do), and viewers may read policies and decisions.
     /// </summary>
     public static string Redact(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}/…" : "(not a URL)";
+        Security.SecretService.Reference(url) is not null ? url : Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}/…" : "(not a URL)";
 
     private static bool HostMatches(string pattern, string host) =>
         pattern.StartsWith("*.", StringComparison.Ordinal)

@@ -9,7 +9,7 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Security;
 
-/// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
+/// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/secrets</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
 public static class SecurityApi
 {
     /// <summary>
@@ -20,6 +20,7 @@ public static class SecurityApi
     public static void AddStratusSecurity(this IServiceCollection services, string dataDir)
     {
         services.AddScoped<TokenService>();
+        services.AddScoped<SecretService>();
         services.AddSingleton<AuthFailures>();
         services.AddAuthentication(WebConsole.ConsoleAuth.SelectorScheme)
             .AddPolicyScheme(WebConsole.ConsoleAuth.SelectorScheme, null, o => o.ForwardDefaultSelector = WebConsole.ConsoleAuth.SchemeFor)
@@ -53,6 +54,11 @@ public static class SecurityApi
             .WithSummary("The key-encryption keys that wrap the blobs' data keys (never the keys): which is active, how many data keys each wraps").RequireAuthorization(Policies.Admin);
         routes.MapPost("/api/v1/keys/rotate", RotateKeys).WithTags("Security").WithName("RotateKeys")
             .WithSummary("A new active key-encryption key; every data key re-wrapped under it (the blobs are not rewritten) and the earlier keys retired").RequireAuthorization(Policies.Admin);
+        var secrets = routes.MapGroup("/api/v1/secrets").WithTags("Security").RequireAuthorization(Policies.Admin);
+        secrets.MapGet("/", (SecretService s, CancellationToken ct) => s.ListAsync(ct)).WithName("ListSecrets").WithSummary("List the secrets: names and when they were set, never values");
+        secrets.MapPut("/{name}", (string name, SetSecretRequest request, SecretService s, ClaimsPrincipal user, CancellationToken ct) => s.SetAsync(name, request.Value, user.Actor(), ct))
+            .WithName("SetSecret").WithSummary("Set a secret's value (sealed at rest; no route returns it); what needs it names it as secret:NAME");
+        secrets.MapDelete("/{name}", (string name, SecretService s, CancellationToken ct) => s.DeleteAsync(name, ct)).WithName("DeleteSecret").WithSummary("Delete a secret");
         routes.MapPost("/api/v1/admin/gc", CollectGarbage).WithTags("Security").WithName("CollectGarbage")
             .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
     }
