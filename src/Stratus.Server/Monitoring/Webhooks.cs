@@ -77,10 +77,11 @@ public sealed class Webhooks : IDisposable
             string? error = Check(entry);
             if (error is null && Security.SecretService.Reference(entry) is { } reference)
             {
-                url = await secret(reference) ?? "";
-                error = url.Length == 0 ? $"secret '{reference}' does not exist" : Security.SecretService.Reference(url) is null ? Check(url) : "a secret cannot name another";
-                // The reason names the secret, never its value.
-                if (error is not null && url.Length > 0) error = $"secret '{reference}' is not a webhook URL this server may call";
+                // What is wrong names the secret, never its value.
+                var value = await secret(reference);
+                url = value ?? "";
+                error = value is null ? $"secret '{reference}' does not exist"
+                    : Security.SecretService.Reference(value) is not null || Check(value) is not null ? $"secret '{reference}' is not a webhook URL this server may call" : null;
             }
             if (error is null)
             {
