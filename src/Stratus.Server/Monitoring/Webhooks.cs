@@ -94,7 +94,11 @@ public sealed class Webhooks : IDisposable
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
                 {
-                    error = (ex.InnerException as HttpRequestException ?? ex).Message;
+                    // A connection error's message names the host: a secret URL's failure says only what kind it was.
+                    var failure = ex.InnerException as HttpRequestException ?? ex;
+                    error = Security.SecretService.Reference(entry) is { } reference
+                        ? $"the call to secret '{reference}' failed ({(failure as HttpRequestException)?.HttpRequestError.ToString() ?? failure.GetType().Name})"
+                        : failure.Message;
                 }
             }
             deliveries.Add(new AlertDelivery(Redact(entry), name, status, error, _clock.GetUtcNow()));
