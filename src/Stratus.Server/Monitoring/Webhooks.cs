@@ -96,8 +96,8 @@ public sealed class Webhooks : IDisposable
                 {
                     // A connection error's message names the host: a secret URL's failure says only what kind it was.
                     var failure = ex.InnerException as HttpRequestException ?? ex;
-                    error = Security.SecretService.Reference(entry) is { } reference
-                        ? $"the call to secret '{reference}' failed ({(failure as HttpRequestException)?.HttpRequestError.ToString() ?? failure.GetType().Name})"
+                    error = Security.SecretService.Reference(entry) is { } named
+                        ? $"the call to secret '{named}' failed ({(failure as HttpRequestException)?.HttpRequestError.ToString() ?? failure.GetType().Name})"
                         : failure.Message;
                 }
             }
