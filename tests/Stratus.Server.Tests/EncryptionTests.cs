@@ -279,7 +279,7 @@ public sealed class EncryptionTests
                 Keys(second)(o);
                 o.Storage.MasterKey = $"ab:{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}";
             }, dataDir));
-            Assert.Contains("both set", both.Message, StringComparison.Ordinal);
+            Assert.Contains("Stratus:MasterKey and Stratus:KmsKeys are set at once", both.Message, StringComparison.Ordinal);
         }
         finally
         {

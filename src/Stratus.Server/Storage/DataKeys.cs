@@ -121,10 +121,11 @@ public sealed class DataKeys(IServiceScopeFactory scopes, KeyRing ring, StorageS
         var recorded = await RecordedAsync(db, ct);
         if (ring.Ids.Count == 0)
         {
-            if (recorded.Count > 0)
+            // Another node sharing the key file may have made it since this node read it (nodes started at once).
+            if (recorded.Count > 0 && !ring.Reload(recorded[0].Id))
                 throw new StartupException($"this node has no key-encryption key, and blobs are encrypted under key {string.Join(", ", recorded.Select(k => k.Id))}: " +
                     $"give every node the same keys (copy the key file of the node that made them to {ring.KeyFile}, or set Stratus:KeyFile or STRATUS_MASTERKEY); nothing was changed");
-            ring.Generate();
+            if (ring.Ids.Count == 0) ring.Generate();
         }
         await VerifyAsync(recorded, ct);
         var added = await RecordAsync(db, ring.ActiveId, ct);
