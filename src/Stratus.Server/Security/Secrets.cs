@@ -82,7 +82,11 @@ public sealed class SecretService(StratusDb db, TimeProvider clock)
         if (!await db.Secrets.AnyAsync(s => s.Name == name, ct)) throw ProblemException.Invalid(field, $"names secret '{name}', which does not exist (stratus secrets set {name})");
     }
 
-    /// <summary>A secret's value for a use the audit log records (who used it, for what); null when it does not exist.</summary>
+    /// <summary>
+    /// A secret's value for a use the audit log records (who used it, for what); null when it does not exist. The audit
+    /// row is added to the caller's unit of work and written with it (a policy's decision and its deliveries), not
+    /// saved here halfway through.
+    /// </summary>
     public async Task<string?> UseAsync(string name, string actor, string purpose, CancellationToken ct)
     {
         var value = await db.Secrets.AsNoTracking().Where(s => s.Name == name).Select(s => s.Value).FirstOrDefaultAsync(ct);
@@ -91,7 +95,6 @@ public sealed class SecretService(StratusDb db, TimeProvider clock)
             Time = clock.GetUtcNow(), Actor = actor, Method = "USE", Path = $"/api/v1/secrets/{name}", Status = value is null ? 404 : 200,
             Outcome = value is null ? "error" : "ok", Detail = $"secret '{name}' {(value is null ? "missing" : "used")} for {purpose}",
         });
-        await db.SaveChangesAsync(ct);
         return value;
     }
 
