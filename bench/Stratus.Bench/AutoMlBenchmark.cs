@@ -59,7 +59,7 @@ internal static class AutoMlBenchmark
                         ["pruned"] = search.Trials.Count(t => t.Status == "pruned"),
                         ["model"] = search.Best.Trainer,
                     }));
-                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: {search.Trials.Count} trials ({string.Join(", ", search.Trials.GroupBy(t => t.Status).Select(g => $"{g.Count()} {g.Key}"))}) in {seconds:F1} s, {search.Best.Trainer} {metric} {search.Best.Metrics.GetValueOrDefault(metric):F4} (validation)");
+                    Console.WriteLine($"{Path.GetFileName(dataset)}/{Path.GetFileName(fold)}: {search.Trials.Count} trials ({string.Join(", ", search.Trials.GroupBy(t => t.Status).Select(g => $"{g.Count()} {g.Key}"))}) in {seconds:F1} s ({search.Best.Validation}), {search.Best.Trainer} {metric} {search.Best.Metrics.GetValueOrDefault(metric):F4} (validation)");
                 }
                 catch (DataFormatException ex)
                 {

@@ -9,8 +9,9 @@ namespace Stratus.Ml.Training;
 
 /// <summary>How one configuration did on the session's validation: averaged metrics, and the model when it is the one to keep.</summary>
 /// <param name="Model">Holdout validation: the model measured, which is the one to keep. Cross-validation: null (refit on all rows).</param>
-/// <param name="Folds">Folds evaluated; fewer than the session's when <c>keepGoing</c> stopped the evaluation early.</param>
-/// <param name="Predictions">Scores of every validation row (out of fold), fold after fold, as <see cref="TrainedModel.Score(IDataView)"/> lays them out.</param>
+/// <param name="Confusion">Summed over the folds of the first repeat: each row counted once.</param>
+/// <param name="Folds">Splits evaluated (folds times repeats); fewer than the session's when <c>keepGoing</c> stopped the evaluation early.</param>
+/// <param name="Predictions">Scores of every validation row (out of fold), fold after fold and repeat after repeat, as <see cref="TrainedModel.Score(IDataView)"/> lays them out.</param>
 /// <param name="Labels">The labels of those rows, in the same order: the same for every configuration of the session.</param>
 /// <param name="PerFold">The metrics of each fold evaluated, in fold order.</param>
 public sealed record Evaluation(
@@ -41,7 +42,7 @@ public sealed class TrainingSession : IDisposable
     private IReadOnlyDictionary<string, IReadOnlyList<string>>? _categoryCodes;
 
     private TrainingSession(MLContext ml, string parquet, string csv, string tempDirectory, IDataView data, MlTask task, IReadOnlyList<FeatureColumn> features,
-        IReadOnlyList<string> classes, long rows, int folds, int seed)
+        IReadOnlyList<string> classes, long rows, int folds, int repeats, int seed)
     {
         _ml = ml;
         _parquet = parquet;
@@ -54,10 +55,17 @@ public sealed class TrainingSession : IDisposable
         Classes = classes;
         Rows = rows;
         Folds = folds;
+        Repeats = folds > 1 ? Math.Max(1, repeats) : 1;
         _splits = folds > 1
-            ? [.. ml.Data.CrossValidationSplit(data, folds, seed: seed).Select(s => (s.TrainSet, s.TestSet))]
+            ? CrossValidation(folds, Repeats)
             : [(ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: seed) is var split ? (split.TrainSet, split.TestSet) : default)];
     }
+
+    /// <summary>The splits of <paramref name="folds"/>-fold cross-validation, <paramref name="repeats"/> times with a seed each (the first the session's).</summary>
+    private List<(IDataView Train, IDataView Test)> CrossValidation(int folds, int repeats) =>
+    [
+        .. Enumerable.Range(0, repeats).SelectMany(r => _ml.Data.CrossValidationSplit(_data, folds, seed: _seed + r)).Select(s => (s.TrainSet, s.TestSet)),
+    ];
 
     public MlTask Task { get; }
 
@@ -71,8 +79,14 @@ public sealed class TrainingSession : IDisposable
     /// <summary>Cross-validation folds; 0 for a 20% holdout.</summary>
     public int Folds { get; private set; }
 
-    /// <summary>How the session validates, for people: <c>5-fold cross-validation</c> or <c>holdout 20%</c>.</summary>
-    public string Validation => Folds > 1 ? $"{Folds}-fold cross-validation" : "holdout 20%";
+    /// <summary>How many times cross-validation is repeated with other splits (1 for a holdout).</summary>
+    public int Repeats { get; private set; }
+
+    /// <summary>The fits one evaluation makes: folds times repeats, or 1 (a holdout).</summary>
+    public int Splits => _splits.Count;
+
+    /// <summary>How the session validates, for people: <c>5-fold cross-validation</c>, <c>5-fold cross-validation repeated 3 times</c> or <c>holdout 20%</c>.</summary>
+    public string Validation => Folds <= 1 ? "holdout 20%" : Repeats > 1 ? $"{Folds}-fold cross-validation repeated {Repeats} times" : $"{Folds}-fold cross-validation";
 
     /// <summary>Plans the features (target, task and exclusions from <paramref name="options"/>), loads the rows and draws the splits.</summary>
     /// <exception cref="DataFormatException">The target or the features do not fit.</exception>
@@ -99,7 +113,7 @@ public sealed class TrainingSession : IDisposable
                 _ => [],
             };
             var folds = options.Folds > 0 ? options.Folds : target.Count < ModelTrainer.HoldoutRows ? 5 : 0;
-            return new TrainingSession(ml, parquet, csv, tempDirectory, data, task, features, classes, target.Count, folds, options.Seed);
+            return new TrainingSession(ml, parquet, csv, tempDirectory, data, task, features, classes, target.Count, folds, options.Repeats, options.Seed);
         }
         catch
         {
@@ -115,25 +129,23 @@ public sealed class TrainingSession : IDisposable
     }
 
     /// <summary>
-    /// Validates from now on with <paramref name="folds"/> folds, or with a holdout when 0: then the first fold's
-    /// split itself (a fifth of the rows held out under 5 folds), whose featurized rows are already there.
+    /// Validates from now on with <paramref name="folds"/> folds repeated <paramref name="repeats"/> times, or with a
+    /// holdout when 0: then the first fold's split itself (a fifth of the rows held out under 5 folds), whose featurized
+    /// rows are already there.
     /// </summary>
-    public void Revalidate(int folds)
+    public void Revalidate(int folds, int repeats = 1)
     {
-        if (folds == Folds) return;
+        repeats = folds > 1 ? Math.Max(1, repeats) : 1;
+        if (folds == Folds && repeats == Repeats) return;
         lock (_lightGbmData)
         {
-            if (folds > 1)
-            {
-                _splits = [.. _ml.Data.CrossValidationSplit(_data, folds, seed: _seed).Select(s => (s.TrainSet, s.TestSet))];
-                _lightGbmData.Clear();
-            }
-            else
-            {
-                _splits = [_splits[0]];
-                foreach (var key in _lightGbmData.Keys.Where(k => k.Split > 0).ToList()) _lightGbmData.Remove(key);
-            }
+            // The first repeat's splits are the same for the same folds (the session's seed), as is the first fold's
+            // split for a holdout: their featurized rows stay.
+            var kept = folds == Folds ? folds : folds <= 1 ? 1 : 0;
+            _splits = folds > 1 ? CrossValidation(folds, repeats) : [_splits[0]];
+            foreach (var key in _lightGbmData.Keys.Where(k => k.Split >= kept).ToList()) _lightGbmData.Remove(key);
             Folds = folds;
+            Repeats = repeats;
         }
     }
 
@@ -161,7 +173,7 @@ public sealed class TrainingSession : IDisposable
         {
             ct.ThrowIfCancellationRequested();
             var started = Stopwatch.StartNew();
-            var step = Folds > 1 ? $"fold {k + 1}/{Folds}" : "holdout";
+            var step = Folds <= 1 ? "holdout" : Repeats > 1 ? $"fold {k % Folds + 1}/{Folds} of repeat {k / Folds + 1}/{Repeats}" : $"fold {k + 1}/{Folds}";
             var (model, curve) = Fit(k, options, step, null, progress, common, ct, Folds > 1 ? default : stop);
             models.Add(model);
             if (curve is not null) curves.Add(curve);
@@ -175,7 +187,7 @@ public sealed class TrainingSession : IDisposable
                 break;
             }
             var headline = ModelMetrics.Primary(Task);
-            progress?.Report($"fold {k + 1}/{Folds} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
+            progress?.Report($"{step} in {started.Elapsed.TotalSeconds:F1} s: {headline} {metrics[headline]:F4}");
             if (keepGoing is not null && k + 1 < _splits.Count && !keepGoing(k + 1, Average([.. measured.Select(m => m.Metrics)]))) break;
         }
 
@@ -195,12 +207,12 @@ public sealed class TrainingSession : IDisposable
         long[][]? confusion = null;
         var predictions = new List<double>();
         var labels = new List<float>();
-        foreach (var (metrics, matrix, foldLabels, scores) in measured)
+        foreach (var (k, (metrics, matrix, foldLabels, scores)) in measured.Index())
         {
             perFold.Add(metrics);
             predictions.AddRange(scores);
             labels.AddRange(foldLabels);
-            if (matrix is null) continue;
+            if (matrix is null || (Folds > 1 && k >= Folds)) continue;
             confusion ??= [.. matrix.Select(r => new long[r.Length])];
             for (var i = 0; i < matrix.Length; i++)
             {

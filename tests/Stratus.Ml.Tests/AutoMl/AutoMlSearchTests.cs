@@ -75,7 +75,9 @@ public sealed class AutoMlSearchTests : IDisposable
     public void Should_be_reproducible_for_a_seed_until_the_clock_differs(int parallelism)
     {
         var (parquet, profile) = StoredCsv.Ingest(_dir, Binary(300));
-        var options = new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8), Seed = 5, Parallelism = parallelism };
+        // The validation given: left to the search, it is chosen by what a cheap fit measurably costs (repeated cross-
+        // validation when trials are cheap), which a loaded machine may change.
+        var options = new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(8), Seed = 5, Parallelism = parallelism, Folds = 5 };
 
         var first = AutoMlSearch.Run(parquet, profile, options, _dir);
         var second = AutoMlSearch.Run(parquet, profile, options, _dir);
@@ -134,6 +136,9 @@ public sealed class AutoMlSearchTests : IDisposable
         // trials are numbered after them.
         Assert.Equal(completed.Select(t => (t.Number, t.Score)), resumed.Trials.Take(completed.Count).Select(t => (t.Number, t.Score)));
         var fresh = resumed.Trials.Skip(completed.Count).ToList();
+        // On the validation the interrupted search chose (folds and repeats), not one chosen again.
+        Assert.All(fresh, t => Assert.Equal((completed[0].Parameters["folds"], completed[0].Parameters.GetValueOrDefault("repeats")),
+            (t.Parameters["folds"], t.Parameters.GetValueOrDefault("repeats"))));
         Assert.Equal(Enumerable.Range(completed.Count + 1, fresh.Count), fresh.Select(t => t.Number));
         Assert.DoesNotContain(fresh, t => completed.Any(c => c.Parameters.OrderBy(p => p.Key).SequenceEqual(t.Parameters.OrderBy(p => p.Key))));
         // Nothing found before the crash is lost: the result is at least as good as the best completed trial.
@@ -279,9 +284,19 @@ public sealed class AutoMlSearchTests : IDisposable
     public void Should_cross_validate_cheap_data_and_hold_out_when_trials_cost_too_much_for_the_budget()
     {
         var (small, smallProfile) = StoredCsv.Ingest(_dir, Binary(300));
-        var cheap = AutoMlSearch.Run(small, smallProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir);
-        Assert.Equal("5-fold cross-validation", cheap.Best.Validation);
-        Assert.All(cheap.Trials, t => Assert.Equal("5", t.Parameters["folds"]));
+        var lines = new List<string>();
+        var cheap = AutoMlSearch.Run(small, smallProfile, new AutoMlOptions { Target = "label", Budget = TimeSpan.FromSeconds(10) }, _dir, progress: new Lines(lines));
+        // Cheap trials on a few hundred rows: 5 folds, repeated on other splits as often as the budget affords (the
+        // cheap fit's time says how often; a loaded machine may afford fewer).
+        var fit = lines.Single(l => l.StartsWith("a cheap fit of one fold took ", StringComparison.Ordinal));
+        var seconds = double.Parse(fit["a cheap fit of one fold took ".Length..].Split(' ')[0], CultureInfo.InvariantCulture);
+        // Repeats while the budget left (9 to 10 s by then) holds 20 cheap trials of 5 folds each time.
+        var repeats = cheap.Best.Validation.EndsWith(" times", StringComparison.Ordinal) ? int.Parse(cheap.Best.Validation.Split(' ')[^2], CultureInfo.InvariantCulture) : 1;
+        Assert.InRange(repeats, Math.Clamp((int)(9 / (seconds * 100)), 1, 3), Math.Clamp((int)(10 / (Math.Max(seconds - 0.005, 1e-3) * 100)), 1, 3));
+        Assert.StartsWith("5-fold cross-validation", cheap.Best.Validation);
+        Assert.EndsWith(cheap.Best.Validation, fit);
+        Assert.All(cheap.Trials, t => Assert.Equal(("5", repeats > 1 ? repeats.ToString(CultureInfo.InvariantCulture) : null),
+            (t.Parameters["folds"], t.Parameters.GetValueOrDefault("repeats"))));
 
         // The same number of rows, but 26 classes and a budget a few cheap fits long: a holdout.
         var (costly, costlyProfile) = StoredCsv.Ingest(_dir, Numeric(6_000, 16, (x, r) => $"c{Math.Clamp((int)((x[0] + x[1] + 2) / 4 * 26 + r.NextDouble()), 0, 25)}"));

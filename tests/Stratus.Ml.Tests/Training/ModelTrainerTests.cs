@@ -303,6 +303,31 @@ public sealed class ModelTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Should_repeat_cross_validation_on_other_splits_and_count_each_row_once_in_the_confusion()
+    {
+        var (parquet, profile) = Dataset(Transactions(600));
+        var options = new TrainOptions { Target = "fraud", Iterations = 30, Folds = 5 };
+        using var session = TrainingSession.Open(parquet, profile, options, _dir);
+        var once = session.Evaluate(options, null, null, CancellationToken.None);
+
+        session.Revalidate(5, 3);
+        var lines = new Lines();
+        var thrice = session.Evaluate(options, lines, null, CancellationToken.None);
+
+        Assert.Equal(("5-fold cross-validation repeated 3 times", 5, 3, 15), (session.Validation, session.Folds, session.Repeats, session.Splits));
+        Assert.Equal(15, thrice.Folds);
+        // Every row is scored once per repeat; the first repeat is the single cross-validation's splits, exactly.
+        Assert.Equal(3 * 600, thrice.Labels.Length);
+        Assert.Equal(once.Predictions, thrice.Predictions.Take(once.Predictions.Length));
+        Assert.Equal(once.PerFold, thrice.PerFold.Take(5));
+        // The other repeats hold out other rows (the labels of each repeat are the same rows, in another order).
+        Assert.NotEqual(thrice.Labels.Take(600), thrice.Labels.Skip(600).Take(600));
+        Assert.Equal(thrice.Labels.Take(600).Order(), thrice.Labels.Skip(600).Take(600).Order());
+        Assert.Equal(600, thrice.Confusion!.Sum(r => r.Sum()));
+        Assert.Contains(lines.All, l => l.StartsWith("fold 5/5 of repeat 3/3 in ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Should_keep_a_holdout_booster_as_it_stands_when_told_to_stop_and_validate_on_the_first_folds_rows()
     {
         var (parquet, profile) = Dataset(Transactions(1500));
