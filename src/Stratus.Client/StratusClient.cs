@@ -132,6 +132,18 @@ public sealed class StratusClient
     public Task<SecretInfo> DeleteSecretAsync(string name, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Delete, $"api/v1/secrets/{Segment(name)}", null, StratusJsonContext.Default.SecretInfo, ct);
 
+    /// <summary>The users and service accounts (admin).</summary>
+    public Task<IReadOnlyList<UserInfo>> UsersAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/users", StratusJsonContext.Default.IReadOnlyListUserInfo, ct);
+
+    /// <summary>Creates a user or a service account (admin).</summary>
+    public Task<UserInfo> CreateUserAsync(CreateUserRequest request, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/users", Json(request, StratusJsonContext.Default.CreateUserRequest), StratusJsonContext.Default.UserInfo, ct);
+
+    /// <summary>Disables a user or service account: its tokens stop working (admin).</summary>
+    public Task<UserInfo> DisableUserAsync(string name, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"api/v1/users/{Segment(name)}/disable", null, StratusJsonContext.Default.UserInfo, ct);
+
     /// <summary>Deletes unreferenced blobs now (admin).</summary>
     public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "api/v1/admin/gc", null, StratusJsonContext.Default.GcResult, ct);

@@ -183,14 +183,26 @@ public sealed record SetAliasRequest(int Version);
 /// <c>PreviousExpiresAt</c>.
 /// </summary>
 /// <param name="Endpoints">For an <c>invoke</c> token, the endpoints whose predict route it may call (and nothing else).</param>
+/// <param name="User">The user or service account the token belongs to: who its calls are recorded as.</param>
 public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt,
-    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null, IReadOnlyList<string>? Endpoints = null);
+    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null, IReadOnlyList<string>? Endpoints = null, string? User = null);
 
 /// <summary>
 /// Creates a token with a role (viewer, editor or admin) that expires after <c>ExpiresInDays</c> (default: the server's
 /// <c>TokenLifetime</c>); or, with role <c>invoke</c> and <c>Endpoints</c>, a token that may only call those endpoints' predict route.
+/// The token belongs to <c>User</c> (a user or service account); without one, to a service account of the token's name,
+/// made with it.
 /// </summary>
-public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null, IReadOnlyList<string>? Endpoints = null);
+public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null, IReadOnlyList<string>? Endpoints = null, string? User = null);
+
+/// <summary>A person (<c>user</c>) or a program (<c>service</c>) that owns tokens; calls are recorded under its name.</summary>
+/// <param name="Admin">Whether its tokens may be admin tokens.</param>
+/// <param name="Tokens">Its live tokens (not revoked, not expired).</param>
+/// <param name="DisabledAt">When it was disabled: its tokens stopped working then, and no new one can be made.</param>
+public sealed record UserInfo(string Name, string Kind, bool Admin, DateTimeOffset CreatedAt, string CreatedBy, int Tokens, DateTimeOffset? DisabledAt = null);
+
+/// <summary>Creates a user (<c>Kind</c> <c>user</c>, the default) or a service account (<c>service</c>); <c>Admin</c> lets its tokens be admin tokens.</summary>
+public sealed record CreateUserRequest(string Name, string? Kind = null, bool Admin = false);
 
 /// <summary>A newly created token and its secret, shown this once.</summary>
 public sealed record CreatedToken(TokenInfo Info, string Token);
@@ -222,17 +234,17 @@ public sealed record GcResult(int BlobsDeleted, long BytesFreed);
 /// <param name="Source">Where the keys are (a key file, or <c>STRATUS_MASTERKEY</c>), never the keys.</param>
 public sealed record KeyRotation(string ActiveKey, int Rewrapped, IReadOnlyList<string> Retired, string Source);
 
-/// <summary>A key-encryption key as an operator sees it: its id, whether it wraps new data keys, how many data keys it wraps.</summary>
 /// <summary>A secret as every route shows it: its name and when it was set, never its value.</summary>
 public sealed record SecretInfo(string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy);
 
 /// <summary>A secret's value, set by an admin (<c>PUT /api/v1/secrets/{name}</c>); no route returns it.</summary>
 public sealed record SetSecretRequest(string Value);
 
+/// <summary>A key-encryption key as an operator sees it: its id, whether it wraps new data keys, how many data keys it wraps.</summary>
 public sealed record KeyStatus(string Id, bool Active, int DataKeys, DateTimeOffset AddedAt, DateTimeOffset? RetiredAt);
 
-/// <summary>The identity behind the presented token.</summary>
-public sealed record WhoAmI(string Name, string Role);
+/// <summary>The identity behind the presented token: its user or service account, its role, and the token's own name.</summary>
+public sealed record WhoAmI(string Name, string Role, string? Token = null);
 
 /// <summary>An input column a model needs, with the type it was trained on (DuckDB logical type).</summary>
 /// <param name="Name">Column name.</param>
@@ -765,6 +777,9 @@ public static class StratusJson
 [JsonSerializable(typeof(GcResult))]
 [JsonSerializable(typeof(KeyRotation))]
 [JsonSerializable(typeof(SecretInfo))]
+[JsonSerializable(typeof(UserInfo))]
+[JsonSerializable(typeof(IReadOnlyList<UserInfo>))]
+[JsonSerializable(typeof(CreateUserRequest))]
 [JsonSerializable(typeof(IReadOnlyList<SecretInfo>))]
 [JsonSerializable(typeof(SetSecretRequest))]
 [JsonSerializable(typeof(IReadOnlyList<KeyStatus>))]

@@ -31,6 +31,18 @@ public static class Roles
     };
 }
 
+/// <summary>What owns tokens: a person or a program.</summary>
+public static class UserKinds
+{
+    /// <summary>A person.</summary>
+    public const string User = "user";
+
+    /// <summary>A program (a pipeline, an application): made with its first token when a token names no user.</summary>
+    public const string Service = "service";
+
+    public static IReadOnlyList<string> All { get; } = [User, Service];
+}
+
 /// <summary>Run lifecycle states, as MLflow names them.</summary>
 public static class RunStatus
 {

@@ -279,6 +279,26 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.All(rows.Skip(1).Zip(rows), p => Assert.Equal(p.Second.GetProperty("hash").GetString(), p.First.GetProperty("prev_hash").GetString()));
         Assert.Equal(1, (await Cli("audit", "verify")).ExitCode);
 
+        // People and programs own tokens: a user's tokens act under the user's name, and a disabled user's stop.
+        var erin = await Cli(["users", "create", "erin", .. admin]);
+        Assert.True(erin.ExitCode == 0, erin.Err);
+        var erinsToken = await Cli(["tokens", "create", "erin-laptop", "--user", "erin", "--role", "editor", .. admin]);
+        Assert.True(erinsToken.ExitCode == 0, erinsToken.Err);
+        Assert.Contains("of erin", erinsToken.Out);
+        var asErin = new[] { "--token", erinsToken.Out.Trim().Split('\n')[^1], "--url", _server.Url };
+        Assert.Equal(0, (await Cli(["experiments", "create", "erins", .. asErin])).ExitCode);
+        var erinRoot = await Cli(["tokens", "create", "erin-root", "--user", "erin", "--role", "admin", .. admin]);
+        Assert.Equal(1, erinRoot.ExitCode);
+        Assert.Contains("role: 'erin' is not an admin", erinRoot.Err);
+        var users = await Cli(["users", "list", "--output", "json", .. admin]);
+        Assert.Contains("\"name\":\"erin\"", users.Out);
+        Assert.Contains("\"name\":\"dana\",\"kind\":\"service\"", users.Out);
+        Assert.Contains("\"user\":\"erin\"", (await Cli(["tokens", "list", "--output", "json", .. admin])).Out);
+        Assert.Equal(0, (await Cli(["users", "disable", "erin", .. admin])).ExitCode);
+        var disabledErin = await Cli(["experiments", "create", "erins-2", .. asErin]);
+        Assert.Equal(1, disabledErin.ExitCode);
+        Assert.Contains("unknown, revoked or expired", disabledErin.Err);
+
         // An application's token reaches the predictions of the endpoints it names, nothing else.
         var checkout = await Cli(["tokens", "create", "checkout", "--invoke", "fraud,fraud-eu", .. admin]);
         Assert.True(checkout.ExitCode == 0, checkout.Err);

@@ -11,15 +11,16 @@ internal static class SecurityCommands
     {
         var command = new Command("tokens", "Create, list and revoke API tokens (admin)");
 
-        var name = new Argument<string>("name") { Description = "Who or what the token is for" };
-        var role = new Option<string>("--role") { Description = "viewer, editor or admin", DefaultValueFactory = _ => Roles.Viewer };
+        var name = new Argument<string>("name") { Description = "The token's name; without --user, also the name of the service account made to own it" };
+        var role = new Option<string>("--role") { Description = "viewer, editor or admin (an admin's token only)", DefaultValueFactory = _ => Roles.Viewer };
+        var user = new Option<string?>("--user") { Description = "The user or service account the token belongs to: its calls are recorded under that name (stratus users create)" };
         role.AcceptOnlyFromAmong([.. Roles.All]);
         var days = new Option<int?>("--expires-days") { Description = "Days until the token stops working (default: the server's TokenLifetime, 90 days)" };
         var invoke = new Option<string?>("--invoke")
         {
             Description = "Make a token that may only call the predict route of these endpoints (comma-separated), nothing else: the token an application embeds",
         };
-        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days, invoke };
+        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days, invoke, user };
         create.Validators.Add(r =>
         {
             if (r.GetValue(invoke) is not null && r.GetResult(role) is { Implicit: false }) r.AddError("--invoke makes an invoke token: leave out --role");
@@ -27,10 +28,11 @@ internal static class SecurityCommands
         create.SetAction(Remote(async (result, client, ct) =>
         {
             var endpoints = result.GetValue(invoke)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var request = new CreateTokenRequest(result.GetValue(name)!, endpoints is null ? result.GetValue(role)! : Roles.Invoke, result.GetValue(days), endpoints);
+            var request = new CreateTokenRequest(result.GetValue(name)!, endpoints is null ? result.GetValue(role)! : Roles.Invoke, result.GetValue(days), endpoints, result.GetValue(user));
             Print(result, await client.Tokens.CreateAsync(request, ct), StratusJsonContext.Default.CreatedToken, t =>
             {
-                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] (id {t.Info.Id}, {Esc(Scope(t.Info))}, expires {When(t.Info.ExpiresAt)}). Store it now; it is not shown again:");
+                AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] of {Esc(t.Info.User ?? t.Info.Name)} (id {t.Info.Id}, {Esc(Scope(t.Info))}, expires {When(t.Info.ExpiresAt)}). " +
+                    "Store it now; it is not shown again:");
                 Console.WriteLine(t.Token);
             });
         }));
@@ -40,9 +42,9 @@ internal static class SecurityCommands
         list.SetAction(Remote(async (result, client, ct) =>
             Print(result, await client.Tokens.ListAsync(null, null, ct), StratusJsonContext.Default.PageTokenInfo, p =>
             {
-                var table = NewTable("Id", "Name", "Role", "Created", "Expires", "Last used", "Revoked");
+                var table = NewTable("Id", "Name", "User", "Role", "Created", "Expires", "Last used", "Revoked");
                 foreach (var t in p.Items)
-                    table.AddRow(Esc(t.Id), Esc(t.Name), Esc(Scope(t)), When(t.CreatedAt), When(t.ExpiresAt) + (t.PreviousExpiresAt is { } old ? $" (old secret until {When(old)})" : ""),
+                    table.AddRow(Esc(t.Id), Esc(t.Name), Esc(t.User ?? ""), Esc(Scope(t)), When(t.CreatedAt), When(t.ExpiresAt) + (t.PreviousExpiresAt is { } old ? $" (old secret until {When(old)})" : ""),
                         When(t.LastUsedAt), When(t.RevokedAt));
                 AnsiConsole.Write(table);
             })));
@@ -91,6 +93,36 @@ internal static class SecurityCommands
         return command;
     }
 
+    public static Command Users()
+    {
+        var command = new Command("users", "Users (people) and service accounts (programs) that own tokens; what a token does is recorded under its owner's name (admin)");
+        var name = new Argument<string>("name") { Description = "The user's or service account's name" };
+        var service = new Option<bool>("--service") { Description = "A service account (a pipeline, an application) rather than a person" };
+        var admin = new Option<bool>("--admin") { Description = "Its tokens may be admin tokens" };
+        var create = new Command("create", "Create a user or service account; then give it tokens with stratus tokens create NAME --user USER") { name, service, admin };
+        create.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.CreateUserAsync(new CreateUserRequest(result.GetValue(name)!, result.GetValue(service) ? UserKinds.Service : UserKinds.User,
+                    result.GetValue(admin)), ct), StratusJsonContext.Default.UserInfo,
+                u => AnsiConsole.MarkupLine($"Created {(u.Kind == UserKinds.Service ? "service account" : "user")} [bold]{Esc(u.Name)}[/]{(u.Admin ? " (admin)" : "")}; " +
+                    $"give it a token with stratus tokens create NAME --user {Esc(u.Name)}"))));
+        command.Subcommands.Add(create);
+        var list = new Command("list", "List users and service accounts, with their live tokens");
+        list.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.UsersAsync(ct), StratusJsonContext.Default.IReadOnlyListUserInfo, users =>
+            {
+                var table = NewTable("Name", "Kind", "Admin", "Live tokens", "Created", "By", "Disabled");
+                foreach (var u in users) table.AddRow(Esc(u.Name), Esc(u.Kind), u.Admin ? "yes" : "", Esc(u.Tokens), When(u.CreatedAt), Esc(u.CreatedBy), When(u.DisabledAt));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(list);
+        var disable = new Command("disable", "Disable a user or service account: its tokens stop working at once; its name and record stay") { name };
+        disable.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.DisableUserAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.UserInfo,
+                u => AnsiConsole.MarkupLine($"Disabled {Esc(u.Name)}: its tokens no longer work"))));
+        command.Subcommands.Add(disable);
+        return command;
+    }
+
     public static Command Secrets()
     {
         var command = new Command("secrets", "Secrets (webhook URLs, credentials) stored sealed; no command, page or route ever shows a value (admin). " +
@@ -124,7 +156,7 @@ internal static class SecurityCommands
 
     public static Command Audit()
     {
-        var actor = new Option<string?>("--actor") { Description = "Only entries of this token name" };
+        var actor = new Option<string?>("--actor") { Description = "Only entries of this user or service account" };
         var outcome = new Option<string?>("--outcome") { Description = "ok, refused or error" };
         var pageToken = new Option<string?>("--page-token") { Description = "Token from the previous page" };
         var command = new Command("audit", "Read the append-only audit log, newest first (admin)") { actor, outcome, pageToken };

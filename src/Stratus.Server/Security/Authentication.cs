@@ -19,6 +19,9 @@ internal sealed class BearerTokenHandler(
 {
     public const string SchemeName = "Bearer";
 
+    /// <summary>The claim naming the token itself (the name claim is its user's).</summary>
+    public const string TokenClaim = "token_name";
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
@@ -49,6 +52,7 @@ internal sealed class BearerTokenHandler(
             new Claim(ClaimTypes.Name, principal.Name),
             new Claim(ClaimTypes.Role, principal.Role),
             new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            .. (principal.Token is null ? [] : new[] { new Claim(TokenClaim, principal.Token) }),
             .. (principal.Endpoints ?? []).Select(e => new Claim(InvokeRequirement.EndpointClaim, e)),
         ],
         SchemeName));

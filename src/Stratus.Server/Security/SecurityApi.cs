@@ -9,7 +9,7 @@ using Stratus.Server.Storage;
 
 namespace Stratus.Server.Security;
 
-/// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/secrets</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
+/// <summary>Routes of <c>/api/v1/tokens</c>, <c>/api/v1/users</c>, <c>/api/v1/secrets</c>, <c>/api/v1/audit</c>, <c>/api/v1/whoami</c> and storage maintenance.</summary>
 public static class SecurityApi
 {
     /// <summary>
@@ -20,6 +20,7 @@ public static class SecurityApi
     public static void AddStratusSecurity(this IServiceCollection services, string dataDir)
     {
         services.AddScoped<TokenService>();
+        services.AddScoped<UserService>();
         services.AddScoped<SecretService>();
         services.AddSingleton<AuthFailures>();
         services.AddAuthentication(WebConsole.ConsoleAuth.SelectorScheme)
@@ -40,11 +41,20 @@ public static class SecurityApi
         routes.MapGet("/api/v1/whoami", WhoAmI).WithTags("Security").WithName("WhoAmI").WithSummary("The identity and role of the presented token");
 
         var tokens = routes.MapGroup("/api/v1/tokens").WithTags("Security").RequireAuthorization(Policies.Admin);
-        tokens.MapPost("/", CreateToken).WithName("CreateToken").WithSummary("Create a token with a role; the secret is shown once");
+        tokens.MapPost("/", CreateToken).WithName("CreateToken")
+            .WithSummary("Create a token with a role for a user or service account (without one, for a new service account of its name); the secret is shown once");
         tokens.MapGet("/", ListTokens).WithName("ListTokens").WithSummary("List tokens (never their secrets)");
         tokens.MapDelete("/{id:long}", RevokeToken).WithName("RevokeToken").WithSummary("Revoke a token");
         tokens.MapPost("/{id:long}/rotate", RotateToken).WithName("RotateToken")
             .WithSummary("Give a token a new secret (shown once); the old one works until it would have expired");
+
+        var users = routes.MapGroup("/api/v1/users").WithTags("Security").RequireAuthorization(Policies.Admin);
+        users.MapPost("/", async (CreateUserRequest request, UserService s, ClaimsPrincipal user, CancellationToken ct) =>
+            TypedResults.Created($"/api/v1/users/{request.Name}", await s.CreateAsync(request, user.Actor(), ct)))
+            .WithName("CreateUser").WithSummary("Create a user (a person) or a service account (a program) to own tokens");
+        users.MapGet("/", (UserService s, CancellationToken ct) => s.ListAsync(ct)).WithName("ListUsers").WithSummary("List users and service accounts, with their live tokens");
+        users.MapPost("/{name}/disable", (string name, UserService s, CancellationToken ct) => s.DisableAsync(name, ct)).WithName("DisableUser")
+            .WithSummary("Disable a user or service account: its tokens stop working; its name and record stay");
 
         routes.MapGet("/api/v1/audit", ListAudit).WithTags("Security").WithName("ListAudit")
             .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin);
@@ -63,11 +73,12 @@ public static class SecurityApi
             .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
     }
 
-    private static Ok<WhoAmI> WhoAmI(ClaimsPrincipal user) => TypedResults.Ok(new WhoAmI(user.Actor(), user.FindFirst(ClaimTypes.Role)?.Value ?? ""));
+    private static Ok<WhoAmI> WhoAmI(ClaimsPrincipal user) =>
+        TypedResults.Ok(new WhoAmI(user.Actor(), user.FindFirst(ClaimTypes.Role)?.Value ?? "", user.FindFirst(BearerTokenHandler.TokenClaim)?.Value));
 
-    private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, CancellationToken ct)
+    private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, ClaimsPrincipal user, CancellationToken ct)
     {
-        var created = await tokens.CreateAsync(request.Name, request.Role, request.ExpiresInDays, request.Endpoints, ct);
+        var created = await tokens.CreateAsync(request, user.Actor(), ct);
         return TypedResults.Created($"/api/v1/tokens/{created.Info.Id}", created);
     }
 

@@ -23,6 +23,11 @@ public sealed class TokenRow
 
     /// <summary>For an <see cref="Roles.Invoke"/> token, the endpoints it may call, comma-separated.</summary>
     public string? Endpoints { get; set; }
+
+    /// <summary>The user or service account the token belongs to (every token since users came; the migration gave each earlier token a service account of its name).</summary>
+    public long? UserId { get; set; }
+
+    public UserRow? User { get; set; }
 }
 
 public sealed class AuditRow
@@ -55,6 +60,7 @@ internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenR
         b.HasIndex(x => x.Hash).IsUnique();
         b.HasIndex(x => x.PreviousHash);
         b.HasIndex(x => x.Name).IsUnique();
+        b.HasOne(x => x.User).WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Restrict);
     }
 
     public void Configure(EntityTypeBuilder<AuditRow> b)

@@ -8,21 +8,29 @@ using Stratus.Server.Storage;
 namespace Stratus.Server.Security;
 
 /// <summary>The identity a valid token stands for.</summary>
+/// <param name="Name">The user or service account the token belongs to (for a token older than users, the token's name).</param>
 /// <param name="Endpoints">An invoke token's endpoints (null for a role's token).</param>
-public sealed record Principal(long TokenId, string Name, string Role, IReadOnlyList<string>? Endpoints = null);
+/// <param name="Token">The token's own name.</param>
+public sealed record Principal(long TokenId, string Name, string Role, IReadOnlyList<string>? Endpoints = null, string? Token = null);
 
 /// <summary>
 /// Creates, checks, rotates and revokes API tokens. Only SHA-256 hashes of tokens are stored. Every token expires
 /// (<see cref="SecuritySettings.TokenLifetime"/>, at most <see cref="SecuritySettings.MaxTokenLifetime"/>); a rotation
 /// gives a token a new secret while the old one works until it would have expired, so that its users can switch with no gap.
+/// Every token belongs to a user or service account (<see cref="UserRow"/>): its calls are recorded under that name, and a
+/// disabled one's tokens stop working.
 /// </summary>
 public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock, SecuritySettings settings)
 {
     private const string Prefix = "stratus_";
 
-    /// <summary>Creates a token; the secret is returned this once and never stored.</summary>
-    public async Task<CreatedToken> CreateAsync(string name, string role, int? expiresInDays, IReadOnlyList<string>? endpoints, CancellationToken ct)
+    /// <summary>
+    /// Creates a token for the request's user; without one, for a service account of the token's name, made with it
+    /// (of <paramref name="kind"/>). The secret is returned this once and never stored.
+    /// </summary>
+    public async Task<CreatedToken> CreateAsync(CreateTokenRequest request, string actor, CancellationToken ct, string kind = UserKinds.Service)
     {
+        var (name, role, expiresInDays, endpoints) = (request.Name, request.Role, request.ExpiresInDays, request.Endpoints);
         ProblemException.CheckName("name", name);
         if (Roles.Rank(role) == 0 && role != Roles.Invoke)
             throw ProblemException.Invalid("role", $"'{role}' is not a role; use one of {string.Join(", ", Roles.All)}, or {Roles.Invoke} with endpoints");
@@ -36,11 +44,27 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         if (expiresInDays is < 1 || lifetime > settings.MaxTokenLifetime)
             throw ProblemException.Invalid("expires_in_days", $"is {expiresInDays}; a token lives from 1 day to {settings.MaxTokenLifetime.TotalDays:0} days (the server's MaxTokenLifetime)");
         if (await db.Tokens.AnyAsync(t => t.Name == name, ct)) throw ProblemException.Conflict($"a token named '{name}' already exists");
-        var (secret, hash) = NewSecret();
         var now = Now();
+        UserRow owner;
+        if (request.User is { } user)
+        {
+            owner = await db.Users.FirstOrDefaultAsync(u => u.Name == user, ct)
+                ?? throw ProblemException.Invalid("user", $"no user or service account is named '{user}' (stratus users create {user})");
+            if (owner.DisabledAt is not null) throw ProblemException.Conflict($"'{user}' is disabled: it gets no new token");
+            if (role == Roles.Admin && !owner.Admin)
+                throw ProblemException.Invalid("role", $"'{user}' is not an admin: its tokens may be {Roles.Viewer}, {Roles.Editor} or {Roles.Invoke} tokens");
+        }
+        else
+        {
+            if (await db.Users.AnyAsync(u => u.Name == name, ct))
+                throw ProblemException.Conflict($"'{name}' is a user or service account: give its token a name of its own and the user (stratus tokens create NAME --user {name})");
+            owner = new UserRow { Name = name, Kind = kind, Admin = role == Roles.Admin, CreatedAt = now, CreatedBy = actor };
+            db.Users.Add(owner);
+        }
+        var (secret, hash) = NewSecret();
         var row = new TokenRow
         {
-            Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime,
+            Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime, User = owner,
             Endpoints = endpoints is { Count: > 0 } ? string.Join(',', endpoints.Distinct(StringComparer.Ordinal)) : null,
         };
         db.Tokens.Add(row);
@@ -54,11 +78,11 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     /// </summary>
     public async Task<CreatedToken> RotateAsync(long id, CancellationToken ct)
     {
-        var row = await db.Tokens.FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
+        var row = await db.Tokens.Include(t => t.User).FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
         var now = Now();
-        if (row.RevokedAt is not null || row.ExpiresAt <= now)
-            throw ProblemException.Conflict($"token {id} is {(row.RevokedAt is not null ? "revoked" : "expired")}: create a new one");
-        if (row.PreviousHash is not null) Forget(row.PreviousHash);
+        if (row.RevokedAt is not null || row.ExpiresAt <= now || row.User?.DisabledAt is not null)
+            throw ProblemException.Conflict($"token {id} is {(row.RevokedAt is not null ? "revoked" : row.User?.DisabledAt is not null ? $"of '{row.User.Name}', who is disabled" : "expired")}: create a new one");
+        if (row.PreviousHash is not null) Forget(cache, row.PreviousHash);
         var (secret, hash) = NewSecret();
         (row.PreviousHash, row.PreviousExpiresAt) = (row.Hash, row.ExpiresAt ?? now + settings.TokenLifetime);
         (row.Hash, row.ExpiresAt) = (hash, now + settings.TokenLifetime);
@@ -93,8 +117,8 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         DateTimeOffset? expires = null;
         try
         {
-            // The current secret, or the one a rotation replaced while it still works.
-            row = await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.RevokedAt == null
+            // The current secret, or the one a rotation replaced while it still works, of a user not disabled.
+            row = await db.Tokens.AsNoTracking().Include(t => t.User).FirstOrDefaultAsync(t => t.RevokedAt == null && (t.User == null || t.User.DisabledAt == null)
                 && ((t.Hash == hash && (t.ExpiresAt == null || t.ExpiresAt > now)) || (t.PreviousHash == hash && t.PreviousExpiresAt > now)), ct);
             if (row is not null)
             {
@@ -113,7 +137,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             cache.Remove(LastKnown(hash));
             return null;
         }
-        var principal = new Principal(row.Id, row.Name, row.Role, EndpointsOf(row));
+        var principal = new Principal(row.Id, row.User?.Name ?? row.Name, row.Role, EndpointsOf(row), row.Name);
         // Cached briefly, and never past the moment the secret expires.
         var left = expires is { } at ? at - now : TimeSpan.MaxValue;
         cache.Set(hash, principal, left < TimeSpan.FromSeconds(5) ? left : TimeSpan.FromSeconds(5));
@@ -124,7 +148,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     public async Task<Page<TokenInfo>> ListAsync(int? pageSize, string? pageToken, CancellationToken ct)
     {
         var (offset, size) = Paging.Parse(pageSize, pageToken);
-        var rows = await db.Tokens.AsNoTracking().OrderBy(t => t.Id).Skip(offset).Take(size + 1).ToListAsync(ct);
+        var rows = await db.Tokens.AsNoTracking().Include(t => t.User).OrderBy(t => t.Id).Skip(offset).Take(size + 1).ToListAsync(ct);
         return Paging.Build(rows.ConvertAll(ToInfo), offset, size);
     }
 
@@ -136,7 +160,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     {
         if (cache.TryGetValue(LiveKey(id), out bool live)) return live;
         var now = clock.GetUtcNow();
-        live = await db.Tokens.AsNoTracking().AnyAsync(t => t.Id == id && t.RevokedAt == null && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct);
+        live = await db.Tokens.AsNoTracking().AnyAsync(t => t.Id == id && t.RevokedAt == null && (t.User == null || t.User.DisabledAt == null) && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct);
         cache.Set(LiveKey(id), live, TimeSpan.FromSeconds(5));
         return live;
     }
@@ -148,22 +172,32 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     /// <summary>Revokes a token; it stops working within the cache lifetime (5 seconds) everywhere, at once on this node.</summary>
     public async Task<TokenInfo> RevokeAsync(long id, CancellationToken ct)
     {
-        var row = await db.Tokens.FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
+        var row = await db.Tokens.Include(t => t.User).FirstOrDefaultAsync(t => t.Id == id, ct) ?? throw ProblemException.NotFound($"token {id}");
         // The platform must keep a way in: the last live admin token goes only once another admin token works (an
-        // expired one does not).
+        // expired one, or a disabled user's, does not).
         var now = clock.GetUtcNow();
-        if (row.RevokedAt is null && row.Role == Roles.Admin && !await db.Tokens.AnyAsync(t => t.Id != id && t.Role == Roles.Admin && t.RevokedAt == null
-                && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct))
+        if (row.RevokedAt is null && row.Role == Roles.Admin && !await LiveAdmins(db, now).AnyAsync(t => t.Id != id, ct))
             throw ProblemException.Conflict($"token {id} is the last admin token: create another admin token first (stratus tokens create NAME --role admin)");
         row.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
-        Forget(row.Hash);
-        if (row.PreviousHash is not null) Forget(row.PreviousHash);
-        cache.Remove(LiveKey(id));
+        Forget(cache, row);
         return ToInfo(row);
     }
 
-    private void Forget(string hash)
+    /// <summary>The admin tokens that work now (not revoked, not expired, of a user not disabled).</summary>
+    internal static IQueryable<TokenRow> LiveAdmins(StratusDb db, DateTimeOffset now) =>
+        db.Tokens.Where(t => t.Role == Roles.Admin && t.RevokedAt == null && (t.User == null || t.User.DisabledAt == null)
+            && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now));
+
+    /// <summary>Drops what this node cached of a token (both its secrets, and whether it is live): its next use is looked up.</summary>
+    internal static void Forget(IMemoryCache cache, TokenRow row)
+    {
+        Forget(cache, row.Hash);
+        if (row.PreviousHash is not null) Forget(cache, row.PreviousHash);
+        cache.Remove(LiveKey(row.Id));
+    }
+
+    private static void Forget(IMemoryCache cache, string hash)
     {
         cache.Remove(hash);
         cache.Remove(LastKnown(hash));
@@ -177,12 +211,13 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     {
         var now = clock.GetUtcNow();
         var first = !await db.Tokens.AnyAsync(ct);
-        if (!first && await db.Tokens.AnyAsync(t => t.Role == Roles.Admin && t.RevokedAt == null && (t.ExpiresAt == null || t.ExpiresAt > now || t.PreviousExpiresAt > now), ct))
-            return null;
+        if (!first && await LiveAdmins(db, now).AnyAsync(ct)) return null;
         CreatedToken created;
         try
         {
-            created = await CreateAsync(first ? "admin" : $"admin-{now:yyyyMMdd-HHmmss}", Roles.Admin, null, null, ct);
+            // The first token makes the admin user; a later one belongs to it while it may hold one, else to a new admin of its name.
+            var admin = first ? null : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Name == "admin" && u.Admin && u.DisabledAt == null, ct);
+            created = await CreateAsync(new CreateTokenRequest(first ? "admin" : $"admin-{now:yyyyMMdd-HHmmss}", Roles.Admin, User: admin?.Name), "stratus", ct, UserKinds.User);
         }
         catch (Exception ex) when (ex is DbUpdateException or ProblemException { Status: 409 })
         {
@@ -200,7 +235,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     private static TokenInfo ToInfo(TokenRow r) =>
-        new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt, EndpointsOf(r));
+        new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt, EndpointsOf(r), r.User?.Name);
 
     private static IReadOnlyList<string>? EndpointsOf(TokenRow r) => r.Endpoints?.Split(',');
 }

@@ -31,6 +31,7 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<ModelAliasRow> ModelAliases => Set<ModelAliasRow>();
     public DbSet<ModelAliasEventRow> ModelAliasEvents => Set<ModelAliasEventRow>();
     public DbSet<TokenRow> Tokens => Set<TokenRow>();
+    public DbSet<UserRow> Users => Set<UserRow>();
     public DbSet<Security.SecretRow> Secrets => Set<Security.SecretRow>();
     public DbSet<AuditRow> Audit => Set<AuditRow>();
     public DbSet<JobRow> Jobs => Set<JobRow>();
