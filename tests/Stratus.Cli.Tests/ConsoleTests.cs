@@ -87,6 +87,9 @@ public sealed class ConsoleTests : IDisposable
         Assert.True(await page.Locator("[data-testid=profile] svg rect").CountAsync() >= 3);
         Assert.Contains("Oslo", await page.InnerTextAsync("[data-testid=preview]"));
         Assert.Contains("trips:1", await page.InnerTextAsync("[data-testid=versions]"));
+        // Rows shown are a read of users' data: in the audit log, as the API's preview would be.
+        Assert.Contains((await client.AuditAsync(actor: "admin")).Items,
+            e => e is { Method: "GET", Path: "/api/v1/datasets/trips/versions/1/preview", Outcome: "ok", Detail: "console: the first 20 rows of trips:1" });
         Directory.CreateDirectory(Path.Combine(Repo.Root, "docs", "screenshots"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Repo.Root, "docs", "screenshots", "dataset.png"), FullPage = true });
         await page.ClickAsync("text=Sign out");

@@ -45,6 +45,13 @@ public abstract class ConsolePage : ComponentBase
         }
     }
 
+    /// <summary>
+    /// Records a read of users' data that a page showed (a dataset's rows), as the audit middleware records the same
+    /// read through the API: under its API path, with what was shown in words.
+    /// </summary>
+    protected async Task AuditReadAsync(IServiceProvider services, string path, string detail) =>
+        await AuditAsync(services, (await AuthenticationState).User, "GET", path, 200, detail);
+
     private static async Task AuditAsync(IServiceProvider services, ClaimsPrincipal user, string method, string path, int status, string detail)
     {
         var db = services.GetRequiredService<Stratus.Server.Storage.StratusDb>();
