@@ -486,6 +486,7 @@ public static class AutoMlSearch
         var evaluation = session.Evaluate(cheapest, null, (_, _) => false, ct, small ? default : deadline.Token);
         var stopped = !small && deadline.IsCancellationRequested;
         var fold = timer.Elapsed;
+        // Under 5,000 rows a holdout of a thousand measures noise too: 3 folds at least, however short the budget.
         var folds = small || left >= fold * TrialsWanted * 5 ? 5 : left >= fold * TrialsWanted * 3 || session.Rows < MinHoldoutRows * 5 ? 3 : 0;
         var repeats = small ? (int)Math.Clamp(left / (fold * CheapTrialsPerRepeat * 5), 1, MaxRepeats) : 1;
         session.Revalidate(folds, repeats);
