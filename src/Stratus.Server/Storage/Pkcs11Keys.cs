@@ -106,12 +106,12 @@ internal sealed class Pkcs11Key(Pkcs11Token token, string label) : IKeyEncryptio
     /// tells nothing of the key (no data key is ever wrapped under that IV with that associated data).
     /// </summary>
     public Task<string> FingerprintAsync(CancellationToken ct) =>
-        Task.FromResult(Convert.ToHexStringLower(SHA256.HashData(token.Use(s => s.Encrypt(Gcm(s, new byte[IvBytes], "stratus:fingerprint"u8.ToArray()), Key(s), [])))));
+        Task.FromResult(Convert.ToHexStringLower(SHA256.HashData(WithKey((s, key) => s.Encrypt(Gcm(s, new byte[IvBytes], "stratus:fingerprint"u8.ToArray()), key, [])))));
 
     public Task<byte[]> WrapAsync(byte[] dataKey, string sha256, CancellationToken ct)
     {
         var iv = RandomNumberGenerator.GetBytes(IvBytes);
-        var sealedKey = token.Use(s => s.Encrypt(Gcm(s, iv, Bind(sha256)), Key(s), dataKey));
+        var sealedKey = WithKey((s, key) => s.Encrypt(Gcm(s, iv, Bind(sha256)), key, dataKey));
         return Task.FromResult<byte[]>([.. iv, .. sealedKey]);
     }
 
@@ -120,7 +120,7 @@ internal sealed class Pkcs11Key(Pkcs11Token token, string label) : IKeyEncryptio
         if (wrapped.Length <= IvBytes + TagBits / 8) return Task.FromResult<byte[]?>(null);
         try
         {
-            return Task.FromResult<byte[]?>(token.Use(s => s.Decrypt(Gcm(s, wrapped[..IvBytes], Bind(sha256)), Key(s), wrapped[IvBytes..])));
+            return Task.FromResult<byte[]?>(WithKey((s, key) => s.Decrypt(Gcm(s, wrapped[..IvBytes], Bind(sha256)), key, wrapped[IvBytes..])));
         }
         catch (Pkcs11Exception ex) when (ex.RV is CKR.CKR_ENCRYPTED_DATA_INVALID or CKR.CKR_ENCRYPTED_DATA_LEN_RANGE)
         {
@@ -144,6 +144,23 @@ internal sealed class Pkcs11Key(Pkcs11Token token, string label) : IKeyEncryptio
             a.Create(CKA.CKA_SENSITIVE, true), a.Create(CKA.CKA_EXTRACTABLE, false), a.Create(CKA.CKA_ENCRYPT, true), a.Create(CKA.CKA_DECRYPT, true),
         ]);
         return 1;
+    });
+
+    /// <summary>The key's handle, found once (not a search of the token per data key: a rotation wraps and unwraps them all).</summary>
+    private IObjectHandle? _handle;
+
+    /// <summary>Calls the token with the key's handle, found again if the key was replaced in the token since.</summary>
+    private T WithKey<T>(Func<ISession, IObjectHandle, T> call) => token.Use(s =>
+    {
+        try
+        {
+            return call(s, _handle ??= Key(s));
+        }
+        catch (Pkcs11Exception ex) when (ex.RV is CKR.CKR_KEY_HANDLE_INVALID or CKR.CKR_OBJECT_HANDLE_INVALID)
+        {
+            _handle = Key(s);
+            return call(s, _handle);
+        }
     });
 
     private IObjectHandle Key(ISession s)
