@@ -12,7 +12,7 @@ commands=(
   "models import" "models register" "models list" "models show" "models alias" "models rollback"
   "train" "automl" "batch" "jobs list" "jobs show" "jobs cancel"
   "endpoints deploy" "endpoints traffic" "endpoints rollout" "endpoints shadow" "endpoints limits" "endpoints batching" "endpoints scale" "endpoints capture" "endpoints list" "endpoints show" "endpoints delete" "predict" "monitor drift" "monitor history" "monitor feedback" "monitor performance" "monitor baseline" "monitor set" "monitor policy" "monitor run" "monitor decisions" "monitor unset" "monitor report"
-  "tokens create" "tokens list" "tokens rotate" "tokens revoke" "users create" "users list" "users disable" "audit" "audit verify" "audit export" "keys list" "keys rotate" "secrets set" "secrets list" "secrets delete"
+  "tokens create" "tokens list" "tokens rotate" "tokens revoke" "users create" "users list" "users disable" "projects create" "projects list" "projects members list" "projects members add" "projects members remove" "projects grant" "projects grants" "projects revoke-grant" "audit" "audit verify" "audit export" "keys list" "keys rotate" "secrets set" "secrets list" "secrets delete"
 )
 {
   echo "# stratus command reference"

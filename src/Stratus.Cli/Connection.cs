@@ -10,7 +10,8 @@ namespace Stratus.Cli;
 /// the saved login, the local server's files; with the fingerprint of a certificate to trust that no authority vouches
 /// for (<c>STRATUS_FINGERPRINT</c>, the saved login's, or the local server's own).
 /// </summary>
-internal sealed record Connection(string Url, string Token, string? Fingerprint = null)
+/// <param name="Project">The project requests work in: <c>--project</c>, else <c>STRATUS_PROJECT</c>, else the token's own or <c>default</c> (the server decides).</param>
+internal sealed record Connection(string Url, string Token, string? Fingerprint = null, string? Project = null)
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
@@ -18,8 +19,10 @@ internal sealed record Connection(string Url, string Token, string? Fingerprint 
 
     public static string CredentialsPath => Path.Combine(Home, "credentials.json");
 
-    public static Connection Resolve(string? url, string? token)
+    public static Connection Resolve(string? url, string? token, string? project = null)
     {
+        project ??= Environment.GetEnvironmentVariable("STRATUS_PROJECT") is { Length: > 0 } named ? named : null;
+        if (project is not null && Names.Validate(project) is { } error) throw new InvalidOperationException($"--project (STRATUS_PROJECT) '{project}' {error}");
         url ??= Environment.GetEnvironmentVariable("STRATUS_URL");
         token ??= Environment.GetEnvironmentVariable("STRATUS_TOKEN");
         var fingerprint = Environment.GetEnvironmentVariable("STRATUS_FINGERPRINT");
@@ -41,11 +44,11 @@ internal sealed record Connection(string Url, string Token, string? Fingerprint 
         url ??= DefaultUrl;
         if (local is not null && url == local.GetValueOrDefault("url")) fingerprint ??= local.GetValueOrDefault("fingerprint");
         return token is { Length: > 0 }
-            ? new Connection(url, token, fingerprint)
+            ? new Connection(url, token, fingerprint, project)
             : throw new InvalidOperationException($"no token for {url}: run `stratus login --url {url} --token <token>`, set STRATUS_TOKEN, or start a local server with `stratus up`");
     }
 
-    public StratusClient CreateClient() => StratusClient.Create(Url, Token, fingerprint: Fingerprint);
+    public StratusClient CreateClient() => StratusClient.Create(Url, Token, fingerprint: Fingerprint, project: Project);
 
     public static void Save(string url, string token, string? fingerprint)
     {

@@ -11,6 +11,10 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Url = new("--url") { Description = "Server URL (default: STRATUS_URL, the login, or the local server)", Recursive = true };
     public static readonly Option<string?> Token = new("--token") { Description = "API token (default: STRATUS_TOKEN, the login, or the local admin token)", Recursive = true };
+    public static readonly Option<string?> Project = new("--project", "-p")
+    {
+        Description = "The project to work in (default: STRATUS_PROJECT, else the token's own project, else 'default')", Recursive = true,
+    };
     public static readonly Option<string> Output = new("--output", "-o") { Description = "table or json", DefaultValueFactory = _ => "table", Recursive = true };
 
     static GlobalOptions() => Output.AcceptOnlyFromAmong("table", "json");
@@ -19,6 +23,7 @@ internal static class GlobalOptions
     {
         root.Options.Add(Url);
         root.Options.Add(Token);
+        root.Options.Add(Project);
         root.Options.Add(Output);
     }
 
@@ -31,7 +36,7 @@ internal static class GlobalOptions
             Connection connection;
             try
             {
-                connection = Connection.Resolve(result.GetValue(Url), result.GetValue(Token));
+                connection = Connection.Resolve(result.GetValue(Url), result.GetValue(Token), result.GetValue(Project));
             }
             catch (InvalidOperationException ex)
             {

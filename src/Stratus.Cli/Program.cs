@@ -23,6 +23,7 @@ root.Subcommands.Add(ServingCommands.Predict());
 root.Subcommands.Add(MonitorCommands.Create());
 root.Subcommands.Add(SecurityCommands.Tokens());
 root.Subcommands.Add(SecurityCommands.Users());
+root.Subcommands.Add(SecurityCommands.Projects());
 root.Subcommands.Add(SecurityCommands.Audit());
 root.Subcommands.Add(SecurityCommands.Keys());
 root.Subcommands.Add(SecurityCommands.Secrets());

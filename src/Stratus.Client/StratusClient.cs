@@ -54,7 +54,8 @@ public sealed class StratusClient
     /// <paramref name="fingerprint"/> (the SHA-256 of the server's certificate, hex, colons optional) an HTTPS server
     /// whose certificate no authority vouches for (<c>stratus up --tls</c>) is trusted when its certificate is that one.
     /// </summary>
-    public static StratusClient Create(string baseUrl, string token, TimeSpan? timeout = null, string? fingerprint = null)
+    /// <param name="project">The project every request works in (the <c>Stratus-Project</c> header); none: the token's, else <c>default</c>.</param>
+    public static StratusClient Create(string baseUrl, string token, TimeSpan? timeout = null, string? fingerprint = null, string? project = null)
     {
         var handler = new SocketsHttpHandler();
         if (fingerprint is { Length: > 0 })
@@ -66,6 +67,7 @@ public sealed class StratusClient
         }
         var http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromMinutes(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (!string.IsNullOrEmpty(project)) http.DefaultRequestHeaders.Add(Projects.Header, project);
         return new StratusClient(http);
     }
 
@@ -143,6 +145,39 @@ public sealed class StratusClient
     /// <summary>Disables a user or service account: its tokens stop working (admin).</summary>
     public Task<UserInfo> DisableUserAsync(string name, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"api/v1/users/{Segment(name)}/disable", null, StratusJsonContext.Default.UserInfo, ct);
+
+    /// <summary>Creates a project; its maker owns it.</summary>
+    public Task<ProjectInfo> CreateProjectAsync(string name, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/projects", Json(new CreateProjectRequest(name), StratusJsonContext.Default.CreateProjectRequest), StratusJsonContext.Default.ProjectInfo, ct);
+
+    /// <summary>The projects the caller may see, with its role in each.</summary>
+    public Task<IReadOnlyList<ProjectInfo>> ProjectsAsync(CancellationToken ct = default) =>
+        GetAsync("api/v1/projects", StratusJsonContext.Default.IReadOnlyListProjectInfo, ct);
+
+    /// <summary>A project's members.</summary>
+    public Task<IReadOnlyList<ProjectMemberInfo>> ProjectMembersAsync(string project, CancellationToken ct = default) =>
+        GetAsync($"api/v1/projects/{Segment(project)}/members", StratusJsonContext.Default.IReadOnlyListProjectMemberInfo, ct);
+
+    /// <summary>Adds a member to a project or changes its role (an owner or an admin).</summary>
+    public Task<ProjectMemberInfo> SetProjectMemberAsync(string project, string user, string role, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Put, $"api/v1/projects/{Segment(project)}/members/{Segment(user)}", Json(new SetMemberRequest(role), StratusJsonContext.Default.SetMemberRequest),
+            StratusJsonContext.Default.ProjectMemberInfo, ct);
+
+    /// <summary>Removes a member from a project (an owner or an admin).</summary>
+    public Task RemoveProjectMemberAsync(string project, string user, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, $"api/v1/projects/{Segment(project)}/members/{Segment(user)}", null, ct);
+
+    /// <summary>Lets another project use one of this project's models or datasets as <c>project/name</c> (an owner or an admin).</summary>
+    public Task<GrantInfo> GrantAsync(string project, GrantRequest request, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"api/v1/projects/{Segment(project)}/grants", Json(request, StratusJsonContext.Default.GrantRequest), StratusJsonContext.Default.GrantInfo, ct);
+
+    /// <summary>The grants a project gave and received.</summary>
+    public Task<IReadOnlyList<GrantInfo>> GrantsAsync(string project, CancellationToken ct = default) =>
+        GetAsync($"api/v1/projects/{Segment(project)}/grants", StratusJsonContext.Default.IReadOnlyListGrantInfo, ct);
+
+    /// <summary>Withdraws a grant (an owner or an admin).</summary>
+    public Task RevokeGrantAsync(string project, long id, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, $"api/v1/projects/{Segment(project)}/grants/{id}", null, ct);
 
     /// <summary>Deletes unreferenced blobs now (admin).</summary>
     public Task<GcResult> CollectGarbageAsync(CancellationToken ct = default) =>

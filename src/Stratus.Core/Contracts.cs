@@ -150,7 +150,7 @@ public sealed record CreateModelRequest(string Name, string? Description = null,
 public sealed record UpdateModelRequest(string? Description = null, IReadOnlyDictionary<string, string>? Tags = null);
 
 /// <summary>Where a model version came from: the run that produced it and the dataset versions that run read.</summary>
-public sealed record ModelLineage(string RunId, long ExperimentId, string ExperimentName, IReadOnlyList<RunInput> Datasets);
+public sealed record ModelLineage(string RunId, long? ExperimentId, string? ExperimentName, IReadOnlyList<RunInput> Datasets);
 
 /// <summary>An immutable version of a registered model, pointing at a run's artifact.</summary>
 public sealed record ModelVersionInfo(
@@ -184,16 +184,40 @@ public sealed record SetAliasRequest(int Version);
 /// </summary>
 /// <param name="Endpoints">For an <c>invoke</c> token, the endpoints whose predict route it may call (and nothing else).</param>
 /// <param name="User">The user or service account the token belongs to: who its calls are recorded as.</param>
+/// <param name="Project">The one project the token may work in; none: every project of its user.</param>
 public sealed record TokenInfo(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt,
-    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null, IReadOnlyList<string>? Endpoints = null, string? User = null);
+    DateTimeOffset? ExpiresAt = null, DateTimeOffset? PreviousExpiresAt = null, IReadOnlyList<string>? Endpoints = null, string? User = null, string? Project = null);
 
 /// <summary>
 /// Creates a token with a role (viewer, editor or admin) that expires after <c>ExpiresInDays</c> (default: the server's
 /// <c>TokenLifetime</c>); or, with role <c>invoke</c> and <c>Endpoints</c>, a token that may only call those endpoints' predict route.
 /// The token belongs to <c>User</c> (a user or service account); without one, to a service account of the token's name,
-/// made with it.
+/// made with it as a member of the project the request works in (its <c>Stratus-Project</c>), with the token's role. With
+/// <c>ProjectOnly</c> the token works only in that project (an invoke token always does: its endpoints are that project's).
 /// </summary>
-public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null, IReadOnlyList<string>? Endpoints = null, string? User = null);
+public sealed record CreateTokenRequest(string Name, string Role, int? ExpiresInDays = null, IReadOnlyList<string>? Endpoints = null, string? User = null,
+    bool ProjectOnly = false);
+
+/// <summary>A project, and the caller's role in it (<c>admin</c> for an admin, who reaches every project).</summary>
+public sealed record ProjectInfo(string Name, DateTimeOffset CreatedAt, string CreatedBy, string Role, int Members);
+
+/// <summary>Creates a project; its maker becomes its owner.</summary>
+public sealed record CreateProjectRequest(string Name);
+
+/// <summary>A member of a project and its role there (viewer, editor or owner); a token's own role still caps what it does.</summary>
+public sealed record ProjectMemberInfo(string User, string Role, DateTimeOffset AddedAt, string AddedBy);
+
+/// <summary>Adds a member to a project, or changes its role.</summary>
+public sealed record SetMemberRequest(string Role);
+
+/// <summary>
+/// Lets another project use one of this project's resources (<c>Kind</c> <c>model</c> or <c>dataset</c>) by the
+/// qualified name <c>project/name</c>: train in one project on another's data, deploy another's model.
+/// </summary>
+public sealed record GrantRequest(string Kind, string Resource, string To);
+
+/// <summary>A grant: who may use what of this project, given by whom and when.</summary>
+public sealed record GrantInfo(long Id, string Project, string Kind, string Resource, string To, DateTimeOffset CreatedAt, string CreatedBy);
 
 /// <summary>A person (<c>user</c>) or a program (<c>service</c>) that owns tokens; calls are recorded under its name.</summary>
 /// <param name="Admin">Whether its tokens may be admin tokens.</param>
@@ -244,7 +268,8 @@ public sealed record SetSecretRequest(string Value);
 public sealed record KeyStatus(string Id, bool Active, int DataKeys, DateTimeOffset AddedAt, DateTimeOffset? RetiredAt);
 
 /// <summary>The identity behind the presented token: its user or service account, its role, and the token's own name.</summary>
-public sealed record WhoAmI(string Name, string Role, string? Token = null);
+/// <param name="Project">The project the request worked in, and <c>ProjectRole</c> the caller's role there.</param>
+public sealed record WhoAmI(string Name, string Role, string? Token = null, string? Project = null, string? ProjectRole = null);
 
 /// <summary>An input column a model needs, with the type it was trained on (DuckDB logical type).</summary>
 /// <param name="Name">Column name.</param>
@@ -780,6 +805,15 @@ public static class StratusJson
 [JsonSerializable(typeof(UserInfo))]
 [JsonSerializable(typeof(IReadOnlyList<UserInfo>))]
 [JsonSerializable(typeof(CreateUserRequest))]
+[JsonSerializable(typeof(ProjectInfo))]
+[JsonSerializable(typeof(IReadOnlyList<ProjectInfo>))]
+[JsonSerializable(typeof(CreateProjectRequest))]
+[JsonSerializable(typeof(ProjectMemberInfo))]
+[JsonSerializable(typeof(IReadOnlyList<ProjectMemberInfo>))]
+[JsonSerializable(typeof(SetMemberRequest))]
+[JsonSerializable(typeof(GrantRequest))]
+[JsonSerializable(typeof(GrantInfo))]
+[JsonSerializable(typeof(IReadOnlyList<GrantInfo>))]
 [JsonSerializable(typeof(IReadOnlyList<SecretInfo>))]
 [JsonSerializable(typeof(SetSecretRequest))]
 [JsonSerializable(typeof(IReadOnlyList<KeyStatus>))]

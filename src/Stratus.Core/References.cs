@@ -47,7 +47,7 @@ public sealed record ModelRef(string Name, int? Version, string? Alias)
         {
             name = text;
         }
-        if (Names.Validate(name) is { } nameError)
+        if (Projects.ValidateQualified(name) is { } nameError)
         {
             error = $"model name in '{text}' {nameError}";
             return false;
@@ -88,7 +88,7 @@ public sealed record DatasetRef(string Name, int? Version)
             }
             version = v;
         }
-        if (Names.Validate(name) is { } nameError)
+        if (Projects.ValidateQualified(name) is { } nameError)
         {
             error = $"dataset name in '{text}' {nameError}";
             return false;

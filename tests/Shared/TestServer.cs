@@ -65,12 +65,14 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(app, dataDir, urls[0], owns, database);
     }
 
-    public StratusClient Client(string? token = null) => new(Http(token ?? AdminToken));
+    /// <summary>A client with <paramref name="token"/> (default: the admin's), working in <paramref name="project"/> (default: the token's, or <c>default</c>).</summary>
+    public StratusClient Client(string? token = null, string? project = null) => new(Http(token ?? AdminToken, project));
 
-    public HttpClient Http(string? token = null)
+    public HttpClient Http(string? token = null, string? project = null)
     {
         var http = new HttpClient { BaseAddress = new Uri(Url + "/") };
         if (token is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (project is not null) http.DefaultRequestHeaders.Add(Projects.Header, project);
         return http;
     }
 

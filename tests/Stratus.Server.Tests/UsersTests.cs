@@ -28,13 +28,14 @@ public sealed class UsersTests : IAsyncLifetime
         var admin = _server.Client();
         var alice = await admin.CreateUserAsync(new CreateUserRequest("alice"), Ct);
         Assert.Equal(("alice", UserKinds.User, false, "admin"), (alice.Name, alice.Kind, alice.Admin, alice.CreatedBy));
+        await admin.SetProjectMemberAsync(Projects.Default, "alice", Projects.Editor, Ct);
         var laptop = await admin.Tokens.CreateAsync(new CreateTokenRequest("alice-laptop", Roles.Editor, User: "alice"), Ct);
         var ci = await admin.Tokens.CreateAsync(new CreateTokenRequest("alice-ci", Roles.Viewer, User: "alice"), Ct);
         Assert.Equal("alice", laptop.Info.User);
 
         // Both tokens are alice: what they do is recorded under her name, with the token's own name beside it.
-        Assert.Equal(new WhoAmI("alice", Roles.Editor, "alice-laptop"), await _server.Client(laptop.Token).WhoAmIAsync(Ct));
-        Assert.Equal(new WhoAmI("alice", Roles.Viewer, "alice-ci"), await _server.Client(ci.Token).WhoAmIAsync(Ct));
+        Assert.Equal(new WhoAmI("alice", Roles.Editor, "alice-laptop", Projects.Default, Roles.Editor), await _server.Client(laptop.Token).WhoAmIAsync(Ct));
+        Assert.Equal(new WhoAmI("alice", Roles.Viewer, "alice-ci", Projects.Default, Roles.Viewer), await _server.Client(ci.Token).WhoAmIAsync(Ct));
         await _server.Client(laptop.Token).Experiments.CreateAsync(new CreateExperimentRequest("alice-exp"), Ct);
         Assert.Contains((await admin.AuditAsync(actor: "alice", ct: Ct)).Items, a => a is { Method: "POST", Path: "/api/v1/experiments", Outcome: "ok" });
 
@@ -99,7 +100,7 @@ public sealed class UsersTests : IAsyncLifetime
         Assert.Equal((UserKinds.Service, false), (owners["old-editor"].Kind, owners["old-editor"].Admin));
         Assert.True(owners["old-admin"].Admin);
         Assert.Empty(await db.Tokens.Where(t => t.UserId == null).Select(t => t.Name).ToListAsync(Ct));
-        Assert.Equal(new WhoAmI("old-editor", Roles.Editor, "old-editor"), await _server.Client(tokens["old-editor"]).WhoAmIAsync(Ct));
+        Assert.Equal(new WhoAmI("old-editor", Roles.Editor, "old-editor", Projects.Default, Roles.Editor), await _server.Client(tokens["old-editor"]).WhoAmIAsync(Ct));
         Assert.Equal("admin", (await _server.Client().WhoAmIAsync(Ct)).Name);
     }
 

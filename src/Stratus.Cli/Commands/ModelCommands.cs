@@ -105,6 +105,6 @@ internal static class ModelCommands
         AnsiConsole.MarkupLine($"[bold]{Esc(v.Name)}:{v.Version}[/] {(v.Aliases.Count > 0 ? "@" + Esc(string.Join(" @", v.Aliases)) : "")}  {Esc(v.Description)}");
         AnsiConsole.MarkupLine($"artifact {Esc(v.ArtifactPath)} ({v.SizeBytes:N0} bytes, sha256 {Esc(v.Sha256)})");
         var datasets = string.Join(", ", v.Lineage.Datasets.Select(d => $"{d.Dataset}:{d.Version}"));
-        AnsiConsole.MarkupLine($"lineage: {Esc(datasets.Length == 0 ? "(no datasets recorded)" : datasets)} -> run {Esc(v.Lineage.RunId)} ({Esc(v.Lineage.ExperimentName)}) -> {Esc(v.Name)}:{v.Version}");
+        AnsiConsole.MarkupLine($"lineage: {Esc(datasets.Length == 0 ? "(no datasets recorded)" : datasets)} -> run {Esc(v.Lineage.RunId)} ({Esc(v.Lineage.ExperimentName ?? "another project's")}) -> {Esc(v.Name)}:{v.Version}");
     }
 }

@@ -20,7 +20,9 @@ internal static class SecurityCommands
         {
             Description = "Make a token that may only call the predict route of these endpoints (comma-separated), nothing else: the token an application embeds",
         };
-        var create = new Command("create", "Create a token; its secret is printed this once") { name, role, days, invoke, user };
+        var only = new Option<bool>("--project-only") { Description = "The token works only in the project of the command (--project); an invoke token always does" };
+        var create = new Command("create", "Create a token; its secret is printed this once. Without --user, the service account made for it joins the command's project (--project) with the token's role")
+            { name, role, days, invoke, user, only };
         create.Validators.Add(r =>
         {
             if (r.GetValue(invoke) is not null && r.GetResult(role) is { Implicit: false }) r.AddError("--invoke makes an invoke token: leave out --role");
@@ -28,7 +30,8 @@ internal static class SecurityCommands
         create.SetAction(Remote(async (result, client, ct) =>
         {
             var endpoints = result.GetValue(invoke)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var request = new CreateTokenRequest(result.GetValue(name)!, endpoints is null ? result.GetValue(role)! : Roles.Invoke, result.GetValue(days), endpoints, result.GetValue(user));
+            var request = new CreateTokenRequest(result.GetValue(name)!, endpoints is null ? result.GetValue(role)! : Roles.Invoke, result.GetValue(days), endpoints, result.GetValue(user),
+                result.GetValue(only));
             Print(result, await client.Tokens.CreateAsync(request, ct), StratusJsonContext.Default.CreatedToken, t =>
             {
                 AnsiConsole.MarkupLine($"Created token [bold]{Esc(t.Info.Name)}[/] of {Esc(t.Info.User ?? t.Info.Name)} (id {t.Info.Id}, {Esc(Scope(t.Info))}, expires {When(t.Info.ExpiresAt)}). " +
@@ -68,7 +71,85 @@ internal static class SecurityCommands
     }
 
     /// <summary>A token's role, or what an invoke token may call.</summary>
-    private static string Scope(TokenInfo t) => t.Endpoints is { Count: > 0 } endpoints ? $"{t.Role}: {string.Join(", ", endpoints)}" : t.Role;
+    private static string Scope(TokenInfo t) =>
+        (t.Endpoints is { Count: > 0 } endpoints ? $"{t.Role}: {string.Join(", ", endpoints)}" : t.Role) + (t.Project is { } project ? $" in {project} only" : "");
+
+    public static Command Projects()
+    {
+        var command = new Command("projects", "Projects: the namespaces datasets, experiments, jobs, models and endpoints live in; members see only their projects (admins: all)");
+        var name = new Argument<string>("name") { Description = "The project's name" };
+        var create = new Command("create", "Create a project; you become its owner (work in it with --project NAME or STRATUS_PROJECT)") { name };
+        create.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.CreateProjectAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.ProjectInfo,
+                p => AnsiConsole.MarkupLine($"Created project [bold]{Esc(p.Name)}[/]; work in it with --project {Esc(p.Name)}; add people with stratus projects members add {Esc(p.Name)} USER --role editor"))));
+        command.Subcommands.Add(create);
+        var list = new Command("list", "The projects you may see, with your role in each");
+        list.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.ProjectsAsync(ct), StratusJsonContext.Default.IReadOnlyListProjectInfo, projects =>
+            {
+                var table = NewTable("Name", "Your role", "Members", "Created", "By");
+                foreach (var p in projects) table.AddRow(Esc(p.Name), Esc(p.Role), Esc(p.Members), When(p.CreatedAt), Esc(p.CreatedBy));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(list);
+
+        var members = new Command("members", "A project's members and their roles: viewer, editor or owner (a token's own role still caps what it does)");
+        var user = new Argument<string>("user") { Description = "A user or service account (stratus users create)" };
+        var role = new Option<string>("--role") { Description = "viewer, editor or owner", DefaultValueFactory = _ => Stratus.Projects.Viewer };
+        role.AcceptOnlyFromAmong([.. Stratus.Projects.Roles]);
+        var membersList = new Command("list", "List a project's members") { name };
+        membersList.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.ProjectMembersAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.IReadOnlyListProjectMemberInfo, rows =>
+            {
+                var table = NewTable("User", "Role", "Added", "By");
+                foreach (var m in rows) table.AddRow(Esc(m.User), Esc(m.Role), When(m.AddedAt), Esc(m.AddedBy));
+                AnsiConsole.Write(table);
+            })));
+        var add = new Command("add", "Add a member, or change its role (an owner of the project, or an admin)") { name, user, role };
+        add.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.SetProjectMemberAsync(result.GetValue(name)!, result.GetValue(user)!, result.GetValue(role)!, ct), StratusJsonContext.Default.ProjectMemberInfo,
+                m => AnsiConsole.MarkupLine($"{Esc(m.User)} is {Esc(m.Role)} of project {Esc(result.GetValue(name)!)}"))));
+        var remove = new Command("remove", "Remove a member (an owner of the project, or an admin); the last owner stays") { name, user };
+        remove.SetAction(Remote(async (result, client, ct) =>
+        {
+            await client.RemoveProjectMemberAsync(result.GetValue(name)!, result.GetValue(user)!, ct);
+            if (!Json(result)) AnsiConsole.MarkupLine($"Removed {Esc(result.GetValue(user)!)} from project {Esc(result.GetValue(name)!)}");
+        }));
+        members.Subcommands.Add(membersList);
+        members.Subcommands.Add(add);
+        members.Subcommands.Add(remove);
+        command.Subcommands.Add(members);
+
+        var kind = new Argument<string>("kind") { Description = "model or dataset" };
+        kind.AcceptOnlyFromAmong("model", "dataset");
+        var resource = new Argument<string>("resource") { Description = "The model's or dataset's name in the project" };
+        var to = new Option<string>("--to") { Description = "The project that may use it, as PROJECT/NAME", Required = true };
+        var grant = new Command("grant", "Let another project use one of this project's models or datasets (deploy it, train on it) as PROJECT/NAME; recorded in the audit log (an owner or an admin)")
+            { name, kind, resource, to };
+        grant.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.GrantAsync(result.GetValue(name)!, new GrantRequest(result.GetValue(kind)!, result.GetValue(resource)!, result.GetValue(to)!), ct),
+                StratusJsonContext.Default.GrantInfo,
+                g => AnsiConsole.MarkupLine($"Grant {g.Id}: project {Esc(g.To)} may use {Esc(g.Kind)} {Esc(g.Project)}/{Esc(g.Resource)}"))));
+        command.Subcommands.Add(grant);
+        var grants = new Command("grants", "The grants a project gave and received") { name };
+        grants.SetAction(Remote(async (result, client, ct) =>
+            Print(result, await client.GrantsAsync(result.GetValue(name)!, ct), StratusJsonContext.Default.IReadOnlyListGrantInfo, rows =>
+            {
+                var table = NewTable("Id", "Resource", "To", "Granted", "By");
+                foreach (var g in rows) table.AddRow(Esc(g.Id), Esc($"{g.Kind} {g.Project}/{g.Resource}"), Esc(g.To), When(g.CreatedAt), Esc(g.CreatedBy));
+                AnsiConsole.Write(table);
+            })));
+        command.Subcommands.Add(grants);
+        var grantId = new Argument<long>("id") { Description = "The grant's id (stratus projects grants NAME)" };
+        var revoke = new Command("revoke-grant", "Withdraw a grant (an owner or an admin)") { name, grantId };
+        revoke.SetAction(Remote(async (result, client, ct) =>
+        {
+            await client.RevokeGrantAsync(result.GetValue(name)!, result.GetValue(grantId), ct);
+            if (!Json(result)) AnsiConsole.MarkupLine($"Withdrew grant {result.GetValue(grantId)}");
+        }));
+        command.Subcommands.Add(revoke);
+        return command;
+    }
 
     public static Command Keys()
     {

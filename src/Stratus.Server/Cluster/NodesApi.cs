@@ -8,7 +8,7 @@ namespace Stratus.Server.Cluster;
 public static class NodesApi
 {
     public static void MapNodesApi(this IEndpointRouteBuilder routes) =>
-        routes.MapGet("/api/v1/nodes", List).WithTags("Nodes").WithName("ListNodes")
+        routes.MapGet("/api/v1/nodes", List).WithTags("Nodes").WithName("ListNodes").WithMetadata(Security.AcrossProjects.Instance)
             .WithSummary("List the servers and workers: address, role, status, jobs running, endpoints loaded, CPU and memory");
 
     private static async Task<Ok<IReadOnlyList<NodeInfo>>> List(StratusDb db, NodeReporter reporter, TimeProvider clock, CancellationToken ct) =>

@@ -4,8 +4,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Stratus.Server.Datasets;
 
-public sealed class DatasetRow
+public sealed class DatasetRow : Security.IProjectOwned
 {
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
+
     public long Id { get; set; }
     public required string Name { get; set; }
     public string? Description { get; set; }
@@ -41,7 +44,7 @@ internal sealed class DatasetRowConfiguration : IEntityTypeConfiguration<Dataset
     public void Configure(EntityTypeBuilder<DatasetRow> b)
     {
         b.ToTable("datasets");
-        b.HasIndex(x => x.Name).IsUnique();
+        b.HasIndex(x => new { x.Project, x.Name }).IsUnique();
         b.Property(x => x.Name).HasMaxLength(Names.MaxLength);
     }
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Stratus.Ml.Data;
 using Stratus.Server.Kernel;
+using Stratus.Server.Security;
 using Stratus.Server.Storage;
 
 namespace Stratus.Server.Datasets;
@@ -162,10 +163,18 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
     }
 
     /// <summary>Resolves <c>NAME</c> (latest) or <c>NAME:VERSION</c> to a live version row.</summary>
+    /// <remarks><c>project/NAME</c> names another project's dataset, read under a grant (<see cref="ProjectService.CheckGrantAsync"/>).</remarks>
     public async Task<DatasetVersionRow> ResolveAsync(DatasetRef reference, CancellationToken ct)
     {
-        var query = db.DatasetVersions.AsNoTracking().Include(v => v.Dataset)
-            .Where(v => v.Dataset.Name == reference.Name && v.DeletedAt == null && v.Dataset.DeletedAt == null);
+        var name = Projects.SplitQualified(reference.Name).Name;
+        var versions = db.DatasetVersions.AsNoTracking();
+        if (ProjectService.Foreign(db, reference.Name) is { } project)
+        {
+            await ProjectService.CheckGrantAsync(db, project, "dataset", name, ct);
+            versions = versions.IgnoreQueryFilters().Where(v => v.Dataset.Project == project);
+        }
+        var query = versions.Include(v => v.Dataset)
+            .Where(v => v.Dataset.Name == name && v.DeletedAt == null && v.Dataset.DeletedAt == null);
         var row = reference.Version is { } version
             ? await query.FirstOrDefaultAsync(v => v.Version == version, ct)
             : await query.OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);

@@ -149,6 +149,7 @@ public static partial class StratusServer
         app.UseRouting();
         app.Use(AuditMiddleware.NoteRoute);
         app.UseAuthentication();
+        app.UseMiddleware<ProjectMiddleware>();
         app.UseAuthorization();
         app.UseMiddleware<BodyGuardMiddleware>();
         app.UseAntiforgery();

@@ -56,12 +56,12 @@ public static partial class JobProcess
         public async Task<int> RunAsync()
         {
             int maxRunSeconds;
-            string kind;
+            string kind, project;
             await using (var scope = services.CreateAsyncScope())
             {
                 var job = await scope.ServiceProvider.GetRequiredService<StratusDb>().Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId);
                 if (job.Epoch != epoch || job.Status != JobStatus.Running) return Fenced;
-                (maxRunSeconds, kind) = (job.MaxRunSeconds, job.Kind);
+                (maxRunSeconds, kind, project) = (job.MaxRunSeconds, job.Kind, job.Project);
             }
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(maxRunSeconds));
             var ct = cts.Token;
@@ -77,6 +77,8 @@ public static partial class JobProcess
                 await LogAsync($"running in job process {_me}");
                 if (options.JobFaultForTests == "crash") Crash();
                 await using var scope = services.CreateAsyncScope();
+                // The job works in its project: what it reads by name and what it makes are that project's.
+                scope.ServiceProvider.GetRequiredService<Security.ProjectScope>().Enter(project);
                 result = kind == JobService.BatchKind
                     ? JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<BatchJobExecutor>().RunAsync(jobId, LogAsync, ct), StratusJsonContext.Default.BatchResultInfo)
                     : JsonSerializer.Serialize(await scope.ServiceProvider.GetRequiredService<TrainJobExecutor>().RunAsync(jobId, LogAsync, ct), StratusJsonContext.Default.TrainResultInfo);

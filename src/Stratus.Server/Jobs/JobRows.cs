@@ -3,8 +3,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Stratus.Server.Jobs;
 
-public sealed class JobRow
+public sealed class JobRow : Security.IProjectOwned
 {
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
+
     public required string Id { get; set; }
     public required string Kind { get; set; }
     public required string Status { get; set; }

@@ -175,7 +175,7 @@ public sealed class TrainJobExecutor(StratusDb db, DatasetService datasets, Trac
         var profile = DatasetService.ProfileOf(version);
         // The run outlives no server: recovery fails it at restart, so heartbeats only need to cover the time limit.
         var run = await tracking.CreateRunAsync(
-            new CreateRunRequest(experiment ?? reference.Name, runName, parameters, new Dictionary<string, string> { ["job_id"] = job.Id }, job.MaxRunSeconds + 300),
+            new CreateRunRequest(experiment ?? Projects.SplitQualified(reference.Name).Name, runName, parameters, new Dictionary<string, string> { ["job_id"] = job.Id }, job.MaxRunSeconds + 300),
             job.CreatedBy, ct);
         try
         {

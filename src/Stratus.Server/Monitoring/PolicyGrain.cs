@@ -1,3 +1,4 @@
+using Stratus.Server.Security;
 using Stratus.Server.Cluster;
 
 namespace Stratus.Server.Monitoring;
@@ -25,7 +26,7 @@ internal sealed class PolicyGrain(IServiceScopeFactory scopes, MonitoringSetting
     public async Task<long> CheckAsync()
     {
         await KeepAsync();
-        await using var scope = scopes.CreateAsyncScope();
+        await using var scope = EndpointScope.Create(scopes, this.GetPrimaryKeyString());
         return (await scope.ServiceProvider.GetRequiredService<PolicyService>().CheckAsync(this.GetPrimaryKeyString(), "manual", CancellationToken.None)).Id;
     }
 
@@ -33,7 +34,7 @@ internal sealed class PolicyGrain(IServiceScopeFactory scopes, MonitoringSetting
 
     protected override async Task<bool> WorkAsync(CancellationToken ct)
     {
-        await using var scope = scopes.CreateAsyncScope();
+        await using var scope = EndpointScope.Create(scopes, this.GetPrimaryKeyString());
         return await scope.ServiceProvider.GetRequiredService<PolicyService>().TickAsync(this.GetPrimaryKeyString(), ct);
     }
 }

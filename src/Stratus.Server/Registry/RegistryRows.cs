@@ -3,8 +3,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Stratus.Server.Registry;
 
-public sealed class ModelRow
+public sealed class ModelRow : Security.IProjectOwned
 {
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
+
     public long Id { get; set; }
     public required string Name { get; set; }
     public string? Description { get; set; }
@@ -51,7 +54,7 @@ internal sealed class RegistryRowConfiguration :
     public void Configure(EntityTypeBuilder<ModelRow> b)
     {
         b.ToTable("models");
-        b.HasIndex(x => x.Name).IsUnique();
+        b.HasIndex(x => new { x.Project, x.Name }).IsUnique();
     }
 
     public void Configure(EntityTypeBuilder<ModelVersionRow> b)

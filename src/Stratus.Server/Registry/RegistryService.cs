@@ -141,7 +141,7 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
     /// <summary>Resolves <c>NAME:VERSION</c>, <c>NAME@ALIAS</c> or <c>NAME</c> (latest).</summary>
     public async Task<ModelVersionInfo> GetVersionAsync(ModelRef reference, CancellationToken ct)
     {
-        var model = await FindModelAsync(reference.Name, ct);
+        var model = await FindModelAsync(reference.Name, ct, foreign: true);
         var version = reference.Version;
         if (reference.Alias is { } alias)
         {
@@ -218,11 +218,20 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
         return await SetAliasAsync(name, alias, version, ct, actor);
     }
 
-    private async Task<ModelRow> FindModelAsync(string name, CancellationToken ct, bool tracked = false)
+    /// <summary>A model of the scope's project; with <paramref name="foreign"/>, also <c>project/name</c>, another project's under a grant (to read and use, never to change).</summary>
+    private async Task<ModelRow> FindModelAsync(string name, CancellationToken ct, bool tracked = false, bool foreign = false)
     {
-        ProblemException.CheckName("name", name);
+        if (foreign && ProjectService.Foreign(db, name) is { } project)
+        {
+            var local = Projects.SplitQualified(name).Name;
+            await ProjectService.CheckGrantAsync(db, project, "model", local, ct);
+            return await db.Models.AsNoTracking().IgnoreQueryFilters().FirstOrDefaultAsync(m => m.Project == project && m.Name == local, ct)
+                ?? throw ProblemException.NotFound($"model '{name}'");
+        }
+        ProblemException.CheckName("name", Projects.SplitQualified(name).Name);
+        var own = Projects.SplitQualified(name).Name;
         var query = tracked ? db.Models : db.Models.AsNoTracking();
-        return await query.FirstOrDefaultAsync(m => m.Name == name, ct) ?? throw ProblemException.NotFound($"model '{name}'");
+        return await query.FirstOrDefaultAsync(m => m.Name == own, ct) ?? throw ProblemException.NotFound($"model '{name}'");
     }
 
     private async Task<RegisteredModelInfo> ToInfoAsync(ModelRow row, CancellationToken ct)
@@ -236,9 +245,11 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
     {
         var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.ModelId == model.Id && a.Version == row.Version)
             .OrderBy(a => a.Alias).Select(a => a.Alias).ToListAsync(ct);
-        var run = await tracking.GetRunAsync(row.RunId, ct);
-        var lineage = new ModelLineage(run.Id, run.ExperimentId, run.ExperimentName, run.Inputs);
-        return new ModelVersionInfo(model.Name, row.Version, row.RunId, row.ArtifactPath, row.Sha256, row.Size, row.Description,
+        // Another project's model (used under a grant) shows its run's id, not the run: the grant is for the model.
+        var foreign = db.CurrentProject is { } here && model.Project != here;
+        var run = foreign ? null : await tracking.GetRunAsync(row.RunId, ct);
+        var lineage = run is null ? new ModelLineage(row.RunId, null, null, []) : new ModelLineage(run.Id, run.ExperimentId, run.ExperimentName, run.Inputs);
+        return new ModelVersionInfo(foreign ? Projects.Qualified(model.Project, model.Name) : model.Name, row.Version, row.RunId, row.ArtifactPath, row.Sha256, row.Size, row.Description,
             JsonColumns.ReadTags(row.TagsJson), aliases, lineage, row.CreatedAt);
     }
 

@@ -54,6 +54,7 @@ internal sealed class BearerTokenHandler(
             new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             .. (principal.Token is null ? [] : new[] { new Claim(TokenClaim, principal.Token) }),
             .. (principal.Endpoints ?? []).Select(e => new Claim(InvokeRequirement.EndpointClaim, e)),
+            .. ProjectAccess.Claims(principal),
         ],
         SchemeName));
 
@@ -111,13 +112,13 @@ internal sealed class InvokeRequirement : AuthorizationHandler<InvokeRequirement
         return Task.CompletedTask;
     }
 
-    /// <summary>Whether <paramref name="user"/> may call the predict route of <paramref name="endpoint"/> (also asked by the serving fast path).</summary>
-    public static bool Allows(ClaimsPrincipal user, string? endpoint)
-    {
-        var role = user.FindFirst(ClaimTypes.Role)?.Value;
-        return Roles.Rank(role) >= Roles.Rank(Roles.Viewer)
-            || (role == Roles.Invoke && endpoint is not null && user.HasClaim(EndpointClaim, endpoint));
-    }
+    /// <summary>Whether <paramref name="user"/>, as entered in the endpoint's project, may call the predict route of the endpoint keyed <paramref name="endpoint"/>.</summary>
+    public static bool Allows(ClaimsPrincipal user, string? endpoint) =>
+        endpoint is not null && Allows(user.FindFirst(ClaimTypes.Role)?.Value, user, Projects.SplitEndpointKey(endpoint).Name);
+
+    /// <summary>Whether a caller with <paramref name="role"/> in an endpoint's project may call its predict route (also asked by the serving fast path).</summary>
+    public static bool Allows(string? role, ClaimsPrincipal user, string name) =>
+        Roles.Rank(role) >= Roles.Rank(Roles.Viewer) || (role == Roles.Invoke && user.HasClaim(EndpointClaim, name));
 }
 
 internal static class Policies

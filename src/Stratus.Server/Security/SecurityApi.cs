@@ -21,6 +21,7 @@ public static class SecurityApi
     {
         services.AddScoped<TokenService>();
         services.AddScoped<UserService>();
+        services.AddScoped<ProjectService>();
         services.AddScoped<SecretService>();
         services.AddSingleton<AuthFailures>();
         services.AddAuthentication(WebConsole.ConsoleAuth.SelectorScheme)
@@ -38,7 +39,36 @@ public static class SecurityApi
 
     public static void MapSecurityApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/api/v1/whoami", WhoAmI).WithTags("Security").WithName("WhoAmI").WithSummary("The identity and role of the presented token");
+        routes.MapGet("/api/v1/whoami", WhoAmI).WithTags("Security").WithName("WhoAmI")
+            .WithSummary("The identity and role of the presented token, and its role in the project the request names").WithMetadata(AcrossProjects.Instance);
+
+        // Projects name themselves in the path; the routes answer for the caller's own token, not a project's role.
+        var projects = routes.MapGroup("/api/v1/projects").WithTags("Security").WithMetadata(AcrossProjects.Instance);
+        projects.MapPost("/", async (CreateProjectRequest request, ProjectService s, ClaimsPrincipal user, CancellationToken ct) =>
+            TypedResults.Created($"/api/v1/projects/{request.Name}", await s.CreateAsync(request, user, ct)))
+            .RequireAuthorization(Policies.Editor).WithName("CreateProject").WithSummary("Create a project; its maker becomes its owner");
+        projects.MapGet("/", (ProjectService s, ClaimsPrincipal user, CancellationToken ct) => s.ListAsync(user, ct))
+            .WithName("ListProjects").WithSummary("The projects the caller may see (an admin: all), with its role in each");
+        projects.MapGet("/{name}/members", (string name, ProjectService s, ClaimsPrincipal user, CancellationToken ct) => s.MembersAsync(name, user, ct))
+            .WithName("ListProjectMembers").WithSummary("A project's members and their roles");
+        projects.MapPut("/{name}/members/{member}", (string name, string member, SetMemberRequest request, ProjectService s, ClaimsPrincipal user, CancellationToken ct) =>
+            s.SetMemberAsync(name, member, request, user, ct))
+            .RequireAuthorization(Policies.Editor).WithName("SetProjectMember").WithSummary("Add a member to a project or change its role (an owner or an admin)");
+        projects.MapDelete("/{name}/members/{member}", async (string name, string member, ProjectService s, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            await s.RemoveMemberAsync(name, member, user, ct);
+            return TypedResults.NoContent();
+        }).RequireAuthorization(Policies.Editor).WithName("RemoveProjectMember").WithSummary("Remove a member from a project (an owner or an admin)");
+        projects.MapPost("/{name}/grants", (string name, GrantRequest request, ProjectService s, ClaimsPrincipal user, CancellationToken ct) => s.GrantAsync(name, request, user, ct))
+            .RequireAuthorization(Policies.Editor).WithName("GrantProjectResource")
+            .WithSummary("Let another project use one of this project's models or datasets, as project/name (an owner or an admin)");
+        projects.MapGet("/{name}/grants", (string name, ProjectService s, ClaimsPrincipal user, CancellationToken ct) => s.GrantsAsync(name, user, ct))
+            .WithName("ListProjectGrants").WithSummary("The grants a project gave and received");
+        projects.MapDelete("/{name}/grants/{id:long}", async (string name, long id, ProjectService s, ClaimsPrincipal user, CancellationToken ct) =>
+        {
+            await s.RevokeGrantAsync(name, id, user, ct);
+            return TypedResults.NoContent();
+        }).RequireAuthorization(Policies.Editor).WithName("RevokeProjectGrant").WithSummary("Withdraw a grant (an owner or an admin)");
 
         var tokens = routes.MapGroup("/api/v1/tokens").WithTags("Security").RequireAuthorization(Policies.Admin);
         tokens.MapPost("/", CreateToken).WithName("CreateToken")
@@ -48,7 +78,7 @@ public static class SecurityApi
         tokens.MapPost("/{id:long}/rotate", RotateToken).WithName("RotateToken")
             .WithSummary("Give a token a new secret (shown once); the old one works until it would have expired");
 
-        var users = routes.MapGroup("/api/v1/users").WithTags("Security").RequireAuthorization(Policies.Admin);
+        var users = routes.MapGroup("/api/v1/users").WithTags("Security").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
         users.MapPost("/", async (CreateUserRequest request, UserService s, ClaimsPrincipal user, CancellationToken ct) =>
             TypedResults.Created($"/api/v1/users/{request.Name}", await s.CreateAsync(request, user.Actor(), ct)))
             .WithName("CreateUser").WithSummary("Create a user (a person) or a service account (a program) to own tokens");
@@ -57,24 +87,29 @@ public static class SecurityApi
             .WithSummary("Disable a user or service account: its tokens stop working; its name and record stay");
 
         routes.MapGet("/api/v1/audit", ListAudit).WithTags("Security").WithName("ListAudit")
-            .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin);
+            .WithSummary("The append-only audit log, newest first (since: only rows from that time on)").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
         routes.MapGet("/api/v1/audit/verify", VerifyAudit).WithTags("Security").WithName("VerifyAudit")
-            .WithSummary("Checks the audit log's hash chain: intact, or the first row that breaks it and why").RequireAuthorization(Policies.Admin);
+            .WithSummary("Checks the audit log's hash chain: intact, or the first row that breaks it and why").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
         routes.MapGet("/api/v1/keys", ListKeys).WithTags("Security").WithName("ListKeys")
-            .WithSummary("The key-encryption keys that wrap the blobs' data keys (never the keys): which is active, how many data keys each wraps").RequireAuthorization(Policies.Admin);
+            .WithSummary("The key-encryption keys that wrap the blobs' data keys (never the keys): which is active, how many data keys each wraps").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
         routes.MapPost("/api/v1/keys/rotate", RotateKeys).WithTags("Security").WithName("RotateKeys")
-            .WithSummary("A new active key-encryption key; every data key re-wrapped under it (the blobs are not rewritten) and the earlier keys retired").RequireAuthorization(Policies.Admin);
-        var secrets = routes.MapGroup("/api/v1/secrets").WithTags("Security").RequireAuthorization(Policies.Admin);
+            .WithSummary("A new active key-encryption key; every data key re-wrapped under it (the blobs are not rewritten) and the earlier keys retired").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
+        var secrets = routes.MapGroup("/api/v1/secrets").WithTags("Security").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
         secrets.MapGet("/", (SecretService s, CancellationToken ct) => s.ListAsync(ct)).WithName("ListSecrets").WithSummary("List the secrets: names and when they were set, never values");
         secrets.MapPut("/{name}", (string name, SetSecretRequest request, SecretService s, ClaimsPrincipal user, CancellationToken ct) => s.SetAsync(name, request.Value, user.Actor(), ct))
             .WithName("SetSecret").WithSummary("Set a secret's value (sealed at rest; no route returns it); what needs it names it as secret:NAME");
         secrets.MapDelete("/{name}", (string name, SecretService s, CancellationToken ct) => s.DeleteAsync(name, ct)).WithName("DeleteSecret").WithSummary("Delete a secret");
         routes.MapPost("/api/v1/admin/gc", CollectGarbage).WithTags("Security").WithName("CollectGarbage")
-            .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin);
+            .WithSummary("Delete blobs no live dataset version, artifact or model version references").RequireAuthorization(Policies.Admin).WithMetadata(AcrossProjects.Instance);
     }
 
-    private static Ok<WhoAmI> WhoAmI(ClaimsPrincipal user) =>
-        TypedResults.Ok(new WhoAmI(user.Actor(), user.FindFirst(ClaimTypes.Role)?.Value ?? "", user.FindFirst(BearerTokenHandler.TokenClaim)?.Value));
+    private static Ok<WhoAmI> WhoAmI(ClaimsPrincipal user, HttpRequest request)
+    {
+        var project = ProjectAccess.Requested(request, user);
+        var role = ProjectAccess.RoleIn(user, project);
+        return TypedResults.Ok(new WhoAmI(user.Actor(), user.FindFirst(ClaimTypes.Role)?.Value ?? "", user.FindFirst(BearerTokenHandler.TokenClaim)?.Value,
+            role is null ? null : project, role));
+    }
 
     private static async Task<Created<CreatedToken>> CreateToken(CreateTokenRequest request, TokenService tokens, ClaimsPrincipal user, CancellationToken ct)
     {

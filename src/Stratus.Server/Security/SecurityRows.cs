@@ -28,6 +28,9 @@ public sealed class TokenRow
     public long? UserId { get; set; }
 
     public UserRow? User { get; set; }
+
+    /// <summary>The one project the token works in (always, for an invoke token); null: every project of its user.</summary>
+    public string? Project { get; set; }
 }
 
 public sealed class AuditRow
@@ -61,6 +64,7 @@ internal sealed class SecurityRowConfiguration : IEntityTypeConfiguration<TokenR
         b.HasIndex(x => x.PreviousHash);
         b.HasIndex(x => x.Name).IsUnique();
         b.HasOne(x => x.User).WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Restrict);
+        b.Property(x => x.Project).HasMaxLength(Names.MaxLength);
     }
 
     public void Configure(EntityTypeBuilder<AuditRow> b)

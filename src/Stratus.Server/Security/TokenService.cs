@@ -11,7 +11,10 @@ namespace Stratus.Server.Security;
 /// <param name="Name">The user or service account the token belongs to (for a token older than users, the token's name).</param>
 /// <param name="Endpoints">An invoke token's endpoints (null for a role's token).</param>
 /// <param name="Token">The token's own name.</param>
-public sealed record Principal(long TokenId, string Name, string Role, IReadOnlyList<string>? Endpoints = null, string? Token = null);
+/// <param name="Memberships">The user's projects and its role in each.</param>
+/// <param name="Project">The one project the token is limited to, if any.</param>
+public sealed record Principal(long TokenId, string Name, string Role, IReadOnlyList<string>? Endpoints = null, string? Token = null,
+    IReadOnlyDictionary<string, string>? Memberships = null, string? Project = null);
 
 /// <summary>
 /// Creates, checks, rotates and revokes API tokens. Only SHA-256 hashes of tokens are stored. Every token expires
@@ -20,13 +23,15 @@ public sealed record Principal(long TokenId, string Name, string Role, IReadOnly
 /// Every token belongs to a user or service account (<see cref="UserRow"/>): its calls are recorded under that name, and a
 /// disabled one's tokens stop working.
 /// </summary>
-public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock, SecuritySettings settings)
+public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider clock, SecuritySettings settings, ProjectScope scope, ProjectService projects)
 {
     private const string Prefix = "stratus_";
 
     /// <summary>
     /// Creates a token for the request's user; without one, for a service account of the token's name, made with it
-    /// (of <paramref name="kind"/>). The secret is returned this once and never stored.
+    /// (of <paramref name="kind"/>) as a member of the request's project with the token's role. An invoke token, and one
+    /// asked to be (<see cref="CreateTokenRequest.ProjectOnly"/>), works in the request's project only. The secret is
+    /// returned this once and never stored.
     /// </summary>
     public async Task<CreatedToken> CreateAsync(CreateTokenRequest request, string actor, CancellationToken ct, string kind = UserKinds.Service)
     {
@@ -45,6 +50,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             throw ProblemException.Invalid("expires_in_days", $"is {expiresInDays}; a token lives from 1 day to {settings.MaxTokenLifetime.TotalDays:0} days (the server's MaxTokenLifetime)");
         if (await db.Tokens.AnyAsync(t => t.Name == name, ct)) throw ProblemException.Conflict($"a token named '{name}' already exists");
         var now = Now();
+        var project = scope.Name ?? Projects.Default;
         UserRow owner;
         if (request.User is { } user)
         {
@@ -60,12 +66,14 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
                 throw ProblemException.Conflict($"'{name}' is a user or service account: give its token a name of its own and the user (stratus tokens create NAME --user {name})");
             owner = new UserRow { Name = name, Kind = kind, Admin = role == Roles.Admin, CreatedAt = now, CreatedBy = actor };
             db.Users.Add(owner);
+            if (role is Roles.Viewer or Roles.Editor) await projects.JoinAsync(project, owner, role, actor, ct);
         }
         var (secret, hash) = NewSecret();
         var row = new TokenRow
         {
             Name = name, Role = role, Hash = hash, CreatedAt = now, ExpiresAt = now + lifetime, User = owner,
             Endpoints = endpoints is { Count: > 0 } ? string.Join(',', endpoints.Distinct(StringComparer.Ordinal)) : null,
+            Project = request.ProjectOnly || role == Roles.Invoke ? project : null,
         };
         db.Tokens.Add(row);
         await db.SaveChangesAsync(ct);
@@ -137,7 +145,11 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             cache.Remove(LastKnown(hash));
             return null;
         }
-        var principal = new Principal(row.Id, row.User?.Name ?? row.Name, row.Role, EndpointsOf(row), row.Name);
+        var memberships = row.UserId is { } userId
+            ? await db.ProjectMembers.AsNoTracking().Where(m => m.UserId == userId)
+                .Join(db.Projects, m => m.ProjectId, p => p.Id, (m, p) => new { p.Name, m.Role }).ToDictionaryAsync(m => m.Name, m => m.Role, ct)
+            : [];
+        var principal = new Principal(row.Id, row.User?.Name ?? row.Name, row.Role, EndpointsOf(row), row.Name, memberships, row.Project);
         // Cached briefly, and never past the moment the secret expires.
         var left = expires is { } at ? at - now : TimeSpan.MaxValue;
         cache.Set(hash, principal, left < TimeSpan.FromSeconds(5) ? left : TimeSpan.FromSeconds(5));
@@ -235,7 +247,7 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
     internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     private static TokenInfo ToInfo(TokenRow r) =>
-        new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt, EndpointsOf(r), r.User?.Name);
+        new(r.Id, r.Name, r.Role, r.CreatedAt, r.RevokedAt, r.LastUsedAt, r.ExpiresAt, r.PreviousHash is null ? null : r.PreviousExpiresAt, EndpointsOf(r), r.User?.Name, r.Project);
 
     private static IReadOnlyList<string>? EndpointsOf(TokenRow r) => r.Endpoints?.Split(',');
 }

@@ -4,10 +4,18 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace Stratus.Server.Serving;
 
 /// <summary>An endpoint; the versions it serves are its <see cref="Versions"/>.</summary>
-public sealed class EndpointRow
+public sealed class EndpointRow : Security.IProjectOwned
 {
     public long Id { get; set; }
+
+    /// <summary>
+    /// Its key (<see cref="Projects.EndpointKey"/>): its name in its project, qualified by the project outside
+    /// <c>default</c>. Serving, rollouts and monitoring know an endpoint by its key alone, in every project.
+    /// </summary>
     public required string Name { get; set; }
+
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
@@ -43,7 +51,10 @@ public sealed class EndpointRow
     public List<EndpointVersionRow> Versions { get; set; } = [];
 }
 
-/// <summary>A model version behind an endpoint: its share of the requests in percent, or a shadow (weight 0).</summary>
+/// <summary>
+/// A model version behind an endpoint: its share of the requests in percent, or a shadow (weight 0). Its model is of the
+/// endpoint's project, or another project's as <c>project/name</c> (under a grant).
+/// </summary>
 public sealed class EndpointVersionRow
 {
     public long Id { get; set; }

@@ -268,7 +268,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     private async Task<EndpointInfo> RouteAsync(string name, IReadOnlyList<(string Model, int Weight, string Field)> live, string? shadow, CancellationToken ct,
         DateTimeOffset? unchangedSince = null)
     {
-        ProblemException.CheckName("name", name);
+        CheckKey(name);
         var targets = live.Select(v => (v.Model, v.Weight, v.Field, Shadow: false)).ToList();
         if (shadow is not null) targets.Add((shadow, 0, "shadow", true));
         var resolved = new List<(EndpointVersionRow Row, LoadedModel Model)>();
@@ -378,10 +378,11 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
     /// <summary>Changes an endpoint's settings; a loaded endpoint is rebuilt from them around the models it holds.</summary>
     private async Task<EndpointInfo> ChangeAsync(string name, Action<EndpointRow> change, CancellationToken ct)
     {
-        ProblemException.CheckName("name", name);
+        CheckKey(name);
         var row = await SavedAsync(async () =>
         {
-            var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+            var row = await db.Endpoints.Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct)
+            ?? throw ProblemException.NotFound($"endpoint '{Projects.SplitEndpointKey(name).Name}'");
             change(row);
             row.UpdatedAt = clock.GetUtcNow();
             await db.SaveChangesAsync(ct);
@@ -507,10 +508,12 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         LoadedModel? shadow = null;
         foreach (var v in row.Versions)
         {
-            var version = await registry.GetVersionAsync(new ModelRef(v.ModelName, v.ModelVersion, null), ct);
-            var model = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct), version.Sha256);
-            if (v.Shadow) shadow = model;
-            else live.Add((model, v.Weight));
+            // Named in the endpoint's project, whichever project this scope is in (a node's sync is in none).
+            var model = Projects.SplitQualified(v.ModelName).Project is null ? Projects.Qualified(row.Project, v.ModelName) : v.ModelName;
+            var version = await registry.GetVersionAsync(new ModelRef(model, v.ModelVersion, null), ct);
+            var served = new LoadedModel(new ModelVersionRef(version.Name, version.Version), await cache.LoadAsync(blobs, version.Sha256, ct), version.Sha256);
+            if (v.Shadow) shadow = served;
+            else live.Add((served, v.Weight));
         }
         var loaded = Load(row, live, shadow);
         cache.Set(loaded);
@@ -519,8 +522,15 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
 
     private async Task<EndpointRow> FindAsync(string name, CancellationToken ct)
     {
-        ProblemException.CheckName("name", name);
-        return await db.Endpoints.AsNoTracking().Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct) ?? throw ProblemException.NotFound($"endpoint '{name}'");
+        CheckKey(name);
+        return await db.Endpoints.AsNoTracking().Include(e => e.Versions).FirstOrDefaultAsync(e => e.Name == name, ct)
+            ?? throw ProblemException.NotFound($"endpoint '{Projects.SplitEndpointKey(name).Name}'");
+    }
+
+    /// <summary>An endpoint's key (<see cref="EndpointRow.Name"/>): a name, or <c>project/name</c>.</summary>
+    private static void CheckKey(string key)
+    {
+        if (Projects.ValidateQualified(key) is { } error) throw ProblemException.Invalid("name", error);
     }
 
     private EndpointInfo ToInfo(EndpointRow r)
@@ -528,7 +538,7 @@ public sealed class EndpointService(StratusDb db, RegistryService registry, IBlo
         static TrafficShare Share(EndpointVersionRow v) => new(new ModelVersionRef(v.ModelName, v.ModelVersion), v.ModelRef, v.Weight);
         // The main version is the one with the largest share (the first named of those).
         List<TrafficShare> traffic = [.. r.Versions.Where(v => !v.Shadow).OrderByDescending(v => v.Weight).ThenBy(v => v.Id).Select(Share)];
-        return new(r.Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
+        return new(Projects.SplitEndpointKey(r.Name).Name, traffic[0].ModelRef, traffic[0].Model, r.CreatedAt, r.UpdatedAt, traffic,
             r.Versions.FirstOrDefault(v => v.Shadow) is { } s ? Share(s) : null, Limits(r), Batching(r), Capture(r), Scaling(r),
             replicas.CountOf(r.Name));
     }

@@ -25,12 +25,16 @@ internal sealed class PredictFastPath(RequestDelegate next, ModelCache cache, Sc
     public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        if (!HttpMethods.IsPost(request.Method) || EndpointName(request.Path.Value) is not { } name || !cache.TryGet(name, out var endpoint)
+        if (!HttpMethods.IsPost(request.Method) || EndpointName(request.Path.Value) is not { } name
             || !request.HasJsonContentType() || !BodyGuardMiddleware.IsUtf8(request) || request.ContentLength is null or 0
-            || BearerTokenHandler.CachedUser(request, tokens) is not { } user || !InvokeRequirement.Allows(user, name))
+            || BearerTokenHandler.CachedUser(request, tokens) is not { } user)
         {
             return next(context);
         }
+        // The endpoint in the request's project, where the caller may call it (as ProjectMiddleware and InvokeRequirement decide).
+        var project = ProjectAccess.Requested(request, user);
+        if (!cache.TryGet(Projects.EndpointKey(project, name), out var endpoint) || !InvokeRequirement.Allows(ProjectAccess.RoleIn(user, project), user, name))
+            return next(context);
         context.User = user;
         AuditMiddleware.MarkReadOnly(context);
         return AnswerAsync(context, endpoint);

@@ -106,7 +106,8 @@ public sealed class ReplicaSet(string endpoint, ReplicaRegistry registry)
 
     internal static string Key(string endpoint, string silo, int index) => $"{endpoint}/{silo}/{index}";
 
-    internal static string EndpointOf(string key) => key[..key.IndexOf('/', StringComparison.Ordinal)];
+    // The endpoint's key may hold a '/' itself (project/name); the silo's never does.
+    internal static string EndpointOf(string key) => key[..key.LastIndexOf('/', key.LastIndexOf('/') - 1)];
 
     internal static int IndexOf(string key) => int.Parse(key.AsSpan(key.LastIndexOf('/') + 1), System.Globalization.CultureInfo.InvariantCulture);
 

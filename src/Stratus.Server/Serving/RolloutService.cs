@@ -242,7 +242,7 @@ internal sealed class RolloutGrain(IServiceScopeFactory scopes, ServingSettings 
 
     protected override async Task<bool> WorkAsync(CancellationToken ct)
     {
-        await using var scope = scopes.CreateAsyncScope();
+        await using var scope = EndpointScope.Create(scopes, this.GetPrimaryKeyString());
         return await scope.ServiceProvider.GetRequiredService<RolloutService>().StepAsync(this.GetPrimaryKeyString(), ct);
     }
 }

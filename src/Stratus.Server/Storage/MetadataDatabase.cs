@@ -24,17 +24,27 @@ internal static class MetadataDatabase
     public static void AddStratusDatabase(this IServiceCollection services, StorageSettings options)
     {
         // Pooled: every authenticated request (each prediction included) needs a context; reuse them rather than rebuild.
+        // Each scope's context is handed its scope's project (ProjectScope), which its query filters read.
         switch (Provider(options))
         {
             case "sqlite":
                 var file = Path.Combine(options.DataDir, "stratus.db");
-                services.AddDbContextPool<StratusDb, SqliteStratusDb>(db => db.UseSqlite(options.ConnectionString ?? $"Data Source={file};Pooling=True").ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
+                services.AddPooledDbContextFactory<SqliteStratusDb>(db => db.UseSqlite(options.ConnectionString ?? $"Data Source={file};Pooling=True").ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
+                services.AddScoped<StratusDb>(sp => Scoped(sp, sp.GetRequiredService<IDbContextFactory<SqliteStratusDb>>().CreateDbContext()));
                 break;
             case "postgres":
                 var connection = PostgresConnectionString(options);
-                services.AddDbContextPool<StratusDb, PostgresStratusDb>(db => db.UseNpgsql(connection).ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
+                services.AddPooledDbContextFactory<PostgresStratusDb>(db => db.UseNpgsql(connection).ReplaceService<IModelCacheKeyFactory, ColumnSealer.ModelCacheKeys>());
+                services.AddScoped<StratusDb>(sp => Scoped(sp, sp.GetRequiredService<IDbContextFactory<PostgresStratusDb>>().CreateDbContext()));
                 break;
         }
+        services.AddScoped<Security.ProjectScope>();
+    }
+
+    private static StratusDb Scoped(IServiceProvider services, StratusDb db)
+    {
+        db.Scope = services.GetRequiredService<Security.ProjectScope>();
+        return db;
     }
 
     /// <summary>The provider's canonical name; anything else is refused at start, naming the setting.</summary>

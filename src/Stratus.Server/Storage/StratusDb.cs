@@ -32,6 +32,9 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<ModelAliasEventRow> ModelAliasEvents => Set<ModelAliasEventRow>();
     public DbSet<TokenRow> Tokens => Set<TokenRow>();
     public DbSet<UserRow> Users => Set<UserRow>();
+    public DbSet<ProjectRow> Projects => Set<ProjectRow>();
+    public DbSet<ProjectMemberRow> ProjectMembers => Set<ProjectMemberRow>();
+    public DbSet<ProjectGrantRow> ProjectGrants => Set<ProjectGrantRow>();
     public DbSet<Security.SecretRow> Secrets => Set<Security.SecretRow>();
     public DbSet<AuditRow> Audit => Set<AuditRow>();
     public DbSet<JobRow> Jobs => Set<JobRow>();
@@ -51,10 +54,39 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     public DbSet<DataKeyRow> DataKeys => Set<DataKeyRow>();
     public DbSet<KeyEncryptionKeyRow> KeyEncryptionKeys => Set<KeyEncryptionKeyRow>();
 
+    /// <summary>The project this context's unit of work is in (<see cref="ProjectScope"/>); set as the context is handed out.</summary>
+    internal ProjectScope? Scope { get; set; }
+
+    /// <summary>The project whose rows this context shows, or null: every project's (read by the query filters).</summary>
+    public string? CurrentProject => Scope?.Name;
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(StratusDb).Assembly);
         ColumnSealer.Apply(modelBuilder, this);
+        var filter = typeof(StratusDb).GetMethod(nameof(FilterByProject), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => typeof(IProjectOwned).IsAssignableFrom(e.ClrType)).ToList())
+            filter.MakeGenericMethod(entity.ClrType).Invoke(this, [modelBuilder]);
+    }
+
+    // Every project-owned row: its project's name, one index with its name where it has one, and the filter that shows a
+    // scope only its project's rows.
+    private void FilterByProject<T>(ModelBuilder modelBuilder) where T : class, IProjectOwned
+    {
+        var entity = modelBuilder.Entity<T>();
+        entity.Property(x => x.Project).HasMaxLength(Names.MaxLength).HasDefaultValue(Stratus.Projects.Default);
+        entity.HasQueryFilter(x => CurrentProject == null || x.Project == CurrentProject);
+    }
+
+    /// <summary>A row added without a project gets the scope's; one added outside any scope must name its own.</summary>
+    private void AssignProjects()
+    {
+        foreach (var entry in ChangeTracker.Entries<IProjectOwned>().Where(e => e.State == EntityState.Added))
+        {
+            if (!string.IsNullOrEmpty(entry.Entity.Project)) continue;
+            entry.Entity.Project = CurrentProject is { Length: > 0 } project ? project
+                : throw new InvalidOperationException($"a {entry.Metadata.ClrType.Name} was added outside any project");
+        }
     }
 
     /// <summary>Whether metric points go in through PostgreSQL's binary COPY rather than prepared INSERTs.</summary>
@@ -66,6 +98,7 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
+        AssignProjects();
         var audit = ChangeTracker.Entries<AuditRow>().Where(e => e.State == EntityState.Added).Select(e => e.Entity).ToList();
         if (audit.Count == 0) return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
         var own = Database.CurrentTransaction is null ? await Database.BeginTransactionAsync(cancellationToken) : null;
@@ -85,10 +118,13 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
     }
 
     /// <inheritdoc cref="SaveChangesAsync(bool, CancellationToken)"/>
-    public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
-        ChangeTracker.Entries<AuditRow>().Any(e => e.State == EntityState.Added)
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        AssignProjects();
+        return ChangeTracker.Entries<AuditRow>().Any(e => e.State == EntityState.Added)
             ? SaveChangesAsync(acceptAllChangesOnSuccess).GetAwaiter().GetResult()
             : base.SaveChanges(acceptAllChangesOnSuccess);
+    }
 
     /// <summary>Makes writers of audit rows take turns at the chain's end, within the current transaction.</summary>
     private protected abstract Task LockAuditChainAsync(CancellationToken ct);

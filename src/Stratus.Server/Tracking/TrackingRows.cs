@@ -3,8 +3,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Stratus.Server.Tracking;
 
-public sealed class ExperimentRow
+public sealed class ExperimentRow : Security.IProjectOwned
 {
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
+
     public long Id { get; set; }
     public required string Name { get; set; }
     public string? Description { get; set; }
@@ -12,8 +15,11 @@ public sealed class ExperimentRow
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-public sealed class RunRow
+public sealed class RunRow : Security.IProjectOwned
 {
+    /// <inheritdoc/>
+    public string Project { get; set; } = "";
+
     public required string Id { get; set; }
     public long ExperimentId { get; set; }
     public ExperimentRow Experiment { get; set; } = null!;
@@ -74,7 +80,7 @@ internal sealed class TrackingRowConfiguration :
     public void Configure(EntityTypeBuilder<ExperimentRow> b)
     {
         b.ToTable("experiments");
-        b.HasIndex(x => x.Name).IsUnique();
+        b.HasIndex(x => new { x.Project, x.Name }).IsUnique();
     }
 
     public void Configure(EntityTypeBuilder<RunRow> b)

@@ -92,13 +92,22 @@ internal static class ConsoleEndpoints
                     new Claim(ClaimTypes.Name, principal.Name),
                     new Claim(ClaimTypes.Role, principal.Role),
                     new Claim("token_id", principal.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                    .. ProjectAccess.Claims(principal),
                 ], ConsoleAuth.CookieScheme);
             await context.SignInAsync(ConsoleAuth.CookieScheme, new ClaimsPrincipal(identity));
             return Results.Redirect("/");
         }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
 
         // Downloads in the browser: the API's handler, behind the console's cookie.
-        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).WithMetadata(new SensitiveReadMetadata()).ExcludeFromDescription();
+        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).WithMetadata(new SensitiveReadMetadata()).ExcludeFromDescription()
+            .AddEndpointFilter(async (context, next) =>
+            {
+                // In the project the console shows, as the pages read; a run of a project the user may not see does not exist.
+                var http = context.HttpContext;
+                if (ProjectAccess.RoleIn(http.User, Projects.Default) is null) throw ProjectService.Unknown(Projects.Default);
+                http.RequestServices.GetRequiredService<ProjectScope>().Enter(Projects.Default);
+                return await next(context);
+            });
 
         app.MapPost(SignOutPath, async (HttpContext context) =>
         {

@@ -18,14 +18,41 @@ public sealed record ActionOutcome(bool Ok, string Message);
 /// </summary>
 public abstract class ConsolePage : ComponentBase
 {
-    [Inject] protected IServiceScopeFactory Scopes { get; set; } = default!;
+    /// <summary>The project the console shows (the default project; choosing another comes with the project picker).</summary>
+    protected const string Project = Projects.Default;
+
+    [Inject] private IServiceScopeFactory RootScopes { get; set; } = default!;
     [Inject] private IAuthorizationService Authorization { get; set; } = default!;
     [CascadingParameter] protected Task<AuthenticationState> AuthenticationState { get; set; } = default!;
+
+    /// <summary>
+    /// Scopes entered in <see cref="Project"/> when the user may see it, else in none (they show nothing): the console
+    /// reads through the same project filter as the API.
+    /// </summary>
+    protected IServiceScopeFactory Scopes => new ProjectScopes(RootScopes,
+        AuthenticationState is { IsCompletedSuccessfully: true } state && ProjectAccess.RoleIn(state.Result.User, Project) is not null ? Project : "");
+
+    /// <summary>The signed-in user with its role in <see cref="Project"/> (none: it may not see it), as the API's policies check it.</summary>
+    private async Task<ClaimsPrincipal> UserAsync()
+    {
+        var user = (await AuthenticationState).User;
+        return ProjectAccess.In(user, Project, ProjectAccess.RoleIn(user, Project) ?? "none");
+    }
+
+    private sealed class ProjectScopes(IServiceScopeFactory root, string project) : IServiceScopeFactory
+    {
+        public IServiceScope CreateScope()
+        {
+            var scope = root.CreateScope();
+            scope.ServiceProvider.GetRequiredService<ProjectScope>().Enter(project);
+            return scope;
+        }
+    }
 
     /// <summary>Runs <paramref name="action"/> in its own scope when the user holds <paramref name="policy"/>; a refused or failed action returns why, in words.</summary>
     protected async Task<ActionOutcome> ActAsync(string policy, string method, string path, Func<IServiceProvider, ClaimsPrincipal, Task<string>> action)
     {
-        var user = (await AuthenticationState).User;
+        var user = await UserAsync();
         await using var scope = Scopes.CreateAsyncScope();
         if (!(await Authorization.AuthorizeAsync(user, policy)).Succeeded)
         {
@@ -76,5 +103,5 @@ public abstract class ConsolePage : ComponentBase
         return await read(scope.ServiceProvider.GetRequiredService<TService>());
     }
 
-    protected async Task<bool> IsAsync(string policy) => (await Authorization.AuthorizeAsync((await AuthenticationState).User, policy)).Succeeded;
+    protected async Task<bool> IsAsync(string policy) => (await Authorization.AuthorizeAsync(await UserAsync(), policy)).Succeeded;
 }

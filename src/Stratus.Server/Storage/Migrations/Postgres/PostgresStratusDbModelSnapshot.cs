@@ -157,9 +157,16 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
+
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("datasets", (string)null);
@@ -309,6 +316,13 @@ namespace Stratus.Server.Storage.Migrations.Postgres
 
                     b.Property<int>("MaxRunSeconds")
                         .HasColumnType("integer");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
 
                     b.Property<string>("ResultJson")
                         .HasColumnType("text");
@@ -635,13 +649,20 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
+
                     b.Property<string>("TagsJson")
                         .IsRequired()
                         .HasColumnType("text");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("models", (string)null);
@@ -753,6 +774,116 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Security.ProjectGrantRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Resource")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("To")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Project", "Kind", "Resource", "To")
+                        .IsUnique();
+
+                    b.ToTable("project_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectMemberRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("AddedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("AddedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId");
+
+                    b.HasIndex("ProjectId", "UserId")
+                        .IsUnique();
+
+                    b.ToTable("project_members", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("projects", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Security.SecretRow", b =>
                 {
                     b.Property<string>("Name")
@@ -812,6 +943,10 @@ namespace Stratus.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("PreviousHash")
                         .HasColumnType("text");
+
+                    b.Property<string>("Project")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
                         .HasColumnType("timestamp with time zone");
@@ -957,6 +1092,13 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
 
                     b.Property<bool>("StrictCategories")
                         .HasColumnType("boolean");
@@ -1189,13 +1331,20 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
+
                     b.Property<string>("TagsJson")
                         .IsRequired()
                         .HasColumnType("text");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("experiments", (string)null);
@@ -1290,6 +1439,13 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Property<string>("Name")
                         .HasColumnType("text");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("default");
+
                     b.Property<DateTimeOffset>("StartTime")
                         .HasColumnType("timestamp with time zone");
 
@@ -1343,6 +1499,23 @@ namespace Stratus.Server.Storage.Migrations.Postgres
                     b.Navigation("Dataset");
                 });
 
+            modelBuilder.Entity("Stratus.Server.Security.ProjectMemberRow", b =>
+                {
+                    b.HasOne("Stratus.Server.Security.ProjectRow", null)
+                        .WithMany("Members")
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Stratus.Server.Security.UserRow", "User")
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("User");
+                });
+
             modelBuilder.Entity("Stratus.Server.Security.TokenRow", b =>
                 {
                     b.HasOne("Stratus.Server.Security.UserRow", "User")
@@ -1376,6 +1549,11 @@ namespace Stratus.Server.Storage.Migrations.Postgres
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetRow", b =>
                 {
                     b.Navigation("Versions");
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectRow", b =>
+                {
+                    b.Navigation("Members");
                 });
 
             modelBuilder.Entity("Stratus.Server.Serving.EndpointRow", b =>

@@ -149,9 +149,16 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
+
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("datasets", (string)null);
@@ -297,6 +304,13 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
 
                     b.Property<int>("MaxRunSeconds")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
 
                     b.Property<string>("ResultJson")
                         .HasColumnType("TEXT");
@@ -613,13 +627,20 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
+
                     b.Property<string>("TagsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("models", (string)null);
@@ -727,6 +748,110 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Stratus.Server.Security.ProjectGrantRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Resource")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("To")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Project", "Kind", "Resource", "To")
+                        .IsUnique();
+
+                    b.ToTable("project_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectMemberRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("AddedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AddedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId");
+
+                    b.HasIndex("ProjectId", "UserId")
+                        .IsUnique();
+
+                    b.ToTable("project_members", (string)null);
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("projects", (string)null);
+                });
+
             modelBuilder.Entity("Stratus.Server.Security.SecretRow", b =>
                 {
                     b.Property<string>("Name")
@@ -783,6 +908,10 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("PreviousHash")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Project")
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.Property<long?>("RevokedAt")
@@ -923,6 +1052,13 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
 
                     b.Property<bool>("StrictCategories")
                         .HasColumnType("INTEGER");
@@ -1149,13 +1285,20 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
+
                     b.Property<string>("TagsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Name")
+                    b.HasIndex("Project", "Name")
                         .IsUnique();
 
                     b.ToTable("experiments", (string)null);
@@ -1248,6 +1391,13 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.Property<string>("Name")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Project")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default");
+
                     b.Property<long>("StartTime")
                         .HasColumnType("INTEGER");
 
@@ -1301,6 +1451,23 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
                     b.Navigation("Dataset");
                 });
 
+            modelBuilder.Entity("Stratus.Server.Security.ProjectMemberRow", b =>
+                {
+                    b.HasOne("Stratus.Server.Security.ProjectRow", null)
+                        .WithMany("Members")
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Stratus.Server.Security.UserRow", "User")
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("User");
+                });
+
             modelBuilder.Entity("Stratus.Server.Security.TokenRow", b =>
                 {
                     b.HasOne("Stratus.Server.Security.UserRow", "User")
@@ -1334,6 +1501,11 @@ namespace Stratus.Server.Storage.Migrations.Sqlite
             modelBuilder.Entity("Stratus.Server.Datasets.DatasetRow", b =>
                 {
                     b.Navigation("Versions");
+                });
+
+            modelBuilder.Entity("Stratus.Server.Security.ProjectRow", b =>
+                {
+                    b.Navigation("Members");
                 });
 
             modelBuilder.Entity("Stratus.Server.Serving.EndpointRow", b =>
