@@ -286,7 +286,15 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.True(erinsToken.ExitCode == 0, erinsToken.Err);
         Assert.Contains("of erin", erinsToken.Out);
         var asErin = new[] { "--token", erinsToken.Out.Trim().Split('\n')[^1], "--url", _server.Url };
-        Assert.Equal(0, (await Cli(["experiments", "create", "erins", .. asErin])).ExitCode);
+        // Erin is in no project yet: default does not exist for her; she makes one of her own, and an admin lets her read default.
+        var outside = await Cli(["experiments", "list", .. asErin]);
+        Assert.True(outside.ExitCode == 1 && outside.Err.Contains("project 'default' does not exist", StringComparison.Ordinal), outside.Err);
+        Assert.Equal(0, (await Cli(["projects", "create", "erins-team", .. asErin])).ExitCode);
+        Assert.Equal(0, (await Cli(["experiments", "create", "erins", "--project", "erins-team", .. asErin])).ExitCode);
+        Assert.Equal(0, (await Cli(["projects", "members", "add", Projects.Default, "erin", "--role", "viewer", .. admin])).ExitCode);
+        var inDefault = await Cli(["experiments", "list", "--output", "json", .. asErin]);
+        Assert.True(inDefault.ExitCode == 0, inDefault.Err);
+        Assert.DoesNotContain("\"name\":\"erins\"", inDefault.Out);
         var erinRoot = await Cli(["tokens", "create", "erin-root", "--user", "erin", "--role", "admin", .. admin]);
         Assert.Equal(1, erinRoot.ExitCode);
         Assert.Contains("role: 'erin' is not an admin", erinRoot.Err);
@@ -295,7 +303,7 @@ public sealed class CliFlowTests : IAsyncLifetime
         Assert.Contains("\"name\":\"dana\",\"kind\":\"service\"", users.Out);
         Assert.Contains("\"user\":\"erin\"", (await Cli(["tokens", "list", "--output", "json", .. admin])).Out);
         Assert.Equal(0, (await Cli(["users", "disable", "erin", .. admin])).ExitCode);
-        var disabledErin = await Cli(["experiments", "create", "erins-2", .. asErin]);
+        var disabledErin = await Cli(["experiments", "create", "erins-2", "--project", "erins-team", .. asErin]);
         Assert.Equal(1, disabledErin.ExitCode);
         Assert.Contains("unknown, revoked or expired", disabledErin.Err);
 
