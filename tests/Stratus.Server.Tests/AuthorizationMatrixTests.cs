@@ -176,12 +176,7 @@ public sealed partial class AuthorizationMatrixTests
         }
         tokens["expired"] = expired.Token;
 
-        // The API's routes as the server maps them.
-        var routes = server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText is { } path && (path.StartsWith("/api/", StringComparison.Ordinal) || path is "/metrics" || path.StartsWith("/health", StringComparison.Ordinal)))
-            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (Key: $"{m} {e.RoutePattern.RawText}", Endpoint: e)))
-            .OrderBy(r => r.Key, StringComparer.Ordinal)
-            .ToList();
+        var routes = Routes(server);
         Assert.True(routes.Count > 40, $"{routes.Count} routes found");
         var missing = routes.Where(r => !Rules.ContainsKey(r.Key)).Select(r => $"[\"{r.Key}\"] = \"{Declared(r.Endpoint)}\",").ToList();
         Assert.True(missing.Count == 0, "routes without a rule in this test (with what they declare):\n" + string.Join("\n", missing));
@@ -191,25 +186,11 @@ public sealed partial class AuthorizationMatrixTests
         var wrong = new List<string>();
         foreach (var (key, endpoint) in routes)
         {
-            // A body of the type the route takes (routing answers any other type with 415 before authorization).
-            var contentType = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types ? types[0] : "application/json";
             var rule = Rules[key];
-            var method = key[..key.IndexOf(' ')];
-            var path = Parameter().Replace(key[(key.IndexOf(' ') + 1)..], m => m.Groups["name"].Value switch
-            {
-                "name" => "x", // the invoke token's endpoint
-                "id" or "version" or "reportId" => "999999",
-                _ => "zz",
-            });
             foreach (var caller in Callers)
             {
                 using var http = server.Http(tokens[caller]);
-                using var request = new HttpRequestMessage(new HttpMethod(method), path.TrimStart('/'));
-                if (method is "POST" or "PUT" or "PATCH")
-                {
-                    request.Content = new StringContent("{}", Encoding.UTF8);
-                    request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
-                }
+                using var request = Request(key, endpoint);
                 using var response = await http.SendAsync(request, Ct);
                 var status = (int)response.StatusCode;
                 var allowed = CallerRank(caller) >= Rank(rule);
@@ -225,6 +206,68 @@ public sealed partial class AuthorizationMatrixTests
         var other = await app.PostAsync("api/v1/endpoints/y/predict", new StringContent("""{"instances": [{}]}""", Encoding.UTF8, "application/json"), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
         Assert.Contains("may only call the predict route of endpoint x", await other.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    /// <summary>The API's routes (and the metrics and health routes) as the server maps them, as <c>METHOD PATTERN</c>.</summary>
+    private static List<(string Key, RouteEndpoint Endpoint)> Routes(TestServer server) =>
+        [.. server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } path && (path.StartsWith("/api/", StringComparison.Ordinal) || path is "/metrics" || path.StartsWith("/health", StringComparison.Ordinal)))
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (Key: $"{m} {e.RoutePattern.RawText}", Endpoint: e)))
+            .OrderBy(r => r.Key, StringComparer.Ordinal)];
+
+    /// <summary>A request to a route, its parameters filled in, with a body of the type it takes (routing answers any other type with 415 before authorization).</summary>
+    private static HttpRequestMessage Request(string key, RouteEndpoint endpoint)
+    {
+        var method = key[..key.IndexOf(' ')];
+        var path = Parameter().Replace(key[(key.IndexOf(' ') + 1)..], m => m.Groups["name"].Value switch
+        {
+            "name" => "x", // the invoke token's endpoint
+            "id" or "version" or "reportId" => "999999",
+            _ => "zz",
+        });
+        var request = new HttpRequestMessage(new HttpMethod(method), path.TrimStart('/'));
+        if (method is "POST" or "PUT" or "PATCH")
+        {
+            var contentType = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types ? types[0] : "application/json";
+            request.Content = new StringContent("{}", Encoding.UTF8);
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        }
+        return request;
+    }
+
+    [Fact]
+    public async Task Should_answer_every_route_of_a_project_404_to_a_caller_outside_it()
+    {
+        await using var server = await TestServer.StartAsync();
+        var admin = server.Client();
+        await admin.CreateProjectAsync("risk", Ct);
+        // An editor of the default project, in no other: every route that works in a project says risk does not exist,
+        // as it says of a project that does not; the routes across projects (tokens' own, users, projects) do not ask.
+        var outsider = (await admin.Tokens.CreateAsync("outsider", Roles.Editor, ct: Ct)).Token;
+        var wrong = new List<string>();
+        var scoped = 0;
+        foreach (var (key, endpoint) in Routes(server).Where(r => r.Key.Contains(" /api/", StringComparison.Ordinal)))
+        {
+            var across = endpoint.Metadata.GetMetadata<Security.AcrossProjects>() is not null;
+            scoped += across ? 0 : 1;
+            foreach (var (token, project) in new[] { (outsider, "risk"), (server.AdminToken, "nowhere") })
+            {
+                using var http = server.Http(token, project);
+                using var request = Request(key, endpoint);
+                using var response = await http.SendAsync(request, Ct);
+                var body = await response.Content.ReadAsStringAsync(Ct);
+                var hidden = response.StatusCode == HttpStatusCode.NotFound && body.Contains($"project '{project}' does not exist", StringComparison.Ordinal);
+                if (hidden == across) wrong.Add($"{key} in {project}: {(int)response.StatusCode} {body}");
+            }
+        }
+        Assert.True(scoped > 50, $"{scoped} routes work in a project");
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+
+        // A project named wrongly is refused, naming the header.
+        using var bad = server.Http(outsider, "../etc");
+        var refused = await bad.GetAsync("api/v1/datasets", Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("Stratus-Project: '../etc' must start with a letter or digit", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
     [Fact]

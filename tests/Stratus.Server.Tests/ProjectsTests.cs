@@ -54,7 +54,8 @@ public sealed class ProjectsTests : IAsyncLifetime
         await admin.SetProjectMemberAsync(Projects.Default, "bob", Projects.Editor, Ct);
 
         // Alice makes a project and owns it; in it she keeps a dataset, an experiment and a model of her own.
-        Assert.Equal(("risk", Projects.Owner, 1), await _server.Client(aliceToken).CreateProjectAsync("risk", Ct) is var p ? (p.Name, p.Role, p.Members) : default);
+        var created = await _server.Client(aliceToken).CreateProjectAsync("risk", Ct);
+        Assert.Equal(("risk", Projects.Owner, 1), (created.Name, created.Role, created.Members));
         var alice = _server.Client(aliceToken, "risk");
         await alice.Datasets.UploadAsync("tx", Csv(300, 1), ct: Ct);
         await alice.Experiments.CreateAsync(new CreateExperimentRequest("scoring"), Ct);
@@ -99,6 +100,8 @@ public sealed class ProjectsTests : IAsyncLifetime
         // A token limited to risk reaches nothing else; an admin reaches every project.
         var riskOnly = await _server.Client(project: "risk").Tokens.CreateAsync(new CreateTokenRequest("bob-risk-only", Roles.Viewer, User: "bob", ProjectOnly: true), Ct);
         Assert.Equal("risk", riskOnly.Info.Project);
+        await RefusedAsync(HttpStatusCode.BadRequest, "project_only: 'alice' is not a member of project 'default'",
+            () => admin.Tokens.CreateAsync(new CreateTokenRequest("alice-default-only", Roles.Viewer, User: "alice", ProjectOnly: true), Ct));
         Assert.Single((await _server.Client(riskOnly.Token).Datasets.ListAsync(ct: Ct)).Items);
         await RefusedAsync(HttpStatusCode.NotFound, "project 'default' does not exist", () => _server.Client(riskOnly.Token, Projects.Default).Datasets.ListAsync(ct: Ct));
         Assert.Equal(300, (await _server.Client(project: "risk").Datasets.GetAsync("tx", Ct)).Rows);

@@ -170,7 +170,7 @@ public sealed partial class DatasetService(StratusDb db, IBlobStore blobs, TimeP
         var versions = db.DatasetVersions.AsNoTracking();
         if (ProjectService.Foreign(db, reference.Name) is { } project)
         {
-            await ProjectService.CheckGrantAsync(db, project, "dataset", name, ct);
+            await ProjectService.CheckGrantAsync(db, project, ProjectService.DatasetGrant, name, ct);
             versions = versions.IgnoreQueryFilters().Where(v => v.Dataset.Project == project);
         }
         var query = versions.Include(v => v.Dataset)

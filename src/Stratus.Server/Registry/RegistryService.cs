@@ -221,17 +221,16 @@ public sealed class RegistryService(StratusDb db, TrackingService tracking, IBlo
     /// <summary>A model of the scope's project; with <paramref name="foreign"/>, also <c>project/name</c>, another project's under a grant (to read and use, never to change).</summary>
     private async Task<ModelRow> FindModelAsync(string name, CancellationToken ct, bool tracked = false, bool foreign = false)
     {
+        var local = Projects.SplitQualified(name).Name;
         if (foreign && ProjectService.Foreign(db, name) is { } project)
         {
-            var local = Projects.SplitQualified(name).Name;
-            await ProjectService.CheckGrantAsync(db, project, "model", local, ct);
+            await ProjectService.CheckGrantAsync(db, project, ProjectService.ModelGrant, local, ct);
             return await db.Models.AsNoTracking().IgnoreQueryFilters().FirstOrDefaultAsync(m => m.Project == project && m.Name == local, ct)
                 ?? throw ProblemException.NotFound($"model '{name}'");
         }
-        ProblemException.CheckName("name", Projects.SplitQualified(name).Name);
-        var own = Projects.SplitQualified(name).Name;
+        ProblemException.CheckName("name", foreign ? local : name);
         var query = tracked ? db.Models : db.Models.AsNoTracking();
-        return await query.FirstOrDefaultAsync(m => m.Name == own, ct) ?? throw ProblemException.NotFound($"model '{name}'");
+        return await query.FirstOrDefaultAsync(m => m.Name == local, ct) ?? throw ProblemException.NotFound($"model '{name}'");
     }
 
     private async Task<RegisteredModelInfo> ToInfoAsync(ModelRow row, CancellationToken ct)

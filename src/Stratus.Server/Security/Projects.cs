@@ -117,9 +117,6 @@ public static class ProjectAccess
     /// <summary>The one project a token is limited to.</summary>
     public const string TokenProjectClaim = "token_project";
 
-    /// <summary>The project a request works in, once the middleware resolved it.</summary>
-    public const string ProjectClaim = "project";
-
     /// <summary>The project a request names (the header), else its token's, else <see cref="Projects.Default"/>.</summary>
     public static string Requested(HttpRequest request, ClaimsPrincipal user) =>
         request.Headers[Projects.Header].ToString() is { Length: > 0 } named ? named.Trim() : user.FindFirst(TokenProjectClaim)?.Value ?? Projects.Default;
@@ -151,12 +148,11 @@ public static class ProjectAccess
             .. (principal.Project is null ? [] : new[] { new Claim(TokenProjectClaim, principal.Project) }),
         ];
 
-    /// <summary>The principal of a request entered in <paramref name="project"/>: its role there instead of its token's.</summary>
-    internal static ClaimsPrincipal In(ClaimsPrincipal user, string project, string role)
+    /// <summary>The principal of a request entered in a project: its role there (<see cref="RoleIn"/>) instead of its token's.</summary>
+    internal static ClaimsPrincipal In(ClaimsPrincipal user, string role)
     {
-        var identity = new ClaimsIdentity(user.Claims.Where(c => c.Type is not ClaimTypes.Role and not ProjectClaim), user.Identity?.AuthenticationType);
+        var identity = new ClaimsIdentity(user.Claims.Where(c => c.Type is not ClaimTypes.Role), user.Identity?.AuthenticationType);
         identity.AddClaim(new Claim(ClaimTypes.Role, role));
-        identity.AddClaim(new Claim(ProjectClaim, project));
         return new ClaimsPrincipal(identity);
     }
 }
@@ -168,25 +164,27 @@ internal sealed class AcrossProjects
 }
 
 /// <summary>
-/// Between authentication and authorization, on API routes: resolves the project a request works in and the caller's
-/// role there, which the role policies then check. A project the caller may not see answers 404 as one that does not
-/// exist, so that project names do not leak; then the request's scope enters it, and the database shows only its rows.
+/// Between authentication and authorization, on the API's routes and the console's downloads: resolves the project a
+/// request works in and the caller's role there, which the role policies then check. A project the caller may not see
+/// answers 404 as one that does not exist, so that project names do not leak; then the request's scope enters it, and
+/// the database shows only its rows.
 /// </summary>
 internal sealed class ProjectMiddleware(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext context, ProjectScope scope, ProjectService projects)
     {
         var user = context.User;
-        if (user.Identity?.IsAuthenticated != true || !context.Request.Path.StartsWithSegments("/api")
+        if (user.Identity?.IsAuthenticated != true || !(context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/console"))
             || context.GetEndpoint() is not { } endpoint || endpoint.Metadata.GetMetadata<AcrossProjects>() is not null)
         {
             await next(context);
             return;
         }
         var project = ProjectAccess.Requested(context.Request, user);
+        if (Names.Validate(project) is { } error) throw ProblemException.Invalid(Projects.Header, $"'{project}' {error}");
         if (ProjectAccess.RoleIn(user, project) is not { } role || (role == Roles.Admin && !await projects.ExistsAsync(project, context.RequestAborted)))
             throw ProjectService.Unknown(project);
-        context.User = ProjectAccess.In(user, project, role);
+        context.User = ProjectAccess.In(user, role);
         scope.Enter(project);
         // An endpoint's routes name it within the project; everything behind them knows it by its key.
         if (context.Request.Path.StartsWithSegments("/api/v1/endpoints") && context.Request.RouteValues["name"] is string name)
@@ -201,8 +199,14 @@ internal sealed class ProjectMiddleware(RequestDelegate next)
 /// </summary>
 public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvider clock)
 {
+    /// <summary>A grant of a model: the other project deploys it, scores with it.</summary>
+    public const string ModelGrant = "model";
+
+    /// <summary>A grant of a dataset: the other project trains on it, scores it.</summary>
+    public const string DatasetGrant = "dataset";
+
     /// <summary>Resource kinds a grant can name.</summary>
-    public static readonly string[] GrantKinds = ["model", "dataset"];
+    public static readonly string[] GrantKinds = [ModelGrant, DatasetGrant];
 
     public static ProblemException Unknown(string project) => ProblemException.NotFound($"project '{project}'");
 
@@ -217,7 +221,7 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
             row.Members.Add(new ProjectMemberRow { UserId = owner.Id, Role = Projects.Owner, AddedAt = now, AddedBy = user.Actor() });
         db.Projects.Add(row);
         await db.SaveChangesAsync(ct);
-        await ForgetAsync(row.Members.Select(m => m.UserId), ct);
+        await TokenService.ForgetUsersAsync(db, cache, [.. row.Members.Select(m => m.UserId)], ct);
         return new ProjectInfo(row.Name, row.CreatedAt, row.CreatedBy, IsAdmin(user) ? Roles.Admin : Projects.Owner, row.Members.Count);
     }
 
@@ -232,7 +236,7 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
     public async Task<IReadOnlyList<ProjectMemberInfo>> MembersAsync(string project, ClaimsPrincipal user, CancellationToken ct)
     {
         var row = await VisibleAsync(project, user, ct);
-        return await db.Set<ProjectMemberRow>().AsNoTracking().Where(m => m.ProjectId == row.Id).OrderBy(m => m.User!.Name)
+        return await db.ProjectMembers.AsNoTracking().Where(m => m.ProjectId == row.Id).OrderBy(m => m.User!.Name)
             .Select(m => new ProjectMemberInfo(m.User!.Name, m.Role, m.AddedAt, m.AddedBy)).ToListAsync(ct);
     }
 
@@ -243,7 +247,7 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
         if (!Projects.Roles.Contains(request.Role)) throw ProblemException.Invalid("role", $"'{request.Role}' is not a member's role; use {string.Join(", ", Projects.Roles)}");
         var member = await db.Users.FirstOrDefaultAsync(u => u.Name == userName, ct)
             ?? throw ProblemException.Invalid("user", $"no user or service account is named '{userName}' (stratus users create {userName})");
-        var existing = await db.Set<ProjectMemberRow>().FirstOrDefaultAsync(m => m.ProjectId == row.Id && m.UserId == member.Id, ct);
+        var existing = await db.ProjectMembers.FirstOrDefaultAsync(m => m.ProjectId == row.Id && m.UserId == member.Id, ct);
         if (existing is null)
         {
             existing = new ProjectMemberRow { ProjectId = row.Id, UserId = member.Id, Role = request.Role, AddedAt = clock.GetUtcNow(), AddedBy = user.Actor() };
@@ -255,29 +259,19 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
             existing.Role = request.Role;
         }
         await db.SaveChangesAsync(ct);
-        await ForgetAsync([member.Id], ct);
+        await TokenService.ForgetUsersAsync(db, cache, [member.Id], ct);
         return new ProjectMemberInfo(member.Name, existing.Role, existing.AddedAt, existing.AddedBy);
     }
 
     public async Task RemoveMemberAsync(string project, string userName, ClaimsPrincipal user, CancellationToken ct)
     {
         var row = await OwnedAsync(project, user, ct);
-        var member = await db.Set<ProjectMemberRow>().FirstOrDefaultAsync(m => m.ProjectId == row.Id && m.User!.Name == userName, ct)
+        var member = await db.ProjectMembers.FirstOrDefaultAsync(m => m.ProjectId == row.Id && m.User!.Name == userName, ct)
             ?? throw ProblemException.NotFound($"member '{userName}' of project '{project}'");
         if (member.Role == Projects.Owner) await KeepAnOwnerAsync(row, member.UserId, ct);
         db.Remove(member);
         await db.SaveChangesAsync(ct);
-        await ForgetAsync([member.UserId], ct);
-    }
-
-    /// <summary>
-    /// Drops what this node cached of the users' tokens, whose claims carry their memberships: their next request sees
-    /// the change (other nodes within the cache's 5 seconds).
-    /// </summary>
-    private async Task ForgetAsync(IEnumerable<long> users, CancellationToken ct)
-    {
-        var ids = users.ToList();
-        foreach (var token in await db.Tokens.AsNoTracking().Where(t => t.UserId != null && ids.Contains(t.UserId.Value)).ToListAsync(ct)) TokenService.Forget(cache, token);
+        await TokenService.ForgetUsersAsync(db, cache, [member.UserId], ct);
     }
 
     /// <summary>Lets project <see cref="GrantRequest.To"/> use one of <paramref name="project"/>'s resources (an owner, or an admin).</summary>
@@ -289,13 +283,13 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
         ProblemException.CheckName("to", request.To);
         if (request.To == project) throw ProblemException.Invalid("to", "a project uses its own resources without a grant");
         // The receiving project must exist; one the granter cannot see is reported as missing, as everywhere.
-        if (!await db.Projects.AnyAsync(p => p.Name == request.To, ct) || (ProjectAccess.RoleIn(user, request.To) is null && !IsAdmin(user)))
+        if (ProjectAccess.RoleIn(user, request.To) is null or Roles.Invoke || !await ExistsAsync(request.To, ct))
             throw ProblemException.Invalid("to", $"project '{request.To}' does not exist");
-        var exists = request.Kind == "model"
+        var exists = request.Kind == ModelGrant
             ? await db.Models.IgnoreQueryFilters().AnyAsync(m => m.Project == project && m.Name == request.Resource, ct)
             : await db.Datasets.IgnoreQueryFilters().AnyAsync(d => d.Project == project && d.Name == request.Resource, ct);
         if (!exists) throw ProblemException.NotFound($"{request.Kind} '{request.Resource}' in project '{project}'");
-        var row = await db.Set<ProjectGrantRow>().FirstOrDefaultAsync(g => g.Project == project && g.Kind == request.Kind && g.Resource == request.Resource && g.To == request.To, ct);
+        var row = await db.ProjectGrants.FirstOrDefaultAsync(g => g.Project == project && g.Kind == request.Kind && g.Resource == request.Resource && g.To == request.To, ct);
         if (row is null)
         {
             row = new ProjectGrantRow { Project = project, Kind = request.Kind, Resource = request.Resource, To = request.To, CreatedAt = clock.GetUtcNow(), CreatedBy = user.Actor() };
@@ -308,14 +302,14 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
     public async Task<IReadOnlyList<GrantInfo>> GrantsAsync(string project, ClaimsPrincipal user, CancellationToken ct)
     {
         await VisibleAsync(project, user, ct);
-        var rows = await db.Set<ProjectGrantRow>().AsNoTracking().Where(g => g.Project == project || g.To == project).OrderBy(g => g.Id).ToListAsync(ct);
+        var rows = await db.ProjectGrants.AsNoTracking().Where(g => g.Project == project || g.To == project).OrderBy(g => g.Id).ToListAsync(ct);
         return rows.ConvertAll(Info);
     }
 
     public async Task RevokeGrantAsync(string project, long id, ClaimsPrincipal user, CancellationToken ct)
     {
         await OwnedAsync(project, user, ct);
-        var row = await db.Set<ProjectGrantRow>().FirstOrDefaultAsync(g => g.Id == id && g.Project == project, ct) ?? throw ProblemException.NotFound($"grant {id} of project '{project}'");
+        var row = await db.ProjectGrants.FirstOrDefaultAsync(g => g.Id == id && g.Project == project, ct) ?? throw ProblemException.NotFound($"grant {id} of project '{project}'");
         db.Remove(row);
         await db.SaveChangesAsync(ct);
     }
@@ -371,7 +365,7 @@ public sealed class ProjectService(StratusDb db, IMemoryCache cache, TimeProvide
 
     private async Task KeepAnOwnerAsync(ProjectRow project, long leaving, CancellationToken ct)
     {
-        if (!await db.Set<ProjectMemberRow>().AnyAsync(m => m.ProjectId == project.Id && m.Role == Projects.Owner && m.UserId != leaving, ct))
+        if (!await db.ProjectMembers.AnyAsync(m => m.ProjectId == project.Id && m.Role == Projects.Owner && m.UserId != leaving, ct))
             throw ProblemException.Conflict($"project '{project.Name}' keeps at least one owner: make another member its owner first");
     }
 

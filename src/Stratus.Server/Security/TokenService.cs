@@ -59,6 +59,9 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
             if (owner.DisabledAt is not null) throw ProblemException.Conflict($"'{user}' is disabled: it gets no new token");
             if (role == Roles.Admin && !owner.Admin)
                 throw ProblemException.Invalid("role", $"'{user}' is not an admin: its tokens may be {Roles.Viewer}, {Roles.Editor} or {Roles.Invoke} tokens");
+            // A token limited to a project its user is not in would work nowhere.
+            if (request.ProjectOnly && role is Roles.Viewer or Roles.Editor && !await db.ProjectMembers.AnyAsync(m => m.UserId == owner.Id && db.Projects.Any(p => p.Id == m.ProjectId && p.Name == project), ct))
+                throw ProblemException.Invalid("project_only", $"'{user}' is not a member of project '{project}' (stratus projects members add {project} {user})");
         }
         else
         {
@@ -207,6 +210,15 @@ public sealed class TokenService(StratusDb db, IMemoryCache cache, TimeProvider 
         Forget(cache, row.Hash);
         if (row.PreviousHash is not null) Forget(cache, row.PreviousHash);
         cache.Remove(LiveKey(row.Id));
+    }
+
+    /// <summary>
+    /// Drops what this node cached of the users' tokens (disabled, or their memberships changed, which their claims
+    /// carry): their next request is looked up; other nodes see it within the cache's 5 seconds.
+    /// </summary>
+    internal static async Task ForgetUsersAsync(StratusDb db, IMemoryCache cache, IReadOnlyList<long> users, CancellationToken ct)
+    {
+        foreach (var token in await db.Tokens.AsNoTracking().Where(t => t.UserId != null && users.Contains(t.UserId.Value)).ToListAsync(ct)) Forget(cache, token);
     }
 
     private static void Forget(IMemoryCache cache, string hash)

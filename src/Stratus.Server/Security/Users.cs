@@ -72,7 +72,6 @@ public sealed class UserService(StratusDb db, IMemoryCache cache, TimeProvider c
     {
         var row = await db.Users.FirstOrDefaultAsync(u => u.Name == name, ct) ?? throw ProblemException.NotFound($"user '{name}'");
         var now = clock.GetUtcNow();
-        var tokens = await db.Tokens.Where(t => t.UserId == row.Id).ToListAsync(ct);
         if (row.DisabledAt is null)
         {
             var admins = TokenService.LiveAdmins(db, now);
@@ -81,7 +80,7 @@ public sealed class UserService(StratusDb db, IMemoryCache cache, TimeProvider c
             row.DisabledAt = now;
             await db.SaveChangesAsync(ct);
         }
-        foreach (var token in tokens) TokenService.Forget(cache, token);
+        await TokenService.ForgetUsersAsync(db, cache, [row.Id], ct);
         return Info(row, 0);
     }
 

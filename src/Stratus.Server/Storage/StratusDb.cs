@@ -69,8 +69,8 @@ public abstract class StratusDb(DbContextOptions options) : DbContext(options)
             filter.MakeGenericMethod(entity.ClrType).Invoke(this, [modelBuilder]);
     }
 
-    // Every project-owned row: its project's name, one index with its name where it has one, and the filter that shows a
-    // scope only its project's rows.
+    // Every project-owned row: its project's name (the default project's for rows older than projects), and the filter
+    // that shows a scope only its project's rows.
     private void FilterByProject<T>(ModelBuilder modelBuilder) where T : class, IProjectOwned
     {
         var entity = modelBuilder.Entity<T>();

@@ -96,24 +96,17 @@ internal static class ConsoleEndpoints
                 ], ConsoleAuth.CookieScheme);
             await context.SignInAsync(ConsoleAuth.CookieScheme, new ClaimsPrincipal(identity));
             return Results.Redirect("/");
-        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithMetadata(AcrossProjects.Instance);
 
-        // Downloads in the browser: the API's handler, behind the console's cookie.
-        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).WithMetadata(new SensitiveReadMetadata()).ExcludeFromDescription()
-            .AddEndpointFilter(async (context, next) =>
-            {
-                // In the project the console shows, as the pages read; a run of a project the user may not see does not exist.
-                var http = context.HttpContext;
-                if (ProjectAccess.RoleIn(http.User, Projects.Default) is null) throw ProjectService.Unknown(Projects.Default);
-                http.RequestServices.GetRequiredService<ProjectScope>().Enter(Projects.Default);
-                return await next(context);
-            });
+        // Downloads in the browser: the API's handler, behind the console's cookie, in a project as the API's routes are
+        // (ProjectMiddleware): a run of a project the user may not see does not exist.
+        app.MapGet("/console/runs/{id}/artifacts/{**path}", Tracking.TrackingApi.GetArtifact).WithMetadata(new SensitiveReadMetadata()).ExcludeFromDescription();
 
         app.MapPost(SignOutPath, async (HttpContext context) =>
         {
             await context.SignOutAsync(ConsoleAuth.CookieScheme);
             return Results.Redirect("/signin");
-        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        }).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithMetadata(AcrossProjects.Instance);
     }
 }
 

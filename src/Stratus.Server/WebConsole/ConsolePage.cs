@@ -36,7 +36,7 @@ public abstract class ConsolePage : ComponentBase
     private async Task<ClaimsPrincipal> UserAsync()
     {
         var user = (await AuthenticationState).User;
-        return ProjectAccess.In(user, Project, ProjectAccess.RoleIn(user, Project) ?? "none");
+        return ProjectAccess.In(user, ProjectAccess.RoleIn(user, Project) ?? "none");
     }
 
     private sealed class ProjectScopes(IServiceScopeFactory root, string project) : IServiceScopeFactory
