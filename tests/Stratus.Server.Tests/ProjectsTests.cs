@@ -114,6 +114,20 @@ public sealed class ProjectsTests : IAsyncLifetime
         for (var i = 0; i < 3; i++) Assert.Single((await _server.Client(app.Token).Endpoints.PredictAsync("scorer", Row(30), Ct)).Predictions);
         await RefusedAsync(HttpStatusCode.NotFound, "project 'default' does not exist", () => _server.Client(app.Token, Projects.Default).Endpoints.PredictAsync("scorer", Row(30), Ct));
         await RefusedAsync(HttpStatusCode.Forbidden, "may only call the predict route", () => _server.Client(app.Token).Datasets.ListAsync(ct: Ct));
+
+        // The serving metrics show an endpoint to those who may see its project.
+        var outsider = (await admin.Tokens.CreateAsync(new CreateTokenRequest("default-only", Roles.Viewer), Ct)).Token;
+        Assert.Contains("endpoint=\"risk/scorer\"", await MetricsAsync(_server.AdminToken), StringComparison.Ordinal);
+        Assert.Contains("endpoint=\"risk/scorer\"", await MetricsAsync(bobToken), StringComparison.Ordinal);
+        var hidden = await MetricsAsync(outsider);
+        Assert.Contains("stratus_models_loaded ", hidden, StringComparison.Ordinal);
+        Assert.DoesNotContain("risk/scorer", hidden, StringComparison.Ordinal);
+    }
+
+    private async Task<string> MetricsAsync(string token)
+    {
+        using var http = _server.Http(token);
+        return await http.GetStringAsync("metrics", Ct);
     }
 
     [Fact]

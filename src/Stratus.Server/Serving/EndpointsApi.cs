@@ -62,7 +62,7 @@ public static class EndpointsApi
         api.MapPost("/{name}/predict", Predict).WithName("Predict").WithSummary("Score rows: {\"instances\": [{column: value, ...}, ...]}")
             .WithMetadata(new ReadOnlyPostMetadata()).RequireAuthorization(Policies.Invoke);
         routes.MapGet("/metrics", Metrics).WithTags("Endpoints").WithName("Metrics")
-            .WithSummary("Serving metrics in Prometheus's text format: requests, errors, rows and latency per endpoint and model version");
+            .WithSummary("Serving metrics in Prometheus's text format: requests, errors, rows and latency per endpoint and model version, of the projects the caller may see (an admin: all)");
     }
 
     private static Task<Page<EndpointInfo>> List(EndpointService endpoints, int? page_size, string? page_token, CancellationToken ct) =>
@@ -129,6 +129,8 @@ public static class EndpointsApi
         return TypedResults.Ok(history.For(name));
     }
 
-    private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache) =>
-        TypedResults.Text(metrics.Write(cache.Loaded, cache.LoadedBytes), "text/plain; version=0.0.4; charset=utf-8");
+    // Endpoints are named by their keys (project/name outside the default project); another project's do not show.
+    private static ContentHttpResult Metrics(ServingMetrics metrics, ModelCache cache, System.Security.Claims.ClaimsPrincipal user) =>
+        TypedResults.Text(metrics.Write(cache.Loaded, cache.LoadedBytes, endpoint => ProjectAccess.RoleIn(user, Projects.SplitEndpointKey(endpoint).Project) is not null),
+            "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -93,11 +93,14 @@ public sealed class ServingMetrics
     /// <summary>A shadow request not scored because the shadow queue was full.</summary>
     public void ShadowDropped() => Interlocked.Increment(ref _shadowDropped);
 
-    /// <summary>Every series in Prometheus's text exposition format (version 0.0.4).</summary>
-    public string Write(int modelsLoaded, long bytesLoaded)
+    /// <summary>
+    /// Every series in Prometheus's text exposition format (version 0.0.4): the node's own, and those of the endpoints
+    /// (known by their keys) that <paramref name="shows"/> lets the reader see.
+    /// </summary>
+    public string Write(int modelsLoaded, long bytesLoaded, Func<string, bool> shows)
     {
         var text = new StringBuilder();
-        var series = _stats.OrderBy(s => s.Key.Endpoint, StringComparer.Ordinal).ThenBy(s => s.Key.Version.Name, StringComparer.Ordinal)
+        var series = _stats.Where(s => shows(s.Key.Endpoint)).OrderBy(s => s.Key.Endpoint, StringComparer.Ordinal).ThenBy(s => s.Key.Version.Name, StringComparer.Ordinal)
             .ThenBy(s => s.Key.Version.Version).ThenBy(s => s.Key.Role, StringComparer.Ordinal).Select(s => (Labels: Labels(s.Key), Stats: s.Value.Snapshot())).ToList();
         void Counter(string name, string help, Func<StatsSnapshot, long> value)
         {
@@ -125,9 +128,9 @@ public sealed class ServingMetrics
             text.Append(latency).Append("_count{").Append(labels).Append("} ").Append(cumulative).Append('\n');
         }
         text.Append("# HELP stratus_endpoint_throttled_total Requests refused with 429: the endpoint was at its concurrency limit with a full queue.\n# TYPE stratus_endpoint_throttled_total counter\n");
-        foreach (var (endpoint, count) in _throttled.OrderBy(t => t.Key, StringComparer.Ordinal))
+        foreach (var (endpoint, count) in _throttled.Where(t => shows(t.Key)).OrderBy(t => t.Key, StringComparer.Ordinal))
             text.Append("stratus_endpoint_throttled_total{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Interlocked.Read(ref count.Value)).Append('\n');
-        var replicas = _replicas.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
+        var replicas = _replicas.Where(r => shows(r.Key)).OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
         text.Append("# HELP stratus_endpoint_replicas Replicas of the endpoint running on this server.\n# TYPE stratus_endpoint_replicas gauge\n");
         foreach (var (endpoint, gauge) in replicas)
             text.Append("stratus_endpoint_replicas{endpoint=\"").Append(Escape(endpoint)).Append("\"} ").Append(Volatile.Read(ref gauge.Count)).Append('\n');
